@@ -1,0 +1,543 @@
+"""The transforms users call: thin pytree shells around the flat interpreters.
+
+Each transform flattens its arguments with :mod:`functrans.tree`, runs a flat interpreter
+(:func:`~functrans.forward.jvp_flat`, :func:`~functrans.reverse.vjp_flat`,
+:func:`~functrans.batching.vmap_flat`) and rebuilds the user's structure. Jacobian-shaped
+transforms are vmaps over a basis of jvps or pullbacks, never Python loops.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence, Union
+
+import numpy as np
+
+from . import primitives as P
+from . import tree
+from .batching import vmap_flat
+from .core import dtype_of, shape_of
+from .forward import jvp_flat
+from .reverse import VJPTrace, backward, vjp_flat
+
+Argnums = Union[int, Sequence[int]]
+
+__all__ = ["grad", "value_and_grad", "value_and_pullback", "vjp", "jvp", "linearize", "vmap",
+           "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "batch_jacobian",
+           "stop_gradient", "with_gradient"]
+
+
+# ---------------------------------------------------------------------------------------
+# Argument handling shared by the transforms.
+
+def _normalize_argnums(argnums: Argnums, nargs: int, name: str) -> tuple[int, ...]:
+    many = not isinstance(argnums, (int, np.integer))
+    nums = tuple(argnums) if many else (argnums,)  # type: ignore[arg-type]
+    if many and not nums:
+        raise ValueError(f"{name}: argnums must name at least one argument, got ()")
+    out = []
+    for i in nums:
+        if not isinstance(i, (int, np.integer)):
+            raise TypeError(f"{name}: argnums must be an int or a tuple of ints, got {argnums!r}")
+        if not -nargs <= i < nargs:
+            raise ValueError(f"{name}: argnums {i} is out of range for a function called with "
+                             f"{nargs} positional argument{'s' if nargs != 1 else ''}")
+        out.append(int(i) % nargs)
+    return tuple(out)
+
+
+def _diff_input(x: Any, name: str, where: str) -> Any:
+    """``x`` as an array, which must have a float or complex dtype to be differentiated."""
+    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
+        if isinstance(x, (bool, int, float, complex, list, tuple, np.generic)):
+            x = np.asarray(x)
+        else:
+            raise TypeError(f"{name} can only differentiate with respect to arrays and numbers; "
+                            f"{where} is a {type(x).__name__}")
+    if dtype_of(x).kind not in "fc":
+        raise TypeError(f"{name} requires real- or complex-valued (float) inputs to differentiate; "
+                        f"{where} has dtype {dtype_of(x)}. Convert it, e.g. x.astype(float), or "
+                        f"leave it out of argnums.")
+    return x
+
+
+def _split_args(fun: Callable[..., Any], args: tuple, kwargs: dict, argnums: tuple[int, ...]
+                ) -> Callable[..., Any]:
+    """``fun`` as a function of the arguments at ``argnums`` only, the others fixed."""
+    def partial(*diff_args: Any) -> Any:
+        full = list(args)
+        for i, a in zip(argnums, diff_args):
+            full[i] = a
+        return fun(*full, **kwargs)
+    return partial
+
+
+def _flat_diff_inputs(values: tuple, name: str, labels: Sequence[str]) -> tuple[list, Any]:
+    flat, treedef = tree.flatten(values)
+    label_of = [lab for v, lab in zip(values, labels) for _ in tree.leaves(v)]
+    return [_diff_input(x, name, lab) for x, lab in zip(flat, label_of)], treedef
+
+
+def _split_aux(out: Any, has_aux: bool, name: str) -> tuple[Any, Any]:
+    if not has_aux:
+        return out, None
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(f"{name} with has_aux=True needs the function to return a pair "
+                        f"(output, aux), got {type(out).__name__}")
+    return out[0], out[1]
+
+
+def _primals_of(trace: VJPTrace, tree_: Any) -> Any:
+    """``tree_`` with this trace's tracers replaced by their primal values (for aux)."""
+    return tree.map(lambda x: x.primal if trace.slot_of(x) is not None else x, tree_)
+
+
+# ---------------------------------------------------------------------------------------
+# Reverse mode.
+
+class _Reverse:
+    """The state of one reverse-mode trace of ``fun``: outputs, slots and input structure."""
+
+    def __init__(self, fun: Callable[..., Any], primals: tuple, has_aux: bool, name: str,
+                 labels: Sequence[str]):
+        flat, self.in_tree = _flat_diff_inputs(primals, name, labels)
+        self.in_flat = flat
+        in_tree = self.in_tree
+        out, self.trace, self.in_slots = vjp_flat(
+            lambda *xs: fun(*tree.unflatten(in_tree, xs)), flat, name)
+        out, aux = _split_aux(out, has_aux, name)
+        trace = self.trace
+        out_flat, self.out_tree = tree.flatten(out)
+        self.out_slots = [trace.slot_of(o) for o in out_flat]
+        self.out_flat = [o if s is None else o.primal for o, s in zip(out_flat, self.out_slots)]
+        self.out = tree.unflatten(self.out_tree, self.out_flat)
+        self.aux = _primals_of(trace, aux) if has_aux else None
+
+    def input_cotangents(self, cts: list, consume: bool) -> list:
+        in_cts = backward(self.trace, self.out_slots, cts, self.in_slots, consume)
+        return [P.zeros_like(x) if c is None else P.unbroadcast(c, x)
+                for c, x in zip(in_cts, self.in_flat)]
+
+
+def value_and_pullback(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
+    """Evaluate ``fun(*primals)`` and return its output with the pullback (vector-Jacobian product).
+
+    ``pullback(cotangent)`` takes a cotangent shaped like the output and returns a tuple with
+    one cotangent per primal. The pullback may be called any number of times; its tape is
+    freed when it is dropped.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> out, pullback = ft.value_and_pullback(lambda x, y: x * y, 2.0, 3.0)
+        >>> out, pullback(1.0)
+        (6.0, (array(3.), array(2.)))
+    """
+    labels = [f"primals[{i}]" for i in range(len(primals))]
+    rev = _Reverse(fun, primals, has_aux, "vjp", labels)
+    out_shapes = [shape_of(o) for o in rev.out_flat]
+
+    def pullback(cotangent: Any) -> tuple:
+        ct_flat = tree.flatten_as(rev.out_tree, cotangent, "pullback: the cotangent")
+        for k, (c, s) in enumerate(zip(ct_flat, out_shapes)):
+            if tuple(shape_of(c)) != tuple(s):
+                raise ValueError(f"pullback: the cotangent must have the output's shapes; output "
+                                 f"leaf {k} has shape {tuple(s)}, got a cotangent of shape "
+                                 f"{tuple(shape_of(c))}")
+        in_cts = rev.input_cotangents(ct_flat, consume=False)
+        return tuple(tree.unflatten(rev.in_tree, in_cts))
+
+    if has_aux:
+        return rev.out, pullback, rev.aux
+    return rev.out, pullback
+
+
+vjp = value_and_pullback
+
+
+def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
+                   has_aux: bool = False) -> Callable[..., Any]:
+    """A function returning ``(fun(*args), gradient)`` (or ``((value, aux), gradient)``).
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.value_and_grad(lambda x: fnp.sum(x ** 2))(fnp.array([1.0, 2.0]))
+        (5.0, array([2., 4.]))
+    """
+    def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
+        nums = _normalize_argnums(argnums, len(args), "grad")
+        labels = [f"argument {i}" for i in nums]
+        rev = _Reverse(_split_args(fun, args, kwargs, nums), tuple(args[i] for i in nums),
+                       has_aux, "grad", labels)
+        if len(rev.out_flat) != 1 or shape_of(rev.out_flat[0]) != ():
+            got = (f"shape {tuple(shape_of(rev.out_flat[0]))}" if len(rev.out_flat) == 1
+                   else f"a pytree of {len(rev.out_flat)} leaves")
+            raise TypeError(f"grad requires a scalar output (shape ()), got {got}. Use "
+                            f"ft.jacrev or ft.value_and_pullback for non-scalar outputs.")
+        value = rev.out_flat[0]
+        if dtype_of(value).kind not in "f":
+            raise TypeError(f"grad requires a real floating-point output, got dtype "
+                            f"{dtype_of(value)}; use ft.value_and_pullback for complex outputs")
+        seed = np.ones((), dtype=dtype_of(value))
+        grads = tree.unflatten(rev.in_tree, rev.input_cotangents([seed], consume=True))
+        g = grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)
+        return ((rev.out, rev.aux) if has_aux else rev.out), g
+    return value_and_grad_fun
+
+
+def grad(fun: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False) -> Callable[..., Any]:
+    """The gradient of a scalar-valued ``fun`` with respect to the argument(s) at ``argnums``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> float(ft.grad(fnp.sin)(0.0))
+        1.0
+        >>> float(ft.grad(ft.grad(ft.grad(lambda x: x ** 4)))(1.0))
+        24.0
+    """
+    value_and_grad_fun = value_and_grad(fun, argnums, has_aux)
+
+    def grad_fun(*args: Any, **kwargs: Any) -> Any:
+        (_, aux), g = _aux_pair(value_and_grad_fun(*args, **kwargs), has_aux)
+        return (g, aux) if has_aux else g
+    return grad_fun
+
+
+def _aux_pair(result: Any, has_aux: bool) -> Any:
+    value, g = result
+    return (value if has_aux else (value, None)), g
+
+
+# ---------------------------------------------------------------------------------------
+# Forward mode.
+
+def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """``(fun(*primals), J @ tangents)``: the Jacobian-vector product, in one forward pass.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.jvp(fnp.sin, (0.0,), (2.0,))
+        (0.0, 2.0)
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError(f"jvp: primals and tangents must be tuples (one entry per argument), got "
+                        f"{type(primals).__name__} and {type(tangents).__name__}")
+    labels = [f"primals[{i}]" for i in range(len(primals))]
+    flat, in_tree = _flat_diff_inputs(tuple(primals), "jvp", labels)
+    t_flat = tree.flatten_as(in_tree, tuple(tangents), "jvp: tangents (the structure of primals)")
+    for k, (p, t) in enumerate(zip(flat, t_flat)):
+        if tuple(shape_of(t)) != tuple(shape_of(p)):
+            raise ValueError(f"jvp: each tangent must have its primal's shape; primal leaf {k} has "
+                             f"shape {tuple(shape_of(p))}, got a tangent of shape {tuple(shape_of(t))}")
+    out, trace = jvp_flat(lambda *xs: fun(*tree.unflatten(in_tree, xs)), flat, list(t_flat))
+    out_flat, out_tree = tree.flatten(out)
+    pairs = [trace.unpack(o) for o in out_flat]
+    primals_out = [p for p, _ in pairs]
+    tangents_out = [P.zeros_like(p) if t is None else t for p, t in pairs]
+    return tree.unflatten(out_tree, primals_out), tree.unflatten(out_tree, tangents_out)
+
+
+def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` is the linear map ``t -> J t``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> out, f_jvp = ft.linearize(fnp.exp, 0.0)
+        >>> float(f_jvp(3.0))
+        3.0
+    """
+    out = fun(*primals)
+
+    def f_jvp(*tangents: Any) -> Any:
+        return jvp(fun, primals, tangents)[1]
+    return out, f_jvp
+
+
+# ---------------------------------------------------------------------------------------
+# Batching.
+
+def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, *,
+         axis_size: int | None = None) -> Callable[..., Any]:
+    """Vectorise ``fun`` over an axis of its arguments (``in_axes``), stacking outputs on ``out_axes``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.vmap(lambda x, y: x @ y, in_axes=(0, None))(fnp.ones((4, 3)), fnp.ones(3))
+        array([3., 3., 3., 3.])
+    """
+    def vmapped(*args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            raise TypeError("vmap: keyword arguments are not supported; pass them positionally "
+                            "and give their in_axes")
+        axes_spec = tuple(in_axes) if isinstance(in_axes, list) else in_axes
+        if isinstance(axes_spec, tuple) and len(axes_spec) != len(args):
+            raise ValueError(f"vmap: in_axes has {len(axes_spec)} entries but the function was "
+                             f"called with {len(args)} positional arguments")
+        flat, in_tree = tree.flatten(args)
+        prefix = axes_spec if isinstance(axes_spec, tuple) else (axes_spec,) * len(args)
+        axes = tree.broadcast_prefix(prefix, args, "vmap in_axes")
+        arg_of = [i for i, a in enumerate(args) for _ in tree.leaves(a)]
+        dims, sizes = [], []
+        for x, ax, i in zip(flat, axes, arg_of):
+            if ax is None:
+                dims.append(None)
+                continue
+            if not isinstance(ax, (int, np.integer)):
+                raise TypeError(f"vmap: in_axes entries must be int or None, got {ax!r}")
+            n = len(shape_of(x))
+            if not -n <= ax < n:
+                raise ValueError(f"vmap: in_axes {ax} is out of range for argument {i}, which has "
+                                 f"rank {n} (shape {tuple(shape_of(x))})")
+            dims.append(int(ax) % n)
+            sizes.append((i, int(ax), shape_of(x)[int(ax) % n]))
+        size = _axis_size(sizes, axis_size)
+        out, trace = vmap_flat(lambda *xs: fun(*tree.unflatten(in_tree, xs)), flat, dims, size)
+        out_flat, out_tree = tree.flatten(out)
+        out_prefix = tuple(out_axes) if isinstance(out_axes, list) else out_axes
+        o_axes = tree.broadcast_prefix(out_prefix, out, "vmap out_axes")
+        return tree.unflatten(out_tree, [_place_batch_axis(trace.unpack(o), ax, size)
+                                         for o, ax in zip(out_flat, o_axes)])
+    return vmapped
+
+
+def _axis_size(sizes: list, axis_size: int | None) -> int:
+    found = {s for _, _, s in sizes}
+    if axis_size is not None:
+        found.add(axis_size)
+    if len(found) > 1:
+        listing = "; ".join(f"argument {i} has size {s} along axis {ax}" for i, ax, s in sizes)
+        extra = f"; axis_size={axis_size}" if axis_size is not None else ""
+        raise ValueError(f"vmap got inconsistent sizes for the mapped axes: {listing}{extra}")
+    if not found:
+        raise ValueError("vmap needs axis_size=... when no argument is mapped "
+                         "(every in_axes entry is None)")
+    return found.pop()
+
+
+def _place_batch_axis(val_dim: tuple, out_axis: Any, size: int) -> Any:
+    val, bdim = val_dim
+    if out_axis is None:
+        if bdim is not None:
+            raise ValueError("vmap: an output with out_axes=None varies along the mapped axis; "
+                             "give it an integer out_axes")
+        return val
+    n = len(shape_of(val)) + (bdim is None)
+    if not -n <= out_axis < n:
+        raise ValueError(f"vmap: out_axes {out_axis} is out of range for an output of rank {n}")
+    out_axis = int(out_axis) % n
+    if bdim is None:
+        val = P.broadcast_to(P.expand_dims(val, 0), (size,) + tuple(shape_of(val)))
+        bdim = 0
+    return P.moveaxis(val, bdim, out_axis)
+
+
+# ---------------------------------------------------------------------------------------
+# Jacobians: vmaps over a basis of pullbacks or jvps.
+
+def _basis(leaves: list, batch_shape: tuple = ()) -> list:
+    """Rows of the identity over all leaves' elements, one array ``(N, *batch, *leaf)`` per leaf.
+
+    With ``batch_shape`` every example gets the same basis (for batch Jacobians).
+    """
+    sizes = [int(np.prod(shape_of(x)[len(batch_shape):], dtype=np.int64)) for x in leaves]
+    total = sum(sizes)
+    out, start = [], 0
+    for x, n in zip(leaves, sizes):
+        block = np.zeros((total, n), dtype=dtype_of(x))
+        block[start:start + n] = np.eye(n, dtype=dtype_of(x))
+        shape = tuple(shape_of(x))
+        per_example = shape[len(batch_shape):]
+        block = block.reshape((total,) + (1,) * len(batch_shape) + per_example)
+        out.append(np.broadcast_to(block, (total,) + shape))
+        start += n
+    return out
+
+
+def _jacobian_argnums(argnums: Argnums, args: tuple, name: str) -> tuple[tuple[int, ...], tuple]:
+    nums = _normalize_argnums(argnums, len(args), name)
+    return nums, tuple(args[i] for i in nums)
+
+
+def _pack(argnums: Argnums, per_arg: tuple) -> Any:
+    return per_arg[0] if isinstance(argnums, (int, np.integer)) else per_arg
+
+
+def jacrev(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+    """The Jacobian by reverse mode: one pullback, vmapped over the output basis.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.jacrev(lambda x: x ** 2)(fnp.array([1.0, 2.0]))
+        array([[2., 0.],
+               [0., 4.]])
+    """
+    def jac(*args: Any, **kwargs: Any) -> Any:
+        nums, dargs = _jacobian_argnums(argnums, args, "jacrev")
+        out, pullback = value_and_pullback(_split_args(fun, args, kwargs, nums), *dargs)
+        out_flat, out_tree = tree.flatten(out)
+        basis = _basis(out_flat)
+        rows = vmap(lambda *cts: pullback(tree.unflatten(out_tree, cts)))(*basis)
+        in_flat, in_tree = tree.flatten(_pack(argnums, rows))
+        blocks, start = [], 0
+        for o in out_flat:
+            n = int(np.prod(shape_of(o), dtype=np.int64))
+            blocks.append(tree.unflatten(in_tree, [
+                P.reshape(P.getitem(r, (slice(start, start + n),)),
+                          tuple(shape_of(o)) + tuple(shape_of(r)[1:])) for r in in_flat]))
+            start += n
+        return tree.unflatten(out_tree, blocks)
+    return jac
+
+
+def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+    """The Jacobian by forward mode: one jvp, vmapped over the input basis.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.jacfwd(lambda x: fnp.sum(x ** 2))(fnp.array([1.0, 2.0]))
+        array([2., 4.])
+    """
+    def jac(*args: Any, **kwargs: Any) -> Any:
+        nums, dargs = _jacobian_argnums(argnums, args, "jacfwd")
+        labels = [f"argument {i}" for i in nums]
+        in_flat, in_tree = _flat_diff_inputs(dargs, "jacfwd", labels)
+        partial = _split_args(fun, args, kwargs, nums)
+
+        def push(*ts: Any) -> Any:
+            return jvp(partial, dargs, tree.unflatten(in_tree, ts))[1]
+        cols = vmap(push)(*_basis(in_flat))
+        out_flat, out_tree = tree.flatten(cols)
+        blocks = []
+        for c in out_flat:
+            out_shape = tuple(shape_of(c)[1:])
+            c = P.moveaxis(c, 0, len(out_shape))
+            per_in, start = [], 0
+            for x in in_flat:
+                n = int(np.prod(shape_of(x), dtype=np.int64))
+                piece = P.getitem(c, (Ellipsis_slice(len(out_shape)) + (slice(start, start + n),)))
+                per_in.append(P.reshape(piece, out_shape + tuple(shape_of(x))))
+                start += n
+            blocks.append(_pack(argnums, tuple(tree.unflatten(in_tree, per_in))))
+        return tree.unflatten(out_tree, blocks)
+    return jac
+
+
+def Ellipsis_slice(n: int) -> tuple:
+    return (slice(None),) * n
+
+
+def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto") -> Callable[..., Any]:
+    """The Jacobian, by ``mode`` "rev", "fwd" or "auto" (the cheaper side: fewer passes).
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.jacobian(fnp.sin)(fnp.zeros(2))
+        array([[1., 0.],
+               [0., 1.]])
+    """
+    if mode not in ("auto", "rev", "fwd"):
+        raise ValueError(f"jacobian: mode must be 'auto', 'rev' or 'fwd', got {mode!r}")
+    if mode != "auto":
+        return (jacrev if mode == "rev" else jacfwd)(fun, argnums)
+
+    def jac(*args: Any, **kwargs: Any) -> Any:
+        nums, dargs = _jacobian_argnums(argnums, args, "jacobian")
+        n_in = sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree.leaves(dargs))
+        out = fun(*args, **kwargs)
+        n_out = sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree.leaves(out))
+        chosen = jacfwd if n_in <= n_out else jacrev
+        return chosen(fun, argnums)(*args, **kwargs)
+    return jac
+
+
+def hessian(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+    """The Hessian, forward over reverse: ``jacfwd(jacrev(fun))``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.hessian(lambda x: fnp.sum(x ** 3))(fnp.array([1.0, 2.0]))
+        array([[ 6.,  0.],
+               [ 0., 12.]])
+    """
+    return jacfwd(jacrev(fun, argnums), argnums)
+
+
+def hvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
+    """The Hessian-vector product ``jvp(grad(fun), primals, tangents)[1]``, without the Hessian.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.hvp(lambda x: fnp.sum(x ** 3), (fnp.array([1.0, 2.0]),), (fnp.array([1.0, 0.0]),))
+        array([6., 0.])
+    """
+    return jvp(grad(fun), primals, tangents)[1]
+
+
+def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "auto") -> Callable[..., Any]:
+    """Per-example Jacobians ``J[b] = d fun(x)[b] / d x[b]`` of shape ``(B, *out, *in)``.
+
+    One pullback (or jvp), vmapped over the per-example basis: the number of passes does not
+    grow with the batch size. Assumes examples are independent (as TensorFlow does).
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.batch_jacobian(lambda x: x ** 2)(fnp.array([[1.0], [3.0]]))
+        array([[[2.]],
+        <BLANKLINE>
+               [[6.]]])
+    """
+    if mode not in ("auto", "rev", "fwd"):
+        raise ValueError(f"batch_jacobian: mode must be 'auto', 'rev' or 'fwd', got {mode!r}")
+    if not isinstance(argnums, (int, np.integer)):
+        raise TypeError(f"batch_jacobian: argnums must be an int, got {argnums!r}")
+
+    def jac(*args: Any, **kwargs: Any) -> Any:
+        (num,), (x,) = _jacobian_argnums(argnums, args, "batch_jacobian")
+        x = _diff_input(x, "batch_jacobian", f"argument {num}")
+        if len(shape_of(x)) == 0:
+            raise ValueError("batch_jacobian: the input needs a leading batch axis, got a 0-d array")
+        partial = _split_args(fun, args, kwargs, (num,))
+        batch = tuple(shape_of(x)[:1])
+        in_shape = tuple(shape_of(x)[1:])
+        out, pullback = value_and_pullback(partial, x) if mode != "fwd" else (partial(x), None)
+        if not hasattr(out, "shape") or tuple(shape_of(out)[:1]) != batch:
+            raise ValueError(f"batch_jacobian: the output must be an array with the input's batch "
+                             f"size {batch[0]} first, got shape {tuple(shape_of(out))}")
+        out_shape = tuple(shape_of(out)[1:])
+        n_in, n_out = int(np.prod(in_shape, dtype=np.int64)), int(np.prod(out_shape, dtype=np.int64))
+        if mode == "fwd" or (mode == "auto" and n_in <= n_out):
+            cols = vmap(lambda t: jvp(partial, (x,), (t,))[1])(_basis([x], batch)[0])
+            cols = P.reshape(cols, (n_in,) + batch + out_shape)          # (N, B, *out)
+            return P.reshape(P.moveaxis(cols, 0, 1 + len(out_shape)), batch + out_shape + in_shape)
+        rows = vmap(lambda c: pullback(c)[0])(_basis([out], batch)[0])   # (M, B, *in)
+        return P.reshape(P.moveaxis(rows, 0, 1), batch + out_shape + in_shape)
+    return jac
+
+
+# ---------------------------------------------------------------------------------------
+# Derivative control.
+
+def stop_gradient(x: Any) -> Any:
+    """``x`` (a pytree of arrays) with zero derivative under every transform.
+
+    Example:
+        >>> import functrans as ft
+        >>> float(ft.grad(lambda x: x * ft.stop_gradient(x))(3.0))
+        3.0
+    """
+    return tree.map(lambda leaf: P.stop_gradient_p.bind(leaf), x)
+
+
+def with_gradient(x: Any, hook: Callable[[Any], Any]) -> Any:
+    """``x`` unchanged; in the backward pass ``hook(g)`` sees the cotangent arriving at ``x``.
+
+    A returned array replaces the cotangent; ``None`` keeps it (modified in place or not).
+    Identity in forward mode.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> clip = lambda g: fnp.clip(g, -1.0, 1.0)
+        >>> float(ft.grad(lambda x: ft.with_gradient(x, clip) * 5.0)(2.0))
+        1.0
+    """
+    if not callable(hook):
+        raise TypeError(f"with_gradient: hook must be callable, got {type(hook).__name__}")
+    return tree.map(lambda leaf: P.hook_p.bind(leaf, hook=hook), x)

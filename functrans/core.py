@@ -1,0 +1,217 @@
+"""The interpreter core: primitives, traces, tracers and the current-trace context.
+
+Every user-visible operation is a :class:`Primitive` applied with :meth:`Primitive.bind`, which
+hands it to the *current trace*. The base trace evaluates with NumPy; each transform (forward,
+reverse, batching) is a trace with a *parent*. A trace unwraps only the tracers that belong to
+it (``x._trace is self``) and treats every other value as a constant; its rules run with the
+parent as the current trace. Nesting transforms is stacking traces, and because a tracer is
+matched to its trace by identity, no transform can mistake another's perturbation for its own.
+
+The current trace is per thread, so transforms running in different threads never meet.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import ConcretizationError, LeakedTracerError
+
+
+class Primitive:
+    """An operation known to every interpreter: a NumPy implementation plus rule tables.
+
+    ``multiple_results`` primitives return a tuple. ``differentiable=False`` marks
+    primitives whose derivative is zero everywhere it exists (comparisons, ``sign``,
+    ``floor``, ``stop_gradient``): differentiating traces evaluate them on the primal values
+    and return an untraced result.
+    """
+
+    __slots__ = ("name", "impl", "multiple_results", "differentiable")
+
+    def __init__(self, name: str, impl: Callable[..., Any] | None = None, *,
+                 multiple_results: bool = False, differentiable: bool = True):
+        self.name = name
+        self.impl = impl if impl is not None else self._missing_impl
+        self.multiple_results = multiple_results
+        self.differentiable = differentiable
+
+    def def_impl(self, impl: Callable[..., Any]) -> Callable[..., Any]:
+        self.impl = impl
+        return impl
+
+    def bind(self, *args: Any, **params: Any) -> Any:
+        """Apply the primitive: arrays positional, static metadata keyword-only."""
+        return _state.trace.process(self, args, params)
+
+    def _missing_impl(self, *args: Any, **params: Any) -> Any:
+        raise NotImplementedError(f"evaluation rule for '{self.name}' not registered")
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name!r})"
+
+
+class Trace:
+    """An interpreter. ``process`` applies a primitive to values of this trace's level."""
+
+    __slots__ = ("parent", "transform")
+
+    def __init__(self, parent: Trace | None, transform: str):
+        self.parent = parent
+        self.transform = transform
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        raise NotImplementedError
+
+
+class EvalTrace(Trace):
+    """The bottom of every stack: plain NumPy evaluation, with a check for escaped tracers."""
+
+    __slots__ = ()
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        for x in args:
+            if isinstance(x, Tracer):
+                raise_leaked(x, prim.name)
+        return prim.impl(*args, **params)
+
+
+def raise_leaked(tracer: Tracer, where: str) -> None:
+    raise LeakedTracerError(
+        f"a value traced by `{tracer._trace.transform}` was used in '{where}' after that "
+        f"transform returned (a leaked tracer). Return it from the transformed function as an "
+        f"output (or as aux with has_aux=True) instead of storing it outside.")
+
+
+EVAL = EvalTrace(None, "eval")
+
+
+class _TraceState(threading.local):
+    def __init__(self) -> None:
+        self.trace: Trace = EVAL
+
+
+_state = _TraceState()
+
+
+def current_trace() -> Trace:
+    return _state.trace
+
+
+def run_under(trace: Trace, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``fun`` with ``trace`` current, restoring the previous trace even on error."""
+    previous = _state.trace
+    _state.trace = trace
+    try:
+        return fun(*args, **kwargs)
+    finally:
+        _state.trace = previous
+
+
+class Tracer:
+    """A value being transformed. Subclasses belong to one trace and know its shape and dtype.
+
+    Python operators, array methods and NumPy's protocols are attached by
+    :mod:`functrans.numpy`, which is where the operations live.
+    """
+
+    __slots__ = ("_trace",)
+    __array_priority__ = 1000
+
+    shape: tuple
+    dtype: Any
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        size = 1
+        for d in self.shape:
+            size *= d
+        return size
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of unsized object (a 0-d traced value)")
+        return self.shape[0]
+
+    def concrete(self) -> Any:
+        """The value as a NumPy array, if the trace knows it (raises ConcretizationError if not)."""
+        raise ConcretizationError(
+            f"a concrete value is needed but this value is abstract under `{self._trace.transform}`")
+
+    def __bool__(self) -> bool:
+        return bool(self.concrete())
+
+    def __float__(self) -> float:
+        return float(self.concrete())
+
+    def __int__(self) -> int:
+        return int(self.concrete())
+
+    def __complex__(self) -> complex:
+        return complex(self.concrete())
+
+    def __index__(self) -> int:
+        return self.concrete().__index__()
+
+    def __hash__(self) -> int:
+        raise TypeError("traced values are unhashable (like NumPy arrays)")
+
+    def __str__(self) -> str:
+        try:
+            return str(self.concrete())
+        except ConcretizationError:
+            return self._describe()
+
+    def __repr__(self) -> str:
+        return self._describe()
+
+    def _describe(self) -> str:
+        return f"Traced<{self._trace.transform}>({self._payload()!r})"
+
+    def _payload(self) -> Any:
+        return None
+
+
+def concrete_value(x: Any) -> Any:
+    """``x`` with every layer of tracing removed (the primal NumPy value)."""
+    return x.concrete() if isinstance(x, Tracer) else x
+
+
+def shape_of(x: Any) -> tuple:
+    try:
+        return x.shape
+    except AttributeError:
+        return np.shape(x)
+
+
+def dtype_of(x: Any) -> Any:
+    try:
+        return x.dtype
+    except AttributeError:
+        return np.result_type(x)
+
+
+# The two primitives the interpreters themselves need: accumulating fan-out tangents and
+# cotangents, and materialising a symbolic zero. Their rules live with the others.
+add_p = Primitive("add", np.add)
+zeros_like_p = Primitive("zeros_like", np.zeros_like, differentiable=False)
+
+
+def add_any(x: Any, y: Any) -> Any:
+    """Sum of two tangents or cotangents, either of which may be the symbolic zero ``None``."""
+    if x is None:
+        return y
+    if y is None:
+        return x
+    return add_p.bind(x, y)
+
+
+__all__ = ["Primitive", "Trace", "Tracer", "EvalTrace", "EVAL", "current_trace", "run_under",
+           "concrete_value", "shape_of", "dtype_of", "raise_leaked", "add_p", "zeros_like_p",
+           "add_any"]

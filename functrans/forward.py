@@ -1,0 +1,127 @@
+"""Forward mode: the JVP interpreter and the helpers that register tangent rules.
+
+A :class:`JVPTracer` carries a primal (a value of the parent trace) and its tangent. A
+missing tangent is the symbolic zero: such values are never wrapped, and a primitive none of
+whose arguments carries a tangent is passed straight to the parent trace.
+
+A rule receives ``(primals, tangents, **params)`` (tangents ``None`` where zero) and returns
+``(primal_out, tangent_out)``; it runs with the parent as the current trace and is written
+in functrans operations, so outer transforms differentiate or batch the rule itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .core import EVAL, Primitive, Trace, Tracer, add_any, concrete_value, zeros_like_p, _state
+
+jvp_rules: dict[Primitive, Callable[..., Any]] = {}
+
+
+class JVPTracer(Tracer):
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace: JVPTrace, primal: Any, tangent: Any):
+        self._trace = trace
+        self.primal = primal
+        self.tangent = tangent
+
+    @property
+    def shape(self) -> tuple:  # type: ignore[override]
+        return self.primal.shape
+
+    @property
+    def dtype(self) -> Any:  # type: ignore[override]
+        return self.primal.dtype
+
+    def concrete(self) -> Any:
+        return concrete_value(self.primal)
+
+    def _payload(self) -> Any:
+        return self.primal
+
+
+class JVPTrace(Trace):
+    __slots__ = ()
+
+    def __init__(self, parent: Trace, transform: str = "jvp"):
+        super().__init__(parent, transform)
+
+    def lift(self, primal: Any, tangent: Any) -> Any:
+        return primal if tangent is None else JVPTracer(self, primal, tangent)
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        primals = []
+        tangents = []
+        found = False
+        for x in args:
+            if type(x) is JVPTracer and x._trace is self:
+                primals.append(x.primal)
+                tangents.append(x.tangent)
+                found = True
+            else:
+                primals.append(x)
+                tangents.append(None)
+        parent = self.parent
+        if not found or not prim.differentiable:
+            return parent.process(prim, primals, params)
+        rule = jvp_rules.get(prim)
+        if rule is None:
+            raise NotImplementedError(f"jvp rule for '{prim.name}' not registered")
+        previous = _state.trace
+        _state.trace = parent
+        try:
+            out, tangent_out = rule(primals, tangents, **params)
+        finally:
+            _state.trace = previous
+        if prim.multiple_results:
+            return tuple(self.lift(o, t) for o, t in zip(out, tangent_out))
+        return out if tangent_out is None else JVPTracer(self, out, tangent_out)
+
+    def unpack(self, x: Any) -> tuple[Any, Any]:
+        """``(primal, tangent)`` of an output; the tangent is ``None`` for a constant."""
+        if type(x) is JVPTracer and x._trace is self:
+            return x.primal, x.tangent
+        return x, None
+
+
+def defjvp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
+    """Register per-argument tangent rules ``rule(tangent, ans, *primals, **params)``.
+
+    The tangent out is the sum of the rules of the arguments that carry a tangent; ``None``
+    marks an argument with no derivative (an index, a condition).
+    """
+    def jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
+        ans = prim.bind(*primals, **params)
+        tangent_out = None
+        for rule, t in zip(rules, tangents):
+            if t is not None and rule is not None:
+                tangent_out = add_any(tangent_out, rule(t, ans, *primals, **params))
+        return ans, tangent_out
+    jvp_rules[prim] = jvp
+
+
+def deflinear(prim: Primitive) -> None:
+    """Register the tangent rule of a primitive that is linear in all its arguments jointly."""
+    def jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
+        ans = prim.bind(*primals, **params)
+        tangents = [zeros_like_p.bind(p) if t is None else t for p, t in zip(primals, tangents)]
+        return ans, prim.bind(*tangents, **params)
+    jvp_rules[prim] = jvp
+
+
+def jvp_flat(fun: Callable[..., Any], primals: list, tangents: list,
+             transform: str = "jvp") -> tuple[Any, Any, JVPTrace]:
+    """Run ``fun(*tracers)`` under a new JVP trace; returns ``(out, trace)`` for unpacking."""
+    trace = JVPTrace(_state.trace, transform)
+    tracers = [trace.lift(p, t) for p, t in zip(primals, tangents)]
+    previous = _state.trace
+    _state.trace = trace
+    try:
+        out = fun(*tracers)
+    finally:
+        _state.trace = previous
+    return out, trace
+
+
+__all__ = ["JVPTrace", "JVPTracer", "jvp_rules", "defjvp", "deflinear", "jvp_flat", "EVAL"]

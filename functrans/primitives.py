@@ -1,0 +1,864 @@
+"""The closed set of primitives, each in one block: implementation, jvp, vjp and batching.
+
+Everything in :mod:`functrans.numpy` is built from these. Rules are written with the
+functions of this module (never raw NumPy), so every rule can itself be differentiated or
+batched by an outer transform. Functions here take normalised arguments (``axes`` tuples of
+non-negative ints, full shapes); :mod:`functrans.numpy` offers NumPy's signatures.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .batching import batch_rules
+from .core import Primitive, Tracer, add_p, dtype_of, shape_of, zeros_like_p
+from .forward import defjvp, deflinear, jvp_rules
+from .reverse import defvjp, defvjp_all
+
+# ---------------------------------------------------------------------------------------
+# Registration helpers shared by many primitives.
+
+
+def ndim_of(x: Any) -> int:
+    return len(shape_of(x))
+
+
+def moveaxis(x: Any, source: int, destination: int) -> Any:
+    """Move one axis (non-negative ``source`` and ``destination``); a no-op costs nothing."""
+    if source == destination:
+        return x
+    perm = [i for i in range(ndim_of(x)) if i != source]
+    perm.insert(destination, source)
+    return transpose(x, tuple(perm))
+
+
+def bdim_to_front(x: Any, bdim: int | None, axis_size: int) -> Any:
+    """``x`` with its batch axis first, broadcasting an unbatched ``x`` (``bdim is None``)."""
+    if bdim is None:
+        return broadcast_to(x, (axis_size,) + tuple(shape_of(x)))
+    return moveaxis(x, bdim, 0)
+
+
+def defvectorized(prim: Primitive) -> None:
+    """Batching rule of an elementwise primitive of one array argument."""
+    def batch(axis_size: int, vals: list, dims: list, **params: Any) -> tuple[Any, int]:
+        return prim.bind(*vals, **params), dims[0]
+    batch_rules[prim] = batch
+
+
+def defbroadcasting(prim: Primitive) -> None:
+    """Batching rule of an elementwise primitive whose arguments broadcast (NumPy rules)."""
+    def batch(axis_size: int, vals: list, dims: list, **params: Any) -> tuple[Any, int]:
+        ranks = [ndim_of(v) - (d is not None) for v, d in zip(vals, dims)]
+        out_rank = max(ranks)
+        d0 = next(d for d in dims if d is not None)
+        if all(r <= out_rank - d0 if d is None else (d == d0 and r == out_rank)
+               for d, r in zip(dims, ranks)):
+            return prim.bind(*vals, **params), d0
+        aligned = []
+        for v, d, r in zip(vals, dims, ranks):
+            if d is not None:
+                v = moveaxis(v, d, 0)
+                if r < out_rank:
+                    v = reshape(v, (axis_size,) + (1,) * (out_rank - r) + tuple(shape_of(v)[1:]))
+            aligned.append(v)
+        return prim.bind(*aligned, **params), 0
+    batch_rules[prim] = batch
+
+
+def unbroadcast(ct: Any, x: Any) -> Any:
+    """Sum ``ct`` down to the shape of ``x`` (undoing broadcasting) and give it ``x``'s dtype."""
+    shape = shape_of(x)
+    ct_shape = shape_of(ct)
+    if ct_shape != shape:
+        lead = len(ct_shape) - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            i + lead for i, d in enumerate(shape) if d == 1 and ct_shape[i + lead] != 1)
+        if axes:
+            ct = reduce_sum(ct, axes)
+        if shape_of(ct) != shape:
+            ct = reshape(ct, shape)
+    dtype = dtype_of(x)
+    if dtype_of(ct) != dtype and dtype.kind in "fc":
+        ct = convert_element_type(ct, dtype)
+    return ct
+
+
+def _unary(name: str, impl: Callable[..., Any],
+           derivative: Callable[[Any, Any], Any] | None) -> tuple[Primitive, Callable[[Any], Any]]:
+    """An elementwise real function with derivative ``derivative(ans, x)``."""
+    prim = Primitive(name, impl, differentiable=derivative is not None)
+    if derivative is not None:
+        defjvp(prim, lambda t, ans, x: t * derivative(ans, x))
+        defvjp(prim, lambda ct, ans, x: ct * derivative(ans, x))
+    defvectorized(prim)
+
+    def fun(x: Any) -> Any:
+        return prim.bind(x)
+    fun.__name__ = fun.__qualname__ = name
+    fun.__doc__ = f"Elementwise ``{name}`` (NumPy's ``{getattr(impl, '__name__', name)}``)."
+    return prim, fun
+
+
+def _nondiff(name: str, impl: Callable[..., Any]) -> tuple[Primitive, Callable[..., Any]]:
+    """An elementwise primitive with zero derivative (comparisons, logic, rounding)."""
+    prim = Primitive(name, impl, differentiable=False)
+    defbroadcasting(prim)
+
+    def fun(*args: Any) -> Any:
+        return prim.bind(*args)
+    fun.__name__ = fun.__qualname__ = name
+    fun.__doc__ = f"Elementwise ``{name}``; its derivative is zero."
+    return prim, fun
+
+
+# ---------------------------------------------------------------------------------------
+# Elementwise arithmetic.
+
+def add(x: Any, y: Any) -> Any:
+    return add_p.bind(x, y)
+
+
+defjvp(add_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: broadcast_like(t, ans))
+defvjp(add_p, lambda ct, ans, x, y: unbroadcast(ct, x), lambda ct, ans, x, y: unbroadcast(ct, y))
+defbroadcasting(add_p)
+
+
+def broadcast_like(t: Any, ans: Any) -> Any:
+    """A tangent ``t`` broadcast to the shape of the output ``ans`` (no-op if it has it)."""
+    shape = shape_of(ans)
+    return t if shape_of(t) == shape else broadcast_to(t, shape)
+
+
+sub_p = Primitive("sub", np.subtract)
+defjvp(sub_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: broadcast_like(neg(t), ans))
+defvjp(sub_p, lambda ct, ans, x, y: unbroadcast(ct, x), lambda ct, ans, x, y: unbroadcast(neg(ct), y))
+defbroadcasting(sub_p)
+
+
+def sub(x: Any, y: Any) -> Any:
+    return sub_p.bind(x, y)
+
+
+mul_p = Primitive("mul", np.multiply)
+defjvp(mul_p, lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(x, t))
+defvjp(mul_p, lambda ct, ans, x, y: unbroadcast(mul(ct, y), x),
+       lambda ct, ans, x, y: unbroadcast(mul(x, ct), y))
+defbroadcasting(mul_p)
+
+
+def mul(x: Any, y: Any) -> Any:
+    return mul_p.bind(x, y)
+
+
+div_p = Primitive("div", np.true_divide)
+defjvp(div_p, lambda t, ans, x, y: div(t, y), lambda t, ans, x, y: neg(mul(t, div(ans, y))))
+defvjp(div_p, lambda ct, ans, x, y: unbroadcast(div(ct, y), x),
+       lambda ct, ans, x, y: unbroadcast(neg(mul(ct, div(ans, y))), y))
+defbroadcasting(div_p)
+
+
+def div(x: Any, y: Any) -> Any:
+    return div_p.bind(x, y)
+
+
+neg_p = Primitive("neg", np.negative)
+deflinear(neg_p)
+defvjp(neg_p, lambda ct, ans, x: neg(ct))
+defvectorized(neg_p)
+
+
+def neg(x: Any) -> Any:
+    return neg_p.bind(x)
+
+
+def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
+    """d(x**y)/dx = y * x**(y-1); written so an integer power of a negative base works."""
+    if isinstance(y, (int, float)):
+        return 0.0 * x if y == 0 else (y * x if y == 2 else y * pow(x, y - 1))
+    return where(eq(y, 0), 0.0, y * pow(x, y - 1))
+
+
+def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
+    """d(x**y)/dy = x**y log x, taken as 0 at x = 0 (the convention of API.md)."""
+    zero = eq(x, 0)
+    return where(zero, 0.0, ans * log(where(zero, 1.0, x)))
+
+
+pow_p = Primitive("pow", np.power)
+defjvp(pow_p, lambda t, ans, x, y: mul(t, _pow_dx(ans, x, y)),
+       lambda t, ans, x, y: mul(t, _pow_dy(ans, x, y)))
+defvjp(pow_p, lambda ct, ans, x, y: unbroadcast(mul(ct, _pow_dx(ans, x, y)), x),
+       lambda ct, ans, x, y: unbroadcast(mul(ct, _pow_dy(ans, x, y)), y))
+defbroadcasting(pow_p)
+
+
+def pow(x: Any, y: Any) -> Any:  # noqa: A001 - the primitive's name
+    return pow_p.bind(x, y)
+
+
+def _split_ties(ct: Any, x: Any, y: Any, wins: Callable[[Any, Any], Any]) -> Any:
+    """``ct`` where ``x`` wins, half of it at a tie, else 0 (ties split the cotangent)."""
+    return where(wins(x, y), ct, where(eq(x, y), mul(ct, 0.5), 0.0))
+
+
+maximum_p = Primitive("maximum", np.maximum)
+defjvp(maximum_p, lambda t, ans, x, y: broadcast_like(_split_ties(t, x, y, gt), ans),
+       lambda t, ans, x, y: broadcast_like(_split_ties(t, y, x, gt), ans))
+defvjp(maximum_p, lambda ct, ans, x, y: unbroadcast(_split_ties(ct, x, y, gt), x),
+       lambda ct, ans, x, y: unbroadcast(_split_ties(ct, y, x, gt), y))
+defbroadcasting(maximum_p)
+
+
+def maximum(x: Any, y: Any) -> Any:
+    return maximum_p.bind(x, y)
+
+
+minimum_p = Primitive("minimum", np.minimum)
+defjvp(minimum_p, lambda t, ans, x, y: broadcast_like(_split_ties(t, x, y, lt), ans),
+       lambda t, ans, x, y: broadcast_like(_split_ties(t, y, x, lt), ans))
+defvjp(minimum_p, lambda ct, ans, x, y: unbroadcast(_split_ties(ct, x, y, lt), x),
+       lambda ct, ans, x, y: unbroadcast(_split_ties(ct, y, x, lt), y))
+defbroadcasting(minimum_p)
+
+
+def minimum(x: Any, y: Any) -> Any:
+    return minimum_p.bind(x, y)
+
+
+def _atan2_dy(x: Any, y: Any) -> Any:
+    return div(x, add(mul(x, x), mul(y, y)))
+
+
+def _atan2_dx(x: Any, y: Any) -> Any:
+    return neg(div(y, add(mul(x, x), mul(y, y))))
+
+
+arctan2_p = Primitive("arctan2", np.arctan2)
+defjvp(arctan2_p, lambda t, ans, y, x: mul(t, _atan2_dy(x, y)),
+       lambda t, ans, y, x: mul(t, _atan2_dx(x, y)))
+defvjp(arctan2_p, lambda ct, ans, y, x: unbroadcast(mul(ct, _atan2_dy(x, y)), y),
+       lambda ct, ans, y, x: unbroadcast(mul(ct, _atan2_dx(x, y)), x))
+defbroadcasting(arctan2_p)
+
+
+def arctan2(y: Any, x: Any) -> Any:
+    return arctan2_p.bind(y, x)
+
+
+remainder_p = Primitive("remainder", np.remainder)
+defjvp(remainder_p, lambda t, ans, x, y: broadcast_like(t, ans),
+       lambda t, ans, x, y: neg(mul(t, floor_divide(x, y))))
+defvjp(remainder_p, lambda ct, ans, x, y: unbroadcast(ct, x),
+       lambda ct, ans, x, y: unbroadcast(neg(mul(ct, floor_divide(x, y))), y))
+defbroadcasting(remainder_p)
+
+
+def remainder(x: Any, y: Any) -> Any:
+    return remainder_p.bind(x, y)
+
+
+# ---------------------------------------------------------------------------------------
+# Elementwise functions of one argument: name, NumPy implementation, derivative(ans, x).
+
+sin_p, sin = _unary("sin", np.sin, lambda ans, x: cos(x))
+cos_p, cos = _unary("cos", np.cos, lambda ans, x: neg(sin(x)))
+tan_p, tan = _unary("tan", np.tan, lambda ans, x: 1.0 + ans * ans)
+arcsin_p, arcsin = _unary("arcsin", np.arcsin, lambda ans, x: 1.0 / sqrt(1.0 - x * x))
+arccos_p, arccos = _unary("arccos", np.arccos, lambda ans, x: -1.0 / sqrt(1.0 - x * x))
+arctan_p, arctan = _unary("arctan", np.arctan, lambda ans, x: 1.0 / (1.0 + x * x))
+sinh_p, sinh = _unary("sinh", np.sinh, lambda ans, x: cosh(x))
+cosh_p, cosh = _unary("cosh", np.cosh, lambda ans, x: sinh(x))
+tanh_p, tanh = _unary("tanh", np.tanh, lambda ans, x: 1.0 - ans * ans)
+arcsinh_p, arcsinh = _unary("arcsinh", np.arcsinh, lambda ans, x: 1.0 / sqrt(x * x + 1.0))
+arccosh_p, arccosh = _unary("arccosh", np.arccosh, lambda ans, x: 1.0 / sqrt(x * x - 1.0))
+arctanh_p, arctanh = _unary("arctanh", np.arctanh, lambda ans, x: 1.0 / (1.0 - x * x))
+exp_p, exp = _unary("exp", np.exp, lambda ans, x: ans)
+log_p, log = _unary("log", np.log, lambda ans, x: 1.0 / x)
+log1p_p, log1p = _unary("log1p", np.log1p, lambda ans, x: 1.0 / (1.0 + x))
+expm1_p, expm1 = _unary("expm1", np.expm1, lambda ans, x: ans + 1.0)
+sqrt_p, sqrt = _unary("sqrt", np.sqrt, lambda ans, x: 0.5 / ans)
+abs_p, abs = _unary("abs", np.abs, lambda ans, x: sign(x))  # noqa: A001
+logistic_p, logistic = _unary(
+    "logistic", lambda x: np.exp(-np.logaddexp(0, -x)).astype(np.result_type(x, np.float16)),
+    lambda ans, x: ans * (1.0 - ans))
+sign_p, sign = _nondiff("sign", np.sign)
+floor_p, floor = _nondiff("floor", np.floor)
+ceil_p, ceil = _nondiff("ceil", np.ceil)
+round_p, round = _nondiff("round", np.round)  # noqa: A001
+trunc_p, trunc = _nondiff("trunc", np.trunc)
+floor_divide_p, floor_divide = _nondiff("floor_divide", np.floor_divide)
+eq_p, eq = _nondiff("eq", np.equal)
+ne_p, ne = _nondiff("ne", np.not_equal)
+lt_p, lt = _nondiff("lt", np.less)
+le_p, le = _nondiff("le", np.less_equal)
+gt_p, gt = _nondiff("gt", np.greater)
+ge_p, ge = _nondiff("ge", np.greater_equal)
+logical_and_p, logical_and = _nondiff("logical_and", np.logical_and)
+logical_or_p, logical_or = _nondiff("logical_or", np.logical_or)
+logical_xor_p, logical_xor = _nondiff("logical_xor", np.logical_xor)
+logical_not_p, logical_not = _nondiff("logical_not", np.logical_not)
+isfinite_p, isfinite = _nondiff("isfinite", np.isfinite)
+isnan_p, isnan = _nondiff("isnan", np.isnan)
+isinf_p, isinf = _nondiff("isinf", np.isinf)
+
+
+select_p = Primitive("select", np.where)
+defjvp(select_p, None, lambda t, ans, c, x, y: broadcast_like(where(c, t, 0.0), ans),
+       lambda t, ans, c, x, y: broadcast_like(where(c, 0.0, t), ans))
+defvjp(select_p, None, lambda ct, ans, c, x, y: unbroadcast(where(c, ct, 0.0), x),
+       lambda ct, ans, c, x, y: unbroadcast(where(c, 0.0, ct), y))
+defbroadcasting(select_p)
+
+
+def where(condition: Any, x: Any, y: Any) -> Any:
+    return select_p.bind(condition, x, y)
+
+
+def _convert(x: Any, dtype: Any) -> Any:
+    return np.asarray(x).astype(dtype, copy=False)
+
+
+convert_element_type_p = Primitive("convert_element_type", _convert)
+defjvp(convert_element_type_p,
+       lambda t, ans, x, dtype: convert_element_type(t, dtype) if np.dtype(dtype).kind in "fc" else None)
+defvjp(convert_element_type_p, lambda ct, ans, x, dtype: convert_element_type(ct, dtype_of(x)))
+defvectorized(convert_element_type_p)
+
+
+def convert_element_type(x: Any, dtype: Any) -> Any:
+    return convert_element_type_p.bind(x, dtype=np.dtype(dtype))
+
+
+defvectorized(zeros_like_p)
+
+
+def zeros_like(x: Any) -> Any:
+    return zeros_like_p.bind(x)
+
+
+stop_gradient_p = Primitive("stop_gradient", lambda x: x, differentiable=False)
+defvectorized(stop_gradient_p)
+
+# ---------------------------------------------------------------------------------------
+# Reductions. ``axes`` is a sorted tuple of non-negative axes.
+
+
+def _reduce_batch(prim: Primitive) -> None:
+    def batch(axis_size: int, vals: list, dims: list, *, axes: tuple, keepdims: bool,
+              **params: Any) -> tuple[Any, int]:
+        (x,), (d,) = vals, dims
+        moved = tuple(a + (a >= d) for a in axes)
+        out_dim = d if keepdims else d - sum(a < d for a in axes)
+        return prim.bind(x, axes=moved, keepdims=keepdims, **params), out_dim
+    batch_rules[prim] = batch
+
+
+def expand_reduced(ct: Any, x: Any, axes: tuple, keepdims: bool) -> Any:
+    """``ct`` of a reduction over ``axes`` broadcast back to the shape of ``x``."""
+    shape = shape_of(x)
+    if not keepdims:
+        ct = reshape(ct, tuple(1 if i in axes else n for i, n in enumerate(shape)))
+    return broadcast_to(ct, shape)
+
+
+reduce_sum_p = Primitive("reduce_sum", lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims))
+deflinear(reduce_sum_p)
+defvjp(reduce_sum_p, lambda ct, ans, x, axes, keepdims: expand_reduced(ct, x, axes, keepdims))
+_reduce_batch(reduce_sum_p)
+
+
+def reduce_sum(x: Any, axes: tuple, keepdims: bool = False) -> Any:
+    return reduce_sum_p.bind(x, axes=axes, keepdims=keepdims)
+
+
+def _extremum_share(ans: Any, x: Any, axes: tuple, keepdims: bool) -> Any:
+    """1/k at the k positions attaining the extremum of each reduced slice, else 0."""
+    hit = convert_element_type(eq(x, expand_reduced(ans, x, axes, keepdims)), dtype_of(x))
+    return hit / reduce_sum(hit, axes, keepdims=True)
+
+
+def _defextremum(prim: Primitive) -> None:
+    defjvp(prim, lambda t, ans, x, axes, keepdims: reduce_sum(
+        t * _extremum_share(ans, x, axes, keepdims), axes, keepdims))
+    defvjp(prim, lambda ct, ans, x, axes, keepdims: expand_reduced(ct, x, axes, keepdims)
+           * _extremum_share(ans, x, axes, keepdims))
+    _reduce_batch(prim)
+
+
+reduce_max_p = Primitive("reduce_max", lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims))
+reduce_min_p = Primitive("reduce_min", lambda x, axes, keepdims: np.min(x, axis=axes, keepdims=keepdims))
+_defextremum(reduce_max_p)
+_defextremum(reduce_min_p)
+
+
+def reduce_max(x: Any, axes: tuple, keepdims: bool = False) -> Any:
+    return reduce_max_p.bind(x, axes=axes, keepdims=keepdims)
+
+
+def reduce_min(x: Any, axes: tuple, keepdims: bool = False) -> Any:
+    return reduce_min_p.bind(x, axes=axes, keepdims=keepdims)
+
+
+def _prod_of_others(x: Any, axes: tuple) -> Any:
+    """For each element, the product of the other elements of its reduced slice.
+
+    Computed without division so that zeros are handled exactly (and to any order).
+    """
+    shape = shape_of(x)
+    kept = [i for i in range(len(shape)) if i not in axes]
+    n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
+    flat = reshape(transpose(x, tuple(kept) + axes), tuple(shape[i] for i in kept) + (n,))
+    eye = np.eye(n, dtype=bool)
+    others = reduce_prod(where(eye, 1.0, expand_dims(flat, -2)), (len(kept) + 1,))
+    others = reshape(others, tuple(shape[i] for i in kept) + tuple(shape[a] for a in axes))
+    perm = tuple(kept) + axes
+    return transpose(others, tuple(int(i) for i in np.argsort(perm)))
+
+
+reduce_prod_p = Primitive("reduce_prod", lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims))
+defjvp(reduce_prod_p, lambda t, ans, x, axes, keepdims: reduce_sum(
+    t * _prod_of_others(x, axes), axes, keepdims))
+defvjp(reduce_prod_p, lambda ct, ans, x, axes, keepdims: expand_reduced(ct, x, axes, keepdims)
+       * _prod_of_others(x, axes))
+_reduce_batch(reduce_prod_p)
+
+
+def reduce_prod(x: Any, axes: tuple, keepdims: bool = False) -> Any:
+    return reduce_prod_p.bind(x, axes=axes, keepdims=keepdims)
+
+
+def _arg_batch(axis_size: int, vals: list, dims: list, *, axis: int | None,
+               keepdims: bool, impl: Any) -> tuple[Any, int]:
+    (x,), (d,) = vals, dims
+    if axis is None:
+        x = reshape(moveaxis(x, d, 0), (axis_size, -1))
+        return argreduce_p.bind(x, axis=1, keepdims=False, impl=impl), 0
+    return argreduce_p.bind(x, axis=axis + (axis >= d), keepdims=keepdims, impl=impl), d
+
+
+argreduce_p = Primitive("argreduce", lambda x, axis, keepdims, impl: impl(x, axis=axis, keepdims=keepdims),
+                        differentiable=False)
+batch_rules[argreduce_p] = _arg_batch
+
+# ---------------------------------------------------------------------------------------
+# Shapes.
+
+reshape_p = Primitive("reshape", lambda x, shape: np.reshape(x, shape))
+deflinear(reshape_p)
+defvjp(reshape_p, lambda ct, ans, x, shape: reshape(ct, shape_of(x)))
+batch_rules[reshape_p] = lambda axis_size, vals, dims, shape: (
+    reshape(moveaxis(vals[0], dims[0], 0), (axis_size,) + shape), 0)
+
+
+def reshape(x: Any, shape: tuple) -> Any:
+    if -1 in shape:
+        size = int(np.prod(shape_of(x), dtype=np.int64))
+        known = -int(np.prod(shape, dtype=np.int64))
+        shape = tuple(size // known if d == -1 else d for d in shape) if known else shape
+    return reshape_p.bind(x, shape=tuple(shape))
+
+
+transpose_p = Primitive("transpose", lambda x, perm: np.transpose(x, perm))
+deflinear(transpose_p)
+defvjp(transpose_p, lambda ct, ans, x, perm: transpose(ct, tuple(int(i) for i in np.argsort(perm))))
+batch_rules[transpose_p] = lambda axis_size, vals, dims, perm: (
+    transpose(vals[0], (dims[0],) + tuple(p + (p >= dims[0]) for p in perm)), 0)
+
+
+def transpose(x: Any, perm: tuple) -> Any:
+    if perm == tuple(range(len(perm))):
+        return x
+    return transpose_p.bind(x, perm=perm)
+
+
+broadcast_to_p = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape))
+deflinear(broadcast_to_p)
+defvjp(broadcast_to_p, lambda ct, ans, x, shape: unbroadcast(ct, x))
+
+
+def _broadcast_to_batch(axis_size: int, vals: list, dims: list, shape: tuple) -> tuple[Any, int]:
+    x = moveaxis(vals[0], dims[0], 0)
+    rank = ndim_of(x) - 1
+    x = reshape(x, (axis_size,) + (1,) * (len(shape) - rank) + tuple(shape_of(x)[1:]))
+    return broadcast_to(x, (axis_size,) + shape), 0
+
+
+batch_rules[broadcast_to_p] = _broadcast_to_batch
+
+
+def broadcast_to(x: Any, shape: tuple) -> Any:
+    shape = tuple(shape)
+    if shape_of(x) == shape:
+        return x
+    return broadcast_to_p.bind(x, shape=shape)
+
+
+def expand_dims(x: Any, axis: int) -> Any:
+    shape = list(shape_of(x))
+    axis = axis if axis >= 0 else axis + len(shape) + 1
+    shape.insert(axis, 1)
+    return reshape(x, tuple(shape))
+
+
+def _concatenate_impl(*xs: Any, axis: int) -> Any:
+    return np.concatenate(xs, axis=axis)
+
+
+concatenate_p = Primitive("concatenate", _concatenate_impl)
+deflinear(concatenate_p)
+
+
+def _concatenate_vjp(ct: Any, ans: Any, *xs: Any, axis: int) -> list:
+    cts, start = [], 0
+    for x in xs:
+        size = shape_of(x)[axis]
+        index = (slice(None),) * axis + (slice(start, start + size),)
+        cts.append(getitem(ct, index))
+        start += size
+    return cts
+
+
+def _concatenate_batch(axis_size: int, vals: list, dims: list, axis: int) -> tuple[Any, int]:
+    xs = [bdim_to_front(v, d, axis_size) for v, d in zip(vals, dims)]
+    return concatenate_p.bind(*xs, axis=axis + 1), 0
+
+
+defvjp_all(concatenate_p, _concatenate_vjp)
+batch_rules[concatenate_p] = _concatenate_batch
+
+
+def concatenate(xs: Sequence[Any], axis: int) -> Any:
+    return concatenate_p.bind(*xs, axis=axis)
+
+
+# ---------------------------------------------------------------------------------------
+# Indexing. An index is a static tuple of slices, ints, None and NumPy integer arrays, in
+# which ``DYNAMIC`` marks a traced integer array passed as an extra operand.
+
+class _Dynamic:
+    def __repr__(self) -> str:
+        return "DYNAMIC"
+
+
+DYNAMIC = _Dynamic()
+
+
+def _fill(idx: tuple, dynamic: Sequence[Any]) -> tuple:
+    if not dynamic:
+        return idx
+    it = iter(dynamic)
+    return tuple(next(it) if i is DYNAMIC else i for i in idx)
+
+
+def _is_advanced(i: Any) -> bool:
+    return i is DYNAMIC or isinstance(i, np.ndarray)
+
+
+def _getitem_impl(x: Any, *dynamic: Any, idx: tuple) -> Any:
+    return np.asarray(x)[_fill(idx, dynamic)]
+
+
+def _scatter_add_impl(x: Any, updates: Any, *dynamic: Any, idx: tuple) -> Any:
+    out = np.array(x, dtype=np.result_type(x, updates), copy=True)
+    full = _fill(idx, dynamic)
+    if any(_is_advanced(i) for i in idx):
+        np.add.at(out, full, updates)
+    else:
+        out[full] += updates
+    return out
+
+
+def _scatter_set_impl(x: Any, updates: Any, *dynamic: Any, idx: tuple) -> Any:
+    out = np.array(x, dtype=np.result_type(x, updates), copy=True)
+    out[_fill(idx, dynamic)] = updates
+    return out
+
+
+getitem_p = Primitive("getitem", _getitem_impl)
+scatter_add_p = Primitive("scatter_add", _scatter_add_impl)
+scatter_set_p = Primitive("scatter_set", _scatter_set_impl)
+
+
+def getitem(x: Any, idx: tuple, dynamic: Sequence[Any] = ()) -> Any:
+    return getitem_p.bind(x, *dynamic, idx=idx)
+
+
+def scatter_add(x: Any, updates: Any, idx: tuple, dynamic: Sequence[Any] = ()) -> Any:
+    return scatter_add_p.bind(x, updates, *dynamic, idx=idx)
+
+
+def scatter_set(x: Any, updates: Any, idx: tuple, dynamic: Sequence[Any] = ()) -> Any:
+    return scatter_set_p.bind(x, updates, *dynamic, idx=idx)
+
+
+def _zero_or(t: Any, like: Any) -> Any:
+    return zeros_like(like) if t is None else t
+
+
+def _getitem_jvp(primals: list, tangents: list, *, idx: tuple) -> tuple[Any, Any]:
+    x, *dynamic = primals
+    ans = getitem(x, idx, dynamic)
+    return ans, None if tangents[0] is None else getitem(tangents[0], idx, dynamic)
+
+
+def _scatter_jvp(prim: Primitive) -> Callable[..., tuple[Any, Any]]:
+    def jvp(primals: list, tangents: list, *, idx: tuple) -> tuple[Any, Any]:
+        x, updates, *dynamic = primals
+        ans = prim.bind(*primals, idx=idx)
+        if tangents[0] is None and tangents[1] is None:
+            return ans, None
+        tx = _zero_or(tangents[0], ans)
+        tu = _zero_or(tangents[1], updates)
+        return ans, prim.bind(tx, tu, *dynamic, idx=idx)
+    return jvp
+
+
+jvp_rules[getitem_p] = _getitem_jvp
+jvp_rules[scatter_add_p] = _scatter_jvp(scatter_add_p)
+jvp_rules[scatter_set_p] = _scatter_jvp(scatter_set_p)
+defvjp(getitem_p, lambda ct, ans, x, *dynamic, idx: scatter_add(zeros_like(x), ct, idx, dynamic))
+defvjp(scatter_add_p, lambda ct, ans, x, u, *dynamic, idx: ct,
+       lambda ct, ans, x, u, *dynamic, idx: unbroadcast(getitem(ct, idx, dynamic), u))
+defvjp(scatter_set_p, lambda ct, ans, x, u, *dynamic, idx: scatter_set(ct, 0.0, idx, dynamic),
+       lambda ct, ans, x, u, *dynamic, idx: unbroadcast(getitem(ct, idx, dynamic), u))
+
+
+def _index_layout(idx: tuple, dynamic: Sequence[Any]) -> tuple[bool, int, int]:
+    """``(advanced block contiguous, result dims before it, rank of its broadcast shape)``.
+
+    NumPy keeps a contiguous block of advanced indices (ints count as advanced when arrays
+    are present) in place and moves a split one to the front of the result.
+    """
+    arrays = [shape_of(i) for i in _fill(idx, dynamic) if _is_advanced(i)]
+    if not arrays:
+        return True, 0, 0
+    positions = [k for k, i in enumerate(idx) if _is_advanced(i) or isinstance(i, (int, np.integer))]
+    contiguous = positions == list(range(positions[0], positions[-1] + 1))
+    before = sum(1 for i in idx[:positions[0]] if isinstance(i, slice) or i is None)
+    return contiguous, before, len(np.broadcast_shapes(*arrays))
+
+
+def _getitem_batch(axis_size: int, vals: list, dims: list, *, idx: tuple) -> tuple[Any, int]:
+    x, *dynamic = vals
+    xd, *ddims = dims
+    if all(d is None for d in ddims):
+        out = getitem(moveaxis(x, xd, 0), (slice(None),) + idx, dynamic)
+        contiguous, _, adv_rank = _index_layout(idx, dynamic)
+        return out, 0 if contiguous else adv_rank
+    # Batched index arrays: index the batch axis too, with an arange broadcast against them.
+    x = bdim_to_front(x, xd, axis_size)
+    per_example = [shape_of(v) if d is None else shape_of(v)[:d] + shape_of(v)[d + 1:]
+                   for v, d in zip(dynamic, ddims)]
+    statics = [i.shape for i in idx if isinstance(i, np.ndarray)]
+    rank = len(np.broadcast_shapes(*per_example, *statics))
+    moved = []
+    for v, d, s in zip(dynamic, ddims, per_example):
+        if d is not None:
+            v = reshape(moveaxis(v, d, 0), (axis_size,) + (1,) * (rank - len(s)) + tuple(s))
+        moved.append(v)
+    batch_index = np.arange(axis_size).reshape((axis_size,) + (1,) * rank)
+    out = getitem(x, (DYNAMIC,) + idx, [batch_index] + moved)
+    contiguous, before, _ = _index_layout(idx, dynamic)
+    if contiguous and before:
+        # The result is (B, *advanced, *basic); per example the advanced block follows
+        # ``before`` basic dims.
+        n = ndim_of(out)
+        out = transpose(out, (0,) + tuple(range(1 + rank, 1 + rank + before))
+                        + tuple(range(1, 1 + rank)) + tuple(range(1 + rank + before, n)))
+    return out, 0
+
+
+def _index_shape(shape: tuple, idx: tuple, dynamic: Sequence[Any]) -> tuple:
+    """The shape of ``x[idx]`` for ``x`` of ``shape``, computed on a zero-strided dummy."""
+    dummies = [np.zeros(shape_of(d), dtype=np.intp) for d in dynamic]
+    return np.broadcast_to(np.empty((), np.int8), shape)[_fill(idx, dummies)].shape
+
+
+def _scatter_batch(prim: Primitive) -> Callable[..., tuple[Any, int]]:
+    def batch(axis_size: int, vals: list, dims: list, *, idx: tuple) -> tuple[Any, int]:
+        x, updates, *dynamic = vals
+        xd, ud, *ddims = dims
+        if any(d is not None for d in ddims):
+            raise NotImplementedError(
+                f"batching rule for '{prim.name}' with batched index arrays is not implemented")
+        x = bdim_to_front(x, xd, axis_size)
+        if ud is not None:
+            target_rank = len(_index_shape(shape_of(x)[1:], idx, dynamic))
+            updates = moveaxis(updates, ud, 0)
+            u_shape = shape_of(updates)[1:]
+            updates = reshape(updates, (axis_size,) + (1,) * (target_rank - len(u_shape)) + u_shape)
+            contiguous, _, adv_rank = _index_layout(idx, dynamic)
+            if not contiguous:
+                updates = moveaxis(updates, 0, adv_rank)
+        return prim.bind(x, updates, *dynamic, idx=(slice(None),) + idx), 0
+    return batch
+
+
+batch_rules[getitem_p] = _getitem_batch
+batch_rules[scatter_add_p] = _scatter_batch(scatter_add_p)
+batch_rules[scatter_set_p] = _scatter_batch(scatter_set_p)
+
+# ---------------------------------------------------------------------------------------
+# Products.
+
+matmul_p = Primitive("matmul", np.matmul)
+
+
+def matmul(a: Any, b: Any) -> Any:
+    return matmul_p.bind(a, b)
+
+
+def _mT(x: Any) -> Any:
+    n = ndim_of(x)
+    return transpose(x, tuple(range(n - 2)) + (n - 1, n - 2))
+
+
+def _matmul_vjp_a(ct: Any, ans: Any, a: Any, b: Any) -> Any:
+    na, nb = ndim_of(a), ndim_of(b)
+    if nb == 1:
+        ct_a = ct[..., None] * b if na > 1 else ct * b
+        return unbroadcast(ct_a, a)
+    if na == 1:
+        return unbroadcast(reshape(matmul(expand_dims(ct, -2), _mT(b)),
+                                   shape_of(ct)[:-1] + shape_of(b)[-2:-1]), a)
+    return unbroadcast(matmul(ct, _mT(b)), a)
+
+
+def _matmul_vjp_b(ct: Any, ans: Any, a: Any, b: Any) -> Any:
+    na, nb = ndim_of(a), ndim_of(b)
+    if na == 1:
+        ct_b = expand_dims(a, -1) * expand_dims(ct, -2) if nb > 1 else ct * a
+        return unbroadcast(ct_b, b)
+    if nb == 1:
+        return unbroadcast(reshape(matmul(_mT(a), expand_dims(ct, -1)),
+                                   shape_of(ct)[:-1] + shape_of(a)[-1:]), b)
+    return unbroadcast(matmul(_mT(a), ct), b)
+
+
+defjvp(matmul_p, lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a, t))
+defvjp(matmul_p, _matmul_vjp_a, _matmul_vjp_b)
+
+
+def _matmul_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:
+    (a, b), (da, db) = vals, dims
+    ra = ndim_of(a) - (da is not None)
+    rb = ndim_of(b) - (db is not None)
+    if db is None and ra == 1 and rb == 2:           # rows of vectors times a matrix
+        return matmul(moveaxis(a, da, 0), b), 0
+    if da is None and ra == 2 and rb == 1:           # a matrix times rows of vectors
+        return matmul(moveaxis(b, db, 0), _mT(a)), 0
+    if da is not None and db is None and ra >= 2 and rb == 2 and da < ra - 1:
+        return matmul(a, b), da                       # stacked matrices times one matrix
+    # General case: promote vectors to matrices, batch axes first, equal batch ranks.
+    a2 = expand_dims(a, -2) if ra == 1 else a
+    b2 = expand_dims(b, -1) if rb == 1 else b
+    rank = max(ra, 2, rb) - 2
+    ops = []
+    for x, d, r in ((a2, da, max(ra, 2)), (b2, db, max(rb, 2))):
+        if d is not None:
+            x = moveaxis(x, d, 0)
+            if r - 2 < rank:
+                x = reshape(x, (axis_size,) + (1,) * (rank - r + 2) + tuple(shape_of(x)[1:]))
+        ops.append(x)
+    out = matmul(*ops)
+    shape = shape_of(out)
+    if ra == 1 or rb == 1:
+        drop = {len(shape) - 2} if ra == 1 else set()
+        if rb == 1:
+            drop.add(len(shape) - 1)
+        out = reshape(out, tuple(n for i, n in enumerate(shape) if i not in drop))
+    return out, 0
+
+
+batch_rules[matmul_p] = _matmul_batch
+
+
+def _einsum_impl(*operands: Any, spec: str) -> Any:
+    return np.einsum(spec, *operands, optimize=len(operands) > 2)
+
+
+einsum_p = Primitive("einsum", _einsum_impl)
+
+
+def einsum(spec: str, *operands: Any) -> Any:
+    """Einsum with an explicit ``spec`` ("ij,jk->ik": no ellipsis, output given)."""
+    return einsum_p.bind(*operands, spec=spec)
+
+
+def _einsum_jvp(primals: list, tangents: list, *, spec: str) -> tuple[Any, Any]:
+    ans = einsum(spec, *primals)
+    out = None
+    for k, t in enumerate(tangents):
+        if t is not None:
+            ops = list(primals)
+            ops[k] = t
+            term = einsum(spec, *ops)
+            out = term if out is None else add(out, term)
+    return ans, out
+
+
+def _einsum_vjp(ct: Any, ans: Any, *operands: Any, spec: str) -> list:
+    ins, out = spec.split("->")
+    subs = ins.split(",")
+    cts = []
+    for k, (sub, x) in enumerate(zip(subs, operands)):
+        others = [s for j, s in enumerate(subs) if j != k]
+        available = set(out).union(*others)
+        unique = "".join(dict.fromkeys(sub))
+        present = "".join(c for c in unique if c in available)
+        g = einsum(",".join([out] + others) + "->" + present, ct,
+                   *[o for j, o in enumerate(operands) if j != k])
+        sizes = {c: n for c, n in zip(sub, shape_of(x))}
+        if present != unique:          # letters summed within this operand only: broadcast
+            g = broadcast_to(reshape(g, tuple(sizes[c] if c in present else 1 for c in unique)),
+                             tuple(sizes[c] for c in unique))
+        if unique != sub:              # repeated letters (a diagonal): place on it
+            fresh = iter(c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         if c not in spec)
+            seen: set = set()
+            target, eyes, eye_ops = "", [], []
+            for c in sub:
+                if c in seen:
+                    f = next(fresh)
+                    target += f
+                    eyes.append(c + f)
+                    eye_ops.append(np.eye(sizes[c], dtype=dtype_of(x)))
+                else:
+                    seen.add(c)
+                    target += c
+            g = einsum(",".join([unique] + eyes) + "->" + target, g, *eye_ops)
+        cts.append(unbroadcast(g, x))
+    return cts
+
+
+def _einsum_batch(axis_size: int, vals: list, dims: list, *, spec: str) -> tuple[Any, int]:
+    letter = next(c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in spec)
+    ins, out = spec.split("->")
+    subs = ins.split(",")
+    new_subs = []
+    for s, v, d in zip(subs, vals, dims):
+        new_subs.append(s if d is None else s[:d] + letter + s[d:])
+    return einsum(",".join(new_subs) + "->" + letter + out, *vals), 0
+
+
+jvp_rules[einsum_p] = _einsum_jvp
+defvjp_all(einsum_p, _einsum_vjp)
+batch_rules[einsum_p] = _einsum_batch
+
+# ---------------------------------------------------------------------------------------
+# Derivative surgery.
+
+
+def _hook_vjp(ct: Any, ans: Any, x: Any, *, hook: Callable[[Any], Any]) -> Any:
+    g = ct if isinstance(ct, Tracer) else np.array(ct, dtype=dtype_of(ct), copy=True)
+    replaced = hook(g)
+    return g if replaced is None else replaced
+
+
+hook_p = Primitive("with_gradient", lambda x, hook: x)
+defjvp(hook_p, lambda t, ans, x, hook: t)
+defvjp(hook_p, _hook_vjp)
+defvectorized(hook_p)

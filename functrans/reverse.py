@@ -1,0 +1,163 @@
+"""Reverse mode: the VJP interpreter, its tape and the backward pass.
+
+A :class:`VJPTrace` evaluates each primitive on the primal values at the parent level and
+appends a node ``(prim, ans, primals, params, inputs, out)`` to its tape, where ``inputs``
+lists ``(argument position, slot)`` of the traced arguments and ``out`` is the slot (or
+tuple of slots) of the result. Slots number the traced values; the backward pass walks the
+tape in reverse with a flat list of cotangents indexed by slot: iterative, so depth costs no
+Python recursion, and the tape lives exactly as long as the pullback that holds it.
+
+Cotangent rules run in whatever trace is current when the pullback is called and are written
+in functrans operations: differentiating the backward pass gives higher derivatives.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from .core import Primitive, Trace, Tracer, add_any, concrete_value, zeros_like_p, _state
+
+vjp_rules: dict[Primitive, Callable[..., Any]] = {}
+
+
+class VJPTracer(Tracer):
+    __slots__ = ("primal", "slot")
+
+    def __init__(self, trace: VJPTrace, primal: Any, slot: int):
+        self._trace = trace
+        self.primal = primal
+        self.slot = slot
+
+    @property
+    def shape(self) -> tuple:  # type: ignore[override]
+        return self.primal.shape
+
+    @property
+    def dtype(self) -> Any:  # type: ignore[override]
+        return self.primal.dtype
+
+    def concrete(self) -> Any:
+        return concrete_value(self.primal)
+
+    def _payload(self) -> Any:
+        return self.primal
+
+
+class VJPTrace(Trace):
+    __slots__ = ("tape", "num_slots")
+
+    def __init__(self, parent: Trace, transform: str = "vjp"):
+        super().__init__(parent, transform)
+        self.tape: list[tuple] = []
+        self.num_slots = 0
+
+    def new_input(self, primal: Any) -> VJPTracer:
+        slot = self.num_slots
+        self.num_slots = slot + 1
+        return VJPTracer(self, primal, slot)
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        primals = []
+        inputs = []
+        for i, x in enumerate(args):
+            if type(x) is VJPTracer and x._trace is self:
+                primals.append(x.primal)
+                inputs.append((i, x.slot))
+            else:
+                primals.append(x)
+        ans = self.parent.process(prim, primals, params)
+        if not inputs or not prim.differentiable:
+            return ans
+        if prim not in vjp_rules:
+            raise NotImplementedError(f"vjp rule for '{prim.name}' not registered")
+        slot = self.num_slots
+        if prim.multiple_results:
+            n = len(ans)
+            self.num_slots = slot + n
+            self.tape.append((prim, ans, primals, params, inputs, tuple(range(slot, slot + n))))
+            return tuple(VJPTracer(self, a, slot + k) for k, a in enumerate(ans))
+        self.num_slots = slot + 1
+        self.tape.append((prim, ans, primals, params, inputs, slot))
+        return VJPTracer(self, ans, slot)
+
+    def slot_of(self, x: Any) -> int | None:
+        return x.slot if type(x) is VJPTracer and x._trace is self else None
+
+
+def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence[Any],
+             in_slots: Sequence[int], consume: bool = False) -> list:
+    """Cotangents of the inputs ``in_slots`` given those of the outputs (``None`` is zero).
+
+    With ``consume`` the tape is emptied as it is walked, freeing each node's residuals as
+    soon as its cotangent rule has run (for a pullback that is called once).
+    """
+    cts: list = [None] * trace.num_slots
+    for slot, ct in zip(out_slots, out_cts):
+        if slot is not None and ct is not None:
+            cts[slot] = add_any(cts[slot], ct)
+    tape = trace.tape
+    nodes = _drain(tape) if consume else reversed(tape)
+    for prim, ans, primals, params, inputs, out in nodes:
+        if type(out) is int:
+            ct = cts[out]
+            if ct is None:
+                continue
+            cts[out] = None
+        else:
+            ct = tuple(cts[s] for s in out)
+            if all(c is None for c in ct):
+                continue
+            ct = tuple(zeros_like_p.bind(a) if c is None else c for c, a in zip(ct, ans))
+            for s in out:
+                cts[s] = None
+        in_cts = vjp_rules[prim](ct, ans, primals, params, [i for i, _ in inputs])
+        for (_, slot), c in zip(inputs, in_cts):
+            if c is not None:
+                previous = cts[slot]
+                cts[slot] = c if previous is None else add_any(previous, c)
+    return [cts[s] for s in in_slots]
+
+
+def _drain(tape: list) -> Any:
+    while tape:
+        yield tape.pop()
+
+
+def defvjp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
+    """Register per-argument cotangent rules ``rule(ct, ans, *primals, **params)``.
+
+    ``ans`` is the primitive's output, so rules never recompute it (autograd's style);
+    ``None`` marks an argument with no derivative.
+    """
+    def vjp(ct: Any, ans: Any, primals: list, params: dict, argnums: list) -> list:
+        out = []
+        for i in argnums:
+            rule = rules[i] if i < len(rules) else None
+            out.append(None if rule is None else rule(ct, ans, *primals, **params))
+        return out
+    vjp_rules[prim] = vjp
+
+
+def defvjp_all(prim: Primitive, rule: Callable[..., Sequence[Any]]) -> None:
+    """Register a joint rule ``rule(ct, ans, *primals, **params) -> cotangent per argument``."""
+    def vjp(ct: Any, ans: Any, primals: list, params: dict, argnums: list) -> list:
+        cts = rule(ct, ans, *primals, **params)
+        return [cts[i] for i in argnums]
+    vjp_rules[prim] = vjp
+
+
+def vjp_flat(fun: Callable[..., Any], primals: Sequence[Any],
+             transform: str = "vjp") -> tuple[Any, VJPTrace, list]:
+    """Run ``fun`` on fresh tracers of a new VJP trace: ``(out, trace, input slots)``."""
+    trace = VJPTrace(_state.trace, transform)
+    tracers = [trace.new_input(p) for p in primals]
+    previous = _state.trace
+    _state.trace = trace
+    try:
+        out = fun(*tracers)
+    finally:
+        _state.trace = previous
+    return out, trace, [t.slot for t in tracers]
+
+
+__all__ = ["VJPTrace", "VJPTracer", "vjp_rules", "defvjp", "defvjp_all", "backward", "vjp_flat"]

@@ -1,0 +1,227 @@
+"""Pytrees: nested containers whose leaves are arrays.
+
+Transforms work on flat lists of arrays; this module converts between a user's nested
+arguments (tuples, lists, dicts, NamedTuples, dataclasses, registered classes) and those flat
+lists. A :class:`PyTreeDef` records the structure, so it can be compared and rebuilt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Hashable, Iterable, NamedTuple
+
+__all__ = ["flatten", "unflatten", "map", "leaves", "structure", "register", "PyTreeDef",
+           "all_leaves"]
+
+_builtin_map = map
+
+
+class _NodeType(NamedTuple):
+    flatten: Callable[[Any], tuple[Iterable[Any], Hashable]]
+    unflatten: Callable[[Hashable, list], Any]
+
+
+_registry: dict[type, _NodeType] = {}
+
+
+def register(cls: type, flatten: Callable[[Any], tuple[Iterable[Any], Hashable]],
+             unflatten: Callable[[Hashable, list], Any]) -> type:
+    """Make ``cls`` a container: ``flatten(obj) -> (children, aux)``, ``unflatten(aux, children)``.
+
+    Example:
+        >>> import functrans as ft
+        >>> class Pair:
+        ...     def __init__(self, a, b): self.a, self.b = a, b
+        >>> _ = ft.tree.register(Pair, lambda p: ((p.a, p.b), None), lambda aux, ch: Pair(*ch))
+        >>> ft.tree.leaves(Pair(1.0, [2.0, 3.0]))
+        [1.0, 2.0, 3.0]
+    """
+    _registry[cls] = _NodeType(flatten, unflatten)
+    return cls
+
+
+def _dict_flatten(d: dict) -> tuple[list, tuple]:
+    keys = sorted(d)
+    return [d[k] for k in keys], tuple(keys)
+
+
+register(tuple, lambda t: (t, None), lambda _, ch: tuple(ch))
+register(list, lambda t: (t, None), lambda _, ch: list(ch))
+register(dict, _dict_flatten, lambda keys, ch: dict(zip(keys, ch)))
+register(type(None), lambda _: ((), None), lambda _, __: None)
+
+
+def _node_type(x: Any) -> _NodeType | None:
+    node = _registry.get(type(x))
+    if node is not None:
+        return node
+    cls = type(x)
+    if isinstance(x, tuple) and hasattr(cls, "_fields"):          # NamedTuple
+        node = _NodeType(lambda t: (tuple(t), None), lambda _, ch, cls=cls: cls(*ch))
+    elif dataclasses.is_dataclass(x) and not isinstance(x, type):
+        names = tuple(f.name for f in dataclasses.fields(x))
+        node = _NodeType(lambda obj: ([getattr(obj, n) for n in names], None),
+                         lambda _, ch, cls=cls: _new_dataclass(cls, names, ch))
+    else:
+        return None
+    _registry[cls] = node
+    return node
+
+
+def _new_dataclass(cls: type, names: tuple, children: list) -> Any:
+    obj = object.__new__(cls)
+    for name, child in zip(names, children):
+        object.__setattr__(obj, name, child)
+    return obj
+
+
+class PyTreeDef:
+    """The structure of a pytree: its containers and where the leaves go."""
+
+    __slots__ = ("node", "aux", "children", "num_leaves", "_hash")
+
+    def __init__(self, node: type | None, aux: Any, children: tuple):
+        self.node = node                     # None marks a leaf
+        self.aux = aux
+        self.children = children
+        self.num_leaves = 1 if node is None else sum(c.num_leaves for c in children)
+        self._hash: int | None = None
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, PyTreeDef) and self.node is other.node
+                and self.aux == other.aux and self.children == other.children)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash((self.node, _hashable(self.aux), self.children))
+        return self._hash
+
+    def __repr__(self) -> str:
+        if self.node is None:
+            return "*"
+        inner = ", ".join(repr(c) for c in self.children)
+        if self.node is tuple:
+            return f"({inner}{',' if len(self.children) == 1 else ''})"
+        if self.node is list:
+            return f"[{inner}]"
+        if self.node is dict:
+            return "{" + ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.aux, self.children)) + "}"
+        if self.node is type(None):
+            return "None"
+        return f"{self.node.__name__}({inner})"
+
+
+def _hashable(aux: Any) -> Any:
+    try:
+        hash(aux)
+        return aux
+    except TypeError:
+        return repr(aux)
+
+
+LEAF = PyTreeDef(None, None, ())
+
+
+def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list, PyTreeDef]:
+    """Split a pytree into its leaves (left to right; dicts by sorted key) and its structure.
+
+    Example:
+        >>> import functrans as ft
+        >>> leaves, treedef = ft.tree.flatten({"b": 2.0, "a": (1.0, None)})
+        >>> leaves
+        [1.0, 2.0]
+        >>> ft.tree.unflatten(treedef, [10.0, 20.0])
+        {'a': (10.0, None), 'b': 20.0}
+    """
+    leaves: list = []
+    return leaves, _flatten(tree, leaves, is_leaf)
+
+
+def _flatten(x: Any, leaves: list, is_leaf: Callable[[Any], bool] | None) -> PyTreeDef:
+    node = None if is_leaf is not None and is_leaf(x) else _node_type(x)
+    if node is None:
+        leaves.append(x)
+        return LEAF
+    children, aux = node.flatten(x)
+    return PyTreeDef(type(x), aux, tuple(_flatten(c, leaves, is_leaf) for c in children))
+
+
+def unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
+    """Rebuild a pytree of structure ``treedef`` from ``leaves``."""
+    leaves = list(leaves)
+    if len(leaves) != treedef.num_leaves:
+        raise ValueError(f"unflatten: the structure {treedef} has {treedef.num_leaves} leaves, "
+                         f"got {len(leaves)}")
+    it = iter(leaves)
+    return _unflatten(treedef, it)
+
+
+def _unflatten(treedef: PyTreeDef, it: Any) -> Any:
+    if treedef.node is None:
+        return next(it)
+    children = [_unflatten(c, it) for c in treedef.children]
+    return _registry[treedef.node].unflatten(treedef.aux, children)
+
+
+def leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list:
+    """The leaves of ``tree`` in flattening order."""
+    return flatten(tree, is_leaf)[0]
+
+
+def structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> PyTreeDef:
+    """The :class:`PyTreeDef` of ``tree``."""
+    return flatten(tree, is_leaf)[1]
+
+
+def map(f: Callable[..., Any], tree: Any, *rest: Any,
+        is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """Apply ``f`` leafwise to ``tree`` and the trees ``rest`` of the same structure.
+
+    Example:
+        >>> import functrans as ft
+        >>> ft.tree.map(lambda a, b: a + b, {"x": 1.0, "y": [2.0]}, {"x": 10.0, "y": [20.0]})
+        {'x': 11.0, 'y': [22.0]}
+    """
+    flat, treedef = flatten(tree, is_leaf)
+    others = [flatten_as(treedef, r, "tree.map argument") for r in rest]
+    return unflatten(treedef, [f(*xs) for xs in zip(flat, *others)])
+
+
+def flatten_as(treedef: PyTreeDef, tree: Any, what: str) -> list:
+    """The leaves of ``tree``, which must have the structure ``treedef`` (else a clear error)."""
+    flat, other = flatten(tree)
+    if other != treedef:
+        raise ValueError(f"{what} must have the structure {treedef}, got {other}")
+    return flat
+
+
+def all_leaves(iterable: Iterable[Any]) -> bool:
+    """True if every element is a leaf."""
+    return all(_node_type(x) is None for x in iterable)
+
+
+def broadcast_prefix(prefix: Any, tree: Any, what: str) -> list:
+    """Expand ``prefix`` (a pytree prefix of ``tree``) to one entry per leaf of ``tree``.
+
+    Leaves of the prefix (``None`` included) apply to the whole subtree below them.
+    """
+    out: list = []
+
+    def walk(p: Any, t: Any) -> None:
+        if p is None or _node_type(p) is None:
+            out.extend([p] * len(leaves(t)))
+            return
+        if type(p) is not type(t) and not (isinstance(p, (list, tuple)) and isinstance(t, (list, tuple))):
+            raise ValueError(f"{what} must be a prefix of the arguments' structure: got a "
+                             f"{type(p).__name__} where the arguments have {structure(t)}")
+        p_children, p_aux = _node_type(p).flatten(p)
+        t_children, t_aux = _node_type(t).flatten(t)
+        p_children, t_children = list(p_children), list(t_children)
+        if len(p_children) != len(t_children) or (isinstance(p, dict) and p_aux != t_aux):
+            raise ValueError(f"{what} must be a prefix of the arguments' structure: got "
+                             f"{structure(p)} for arguments of structure {structure(t)}")
+        for pc, tc in zip(p_children, t_children):
+            walk(pc, tc)
+
+    walk(prefix, tree)
+    return out
