@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .core import Primitive, Trace, Tracer, _state
+from .core import Primitive, Trace, Tracer, _state, trace_call
 from .errors import ConcretizationError
 
 batch_rules: dict[Primitive, Callable[..., Any]] = {}
@@ -93,13 +93,7 @@ def vmap_flat(fun: Callable[..., Any], args: list, dims: list, axis_size: int,
               transform: str = "vmap") -> tuple[Any, BatchTrace]:
     """Run ``fun`` with ``args[i]`` batched along ``dims[i]`` (``None``: unbatched)."""
     trace = BatchTrace(_state.trace, axis_size, transform)
-    tracers = [trace.lift(a, d) for a, d in zip(args, dims)]
-    previous = _state.trace
-    _state.trace = trace
-    try:
-        out = fun(*tracers)
-    finally:
-        _state.trace = previous
+    out = trace_call(trace, fun, [trace.lift(a, d) for a, d in zip(args, dims)])
     return out, trace
 
 

@@ -44,6 +44,8 @@ class Primitive:
 
     def bind(self, *args: Any, **params: Any) -> Any:
         """Apply the primitive: arrays positional, static metadata keyword-only."""
+        if not _active:        # no transform running anywhere: straight to NumPy
+            return self.impl(*args, **params)
         return _state.trace.process(self, args, params)
 
     def _missing_impl(self, *args: Any, **params: Any) -> Any:
@@ -54,13 +56,18 @@ class Primitive:
 
 
 class Trace:
-    """An interpreter. ``process`` applies a primitive to values of this trace's level."""
+    """An interpreter. ``process`` applies a primitive to values of this trace's level.
 
-    __slots__ = ("parent", "transform")
+    A trace is ``alive`` while the transform that created it runs; a tracer of a dead trace
+    is a leaked tracer.
+    """
+
+    __slots__ = ("parent", "transform", "alive")
 
     def __init__(self, parent: Trace | None, transform: str):
         self.parent = parent
         self.transform = transform
+        self.alive = True
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
         raise NotImplementedError
@@ -95,6 +102,11 @@ class _TraceState(threading.local):
 
 _state = _TraceState()
 
+# The number of transforms running in all threads. While it is zero no tracer can be live,
+# so ``bind`` skips the trace lookup: the eval fast path.
+_active = 0
+_active_lock = threading.Lock()
+
 
 def current_trace() -> Trace:
     return _state.trace
@@ -108,6 +120,44 @@ def run_under(trace: Trace, fun: Callable[..., Any], *args: Any, **kwargs: Any) 
         return fun(*args, **kwargs)
     finally:
         _state.trace = previous
+
+
+def trace_call(trace: Trace, fun: Callable[..., Any], args: Any) -> Any:
+    """Run a transform: ``fun(*args)`` with the new ``trace`` current, which dies on return."""
+    global _active
+    with _active_lock:
+        _active += 1
+    previous = _state.trace
+    _state.trace = trace
+    try:
+        return fun(*args)
+    finally:
+        _state.trace = previous
+        trace.alive = False
+        with _active_lock:
+            _active -= 1
+
+
+def op1(prim: Primitive) -> Callable[[Any], Any]:
+    """The function applying a one-argument primitive, with the eval fast path inlined."""
+    impl = prim.impl
+
+    def apply(x: Any) -> Any:
+        if not _active:
+            return impl(x)
+        return _state.trace.process(prim, (x,), {})
+    return apply
+
+
+def op2(prim: Primitive) -> Callable[[Any, Any], Any]:
+    """The function applying a two-argument primitive, with the eval fast path inlined."""
+    impl = prim.impl
+
+    def apply(x: Any, y: Any) -> Any:
+        if not _active:
+            return impl(x, y)
+        return _state.trace.process(prim, (x, y), {})
+    return apply
 
 
 class Tracer:
@@ -214,4 +264,4 @@ def add_any(x: Any, y: Any) -> Any:
 
 __all__ = ["Primitive", "Trace", "Tracer", "EvalTrace", "EVAL", "current_trace", "run_under",
            "concrete_value", "shape_of", "dtype_of", "raise_leaked", "add_p", "zeros_like_p",
-           "add_any"]
+           "add_any", "trace_call", "op1", "op2"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .core import EVAL, Primitive, Trace, Tracer, add_any, concrete_value, zeros_like_p, _state
+from .core import EVAL, Primitive, Trace, Tracer, _state, add_any, concrete_value, trace_call, zeros_like_p
 
 jvp_rules: dict[Primitive, Callable[..., Any]] = {}
 
@@ -112,15 +112,9 @@ def deflinear(prim: Primitive) -> None:
 
 def jvp_flat(fun: Callable[..., Any], primals: list, tangents: list,
              transform: str = "jvp") -> tuple[Any, Any, JVPTrace]:
-    """Run ``fun(*tracers)`` under a new JVP trace; returns ``(out, trace)`` for unpacking."""
+    """Run ``fun`` on tracers of a new JVP trace; ``(out, trace)``, the trace for unpacking."""
     trace = JVPTrace(_state.trace, transform)
-    tracers = [trace.lift(p, t) for p, t in zip(primals, tangents)]
-    previous = _state.trace
-    _state.trace = trace
-    try:
-        out = fun(*tracers)
-    finally:
-        _state.trace = previous
+    out = trace_call(trace, fun, [trace.lift(p, t) for p, t in zip(primals, tangents)])
     return out, trace
 
 

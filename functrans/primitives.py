@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .batching import batch_rules
-from .core import Primitive, Tracer, add_p, dtype_of, shape_of, zeros_like_p
+from .core import Primitive, Tracer, add_p, dtype_of, op1, op2, shape_of, zeros_like_p
 from .forward import defjvp, deflinear, jvp_rules
 from .reverse import defvjp, defvjp_all
 
@@ -94,21 +94,17 @@ def _unary(name: str, impl: Callable[..., Any],
         defjvp(prim, lambda t, ans, x: t * derivative(ans, x))
         defvjp(prim, lambda ct, ans, x: ct * derivative(ans, x))
     defvectorized(prim)
-
-    def fun(x: Any) -> Any:
-        return prim.bind(x)
+    fun = op1(prim)
     fun.__name__ = fun.__qualname__ = name
     fun.__doc__ = f"Elementwise ``{name}`` (NumPy's ``{getattr(impl, '__name__', name)}``)."
     return prim, fun
 
 
-def _nondiff(name: str, impl: Callable[..., Any]) -> tuple[Primitive, Callable[..., Any]]:
+def _nondiff(name: str, impl: Callable[..., Any], nargs: int = 2) -> tuple[Primitive, Callable[..., Any]]:
     """An elementwise primitive with zero derivative (comparisons, logic, rounding)."""
     prim = Primitive(name, impl, differentiable=False)
     defbroadcasting(prim)
-
-    def fun(*args: Any) -> Any:
-        return prim.bind(*args)
+    fun = op1(prim) if nargs == 1 else op2(prim)
     fun.__name__ = fun.__qualname__ = name
     fun.__doc__ = f"Elementwise ``{name}``; its derivative is zero."
     return prim, fun
@@ -117,8 +113,7 @@ def _nondiff(name: str, impl: Callable[..., Any]) -> tuple[Primitive, Callable[.
 # ---------------------------------------------------------------------------------------
 # Elementwise arithmetic.
 
-def add(x: Any, y: Any) -> Any:
-    return add_p.bind(x, y)
+add = op2(add_p)
 
 
 defjvp(add_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: broadcast_like(t, ans))
@@ -138,8 +133,7 @@ defvjp(sub_p, lambda ct, ans, x, y: unbroadcast(ct, x), lambda ct, ans, x, y: un
 defbroadcasting(sub_p)
 
 
-def sub(x: Any, y: Any) -> Any:
-    return sub_p.bind(x, y)
+sub = op2(sub_p)
 
 
 mul_p = Primitive("mul", np.multiply)
@@ -149,8 +143,7 @@ defvjp(mul_p, lambda ct, ans, x, y: unbroadcast(mul(ct, y), x),
 defbroadcasting(mul_p)
 
 
-def mul(x: Any, y: Any) -> Any:
-    return mul_p.bind(x, y)
+mul = op2(mul_p)
 
 
 div_p = Primitive("div", np.true_divide)
@@ -160,8 +153,7 @@ defvjp(div_p, lambda ct, ans, x, y: unbroadcast(div(ct, y), x),
 defbroadcasting(div_p)
 
 
-def div(x: Any, y: Any) -> Any:
-    return div_p.bind(x, y)
+div = op2(div_p)
 
 
 neg_p = Primitive("neg", np.negative)
@@ -170,8 +162,7 @@ defvjp(neg_p, lambda ct, ans, x: neg(ct))
 defvectorized(neg_p)
 
 
-def neg(x: Any) -> Any:
-    return neg_p.bind(x)
+neg = op1(neg_p)
 
 
 def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
@@ -195,8 +186,7 @@ defvjp(pow_p, lambda ct, ans, x, y: unbroadcast(mul(ct, _pow_dx(ans, x, y)), x),
 defbroadcasting(pow_p)
 
 
-def pow(x: Any, y: Any) -> Any:  # noqa: A001 - the primitive's name
-    return pow_p.bind(x, y)
+pow = op2(pow_p)
 
 
 def _split_ties(ct: Any, x: Any, y: Any, wins: Callable[[Any, Any], Any]) -> Any:
@@ -212,8 +202,7 @@ defvjp(maximum_p, lambda ct, ans, x, y: unbroadcast(_split_ties(ct, x, y, gt), x
 defbroadcasting(maximum_p)
 
 
-def maximum(x: Any, y: Any) -> Any:
-    return maximum_p.bind(x, y)
+maximum = op2(maximum_p)
 
 
 minimum_p = Primitive("minimum", np.minimum)
@@ -224,8 +213,7 @@ defvjp(minimum_p, lambda ct, ans, x, y: unbroadcast(_split_ties(ct, x, y, lt), x
 defbroadcasting(minimum_p)
 
 
-def minimum(x: Any, y: Any) -> Any:
-    return minimum_p.bind(x, y)
+minimum = op2(minimum_p)
 
 
 def _atan2_dy(x: Any, y: Any) -> Any:
@@ -244,8 +232,7 @@ defvjp(arctan2_p, lambda ct, ans, y, x: unbroadcast(mul(ct, _atan2_dy(x, y)), y)
 defbroadcasting(arctan2_p)
 
 
-def arctan2(y: Any, x: Any) -> Any:
-    return arctan2_p.bind(y, x)
+arctan2 = op2(arctan2_p)
 
 
 remainder_p = Primitive("remainder", np.remainder)
@@ -256,8 +243,7 @@ defvjp(remainder_p, lambda ct, ans, x, y: unbroadcast(ct, x),
 defbroadcasting(remainder_p)
 
 
-def remainder(x: Any, y: Any) -> Any:
-    return remainder_p.bind(x, y)
+remainder = op2(remainder_p)
 
 
 # ---------------------------------------------------------------------------------------
@@ -284,11 +270,11 @@ abs_p, abs = _unary("abs", np.abs, lambda ans, x: sign(x))  # noqa: A001
 logistic_p, logistic = _unary(
     "logistic", lambda x: np.exp(-np.logaddexp(0, -x)).astype(np.result_type(x, np.float16)),
     lambda ans, x: ans * (1.0 - ans))
-sign_p, sign = _nondiff("sign", np.sign)
-floor_p, floor = _nondiff("floor", np.floor)
-ceil_p, ceil = _nondiff("ceil", np.ceil)
-round_p, round = _nondiff("round", np.round)  # noqa: A001
-trunc_p, trunc = _nondiff("trunc", np.trunc)
+sign_p, sign = _nondiff("sign", np.sign, 1)
+floor_p, floor = _nondiff("floor", np.floor, 1)
+ceil_p, ceil = _nondiff("ceil", np.ceil, 1)
+round_p, round = _nondiff("round", np.round, 1)  # noqa: A001
+trunc_p, trunc = _nondiff("trunc", np.trunc, 1)
 floor_divide_p, floor_divide = _nondiff("floor_divide", np.floor_divide)
 eq_p, eq = _nondiff("eq", np.equal)
 ne_p, ne = _nondiff("ne", np.not_equal)
@@ -299,10 +285,10 @@ ge_p, ge = _nondiff("ge", np.greater_equal)
 logical_and_p, logical_and = _nondiff("logical_and", np.logical_and)
 logical_or_p, logical_or = _nondiff("logical_or", np.logical_or)
 logical_xor_p, logical_xor = _nondiff("logical_xor", np.logical_xor)
-logical_not_p, logical_not = _nondiff("logical_not", np.logical_not)
-isfinite_p, isfinite = _nondiff("isfinite", np.isfinite)
-isnan_p, isnan = _nondiff("isnan", np.isnan)
-isinf_p, isinf = _nondiff("isinf", np.isinf)
+logical_not_p, logical_not = _nondiff("logical_not", np.logical_not, 1)
+isfinite_p, isfinite = _nondiff("isfinite", np.isfinite, 1)
+isnan_p, isnan = _nondiff("isnan", np.isnan, 1)
+isinf_p, isinf = _nondiff("isinf", np.isinf, 1)
 
 
 select_p = Primitive("select", np.where)
@@ -343,13 +329,18 @@ stop_gradient_p = Primitive("stop_gradient", lambda x: x, differentiable=False)
 defvectorized(stop_gradient_p)
 
 # ---------------------------------------------------------------------------------------
-# Reductions. ``axes`` is a sorted tuple of non-negative axes.
+# Reductions. ``axes`` is a sorted tuple of non-negative axes, or ``None`` for all of them.
+
+
+def all_axes(axes: tuple | None, x: Any) -> tuple:
+    return tuple(range(ndim_of(x))) if axes is None else axes
 
 
 def _reduce_batch(prim: Primitive) -> None:
-    def batch(axis_size: int, vals: list, dims: list, *, axes: tuple, keepdims: bool,
+    def batch(axis_size: int, vals: list, dims: list, *, axes: tuple | None, keepdims: bool,
               **params: Any) -> tuple[Any, int]:
         (x,), (d,) = vals, dims
+        axes = tuple(range(ndim_of(x) - 1)) if axes is None else axes
         moved = tuple(a + (a >= d) for a in axes)
         out_dim = d if keepdims else d - sum(a < d for a in axes)
         return prim.bind(x, axes=moved, keepdims=keepdims, **params), out_dim
@@ -359,6 +350,7 @@ def _reduce_batch(prim: Primitive) -> None:
 def expand_reduced(ct: Any, x: Any, axes: tuple, keepdims: bool) -> Any:
     """``ct`` of a reduction over ``axes`` broadcast back to the shape of ``x``."""
     shape = shape_of(x)
+    axes = all_axes(axes, x)
     if not keepdims:
         ct = reshape(ct, tuple(1 if i in axes else n for i, n in enumerate(shape)))
     return broadcast_to(ct, shape)
@@ -407,6 +399,7 @@ def _prod_of_others(x: Any, axes: tuple) -> Any:
 
     Computed without division so that zeros are handled exactly (and to any order).
     """
+    axes = all_axes(axes, x)
     shape = shape_of(x)
     kept = [i for i in range(len(shape)) if i not in axes]
     n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
@@ -707,8 +700,7 @@ batch_rules[scatter_set_p] = _scatter_batch(scatter_set_p)
 matmul_p = Primitive("matmul", np.matmul)
 
 
-def matmul(a: Any, b: Any) -> Any:
-    return matmul_p.bind(a, b)
+matmul = op2(matmul_p)
 
 
 def _mT(x: Any) -> Any:

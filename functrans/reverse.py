@@ -1,9 +1,9 @@
 """Reverse mode: the VJP interpreter, its tape and the backward pass.
 
 A :class:`VJPTrace` evaluates each primitive on the primal values at the parent level and
-appends a node ``(prim, ans, primals, params, inputs, out)`` to its tape, where ``inputs``
-lists ``(argument position, slot)`` of the traced arguments and ``out`` is the slot (or
-tuple of slots) of the result. Slots number the traced values; the backward pass walks the
+appends a node ``(prim, ans, primals, params, argnums, slots, out)`` to its tape, where
+``argnums`` are the positions of the traced arguments, ``slots`` their slots and ``out`` the
+slot (or tuple of slots) of the result. Slots number the traced values; the backward pass walks the
 tape in reverse with a flat list of cotangents indexed by slot: iterative, so depth costs no
 Python recursion, and the tape lives exactly as long as the pullback that holds it.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from .core import Primitive, Trace, Tracer, add_any, concrete_value, zeros_like_p, _state
+from .core import Primitive, Trace, Tracer, _state, add_any, add_p, concrete_value, trace_call, zeros_like_p
 
 vjp_rules: dict[Primitive, Callable[..., Any]] = {}
 
@@ -57,16 +57,16 @@ class VJPTrace(Trace):
         return VJPTracer(self, primal, slot)
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        primals = []
-        inputs = []
+        primals = list(args)
+        argnums = []
+        slots = []
         for i, x in enumerate(args):
             if type(x) is VJPTracer and x._trace is self:
-                primals.append(x.primal)
-                inputs.append((i, x.slot))
-            else:
-                primals.append(x)
+                primals[i] = x.primal
+                argnums.append(i)
+                slots.append(x.slot)
         ans = self.parent.process(prim, primals, params)
-        if not inputs or not prim.differentiable:
+        if not argnums or not prim.differentiable:
             return ans
         if prim not in vjp_rules:
             raise NotImplementedError(f"vjp rule for '{prim.name}' not registered")
@@ -74,10 +74,10 @@ class VJPTrace(Trace):
         if prim.multiple_results:
             n = len(ans)
             self.num_slots = slot + n
-            self.tape.append((prim, ans, primals, params, inputs, tuple(range(slot, slot + n))))
+            self.tape.append((prim, ans, primals, params, argnums, slots, tuple(range(slot, slot + n))))
             return tuple(VJPTracer(self, a, slot + k) for k, a in enumerate(ans))
         self.num_slots = slot + 1
-        self.tape.append((prim, ans, primals, params, inputs, slot))
+        self.tape.append((prim, ans, primals, params, argnums, slots, slot))
         return VJPTracer(self, ans, slot)
 
     def slot_of(self, x: Any) -> int | None:
@@ -97,7 +97,7 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
             cts[slot] = add_any(cts[slot], ct)
     tape = trace.tape
     nodes = _drain(tape) if consume else reversed(tape)
-    for prim, ans, primals, params, inputs, out in nodes:
+    for prim, ans, primals, params, argnums, slots, out in nodes:
         if type(out) is int:
             ct = cts[out]
             if ct is None:
@@ -110,11 +110,11 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
             ct = tuple(zeros_like_p.bind(a) if c is None else c for c, a in zip(ct, ans))
             for s in out:
                 cts[s] = None
-        in_cts = vjp_rules[prim](ct, ans, primals, params, [i for i, _ in inputs])
-        for (_, slot), c in zip(inputs, in_cts):
+        in_cts = vjp_rules[prim](ct, ans, primals, params, argnums)
+        for slot, c in zip(slots, in_cts):
             if c is not None:
                 previous = cts[slot]
-                cts[slot] = c if previous is None else add_any(previous, c)
+                cts[slot] = c if previous is None else add_p.bind(previous, c)
     return [cts[s] for s in in_slots]
 
 
@@ -151,12 +151,7 @@ def vjp_flat(fun: Callable[..., Any], primals: Sequence[Any],
     """Run ``fun`` on fresh tracers of a new VJP trace: ``(out, trace, input slots)``."""
     trace = VJPTrace(_state.trace, transform)
     tracers = [trace.new_input(p) for p in primals]
-    previous = _state.trace
-    _state.trace = trace
-    try:
-        out = fun(*tracers)
-    finally:
-        _state.trace = previous
+    out = trace_call(trace, fun, tracers)
     return out, trace, [t.slot for t in tracers]
 
 

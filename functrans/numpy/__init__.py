@@ -186,6 +186,8 @@ def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = Fals
     """Sum over ``axis`` (all axes if ``None``)."""
     if dtype is not None:
         a = P.convert_element_type(a, dtype)
+    if axis is None:
+        return P.reduce_sum_p.bind(a, axes=None, keepdims=keepdims)
     axes = _axes(axis, ndim(a))
     return P.reduce_sum(a, axes, keepdims) if axes or keepdims else a
 
@@ -213,12 +215,12 @@ def std(a: ArrayLike, axis: Any = None, ddof: int = 0, keepdims: bool = False) -
 
 def max(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
     """Maximum over ``axis``; tied maxima share the derivative equally."""
-    return P.reduce_max(a, _axes(axis, ndim(a)), keepdims)
+    return P.reduce_max(a, None if axis is None else _axes(axis, ndim(a)), keepdims)
 
 
 def min(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
     """Minimum over ``axis``; tied minima share the derivative equally."""
-    return P.reduce_min(a, _axes(axis, ndim(a)), keepdims)
+    return P.reduce_min(a, None if axis is None else _axes(axis, ndim(a)), keepdims)
 
 
 amax, amin = max, min

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import primitives as P
-from ..core import Tracer
+from ..core import Tracer, raise_leaked
 
 
 def _swap(f: Any) -> Any:
@@ -81,7 +81,13 @@ def _lookup(name: str, module: str = "") -> Any:
     return getattr(namespace, _UFUNC_NAMES.get(name, name) or "", None)
 
 
+def _check_alive(self: Any, where: str) -> None:
+    if not self._trace.alive:
+        raise_leaked(self, where)
+
+
 def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    _check_alive(self, f"numpy.{ufunc.__name__}")
     f = _lookup(ufunc.__name__) if method == "__call__" else None
     if f is None or kwargs.get("out") is not None or set(kwargs) - {"out"}:
         raise TypeError(
@@ -92,6 +98,7 @@ def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any
 
 
 def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+    _check_alive(self, f"numpy.{func.__name__}")
     f = _lookup(func.__name__, getattr(func, "__module__", "") or "")
     if f is None:
         raise TypeError(f"numpy.{func.__name__} has no functrans rule for traced values; use the "
@@ -100,6 +107,7 @@ def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) ->
 
 
 def _array(self: Any, dtype: Any = None, copy: Any = None) -> Any:
+    _check_alive(self, "numpy.asarray")
     raise TypeError(
         f"a traced value (under `{self._trace.transform}`) cannot be converted to a NumPy array: "
         f"that would silently drop its derivative. Use functrans.numpy functions on it, or "
