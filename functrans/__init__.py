@@ -7,6 +7,9 @@ Example:
 """
 
 from . import errors, tree
+from ._malloc import tune_malloc
+
+tune_malloc()
 from . import numpy  # noqa: F401  (gives traced values their operators and methods)
 from .api import (batch_jacobian, grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp,
                   linearize, stop_gradient, value_and_grad, value_and_pullback, vjp, vmap,

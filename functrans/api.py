@@ -339,6 +339,8 @@ def _basis(leaves: list, batch_shape: tuple = ()) -> list:
     """
     sizes = [int(np.prod(shape_of(x)[len(batch_shape):], dtype=np.int64)) for x in leaves]
     total = sum(sizes)
+    if len(leaves) == 1 and not batch_shape:
+        return [np.eye(total, dtype=dtype_of(leaves[0])).reshape((total,) + tuple(shape_of(leaves[0])))]
     out, start = [], 0
     for x, n in zip(leaves, sizes):
         block = np.zeros((total, n), dtype=dtype_of(x))
@@ -379,9 +381,10 @@ def jacrev(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
         blocks, start = [], 0
         for o in out_flat:
             n = int(np.prod(shape_of(o), dtype=np.int64))
+            rows_of_o = in_flat if len(out_flat) == 1 else [
+                P.getitem(r, (slice(start, start + n),)) for r in in_flat]
             blocks.append(tree.unflatten(in_tree, [
-                P.reshape(P.getitem(r, (slice(start, start + n),)),
-                          tuple(shape_of(o)) + tuple(shape_of(r)[1:])) for r in in_flat]))
+                P.reshape(r, tuple(shape_of(o)) + tuple(shape_of(r)[1:])) for r in rows_of_o]))
             start += n
         return tree.unflatten(out_tree, blocks)
     return jac
@@ -412,16 +415,13 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
             per_in, start = [], 0
             for x in in_flat:
                 n = int(np.prod(shape_of(x), dtype=np.int64))
-                piece = P.getitem(c, (Ellipsis_slice(len(out_shape)) + (slice(start, start + n),)))
+                piece = c if len(in_flat) == 1 else P.getitem(
+                    c, (slice(None),) * len(out_shape) + (slice(start, start + n),))
                 per_in.append(P.reshape(piece, out_shape + tuple(shape_of(x))))
                 start += n
             blocks.append(_pack(argnums, tuple(tree.unflatten(in_tree, per_in))))
         return tree.unflatten(out_tree, blocks)
     return jac
-
-
-def Ellipsis_slice(n: int) -> tuple:
-    return (slice(None),) * n
 
 
 def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto") -> Callable[..., Any]:

@@ -62,7 +62,7 @@ class Trace:
     is a leaked tracer.
     """
 
-    __slots__ = ("parent", "transform", "alive")
+    __slots__ = ("parent", "transform", "alive", "__weakref__")
 
     def __init__(self, parent: Trace | None, transform: str):
         self.parent = parent

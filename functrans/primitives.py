@@ -697,7 +697,41 @@ batch_rules[scatter_set_p] = _scatter_batch(scatter_set_p)
 # ---------------------------------------------------------------------------------------
 # Products.
 
-matmul_p = Primitive("matmul", np.matmul)
+def _diagonal_of(m: Any) -> Any:
+    """The diagonal of ``m`` if ``m`` is a square diagonal matrix (else ``None``).
+
+    The first off-diagonal elements reject a dense matrix in O(1); the full check is O(n²),
+    less than the O(n³) product it can save (Jacobian bases are identities and diagonals).
+    """
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 32 or m[0, 1] != 0 or m[1, 0] != 0:
+        return None
+    d = np.diagonal(m)
+    return d if np.count_nonzero(m) == np.count_nonzero(d) else None
+
+
+def _matmul_impl(a: Any, b: Any) -> Any:
+    """``a @ b``, as an elementwise scaling when one factor is a diagonal matrix.
+
+    The scaling is used only when the other factor is finite, so NaN and inf propagate
+    exactly as in the dense product.
+    """
+    if type(a) is np.ndarray and type(b) is np.ndarray:
+        d = _diagonal_of(a)
+        if d is not None and b.ndim >= 2 and _all_finite(b):
+            return (d[:, None] * b).astype(np.result_type(a, b), copy=False)
+        d = _diagonal_of(b)
+        if d is not None and _all_finite(a):
+            return (a * d).astype(np.result_type(a, b), copy=False)
+    return np.matmul(a, b)
+
+
+def _all_finite(x: Any) -> bool:
+    """No inf or NaN in ``x`` (a finite sum proves it without a temporary array)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.sum(x))) or bool(np.isfinite(x).all())
+
+
+matmul_p = Primitive("matmul", _matmul_impl)
 
 
 matmul = op2(matmul_p)
@@ -710,23 +744,23 @@ def _mT(x: Any) -> Any:
 
 def _matmul_vjp_a(ct: Any, ans: Any, a: Any, b: Any) -> Any:
     na, nb = ndim_of(a), ndim_of(b)
-    if nb == 1:
-        ct_a = ct[..., None] * b if na > 1 else ct * b
-        return unbroadcast(ct_a, a)
-    if na == 1:
-        return unbroadcast(reshape(matmul(expand_dims(ct, -2), _mT(b)),
-                                   shape_of(ct)[:-1] + shape_of(b)[-2:-1]), a)
+    if nb == 1:                      # ct: (..., m) or (); ct_a = ct ⊗ b
+        return unbroadcast(mul(expand_dims(ct, -1), b) if na > 1 else mul(ct, b), a)
+    if na == 1:                      # ct: (..., n); ct_a = b @ ct
+        if nb == 2:
+            return matmul(b, ct) if ndim_of(ct) == 1 else unbroadcast(matmul(ct, _mT(b)), a)
+        return unbroadcast(reshape(matmul(b, expand_dims(ct, -1)), shape_of(ct)[:-1] + shape_of(a)), a)
     return unbroadcast(matmul(ct, _mT(b)), a)
 
 
 def _matmul_vjp_b(ct: Any, ans: Any, a: Any, b: Any) -> Any:
     na, nb = ndim_of(a), ndim_of(b)
-    if na == 1:
-        ct_b = expand_dims(a, -1) * expand_dims(ct, -2) if nb > 1 else ct * a
-        return unbroadcast(ct_b, b)
-    if nb == 1:
-        return unbroadcast(reshape(matmul(_mT(a), expand_dims(ct, -1)),
-                                   shape_of(ct)[:-1] + shape_of(a)[-1:]), b)
+    if na == 1:                      # ct_b = a ⊗ ct
+        return unbroadcast(mul(expand_dims(a, -1), expand_dims(ct, -2)) if nb > 1 else mul(ct, a), b)
+    if nb == 1:                      # ct: (..., m); ct_b = ct @ a, summed over a's batch axes
+        if na == 2:
+            return matmul(ct, a)
+        return unbroadcast(reshape(matmul(expand_dims(ct, -2), a), shape_of(ct)[:-1] + shape_of(b)), b)
     return unbroadcast(matmul(_mT(a), ct), b)
 
 
