@@ -292,8 +292,19 @@ isinf_p, isinf = _nondiff("isinf", np.isinf, 1)
 
 
 select_p = Primitive("select", np.where)
-defjvp(select_p, None, lambda t, ans, c, x, y: broadcast_like(where(c, t, 0.0), ans),
-       lambda t, ans, c, x, y: broadcast_like(where(c, 0.0, t), ans))
+
+
+def _select_jvp(primals: list, tangents: list) -> tuple[Any, Any]:
+    """One ``where`` on the tangents (a missing one is 0), not one per branch."""
+    c, x, y = primals
+    _, tx, ty = tangents
+    ans = where(c, x, y)
+    if tx is None and ty is None:
+        return ans, None
+    return ans, broadcast_like(where(c, 0.0 if tx is None else tx, 0.0 if ty is None else ty), ans)
+
+
+jvp_rules[select_p] = _select_jvp
 defvjp(select_p, None, lambda ct, ans, c, x, y: unbroadcast(where(c, ct, 0.0), x),
        lambda ct, ans, c, x, y: unbroadcast(where(c, 0.0, ct), y))
 defbroadcasting(select_p)
