@@ -255,8 +255,10 @@ def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[...
 # Batching.
 
 def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, *,
-         axis_size: int | None = None) -> Callable[..., Any]:
+         axis_size: int | None = None, chunk_size: int | None = None) -> Callable[..., Any]:
     """Vectorise ``fun`` over an axis of its arguments (``in_axes``), stacking outputs on ``out_axes``.
+
+    ``chunk_size`` maps that many examples at a time (bounded memory, same result).
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
@@ -289,13 +291,35 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, *,
             dims.append(int(ax) % n)
             sizes.append((i, int(ax), shape_of(x)[int(ax) % n]))
         size = _axis_size(sizes, axis_size)
-        out, trace = vmap_flat(lambda *xs: fun(*tree.unflatten(in_tree, xs)), flat, dims, size)
-        out_flat, out_tree = tree.flatten(out)
-        out_prefix = tuple(out_axes) if isinstance(out_axes, list) else out_axes
-        o_axes = tree.broadcast_prefix(out_prefix, out, "vmap out_axes")
-        return tree.unflatten(out_tree, [_place_batch_axis(trace.unpack(o), ax, size)
-                                         for o, ax in zip(out_flat, o_axes)])
+        step = size if chunk_size is None else _check_chunk_size(chunk_size)
+        if step >= size:
+            return _vmap_call(fun, flat, in_tree, dims, size, out_axes)
+        chunks = []
+        for start in range(0, size, step):
+            stop = min(size, start + step)
+            sliced = [x if d is None else P.getitem(x, (slice(None),) * d + (slice(start, stop),))
+                      for x, d in zip(flat, dims)]
+            chunks.append(_vmap_call(fun, sliced, in_tree, dims, stop - start, out_axes))
+        out_flat, out_tree = tree.flatten(chunks[0])
+        o_axes = tree.broadcast_prefix(_prefix(out_axes), chunks[0], "vmap out_axes")
+        pieces = [tree.flatten_as(out_tree, c, "vmap chunk output") for c in chunks]
+        return tree.unflatten(out_tree, [
+            leaf if ax is None else P.concatenate([p[k] for p in pieces], int(ax) % len(shape_of(leaf)))
+            for k, (leaf, ax) in enumerate(zip(out_flat, o_axes))])
     return vmapped
+
+
+def _prefix(out_axes: Any) -> Any:
+    return tuple(out_axes) if isinstance(out_axes, list) else out_axes
+
+
+def _vmap_call(fun: Callable[..., Any], flat: list, in_tree: Any, dims: list, size: int,
+               out_axes: Any) -> Any:
+    out, trace = vmap_flat(lambda *xs: fun(*tree.unflatten(in_tree, xs)), flat, dims, size)
+    out_flat, out_tree = tree.flatten(out)
+    o_axes = tree.broadcast_prefix(_prefix(out_axes), out, "vmap out_axes")
+    return tree.unflatten(out_tree, [_place_batch_axis(trace.unpack(o), ax, size)
+                                     for o, ax in zip(out_flat, o_axes)])
 
 
 def _axis_size(sizes: list, axis_size: int | None) -> int:
@@ -332,25 +356,56 @@ def _place_batch_axis(val_dim: tuple, out_axis: Any, size: int) -> Any:
 # ---------------------------------------------------------------------------------------
 # Jacobians: vmaps over a basis of pullbacks or jvps.
 
-def _basis(leaves: list, batch_shape: tuple = ()) -> list:
-    """Rows of the identity over all leaves' elements, one array ``(N, *batch, *leaf)`` per leaf.
+def _basis_rows(leaves: list, batch_shape: tuple, start: int, stop: int) -> list:
+    """Rows ``start:stop`` of the identity over all leaves' elements: one ``(rows, *leaf)`` per leaf.
 
     With ``batch_shape`` every example gets the same basis (for batch Jacobians).
     """
-    sizes = [int(np.prod(shape_of(x)[len(batch_shape):], dtype=np.int64)) for x in leaves]
-    total = sum(sizes)
-    if len(leaves) == 1 and not batch_shape:
-        return [np.eye(total, dtype=dtype_of(leaves[0])).reshape((total,) + tuple(shape_of(leaves[0])))]
-    out, start = [], 0
-    for x, n in zip(leaves, sizes):
-        block = np.zeros((total, n), dtype=dtype_of(x))
-        block[start:start + n] = np.eye(n, dtype=dtype_of(x))
+    out, offset = [], 0
+    for x in leaves:
         shape = tuple(shape_of(x))
         per_example = shape[len(batch_shape):]
-        block = block.reshape((total,) + (1,) * len(batch_shape) + per_example)
-        out.append(np.broadcast_to(block, (total,) + shape))
-        start += n
+        n = int(np.prod(per_example, dtype=np.int64))
+        block = np.zeros((stop - start, n), dtype=dtype_of(x))
+        hits = np.arange(max(start, offset), min(stop, offset + n))
+        block[hits - start, hits - offset] = 1
+        block = block.reshape((stop - start,) + (1,) * len(batch_shape) + per_example)
+        out.append(np.broadcast_to(block, (stop - start,) + shape) if batch_shape else block)
+        offset += n
     return out
+
+
+def _map_basis(f: Callable[..., Any], leaves: list, batch_shape: tuple = (),
+               chunk_size: int | None = None) -> tuple[list, Any]:
+    """``vmap(f)`` over the identity basis of ``leaves``: flat outputs ``(N, ...)`` and structure.
+
+    With ``chunk_size`` the basis is made and mapped ``chunk_size`` rows at a time, so memory
+    is bounded by the chunk (plus the result, filled in place when it is concrete).
+    """
+    total = sum(int(np.prod(tuple(shape_of(x))[len(batch_shape):], dtype=np.int64)) for x in leaves)
+    step = total if chunk_size is None else _check_chunk_size(chunk_size)
+    results: list = []
+    out_tree = None
+    for start in range(0, max(total, 1), max(step, 1)):
+        stop = min(total, start + step)
+        flat, out_tree = tree.flatten(vmap(f)(*_basis_rows(leaves, batch_shape, start, stop)))
+        if stop - start == total:
+            return flat, out_tree
+        if not results:
+            results = [np.empty((total,) + tuple(shape_of(o))[1:], dtype=dtype_of(o))
+                       if type(o) is np.ndarray else [] for o in flat]
+        for r, o in zip(results, flat):
+            if isinstance(r, list):
+                r.append(o)
+            else:
+                r[start:stop] = o
+    return [P.concatenate(r, 0) if isinstance(r, list) else r for r in results], out_tree
+
+
+def _check_chunk_size(chunk_size: Any) -> int:
+    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int (or None), got {chunk_size!r}")
+    return int(chunk_size)
 
 
 def _jacobian_argnums(argnums: Argnums, args: tuple, name: str) -> tuple[tuple[int, ...], tuple]:
@@ -362,8 +417,11 @@ def _pack(argnums: Argnums, per_arg: tuple) -> Any:
     return per_arg[0] if isinstance(argnums, (int, np.integer)) else per_arg
 
 
-def jacrev(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+def jacrev(fun: Callable[..., Any], argnums: Argnums = 0, *,
+           chunk_size: int | None = None) -> Callable[..., Any]:
     """The Jacobian by reverse mode: one pullback, vmapped over the output basis.
+
+    ``chunk_size`` bounds memory by mapping that many basis rows at a time.
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
@@ -375,9 +433,9 @@ def jacrev(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
         nums, dargs = _jacobian_argnums(argnums, args, "jacrev")
         out, pullback = value_and_pullback(_split_args(fun, args, kwargs, nums), *dargs)
         out_flat, out_tree = tree.flatten(out)
-        basis = _basis(out_flat)
-        rows = vmap(lambda *cts: pullback(tree.unflatten(out_tree, cts)))(*basis)
-        in_flat, in_tree = tree.flatten(_pack(argnums, rows))
+        in_flat, in_tree = _map_basis(
+            lambda *cts: _pack(argnums, pullback(tree.unflatten(out_tree, cts))), out_flat,
+            chunk_size=chunk_size)
         blocks, start = [], 0
         for o in out_flat:
             n = int(np.prod(shape_of(o), dtype=np.int64))
@@ -390,8 +448,11 @@ def jacrev(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
     return jac
 
 
-def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *,
+           chunk_size: int | None = None) -> Callable[..., Any]:
     """The Jacobian by forward mode: one jvp, vmapped over the input basis.
+
+    ``chunk_size`` bounds memory by mapping that many basis columns at a time.
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
@@ -406,8 +467,7 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
 
         def push(*ts: Any) -> Any:
             return jvp(partial, dargs, tree.unflatten(in_tree, ts))[1]
-        cols = vmap(push)(*_basis(in_flat))
-        out_flat, out_tree = tree.flatten(cols)
+        out_flat, out_tree = _map_basis(push, in_flat, chunk_size=chunk_size)
         blocks = []
         for c in out_flat:
             out_shape = tuple(shape_of(c)[1:])
@@ -424,7 +484,8 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
     return jac
 
 
-def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto") -> Callable[..., Any]:
+def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto",
+             chunk_size: int | None = None) -> Callable[..., Any]:
     """The Jacobian, by ``mode`` "rev", "fwd" or "auto" (the cheaper side: fewer passes).
 
     Example:
@@ -436,7 +497,7 @@ def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto
     if mode not in ("auto", "rev", "fwd"):
         raise ValueError(f"jacobian: mode must be 'auto', 'rev' or 'fwd', got {mode!r}")
     if mode != "auto":
-        return (jacrev if mode == "rev" else jacfwd)(fun, argnums)
+        return (jacrev if mode == "rev" else jacfwd)(fun, argnums, chunk_size=chunk_size)
 
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacobian")
@@ -444,11 +505,12 @@ def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto
         out = fun(*args, **kwargs)
         n_out = sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree.leaves(out))
         chosen = jacfwd if n_in <= n_out else jacrev
-        return chosen(fun, argnums)(*args, **kwargs)
+        return chosen(fun, argnums, chunk_size=chunk_size)(*args, **kwargs)
     return jac
 
 
-def hessian(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+def hessian(fun: Callable[..., Any], argnums: Argnums = 0, *,
+            chunk_size: int | None = None) -> Callable[..., Any]:
     """The Hessian, forward over reverse: ``jacfwd(jacrev(fun))``.
 
     Example:
@@ -457,7 +519,7 @@ def hessian(fun: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]
         array([[ 6.,  0.],
                [ 0., 12.]])
     """
-    return jacfwd(jacrev(fun, argnums), argnums)
+    return jacfwd(jacrev(fun, argnums), argnums, chunk_size=chunk_size)
 
 
 def hvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
@@ -471,7 +533,8 @@ def hvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     return jvp(grad(fun), primals, tangents)[1]
 
 
-def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "auto") -> Callable[..., Any]:
+def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "auto",
+                   chunk_size: int | None = None) -> Callable[..., Any]:
     """Per-example Jacobians ``J[b] = d fun(x)[b] / d x[b]`` of shape ``(B, *out, *in)``.
 
     One pullback (or jvp), vmapped over the per-example basis: the number of passes does not
@@ -504,10 +567,10 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
         out_shape = tuple(shape_of(out)[1:])
         n_in, n_out = int(np.prod(in_shape, dtype=np.int64)), int(np.prod(out_shape, dtype=np.int64))
         if mode == "fwd" or (mode == "auto" and n_in <= n_out):
-            cols = vmap(lambda t: jvp(partial, (x,), (t,))[1])(_basis([x], batch)[0])
+            (cols,), _ = _map_basis(lambda t: jvp(partial, (x,), (t,))[1], [x], batch, chunk_size)
             cols = P.reshape(cols, (n_in,) + batch + out_shape)          # (N, B, *out)
             return P.reshape(P.moveaxis(cols, 0, 1 + len(out_shape)), batch + out_shape + in_shape)
-        rows = vmap(lambda c: pullback(c)[0])(_basis([out], batch)[0])   # (M, B, *in)
+        (rows,), _ = _map_basis(lambda c: pullback(c)[0], [out], batch, chunk_size)  # (M, B, *in)
         return P.reshape(P.moveaxis(rows, 0, 1), batch + out_shape + in_shape)
     return jac
 
