@@ -708,31 +708,43 @@ batch_rules[scatter_set_p] = _scatter_batch(scatter_set_p)
 # ---------------------------------------------------------------------------------------
 # Products.
 
-def _diagonal_of(m: Any) -> Any:
-    """The diagonal of ``m`` if ``m`` is a square diagonal matrix (else ``None``).
+def _band_of(m: Any, wide: bool) -> tuple[int, Any] | None:
+    """``(offset, d)`` if ``m`` is zero except ``d`` on one diagonal spanning its short side.
 
-    The first off-diagonal elements reject a dense matrix in O(1); the full check is O(n²),
-    less than the O(n³) product it can save (Jacobian bases are identities and diagonals).
+    Jacobian bases are such matrices (identities, and row or column blocks of them in
+    chunks; diagonals after an elementwise rule). ``wide`` asks for ``m[i, offset + i]`` with
+    rows ≤ columns, else ``m[offset + j, j]`` with columns ≤ rows. The first elements reject a
+    dense matrix in O(1); the full check is O(n²), less than the O(n³) product it saves.
     """
-    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 32 or m[0, 1] != 0 or m[1, 0] != 0:
+    if m.ndim != 2 or min(m.shape) < 32 or m[0, 1] != 0 or m[1, 0] != 0:
         return None
-    d = np.diagonal(m)
-    return d if np.count_nonzero(m) == np.count_nonzero(d) else None
+    rows, cols = m.shape
+    if wide != (rows <= cols):
+        return None
+    first = m[0] if wide else m[:, 0]
+    offset = int(np.argmax(first != 0))
+    d = np.diagonal(m, offset if wide else -offset)
+    if len(d) != min(rows, cols) or np.count_nonzero(m) != np.count_nonzero(d):
+        return None
+    return offset, d
 
 
 def _matmul_impl(a: Any, b: Any) -> Any:
-    """``a @ b``, as an elementwise scaling when one factor is a diagonal matrix.
+    """``a @ b``, as an elementwise scaling when one factor is a (block of a) diagonal matrix.
 
     The scaling is used only when the other factor is finite, so NaN and inf propagate
     exactly as in the dense product.
     """
-    if type(a) is np.ndarray and type(b) is np.ndarray:
-        d = _diagonal_of(a)
-        if d is not None and b.ndim >= 2 and _all_finite(b):
-            return (d[:, None] * b).astype(np.result_type(a, b), copy=False)
-        d = _diagonal_of(b)
-        if d is not None and _all_finite(a):
-            return (a * d).astype(np.result_type(a, b), copy=False)
+    if type(a) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2:
+        band = _band_of(a, wide=True)
+        if band is not None and _all_finite(b):
+            offset, d = band
+            out = d[:, None] * b[..., offset:offset + len(d), :]
+            return out.astype(np.result_type(a, b), copy=False)
+        band = _band_of(b, wide=False) if a.ndim >= 1 else None
+        if band is not None and _all_finite(a):
+            offset, d = band
+            return (a[..., offset:offset + len(d)] * d).astype(np.result_type(a, b), copy=False)
     return np.matmul(a, b)
 
 
