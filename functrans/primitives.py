@@ -321,7 +321,8 @@ def _convert(x: Any, dtype: Any) -> Any:
 convert_element_type_p = Primitive("convert_element_type", _convert)
 defjvp(convert_element_type_p,
        lambda t, ans, x, dtype: convert_element_type(t, dtype) if np.dtype(dtype).kind in "fc" else None)
-defvjp(convert_element_type_p, lambda ct, ans, x, dtype: convert_element_type(ct, dtype_of(x)))
+defvjp(convert_element_type_p, lambda ct, ans, x, dtype: convert_element_type(ct, dtype_of(x))
+       if np.dtype(dtype).kind in "fc" else None)
 defvectorized(convert_element_type_p)
 
 
