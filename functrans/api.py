@@ -561,12 +561,13 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
         batch = tuple(shape_of(x)[:1])
         in_shape = tuple(shape_of(x)[1:])
         out, pullback = value_and_pullback(partial, x) if mode != "fwd" else (partial(x), None)
+        # ``auto`` keeps the pullback it already has unless forward mode needs fewer passes.
         if not hasattr(out, "shape") or tuple(shape_of(out)[:1]) != batch:
             raise ValueError(f"batch_jacobian: the output must be an array with the input's batch "
                              f"size {batch[0]} first, got shape {tuple(shape_of(out))}")
         out_shape = tuple(shape_of(out)[1:])
         n_in, n_out = int(np.prod(in_shape, dtype=np.int64)), int(np.prod(out_shape, dtype=np.int64))
-        if mode == "fwd" or (mode == "auto" and n_in <= n_out):
+        if mode == "fwd" or (mode == "auto" and n_in < n_out):
             (cols,), _ = _map_basis(lambda t: jvp(partial, (x,), (t,))[1], [x], batch, chunk_size)
             cols = P.reshape(cols, (n_in,) + batch + out_shape)          # (N, B, *out)
             return P.reshape(P.moveaxis(cols, 0, 1 + len(out_shape)), batch + out_shape + in_shape)

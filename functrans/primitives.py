@@ -190,8 +190,13 @@ pow = op2(pow_p)
 
 
 def _split_ties(ct: Any, x: Any, y: Any, wins: Callable[[Any, Any], Any]) -> Any:
-    """``ct`` where ``x`` wins, half of it at a tie, else 0 (ties split the cotangent)."""
-    return where(wins(x, y), ct, where(eq(x, y), mul(ct, 0.5), 0.0))
+    """``ct`` where ``x`` wins, half of it at a tie, else 0 (ties split the cotangent).
+
+    The share is computed on the primals and applied with one product, so a batched ``ct``
+    (a Jacobian's basis) costs a single pass.
+    """
+    share = where(wins(x, y), 1.0, where(eq(x, y), 0.5, 0.0))
+    return mul(ct, convert_element_type(share, dtype_of(ct)))
 
 
 maximum_p = Primitive("maximum", np.maximum)
