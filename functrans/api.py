@@ -432,20 +432,26 @@ def jacrev(fun: Callable[..., Any], argnums: Argnums = 0, *,
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacrev")
         out, pullback = value_and_pullback(_split_args(fun, args, kwargs, nums), *dargs)
-        out_flat, out_tree = tree.flatten(out)
-        in_flat, in_tree = _map_basis(
-            lambda *cts: _pack(argnums, pullback(tree.unflatten(out_tree, cts))), out_flat,
-            chunk_size=chunk_size)
-        blocks, start = [], 0
-        for o in out_flat:
-            n = int(np.prod(shape_of(o), dtype=np.int64))
-            rows_of_o = in_flat if len(out_flat) == 1 else [
-                P.getitem(r, (slice(start, start + n),)) for r in in_flat]
-            blocks.append(tree.unflatten(in_tree, [
-                P.reshape(r, tuple(shape_of(o)) + tuple(shape_of(r)[1:])) for r in rows_of_o]))
-            start += n
-        return tree.unflatten(out_tree, blocks)
+        return _jacobian_from_pullback(out, pullback, argnums, chunk_size)
     return jac
+
+
+def _jacobian_from_pullback(out: Any, pullback: Callable[..., Any], argnums: Argnums,
+                            chunk_size: int | None) -> Any:
+    """The Jacobian of ``out`` from its pullback, vmapped over the output basis."""
+    out_flat, out_tree = tree.flatten(out)
+    in_flat, in_tree = _map_basis(
+        lambda *cts: _pack(argnums, pullback(tree.unflatten(out_tree, cts))), out_flat,
+        chunk_size=chunk_size)
+    blocks, start = [], 0
+    for o in out_flat:
+        n = int(np.prod(shape_of(o), dtype=np.int64))
+        rows_of_o = in_flat if len(out_flat) == 1 else [
+            P.getitem(r, (slice(start, start + n),)) for r in in_flat]
+        blocks.append(tree.unflatten(in_tree, [
+            P.reshape(r, tuple(shape_of(o)) + tuple(shape_of(r)[1:])) for r in rows_of_o]))
+        start += n
+    return tree.unflatten(out_tree, blocks)
 
 
 def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *,
@@ -501,11 +507,12 @@ def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto
 
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacobian")
+        out, pullback = value_and_pullback(_split_args(fun, args, kwargs, nums), *dargs)
         n_in = sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree.leaves(dargs))
-        out = fun(*args, **kwargs)
         n_out = sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree.leaves(out))
-        chosen = jacfwd if n_in <= n_out else jacrev
-        return chosen(fun, argnums, chunk_size=chunk_size)(*args, **kwargs)
+        if n_in < n_out:                     # fewer forward passes; else reuse the pullback
+            return jacfwd(fun, argnums, chunk_size=chunk_size)(*args, **kwargs)
+        return _jacobian_from_pullback(out, pullback, argnums, chunk_size)
     return jac
 
 
