@@ -14,10 +14,13 @@ from . import numpy  # noqa: F401  (gives traced values their operators and meth
 from .api import (batch_jacobian, grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp,
                   linearize, stop_gradient, value_and_grad, value_and_pullback, vjp, vmap,
                   with_gradient)
+from .checkpointing import checkpoint, remat
+from .custom_derivatives import custom_jvp, custom_vjp
 from .test_util import check_grads
 
 __version__ = "0.1.0"
 
 __all__ = ["grad", "value_and_grad", "value_and_pullback", "vjp", "jvp", "linearize", "vmap",
            "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "batch_jacobian",
-           "stop_gradient", "with_gradient", "check_grads", "tree", "errors", "numpy"]
+           "stop_gradient", "with_gradient", "custom_vjp", "custom_jvp", "remat", "checkpoint",
+           "check_grads", "tree", "errors", "numpy"]

@@ -26,17 +26,21 @@ class Primitive:
     ``multiple_results`` primitives return a tuple. ``differentiable=False`` marks
     primitives whose derivative is zero everywhere it exists (comparisons, ``sign``,
     ``floor``, ``stop_gradient``): differentiating traces evaluate them on the primal values
-    and return an untraced result.
+    and return an untraced result. ``symbolic_zero_cts`` lets the cotangent rule of a
+    multiple-results primitive receive ``None`` for outputs with no cotangent instead of
+    materialised zeros.
     """
 
-    __slots__ = ("name", "impl", "multiple_results", "differentiable")
+    __slots__ = ("name", "impl", "multiple_results", "differentiable", "symbolic_zero_cts")
 
     def __init__(self, name: str, impl: Callable[..., Any] | None = None, *,
-                 multiple_results: bool = False, differentiable: bool = True):
+                 multiple_results: bool = False, differentiable: bool = True,
+                 symbolic_zero_cts: bool = False):
         self.name = name
         self.impl = impl if impl is not None else self._missing_impl
         self.multiple_results = multiple_results
         self.differentiable = differentiable
+        self.symbolic_zero_cts = symbolic_zero_cts
 
     def def_impl(self, impl: Callable[..., Any]) -> Callable[..., Any]:
         self.impl = impl

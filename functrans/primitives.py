@@ -910,7 +910,15 @@ batch_rules[einsum_p] = _einsum_batch
 def _hook_vjp(ct: Any, ans: Any, x: Any, *, hook: Callable[[Any], Any]) -> Any:
     g = ct if isinstance(ct, Tracer) else np.array(ct, dtype=dtype_of(ct), copy=True)
     replaced = hook(g)
-    return g if replaced is None else replaced
+    if replaced is None:
+        return g
+    if tuple(shape_of(replaced)) != tuple(shape_of(ct)):
+        if shape_of(replaced) != ():
+            raise ValueError(f"with_gradient: the hook {getattr(hook, '__qualname__', hook)!r} "
+                             f"returned a cotangent of shape {tuple(shape_of(replaced))}; expected "
+                             f"shape {tuple(shape_of(ct))} (that of the value), or None")
+        replaced = broadcast_to(replaced, tuple(shape_of(ct)))
+    return replaced
 
 
 hook_p = Primitive("with_gradient", lambda x, hook: x)

@@ -107,7 +107,8 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
             ct = tuple(cts[s] for s in out)
             if all(c is None for c in ct):
                 continue
-            ct = tuple(zeros_like_p.bind(a) if c is None else c for c, a in zip(ct, ans))
+            if not prim.symbolic_zero_cts:
+                ct = tuple(zeros_like_p.bind(a) if c is None else c for c, a in zip(ct, ans))
             for s in out:
                 cts[s] = None
         in_cts = vjp_rules[prim](ct, ans, primals, params, argnums)

@@ -1,0 +1,620 @@
+"""Transform-level tests: grad, value_and_grad, value_and_pullback/vjp, jvp, linearize,
+Jacobians, stop_gradient, with_gradient and check_grads.
+
+Every derivative is compared with central finite differences or a closed form, never with
+functrans' own computation of the same quantity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+
+
+# ---------------------------------------------------------------------------------------
+# Independent references.
+
+def fd_grad(f, x, eps=1e-6):
+    """Central finite differences of a real scalar function of one array."""
+    x = np.asarray(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = eps
+        g[i] = (float(f(x + e)) - float(f(x - e))) / (2 * eps)
+    return g
+
+
+def fd_jac(f, x, eps=1e-6):
+    """Central finite differences: Jacobian of shape out.shape + in.shape."""
+    x = np.asarray(x, dtype=np.float64)
+    out_shape = np.shape(f(x))
+    J = np.zeros(out_shape + x.shape)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = eps
+        J[(Ellipsis,) + i] = (np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * eps)
+    return J
+
+
+def close(a, b, rtol=1e-6, atol=1e-8):
+    np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
+                               rtol=rtol, atol=atol)
+
+
+RNG = np.random.default_rng(1234)
+X3 = np.array([0.3, -1.2, 2.0])
+M23 = RNG.standard_normal((2, 3))
+
+
+# ---------------------------------------------------------------------------------------
+# grad / value_and_grad
+
+def test_grad_scalar_closed_form():
+    g = ft.grad(lambda x: fnp.sin(x) * x)
+    for x in [0.0, 0.7, -2.5]:
+        close(g(x), np.cos(x) * x + np.sin(x))
+
+
+def test_grad_vector_matches_finite_differences():
+    f = lambda x: fnp.sum(fnp.exp(fnp.sin(x)) * x ** 2) / fnp.sum(x * x + 1.0)
+    close(ft.grad(f)(X3), fd_grad(f, X3), rtol=1e-6)
+
+
+def test_grad_returns_float_of_input_dtype_and_shape():
+    x32 = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    g = ft.grad(lambda x: fnp.sum(x * x))(x32)
+    assert g.shape == (2, 2) and g.dtype == np.float32
+    close(g, 2 * x32)
+    g64 = ft.grad(lambda x: fnp.sum(x * x))(x32.astype(np.float64))
+    assert g64.dtype == np.float64
+
+
+def test_grad_python_float_input():
+    g = ft.grad(lambda x: x ** 3)(2.0)
+    assert np.shape(g) == ()
+    close(g, 12.0)
+
+
+def test_grad_argnums_int():
+    f = lambda x, y: fnp.sum(x * y ** 2)
+    x, y = X3, np.array([1.5, -0.5, 0.25])
+    close(ft.grad(f)(x, y), y ** 2)
+    close(ft.grad(f, argnums=1)(x, y), 2 * x * y)
+    close(ft.grad(f, argnums=-1)(x, y), 2 * x * y)
+
+
+def test_grad_argnums_tuple_gives_tuple():
+    f = lambda x, y, z: fnp.sum(x * y ** 2) * z
+    x, y, z = X3, np.array([1.5, -0.5, 0.25]), 3.0
+    gs = ft.grad(f, argnums=(0, 2))(x, y, z)
+    assert isinstance(gs, tuple) and len(gs) == 2
+    close(gs[0], y ** 2 * z)
+    close(gs[1], np.sum(x * y ** 2))
+    single = ft.grad(f, argnums=(1,))(x, y, z)
+    assert isinstance(single, tuple) and len(single) == 1
+    close(single[0], 2 * x * y * z)
+
+
+def test_grad_non_differentiated_args_may_be_ints():
+    f = lambda x, n: fnp.sum(x ** n)
+    close(ft.grad(f)(X3, 3), 3 * X3 ** 2)
+
+
+def test_grad_kwargs_are_passed_through():
+    f = lambda x, scale=1.0: scale * fnp.sum(fnp.sin(x))
+    close(ft.grad(f)(X3, scale=2.0), 2.0 * np.cos(X3))
+
+
+def test_grad_has_aux():
+    def f(x):
+        y = fnp.sin(x)
+        return fnp.sum(y * y), {"y": y, "n": 7}
+    g, aux = ft.grad(f, has_aux=True)(X3)
+    close(g, 2 * np.sin(X3) * np.cos(X3))
+    assert set(aux) == {"y", "n"} and aux["n"] == 7
+    assert not isinstance(aux["y"], ft.core.Tracer)
+    close(aux["y"], np.sin(X3))
+
+
+def test_value_and_grad_plain_and_aux():
+    f = lambda x: fnp.sum(x ** 3)
+    v, g = ft.value_and_grad(f)(X3)
+    close(v, np.sum(X3 ** 3))
+    close(g, 3 * X3 ** 2)
+    (v, aux), g = ft.value_and_grad(lambda x: (f(x), x * 2), has_aux=True)(X3)
+    close(v, np.sum(X3 ** 3))
+    close(aux, 2 * X3)
+    assert not isinstance(aux, ft.core.Tracer)
+    close(g, 3 * X3 ** 2)
+
+
+def test_value_and_grad_argnums_tuple():
+    f = lambda a, b: fnp.sum(a * fnp.exp(b))
+    v, (ga, gb) = ft.value_and_grad(f, argnums=(0, 1))(X3, -X3)
+    close(v, np.sum(X3 * np.exp(-X3)))
+    close(ga, np.exp(-X3))
+    close(gb, X3 * np.exp(-X3))
+
+
+def test_grad_dict_argument():
+    params = {"w": M23.copy(), "b": np.array([0.5, -0.5])}
+    x = X3
+
+    def loss(p):
+        return fnp.sum(fnp.tanh(p["w"] @ x + p["b"]) ** 2)
+
+    g = ft.grad(loss)(params)
+    assert isinstance(g, dict) and set(g) == {"w", "b"}
+    assert g["w"].shape == (2, 3) and g["b"].shape == (2,)
+    close(g["w"], fd_grad(lambda w: loss({"w": w, "b": params["b"]}), params["w"]), rtol=1e-6)
+    close(g["b"], fd_grad(lambda b: loss({"w": params["w"], "b": b}), params["b"]), rtol=1e-6)
+    # closed form
+    t = np.tanh(M23 @ x + params["b"])
+    gb = 2 * t * (1 - t ** 2)
+    close(g["b"], gb)
+    close(g["w"], np.outer(gb, x))
+
+
+def test_grad_tuple_and_list_argument():
+    def f(args):
+        a, (b, c) = args[0], args[1]
+        return fnp.sum(a * b) + fnp.sum(c ** 2)
+    a, b, c = X3, X3 + 1.0, np.array([2.0, 3.0])
+    g = ft.grad(f)((a, [b, c]))
+    assert isinstance(g, tuple) and isinstance(g[1], list)
+    close(g[0], b)
+    close(g[1][0], a)
+    close(g[1][1], 2 * c)
+
+
+class Params(NamedTuple):
+    w: np.ndarray
+    b: float
+
+
+@dataclasses.dataclass
+class DParams:
+    w: np.ndarray
+    b: np.ndarray
+
+
+def test_grad_namedtuple_argument():
+    p = Params(w=X3.copy(), b=0.5)
+    g = ft.grad(lambda p: fnp.sum(fnp.sin(p.w * p.b)))(p)
+    assert isinstance(g, Params)
+    close(g.w, np.cos(X3 * 0.5) * 0.5)
+    close(g.b, np.sum(np.cos(X3 * 0.5) * X3))
+
+
+def test_grad_dataclass_argument():
+    p = DParams(w=M23.copy(), b=np.array([0.1, 0.2]))
+    x = X3
+
+    def loss(p):
+        return fnp.sum((p.w @ x + p.b) ** 2)
+
+    g = ft.grad(loss)(p)
+    assert isinstance(g, DParams)
+    r = M23 @ x + p.b
+    close(g.b, 2 * r)
+    close(g.w, 2 * np.outer(r, x))
+
+
+def test_grad_pytree_with_none_leafless_parts():
+    g = ft.grad(lambda t: t["x"] ** 2 * 3.0)({"x": 2.0, "unused": None})
+    assert g["unused"] is None
+    close(g["x"], 12.0)
+
+
+def test_grad_of_unused_argument_is_zero_of_right_shape():
+    g = ft.grad(lambda x, y: fnp.sum(x ** 2), argnums=1)(X3, M23)
+    assert g.shape == M23.shape
+    close(g, np.zeros_like(M23))
+
+
+def test_grad_of_constant_function():
+    g = ft.grad(lambda x: 3.0)(X3)
+    close(g, np.zeros(3))
+
+
+def test_grad_broadcasting_input():
+    # x is (3,) broadcast against (2, 3): gradient must be summed back to (3,).
+    f = lambda x: fnp.sum(M23 * x)
+    g = ft.grad(f)(X3)
+    assert g.shape == (3,)
+    close(g, M23.sum(0))
+
+
+# ---------------------------------------------------------------------------------------
+# value_and_pullback / vjp
+
+def test_vjp_is_value_and_pullback():
+    assert ft.vjp is ft.value_and_pullback
+
+
+def test_pullback_matches_jacobian_transpose_several_cotangents():
+    f = lambda x: fnp.tanh(M23 @ x) * fnp.sum(x)
+    out, pb = ft.value_and_pullback(f, X3)
+    close(out, np.tanh(M23 @ X3) * X3.sum())
+    J = fd_jac(f, X3)
+    cts = [np.array([1.0, 0.0]), np.array([0.0, 1.0]), np.array([2.5, -1.5]), np.array([1.0, 0.0])]
+    results = [pb(c) for c in cts]
+    for c, r in zip(cts, results):
+        assert isinstance(r, tuple) and len(r) == 1
+        close(r[0], c @ J, rtol=1e-6)
+    close(results[0][0], results[3][0], rtol=0, atol=0)   # repeated call: identical
+
+
+def test_pullback_multiple_primals():
+    f = lambda x, y: fnp.sin(x) * y
+    out, pb = ft.vjp(f, X3, 2.0)
+    cx, cy = pb(np.array([1.0, 2.0, 3.0]))
+    close(cx, np.cos(X3) * 2.0 * np.array([1.0, 2.0, 3.0]))
+    close(cy, np.sum(np.sin(X3) * np.array([1.0, 2.0, 3.0])))
+    assert np.shape(cy) == ()
+
+
+def test_pullback_pytree_output_and_input():
+    def f(p):
+        return {"s": fnp.sum(p["a"] ** 2), "v": p["a"] * p["b"]}
+    p = {"a": X3, "b": 2.0}
+    out, pb = ft.vjp(f, p)
+    close(out["s"], np.sum(X3 ** 2))
+    (ct,) = pb({"s": 1.0, "v": np.zeros(3)})
+    close(ct["a"], 2 * X3)
+    close(ct["b"], 0.0)
+    (ct,) = pb({"s": 0.0, "v": np.ones(3)})
+    close(ct["a"], np.full(3, 2.0))
+    close(ct["b"], np.sum(X3))
+
+
+def test_pullback_has_aux():
+    out, pb, aux = ft.vjp(lambda x: (x ** 2, {"double": 2 * x}), X3, has_aux=True)
+    close(out, X3 ** 2)
+    close(aux["double"], 2 * X3)
+    assert not isinstance(aux["double"], ft.core.Tracer)
+    close(pb(np.ones(3))[0], 2 * X3)
+    close(pb(np.arange(3.0))[0], 2 * X3 * np.arange(3.0))
+
+
+def test_pullback_of_output_independent_of_input():
+    out, pb = ft.vjp(lambda x: np.ones(2), X3)
+    (c,) = pb(np.ones(2))
+    close(c, np.zeros(3))
+    assert c.shape == (3,)
+
+
+def test_pullback_float32():
+    x = X3.astype(np.float32)
+    out, pb = ft.vjp(lambda x: x * x, x)
+    (c,) = pb(np.ones(3, np.float32))
+    assert c.dtype == np.float32
+    close(c, 2 * x, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------
+# jvp and linearize
+
+def test_jvp_matches_finite_differences():
+    f = lambda x: fnp.tanh(M23 @ x) * fnp.sum(x ** 2)
+    v = np.array([0.2, -0.4, 1.0])
+    out, t = ft.jvp(f, (X3,), (v,))
+    close(out, f(X3))
+    close(t, fd_jac(f, X3) @ v, rtol=1e-6)
+
+
+def test_jvp_multiple_primals_and_pytrees():
+    def f(p, s):
+        return {"u": p["a"] * s, "v": fnp.sum(fnp.exp(p["b"]))}
+    p = {"a": X3, "b": np.array([0.1, 0.2])}
+    tp = {"a": np.ones(3), "b": np.array([1.0, -1.0])}
+    out, t = ft.jvp(f, (p, 2.0), (tp, 0.5))
+    close(out["u"], 2 * X3)
+    close(t["u"], 1.0 * 2.0 + X3 * 0.5)
+    close(t["v"], np.exp(0.1) - np.exp(0.2))
+
+
+def test_jvp_constant_output_gives_zero_tangent():
+    out, t = ft.jvp(lambda x: np.full(2, 3.0), (X3,), (np.ones(3),))
+    close(t, np.zeros(2))
+    assert np.shape(t) == (2,)
+
+
+def test_jvp_scalar():
+    out, t = ft.jvp(fnp.exp, (1.0,), (2.0,))
+    close(out, np.e)
+    close(t, 2 * np.e)
+
+
+def test_linearize():
+    f = lambda x: fnp.sin(x) * x
+    out, f_jvp = ft.linearize(f, X3)
+    close(out, np.sin(X3) * X3)
+    J = np.diag(np.cos(X3) * X3 + np.sin(X3))
+    for t in [np.ones(3), np.array([1.0, -2.0, 0.5]), np.zeros(3)]:
+        close(f_jvp(t), J @ t)
+    # linear: f_jvp(a t1 + t2) == a f_jvp(t1) + f_jvp(t2)
+    t1, t2 = np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.0, 4.0])
+    close(f_jvp(3 * t1 + t2), 3 * f_jvp(t1) + f_jvp(t2))
+
+
+def test_linearize_multiple_args():
+    out, f_jvp = ft.linearize(lambda x, y: x * y, 2.0, 3.0)
+    close(out, 6.0)
+    close(f_jvp(1.0, 0.0), 3.0)
+    close(f_jvp(0.0, 1.0), 2.0)
+
+
+# ---------------------------------------------------------------------------------------
+# Jacobians
+
+def _vec_fun(x):
+    return fnp.stack([fnp.sin(x[0]) * x[1], x[1] * x[2] ** 2, fnp.exp(x[0] - x[2]), fnp.sum(x)])
+
+
+@pytest.mark.parametrize("jac", [ft.jacrev, ft.jacfwd, ft.jacobian,
+                                 lambda f: ft.jacobian(f, mode="rev"),
+                                 lambda f: ft.jacobian(f, mode="fwd")])
+def test_jacobians_match_finite_differences(jac):
+    J = jac(_vec_fun)(X3)
+    assert J.shape == (4, 3)
+    close(J, fd_jac(_vec_fun, X3), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("jac", [ft.jacrev, ft.jacfwd])
+def test_jacobian_shapes_matrix_in_out(jac):
+    A = RNG.standard_normal((4, 2))
+    f = lambda X: fnp.tanh(A @ X)
+    X = RNG.standard_normal((2, 3))
+    J = jac(f)(X)
+    assert J.shape == (4, 3, 2, 3)
+    close(J, fd_jac(f, X), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("jac", [ft.jacrev, ft.jacfwd])
+def test_jacobian_pytrees_and_argnums(jac):
+    def f(x, y):
+        return {"p": x * y, "q": fnp.sum(x) * y}
+    x, y = X3, 2.0
+    J = jac(f, argnums=(0, 1))(x, y)
+    assert set(J) == {"p", "q"}
+    close(J["p"][0], np.eye(3) * y)
+    close(J["p"][1], x)
+    close(J["q"][0], np.full(3, y))
+    close(J["q"][1], np.sum(x))
+
+
+def test_hessian_and_hvp_closed_form():
+    A = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 4.0]])
+    f = lambda x: 0.5 * x @ (A @ x) + fnp.sum(fnp.sin(x))
+    H_true = A - np.diag(np.sin(X3))
+    close(ft.hessian(f)(X3), H_true)
+    v = np.array([1.0, -1.0, 0.5])
+    close(ft.hvp(f, (X3,), (v,)), H_true @ v)
+
+
+def test_batch_jacobian_vs_finite_differences():
+    W = RNG.standard_normal((3, 2))
+    f = lambda x: fnp.tanh(x @ W)
+    x = RNG.standard_normal((4, 3))
+    for mode in ["rev", "fwd", "auto"]:
+        jb = ft.batch_jacobian(f, mode=mode)(x)
+        assert jb.shape == (4, 2, 3)
+        for b in range(4):
+            close(jb[b], fd_jac(lambda xb: np.tanh(xb @ W), x[b]), rtol=1e-6, atol=1e-8)
+
+
+# ---------------------------------------------------------------------------------------
+# stop_gradient
+
+def test_stop_gradient_grad():
+    close(ft.grad(lambda x: x * ft.stop_gradient(x))(3.0), 3.0)
+    close(ft.grad(lambda x: fnp.sum(fnp.sin(ft.stop_gradient(x)) * x))(X3), np.sin(X3))
+
+
+def test_stop_gradient_value_unchanged():
+    close(ft.stop_gradient(X3), X3)
+    out = ft.stop_gradient({"a": X3, "b": (1.0, 2.0)})
+    close(out["a"], X3)
+    assert out["b"] == (1.0, 2.0) or np.allclose(out["b"], (1.0, 2.0))
+
+
+def test_stop_gradient_pytree_in_grad():
+    def f(x):
+        s = ft.stop_gradient({"a": x, "b": [x * 2]})
+        return fnp.sum(s["a"] * s["b"][0] + x)
+    close(ft.grad(f)(X3), np.ones(3))
+
+
+def test_stop_gradient_jvp_and_vmap():
+    _, t = ft.jvp(lambda x: ft.stop_gradient(x) * x, (2.0,), (1.0,))
+    close(t, 2.0)
+    close(ft.vmap(lambda x: ft.stop_gradient(x) * 2.0)(X3), 2 * X3)
+    g = ft.vmap(ft.grad(lambda x: ft.stop_gradient(x ** 2) * x))(X3)
+    close(g, X3 ** 2)
+
+
+def test_stop_gradient_second_order():
+    # f(x) = x^2 * sg(x): f' = 2x*x0 ; f'' = 2 x0 (x0 fixed during differentiation)
+    close(ft.grad(ft.grad(lambda x: x ** 2 * ft.stop_gradient(x)))(3.0), 6.0)
+
+
+# ---------------------------------------------------------------------------------------
+# with_gradient
+
+def test_with_gradient_observe():
+    seen = []
+
+    def hook(g):
+        seen.append(np.array(g, copy=True))
+        return None
+
+    f = lambda x: fnp.sum(fnp.sin(ft.with_gradient(x * 2.0, hook)))
+    g = ft.grad(f)(X3)
+    close(g, 2 * np.cos(2 * X3))
+    assert len(seen) == 1
+    close(seen[0], np.cos(2 * X3))
+
+
+def test_with_gradient_replace():
+    f = lambda x: fnp.sum(ft.with_gradient(x, lambda g: np.full_like(g, 0.5)) * 10.0)
+    close(ft.grad(f)(X3), np.full(3, 0.5))
+    # replacement flows on through the earlier computation
+    f2 = lambda x: fnp.sum(ft.with_gradient(fnp.sin(x), lambda g: 2 * g))
+    close(ft.grad(f2)(X3), 2 * np.cos(X3))
+
+
+def test_with_gradient_hook_sees_writable_numpy_array():
+    kinds = []
+
+    def hook(g):
+        kinds.append((type(g), np.shape(g), g.flags.writeable))
+    ft.grad(lambda x: ft.with_gradient(x, hook) * 3.0)(2.0)
+    ft.grad(lambda x: fnp.sum(ft.with_gradient(x, hook)))(X3)
+    assert kinds == [(np.ndarray, (), True), (np.ndarray, (3,), True)]
+
+
+def test_with_gradient_in_place_modification_scalar():
+    def hook(g):
+        g *= 10.0
+    # the hook rewrites the cotangent at sin(x) in place; a second use of sin(x) must not
+    # see the change: d/dx [hooked(sin x) + sin x] = cos(x) * (10 + 1)
+    def f(x):
+        y = fnp.sin(x)
+        return ft.with_gradient(y, hook) + y
+    for x in [0.3, 1.7]:
+        close(ft.grad(f)(x), 11.0 * np.cos(x))
+
+
+def test_with_gradient_in_place_does_not_corrupt_other_use():
+    def hook(g):
+        g[...] = 0.0          # wipe the cotangent of this use only
+
+    def f(x):
+        y = x * 3.0
+        a = ft.with_gradient(y, hook)
+        return fnp.sum(a * 2.0) + fnp.sum(y * 5.0) + fnp.sum(a)
+
+    close(ft.grad(f)(X3), np.full(3, 15.0))
+
+
+def test_with_gradient_in_place_shared_cotangent_object():
+    # add's cotangent rule may hand the same array to both operands: a hook mutating its
+    # argument must not change what flows to the other operand.
+    def hook(g):
+        g += 100.0
+    f = lambda x: fnp.sum(ft.with_gradient(x, hook) + x)
+    close(ft.grad(f)(X3), np.full(3, 102.0))
+    f = lambda x: fnp.sum(x + ft.with_gradient(x, hook))
+    close(ft.grad(f)(X3), np.full(3, 102.0))
+
+
+def test_with_gradient_swift_style_rewrite_in_place():
+    # Swift: dx = 0.5 inside the hook.
+    def set_half(g):
+        g[...] = 0.5
+    g = ft.grad(lambda x: fnp.log(ft.with_gradient(x, set_half)))(30.0)
+    close(g, 0.5)
+
+
+def test_with_gradient_does_not_mutate_user_cotangent_and_repeats():
+    calls = []
+
+    def hook(g):
+        calls.append(np.array(g, copy=True))
+        g *= 2.0
+    out, pb = ft.vjp(lambda x: ft.with_gradient(x * 1.0, hook) * 3.0, X3)
+    ct = np.array([1.0, 2.0, 3.0])
+    ct_copy = ct.copy()
+    r1 = pb(ct)[0]
+    r2 = pb(ct)[0]
+    np.testing.assert_array_equal(ct, ct_copy)
+    close(r1, 6.0 * ct_copy)
+    close(r2, 6.0 * ct_copy)
+    assert len(calls) == 2
+    close(calls[0], 3 * ct_copy)
+    close(calls[1], 3 * ct_copy)
+
+
+def test_with_gradient_identity_in_forward_mode():
+    hook = lambda g: 100.0 * g
+    out, t = ft.jvp(lambda x: ft.with_gradient(fnp.sin(x), hook), (X3,), (np.ones(3),))
+    close(out, np.sin(X3))
+    close(t, np.cos(X3))
+    close(ft.jacfwd(lambda x: ft.with_gradient(x ** 2, hook))(X3), np.diag(2 * X3))
+
+
+def test_with_gradient_under_vmap_value_unchanged():
+    close(ft.vmap(lambda x: ft.with_gradient(x * 2.0, lambda g: None))(X3), 2 * X3)
+
+
+def test_with_gradient_pytree():
+    seen = []
+    f = lambda p: fnp.sum(p["a"] * p["b"])
+    g = ft.grad(lambda p: f(ft.with_gradient(p, lambda c: seen.append(c) or c * 2.0)))(
+        {"a": X3, "b": X3 + 1.0})
+    close(g["a"], 2 * (X3 + 1.0))
+    close(g["b"], 2 * X3)
+    assert len(seen) == 2
+
+
+def test_with_gradient_nested_differentiation():
+    # hook on the input: cotangent 3x^2 (traced by the outer grad) scaled by 2 => f' = 6x^2,
+    # f'' = 12x.
+    f = lambda x: ft.with_gradient(x, lambda g: 2 * g) ** 3
+    close(ft.grad(f)(1.5), 6 * 1.5 ** 2)
+    close(ft.grad(ft.grad(f))(1.5), 12 * 1.5)
+    # hook on the output: its cotangent is the seed; replaced by 2 => 6x^2 again.
+    f2 = lambda x: ft.with_gradient(x ** 3, lambda g: 2 * g)
+    close(ft.grad(ft.grad(f2))(1.5), 12 * 1.5)
+
+
+def test_with_gradient_rejects_non_callable():
+    with pytest.raises(TypeError, match="callable"):
+        ft.with_gradient(1.0, 3)
+
+
+# ---------------------------------------------------------------------------------------
+# check_grads
+
+def test_check_grads_passes_on_correct_functions():
+    ft.check_grads(lambda x: fnp.sin(x) * fnp.exp(x), (X3,), order=2)
+    ft.check_grads(lambda x, y: fnp.sum(x * y ** 2), (X3, X3 + 1.0), order=2)
+    ft.check_grads(lambda x: fnp.tanh(M23 @ x), (X3,), order=1, modes=("rev",))
+
+
+def test_check_grads_catches_wrong_reverse_rule():
+    wrong = lambda x: fnp.sin(ft.with_gradient(x, lambda g: 1.5 * g))
+    with pytest.raises(AssertionError, match="mismatch"):
+        ft.check_grads(wrong, (X3,), order=1, modes=("rev",))
+    # forward mode ignores the hook, so it agrees with finite differences
+    ft.check_grads(wrong, (X3,), order=1, modes=("fwd",))
+    with pytest.raises(AssertionError):
+        ft.check_grads(wrong, (X3,), order=1)
+
+
+def test_check_grads_catches_wrong_custom_vjp():
+    @ft.custom_vjp
+    def f(x):
+        return fnp.sin(x)
+
+    def f_fwd(x):
+        return fnp.sin(x), x
+
+    def f_bwd(x, g):
+        return (g * fnp.cos(x) * 1.01,)      # 1 % too large
+    f.defvjp(f_fwd, f_bwd)
+    with pytest.raises(AssertionError):
+        ft.check_grads(f, (X3,), order=1, modes=("rev",))
+
+
+def test_check_grads_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="modes"):
+        ft.check_grads(fnp.sin, (X3,), modes=("sideways",))
