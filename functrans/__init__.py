@@ -17,6 +17,7 @@ from .api import (batch_jacobian, grad, hessian, hvp, jacfwd, jacobian, jacrev, 
 from .checkpointing import checkpoint, remat
 from .custom_derivatives import custom_jvp, custom_vjp
 from .test_util import check_grads
+from . import nn, optim  # noqa: E402
 
 __version__ = "0.1.0"
 

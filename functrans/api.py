@@ -91,6 +91,11 @@ def _primals_of(trace: VJPTrace, tree_: Any) -> Any:
     return tree.map(lambda x: x.primal if trace.slot_of(x) is not None else x, tree_)
 
 
+def _as_array(x: Any) -> Any:
+    """Derivatives come back as arrays, 0-d ones included (not NumPy scalars)."""
+    return np.asarray(x) if isinstance(x, np.generic) else x
+
+
 # ---------------------------------------------------------------------------------------
 # Reverse mode.
 
@@ -114,7 +119,7 @@ class _Reverse:
 
     def input_cotangents(self, cts: list, consume: bool) -> list:
         in_cts = backward(self.trace, self.out_slots, cts, self.in_slots, consume)
-        return [P.zeros_like(x) if c is None else P.unbroadcast(c, x)
+        return [_as_array(P.zeros_like(x) if c is None else P.unbroadcast(c, x))
                 for c, x in zip(in_cts, self.in_flat)]
 
 
@@ -128,7 +133,7 @@ def value_and_pullback(fun: Callable[..., Any], *primals: Any, has_aux: bool = F
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
         >>> out, pullback = ft.value_and_pullback(lambda x, y: x * y, 2.0, 3.0)
-        >>> out, pullback(1.0)
+        >>> float(out), pullback(1.0)
         (6.0, (array(3.), array(2.)))
     """
     labels = [f"primals[{i}]" for i in range(len(primals))]
@@ -159,7 +164,8 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
-        >>> ft.value_and_grad(lambda x: fnp.sum(x ** 2))(fnp.array([1.0, 2.0]))
+        >>> value, g = ft.value_and_grad(lambda x: fnp.sum(x ** 2))(fnp.array([1.0, 2.0]))
+        >>> float(value), g
         (5.0, array([2., 4.]))
     """
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
@@ -214,8 +220,9 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
-        >>> ft.jvp(fnp.sin, (0.0,), (2.0,))
-        (0.0, 2.0)
+        >>> out, tangent = ft.jvp(fnp.sin, (0.0,), (2.0,))
+        >>> float(out), tangent
+        (0.0, array(2.))
     """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError(f"jvp: primals and tangents must be tuples (one entry per argument), got "
@@ -231,7 +238,7 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     out_flat, out_tree = tree.flatten(out)
     pairs = [trace.unpack(o) for o in out_flat]
     primals_out = [p for p, _ in pairs]
-    tangents_out = [P.zeros_like(p) if t is None else t for p, t in pairs]
+    tangents_out = [_as_array(P.zeros_like(p) if t is None else t) for p, t in pairs]
     return tree.unflatten(out_tree, primals_out), tree.unflatten(out_tree, tangents_out)
 
 

@@ -8,6 +8,7 @@ non-negative ints, full shapes); :mod:`functrans.numpy` offers NumPy's signature
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -907,9 +908,26 @@ batch_rules[einsum_p] = _einsum_batch
 # Derivative surgery.
 
 
+class _HookState(threading.local):
+    def __init__(self) -> None:
+        self.traced: list = []     # traced cotangents being shown to a hook (see _protocols)
+
+
+hook_state = _HookState()
+
+
 def _hook_vjp(ct: Any, ans: Any, x: Any, *, hook: Callable[[Any], Any]) -> Any:
     g = ct if isinstance(ct, Tracer) else np.array(ct, dtype=dtype_of(ct), copy=True)
-    replaced = hook(g)
+    if isinstance(g, Tracer):
+        # Not a NumPy array: ``g *= 2`` would silently rebind the hook's local name, so the
+        # in-place operators of Tracer raise for the cotangent a hook is looking at.
+        hook_state.traced.append(g)
+        try:
+            replaced = hook(g)
+        finally:
+            hook_state.traced.pop()
+    else:
+        replaced = hook(g)
     if replaced is None:
         return g
     if tuple(shape_of(replaced)) != tuple(shape_of(ct)):

@@ -68,7 +68,8 @@ def check_grads(fun: Callable[..., Any], args: Sequence[Any], order: int = 1,
         if mode not in ("fwd", "rev"):
             raise ValueError(f"check_grads: modes must contain 'fwd' and/or 'rev', got {mode!r}")
     rng = np.random.default_rng(0)
-    args = tuple(np.asarray(a) if not hasattr(a, "dtype") else a for a in args)
+    args = tuple(tree.map(lambda a: a if hasattr(a, "dtype") else np.asarray(a), arg)
+                 for arg in args)     # pytree arguments (dicts, tuples, ...) keep their structure
     _check(fun, args, order, tuple(modes), atol, rtol, eps, rng)
 
 

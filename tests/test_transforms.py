@@ -299,6 +299,27 @@ def test_pullback_float32():
     close(c, 2 * x, rtol=1e-6)
 
 
+def test_pullback_is_differentiable_and_batchable():
+    A = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    x = np.array([0.1, 0.2])
+    out, pb = ft.vjp(lambda x: fnp.sin(A @ x), x)
+    J = np.cos(A @ x)[:, None] * A                 # closed-form Jacobian (3, 2)
+    # the pullback is linear in the cotangent: its gradient / jvp / vmap expose J
+    close(ft.grad(lambda c: fnp.sum(pb(c)[0]))(np.ones(3)), J @ np.ones(2))
+    close(ft.jvp(lambda c: pb(c)[0], (np.ones(3),), (np.array([1.0, 0.0, 0.0]),))[1], J[0])
+    close(ft.vmap(lambda c: pb(c)[0])(np.eye(3)), J)
+
+
+def test_print_inside_grad_shows_the_value(capsys):
+    def f(x):
+        print("x =", x)
+        print("y =", x * 2.0)
+        return x * x
+    ft.grad(f)(3.0)
+    out = capsys.readouterr().out
+    assert "x = 3.0" in out and "y = 6.0" in out
+
+
 # ---------------------------------------------------------------------------------------
 # jvp and linearize
 
@@ -343,6 +364,13 @@ def test_linearize():
     # linear: f_jvp(a t1 + t2) == a f_jvp(t1) + f_jvp(t2)
     t1, t2 = np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.0, 4.0])
     close(f_jvp(3 * t1 + t2), 3 * f_jvp(t1) + f_jvp(t2))
+
+
+def test_linearize_under_vmap():
+    A = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    x = np.array([0.1, 0.2])
+    _, f_jvp = ft.linearize(lambda x: fnp.sin(A @ x), x)
+    close(ft.vmap(f_jvp)(np.eye(2)), (np.cos(A @ x)[:, None] * A).T)
 
 
 def test_linearize_multiple_args():
@@ -566,14 +594,51 @@ def test_with_gradient_pytree():
 
 
 def test_with_gradient_nested_differentiation():
-    # hook on the input: cotangent 3x^2 (traced by the outer grad) scaled by 2 => f' = 6x^2,
-    # f'' = 12x.
+    # hook on the input: w(x) = x whose reverse derivative is 2 (at every level, as a JAX
+    # custom_vjp identity would be). f = w(x)^3: f' = 3 w^2 w' = 6x^2 and
+    # f'' = d/dx [6 w(x)^2] = 12 w w' = 24x (the outer backward pass meets the hook too).
     f = lambda x: ft.with_gradient(x, lambda g: 2 * g) ** 3
     close(ft.grad(f)(1.5), 6 * 1.5 ** 2)
-    close(ft.grad(ft.grad(f))(1.5), 12 * 1.5)
+    close(ft.grad(ft.grad(f))(1.5), 24 * 1.5)
     # hook on the output: its cotangent is the seed; replaced by 2 => 6x^2 again.
     f2 = lambda x: ft.with_gradient(x ** 3, lambda g: 2 * g)
     close(ft.grad(ft.grad(f2))(1.5), 12 * 1.5)
+
+
+def test_with_gradient_in_place_on_traced_cotangent_is_not_silently_ignored():
+    # Under jacrev (a vmapped pullback) or nested differentiation the cotangent is a traced
+    # value, not a NumPy array; `g *= 2` must not silently rebind the hook's local name and
+    # drop the edit: it either takes effect or raises.
+    def hook(g):
+        g *= 2.0
+    f = lambda x: ft.with_gradient(x, hook) * 3.0
+    close(ft.grad(lambda x: fnp.sum(f(x)))(X3), np.full(3, 6.0))
+    for run, want in [(lambda: ft.jacrev(f)(X3), 6.0 * np.eye(3)),
+                      (lambda: ft.grad(ft.grad(lambda x: f(x) ** 2))(1.0), 72.0)]:
+        try:
+            got = run()
+        except TypeError as e:
+            assert "in place" in str(e)
+        else:
+            close(got, want)
+    # returning the new cotangent works at every level: F = (3 w(x))^2 with w' = 2
+    f2 = lambda x: ft.with_gradient(x, lambda g: g * 2.0) * 3.0
+    close(ft.jacrev(f2)(X3), 6.0 * np.eye(3))
+    close(ft.grad(ft.grad(lambda x: f2(x) ** 2))(1.0), 72.0)
+
+
+def test_augmented_assignment_on_traced_values_rebinds():
+    def f(x):
+        y = x * 1.0
+        y += 2.0
+        y *= 3.0
+        y -= 1.0
+        y /= 2.0
+        y **= 2
+        return fnp.sum(y)
+    want = 2 * ((X3 + 2.0) * 3.0 - 1.0) / 2.0 * 1.5
+    close(ft.grad(f)(X3), want)
+    close(ft.vmap(f)(X3[:, None]), ((X3 + 2.0) * 3.0 - 1.0) ** 2 / 4.0)
 
 
 def test_with_gradient_rejects_non_callable():
@@ -588,6 +653,14 @@ def test_check_grads_passes_on_correct_functions():
     ft.check_grads(lambda x: fnp.sin(x) * fnp.exp(x), (X3,), order=2)
     ft.check_grads(lambda x, y: fnp.sum(x * y ** 2), (X3, X3 + 1.0), order=2)
     ft.check_grads(lambda x: fnp.tanh(M23 @ x), (X3,), order=1, modes=("rev",))
+
+
+def test_check_grads_pytree_arguments():
+    ft.check_grads(lambda p: fnp.sum(p["a"] ** 2) * p["b"], ({"a": X3, "b": 2.0},), order=2)
+    ft.check_grads(lambda p: fnp.sin(p.w) * p.b, (Params(w=X3, b=0.5),), order=1)
+    wrong = lambda p: fnp.sum(ft.with_gradient(p["a"], lambda g: 2 * g) ** 2)
+    with pytest.raises(AssertionError):
+        ft.check_grads(wrong, ({"a": X3},), modes=("rev",))
 
 
 def test_check_grads_catches_wrong_reverse_rule():

@@ -73,11 +73,11 @@ def exp2(x: ArrayLike) -> Any:
 
 
 def log2(x: ArrayLike) -> Any:
-    return P.log(x) / _np.log(2.0)
+    return P.log(x) / float(_np.log(2.0))  # a Python float keeps float32 (NEP 50)
 
 
 def log10(x: ArrayLike) -> Any:
-    return P.log(x) / _np.log(10.0)
+    return P.log(x) / float(_np.log(10.0))
 
 
 def hypot(x: ArrayLike, y: ArrayLike) -> Any:

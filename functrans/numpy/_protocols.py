@@ -20,6 +20,19 @@ def _swap(f: Any) -> Any:
     return lambda self, other: f(other, self)
 
 
+def _inplace(name: str, f: Any) -> Any:
+    """``x op= y`` rebinds ``x`` to ``x op y`` (traced values are immutable), except on the
+    cotangent a with_gradient hook is looking at, where rebinding would silently lose the edit."""
+    def op(self: Any, other: Any) -> Any:
+        if any(self is c for c in P.hook_state.traced):
+            raise TypeError(
+                f"with_gradient: the hook cannot modify this cotangent in place ({name}): it is "
+                f"traced by an enclosing transform (jacrev, vmap, nested grad...), not a NumPy "
+                f"array. Return the new cotangent from the hook instead, e.g. `return g * 2`.")
+        return f(self, other)
+    return op
+
+
 def install_tracer_methods(at_cls: type) -> None:
     import functrans.numpy as fnp
 
@@ -35,6 +48,10 @@ def install_tracer_methods(at_cls: type) -> None:
         setattr(Tracer, name, f)
         if name not in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
             setattr(Tracer, "__r" + name[2:], _swap(f))
+    for name, f in (("__iadd__", P.add), ("__isub__", P.sub), ("__imul__", P.mul),
+                    ("__itruediv__", P.div), ("__ipow__", P.pow), ("__imatmul__", fnp.matmul),
+                    ("__ifloordiv__", P.floor_divide), ("__imod__", P.remainder)):
+        setattr(Tracer, name, _inplace(name, f))
     Tracer.__neg__ = P.neg  # type: ignore[assignment]
     Tracer.__pos__ = lambda self: self  # type: ignore[assignment]
     Tracer.__abs__ = P.abs  # type: ignore[assignment]

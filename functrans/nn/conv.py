@@ -1,0 +1,311 @@
+"""The 2-D convolution primitive: NHWC images, HWIO filters, cross-correlation.
+
+``conv2d_p`` is the general dilated, padded, strided, grouped correlation (XLA's
+``conv_general_dilated`` restricted to two spatial dimensions and one layout), because the
+transposes of a strided convolution need the other options: the input cotangent is a
+convolution of the cotangent dilated by the strides with the flipped filter, the filter
+cotangent a convolution whose "filter" is the cotangent dilated by the strides. Being closed
+under transposition, every derivative is again ``conv2d_p`` and can be differentiated again.
+Feature groups make batching exact: a batch of filters becomes a batch of groups.
+
+The implementation is im2col: a strided window view (no copy) gathered into one matrix and
+multiplied by the filter with one BLAS call (one batched call for grouped convolutions).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .. import primitives as P
+from ..batching import batch_rules
+from ..core import Primitive, add_any, shape_of
+from ..forward import jvp_rules
+from ..reverse import defvjp
+
+__all__ = ["conv2d", "conv2d_p", "conv_padding"]
+
+
+def _dilate(n: int, d: int) -> int:
+    return 0 if n == 0 else 1 + d * (n - 1)
+
+
+def _out_size(n: int, k: int, stride: int, pad: tuple, lhs_dil: int, rhs_dil: int) -> int:
+    padded = _dilate(n, lhs_dil) + pad[0] + pad[1]
+    k = _dilate(k, rhs_dil)
+    return 0 if padded < k else (padded - k) // stride + 1
+
+
+def _conv_impl(x: Any, w: Any, *, strides: tuple, padding: tuple, lhs_dilation: tuple,
+               rhs_dilation: tuple, groups: int) -> Any:
+    x = np.asarray(x)
+    w = np.asarray(w)
+    dtype = np.result_type(x, w)
+    n, h, wd, c = x.shape
+    kh, kw, cin, cout = w.shape
+    if c != cin * groups or cout % groups:
+        raise ValueError(f"conv2d: images with {c} channels and filters of shape {w.shape} "
+                         f"do not fit {groups} feature group(s)")
+    dh, dw = lhs_dilation
+    (pt, pb), (pl, pr) = padding
+    rh, rw = rhs_dilation
+    sh, sw = strides
+    ho = _out_size(h, kh, sh, (pt, pb), dh, rh)
+    wo = _out_size(wd, kw, sw, (pl, pr), dw, rw)
+    if ho == 0 or wo == 0 or n == 0 or kh * kw * cin == 0:
+        return np.zeros((n, ho, wo, cout), dtype)
+    if (sh, sw) == (1, 1) and groups == 1 and h * wd * cout < ho * wo * cin:
+        return _conv_scatter(x, w, dtype, (ho, wo), padding, lhs_dilation, rhs_dilation)
+    if dh != 1 or dw != 1:                      # transposed convolutions: zeros between pixels
+        xd = np.zeros((n, _dilate(h, dh), _dilate(wd, dw), c), dtype)
+        xd[:, ::dh, ::dw] = x
+        x = xd
+    if min(pt, pb, pl, pr) < 0:                 # negative padding crops
+        x = x[:, max(-pt, 0):x.shape[1] - max(-pb, 0), max(-pl, 0):x.shape[2] - max(-pr, 0)]
+    if max(pt, pb, pl, pr) > 0:
+        x = np.pad(x, ((0, 0), (max(pt, 0), max(pb, 0)), (max(pl, 0), max(pr, 0)), (0, 0)))
+    ekh, ekw = _dilate(kh, rh), _dilate(kw, rw)
+    # (n, ho, wo, c, kh, kw) window view -> (n, ho, wo, kh, kw, c): channels stay contiguous.
+    win = sliding_window_view(x, (ekh, ekw), axis=(1, 2))[:, ::sh, ::sw, :, ::rh, ::rw]
+    win = win.transpose(0, 1, 2, 4, 5, 3)
+    if x.dtype != dtype:
+        win = win.astype(dtype)
+    if groups == 1:
+        cols = win.reshape(n * ho * wo, kh * kw * cin)
+        out = cols @ w.astype(dtype, copy=False).reshape(kh * kw * cin, cout)
+        return out.reshape(n, ho, wo, cout)
+    g, cg = groups, cout // groups
+    cols = win.reshape(n * ho * wo, kh * kw, g, cin).transpose(2, 0, 1, 3)
+    cols = cols.reshape(g, n * ho * wo, kh * kw * cin)
+    ws = w.astype(dtype, copy=False).reshape(kh * kw * cin, g, cg).transpose(1, 0, 2)
+    out = np.matmul(cols, ws)                   # (g, n*ho*wo, cg)
+    return out.transpose(1, 0, 2).reshape(n, ho, wo, cout)
+
+
+def _conv_scatter(x: np.ndarray, w: np.ndarray, dtype: Any, out_hw: tuple, padding: tuple,
+                  lhs_dilation: tuple, rhs_dilation: tuple) -> np.ndarray:
+    """A stride-1 convolution as col2im: every pixel times each filter tap, scattered.
+
+    Tap ``(i, j)`` maps the pixels (one matrix product, ``x @ w[i, j]``) to output rows
+    ``lo + d * p - r * i``, a strided slice clipped to the output. That reads
+    ``H * W * C`` elements per tap against im2col's ``Ho * Wo * C``: cheaper for the input
+    cotangents of reverse mode, whose padded (and dilated) images exceed the cotangent.
+    """
+    n, h, wd, c = x.shape
+    kh, kw, _, cout = w.shape
+    ho, wo = out_hw
+    pixels = x.reshape(n * h * wd, c).astype(dtype, copy=False)
+    w = w.astype(dtype, copy=False)
+    out = np.zeros((n, ho, wo, cout), dtype)
+    rows = [_tap_range(h, ho, padding[0][0] - rhs_dilation[0] * i, lhs_dilation[0]) for i in range(kh)]
+    cols = [_tap_range(wd, wo, padding[1][0] - rhs_dilation[1] * j, lhs_dilation[1]) for j in range(kw)]
+    for i, (src_r, dst_r) in enumerate(rows):
+        if src_r is None:
+            continue
+        for j, (src_c, dst_c) in enumerate(cols):
+            if src_c is not None:
+                tap = (pixels @ w[i, j]).reshape(n, h, wd, cout)
+                out[:, dst_r, dst_c] += tap[:, src_r, src_c]
+    return out
+
+
+def _tap_range(size: int, out: int, offset: int, dilation: int) -> tuple:
+    """Source and destination slices of input positions ``p`` with ``0 <= offset + d*p < out``."""
+    first = max(0, -(offset // dilation) if offset < 0 else 0)
+    while offset + dilation * first < 0:
+        first += 1
+    last = min(size - 1, (out - 1 - offset) // dilation) if out - 1 - offset >= 0 else -1
+    if last < first:
+        return None, None
+    start = offset + dilation * first
+    return (slice(first, last + 1),
+            slice(start, start + dilation * (last - first) + 1, dilation))
+
+
+conv2d_p = Primitive("conv2d", _conv_impl)
+
+
+def _bind(x: Any, w: Any, strides: tuple, padding: tuple, lhs_dilation: tuple,
+          rhs_dilation: tuple, groups: int) -> Any:
+    return conv2d_p.bind(x, w, strides=strides, padding=padding, lhs_dilation=lhs_dilation,
+                         rhs_dilation=rhs_dilation, groups=groups)
+
+
+# ---------------------------------------------------------------------------------------
+# Forward mode: the convolution is bilinear.
+
+def _conv_jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
+    x, w = primals
+    tx, tw = tangents
+    ans = conv2d_p.bind(x, w, **params)
+    out = None
+    if tx is not None:
+        out = conv2d_p.bind(tx, w, **params)
+    if tw is not None:
+        out = add_any(out, conv2d_p.bind(x, tw, **params))
+    return ans, out
+
+
+jvp_rules[conv2d_p] = _conv_jvp
+
+
+# ---------------------------------------------------------------------------------------
+# Reverse mode: both cotangents are convolutions again (the paddings are XLA's).
+
+def _conv_vjp_x(ct: Any, ans: Any, x: Any, w: Any, *, strides: tuple, padding: tuple,
+                lhs_dilation: tuple, rhs_dilation: tuple, groups: int) -> Any:
+    kh, kw, cin, cout = shape_of(w)
+    g = groups
+    in_hw, out_hw = shape_of(x)[1:3], shape_of(ct)[1:3]
+    pads = []
+    for i, k in enumerate((kh, kw)):
+        ek = _dilate(k, rhs_dilation[i])
+        before = ek - padding[i][0] - 1
+        after = (_dilate(in_hw[i], lhs_dilation[i]) + ek - 1
+                 - _dilate(out_hw[i], strides[i]) - before)
+        pads.append((before, after))
+    # Flip spatially; per group swap the filter's input and output channels.
+    wt = P.getitem(w, (slice(None, None, -1), slice(None, None, -1)))
+    wt = P.reshape(wt, (kh, kw, cin, g, cout // g))
+    wt = P.reshape(P.transpose(wt, (0, 1, 4, 3, 2)), (kh, kw, cout // g, g * cin))
+    out = _bind(ct, wt, tuple(lhs_dilation), tuple(pads), tuple(strides), tuple(rhs_dilation), g)
+    return P.unbroadcast(out, x)
+
+
+def _conv_vjp_w(ct: Any, ans: Any, x: Any, w: Any, *, strides: tuple, padding: tuple,
+                lhs_dilation: tuple, rhs_dilation: tuple, groups: int) -> Any:
+    kh, kw, cin, cout = shape_of(w)
+    n, h, wd, _ = shape_of(x)
+    g = groups
+    ho, wo = shape_of(ct)[1:3]
+    pads = []
+    for i, (k, size, o) in enumerate(((kh, h, ho), (kw, wd, wo))):
+        lo = padding[i][0]
+        hi = (_dilate(o, strides[i]) - _dilate(size, lhs_dilation[i])
+              + _dilate(k, rhs_dilation[i]) - lo - 1)
+        pads.append((lo, hi))
+    # Images: one per input channel, with the examples (per group) as their channels.
+    xs = P.reshape(x, (n, h, wd, g, cin))
+    xs = P.reshape(P.transpose(xs, (4, 1, 2, 3, 0)), (cin, h, wd, g * n))
+    # Filter: the cotangent, examples as input channels.
+    cts = P.transpose(ct, (1, 2, 0, 3))
+    out = _bind(xs, cts, tuple(rhs_dilation), tuple(pads), tuple(lhs_dilation), tuple(strides), g)
+    return P.unbroadcast(P.transpose(out, (1, 2, 0, 3)), w)
+
+
+defvjp(conv2d_p, _conv_vjp_x, _conv_vjp_w)
+
+
+# ---------------------------------------------------------------------------------------
+# Batching: batched images join the example axis; batched filters become feature groups.
+
+def _conv_batch(axis_size: int, vals: list, dims: list, *, strides: tuple, padding: tuple,
+                lhs_dilation: tuple, rhs_dilation: tuple, groups: int) -> tuple[Any, int]:
+    (x, w), (xd, wd) = vals, dims
+    b, g = axis_size, groups
+    params = dict(strides=strides, padding=padding, lhs_dilation=lhs_dilation,
+                  rhs_dilation=rhs_dilation)
+    if wd is None:
+        x = P.moveaxis(x, xd, 0)
+        shape = shape_of(x)
+        out = conv2d_p.bind(P.reshape(x, (b * shape[1],) + tuple(shape[2:])), w, groups=g, **params)
+        return P.reshape(out, (b, shape[1]) + tuple(shape_of(out)[1:])), 0
+    w = P.moveaxis(w, wd, 0)
+    _, kh, kw, cin, cout = shape_of(w)
+    cg = cout // g
+    if xd is None:
+        # Each group's output channels gain a batch index: (kh, kw, cin, g * b * cg).
+        ws = P.transpose(P.reshape(w, (b, kh, kw, cin, g, cg)), (1, 2, 3, 4, 0, 5))
+        out = conv2d_p.bind(x, P.reshape(ws, (kh, kw, cin, g * b * cg)), groups=g, **params)
+        n, ho, wo, _ = shape_of(out)
+        out = P.transpose(P.reshape(out, (n, ho, wo, g, b, cg)), (4, 0, 1, 2, 3, 5))
+        return P.reshape(out, (b, n, ho, wo, g * cg)), 0
+    # Both batched: the batch index becomes an outer feature group of images and filters.
+    x = P.moveaxis(x, xd, 0)
+    _, n, h, wdt, c = shape_of(x)
+    xs = P.reshape(P.transpose(x, (1, 2, 3, 0, 4)), (n, h, wdt, b * c))
+    ws = P.reshape(P.transpose(w, (1, 2, 3, 0, 4)), (kh, kw, cin, b * cout))
+    out = conv2d_p.bind(xs, ws, groups=b * g, **params)
+    n, ho, wo, _ = shape_of(out)
+    return P.moveaxis(P.reshape(out, (n, ho, wo, b, cout)), 3, 0), 0
+
+
+batch_rules[conv2d_p] = _conv_batch
+
+
+# ---------------------------------------------------------------------------------------
+# The public function.
+
+def _pair(v: Any, name: str) -> tuple:
+    if isinstance(v, (int, np.integer)):
+        return (int(v), int(v))
+    v = tuple(int(i) for i in v)
+    if len(v) != 2:
+        raise ValueError(f"conv2d: {name} must be an int or a pair of ints, got {v!r}")
+    return v
+
+
+def conv_padding(padding: Any, in_hw: Sequence[int], k_hw: Sequence[int], strides: Sequence[int],
+                 rhs_dilation: Sequence[int] = (1, 1)) -> tuple:
+    """Explicit ``((top, bottom), (left, right))`` padding for "VALID", "SAME" or pairs.
+
+    "SAME" gives ``ceil(size / stride)`` outputs, the extra pixel (if odd) at the bottom/right
+    as TensorFlow does.
+    """
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode == "VALID":
+            return ((0, 0), (0, 0))
+        if mode == "SAME":
+            pads = []
+            for n, k, s, d in zip(in_hw, k_hw, strides, rhs_dilation):
+                out = -(-n // s)
+                total = max((out - 1) * s + _dilate(k, d) - n, 0)
+                pads.append((total // 2, total - total // 2))
+            return tuple(pads)
+        raise ValueError(f"conv2d: padding must be 'VALID', 'SAME' or explicit pairs, got {padding!r}")
+    pads = tuple(_pair(p, "each padding entry") for p in padding)
+    if len(pads) != 2:
+        raise ValueError(f"conv2d: explicit padding needs two (low, high) pairs, got {padding!r}")
+    return pads
+
+
+def conv2d(x: Any, w: Any, strides: Any = (1, 1), padding: Any = "VALID", *,
+           lhs_dilation: Any = (1, 1), rhs_dilation: Any = (1, 1), groups: int = 1) -> Any:
+    """2-D cross-correlation of NHWC images ``x`` with an HWIO filter ``w`` (no bias).
+
+    ``x`` may also be one HWC image. ``padding`` is "VALID", "SAME" or
+    ``((top, bottom), (left, right))``; ``rhs_dilation`` dilates the filter (atrous
+    convolution), ``lhs_dilation`` the image (transposed convolution); ``groups`` splits the
+    channels into independent groups (``w`` then has ``C // groups`` input channels).
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> x = np.arange(16.0).reshape(1, 4, 4, 1)
+        >>> ft.nn.conv2d(x, np.ones((2, 2, 1, 1)))[0, :, :, 0]
+        array([[10., 14., 18.],
+               [26., 30., 34.],
+               [42., 46., 50.]])
+    """
+    from .. import numpy as fnp
+    x, w = fnp.asarray(x), fnp.asarray(w)
+    if len(shape_of(w)) != 4:
+        raise ValueError(f"conv2d: the filter must be HWIO (4-d), got shape {shape_of(w)}")
+    single = len(shape_of(x)) == 3
+    if single:
+        x = P.expand_dims(x, 0)
+    if len(shape_of(x)) != 4:
+        raise ValueError(f"conv2d: images must be NHWC (4-d) or HWC (3-d), got shape {shape_of(x)}")
+    strides, lhs_dilation, rhs_dilation = (_pair(strides, "strides"), _pair(lhs_dilation, "lhs_dilation"),
+                                           _pair(rhs_dilation, "rhs_dilation"))
+    groups = int(groups)
+    c, cin = shape_of(x)[3], shape_of(w)[2]
+    if c != cin * groups or shape_of(w)[3] % groups:
+        raise ValueError(f"conv2d: images have {c} channels but the filter of shape {shape_of(w)} "
+                         f"expects {cin * groups} ({groups} group(s) of {cin})")
+    in_hw = tuple(_dilate(n, d) for n, d in zip(shape_of(x)[1:3], lhs_dilation))
+    pads = conv_padding(padding, in_hw, shape_of(w)[:2], strides, rhs_dilation)
+    out = _bind(x, w, strides, pads, lhs_dilation, rhs_dilation, groups)
+    return P.reshape(out, shape_of(out)[1:]) if single else out

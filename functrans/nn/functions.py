@@ -1,0 +1,165 @@
+"""Activations and losses, composed from functrans primitives (so every transform applies).
+
+Conventions at the kinks follow API.md: ``relu'(0) = 0`` (and ``elu'(0) = 1``, its one-sided
+derivatives agreeing). The log-sum-exp family subtracts a stopped-gradient maximum, which
+changes no derivative (the functions are shift-invariant) but keeps ``exp`` from overflowing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import numpy as fnp
+from .. import primitives as P
+from ..core import dtype_of, shape_of
+
+__all__ = ["relu", "elu", "sigmoid", "softplus", "softmax", "log_softmax", "logsumexp",
+           "softmax_cross_entropy", "mean_squared_error", "one_hot"]
+
+
+def relu(x: Any) -> Any:
+    """``max(x, 0)`` with derivative 0 at 0.
+
+    Example:
+        >>> import functrans as ft
+        >>> float(ft.grad(ft.nn.relu)(0.0)), float(ft.grad(ft.nn.relu)(2.0))
+        (0.0, 1.0)
+    """
+    return P.where(P.gt(x, 0), x, P.zeros_like(x))
+
+
+def elu(x: Any, alpha: float = 1.0) -> Any:
+    """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``.
+
+    Example:
+        >>> import functrans as ft
+        >>> round(float(ft.nn.elu(-1.0)), 6)
+        -0.632121
+    """
+    positive = P.gt(x, 0)
+    # expm1 of the clipped value: the unused branch cannot overflow (or poison the gradient).
+    negative_part = P.expm1(P.where(positive, P.zeros_like(x), x))
+    if alpha != 1.0:
+        negative_part = negative_part * alpha
+    return P.where(positive, x, negative_part)
+
+
+def sigmoid(x: Any) -> Any:
+    """The logistic function ``1 / (1 + exp(-x))``, computed without overflow.
+
+    Example:
+        >>> import functrans as ft
+        >>> float(ft.nn.sigmoid(0.0))
+        0.5
+    """
+    return P.logistic(x)
+
+
+def softplus(x: Any) -> Any:
+    """``log(1 + exp(x))`` without overflow; its derivative is ``sigmoid``.
+
+    Example:
+        >>> import functrans as ft
+        >>> float(ft.nn.softplus(1000.0))
+        1000.0
+    """
+    return fnp.logaddexp(x, P.zeros_like(x))
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """``log(sum(exp(x), axis))``, stable for large entries.
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> x = np.array([1000.0, 1000.0])
+        >>> float(ft.nn.logsumexp(x)) - 1000.0 == float(np.log(2.0)), ft.grad(ft.nn.logsumexp)(x)
+        (True, array([0.5, 0.5]))
+    """
+    x = fnp.asarray(x)
+    m = P.stop_gradient_p.bind(fnp.max(x, axis=axis, keepdims=True))
+    m = P.where(P.isfinite(m), m, P.zeros_like(m))
+    out = fnp.log(fnp.sum(fnp.exp(x - m), axis=axis, keepdims=True)) + m
+    if not keepdims:
+        out = fnp.squeeze(out, axis=axis) if axis is not None else P.reshape(out, ())
+    return out
+
+
+def log_softmax(x: Any, axis: int = -1) -> Any:
+    """``x - logsumexp(x, axis)``: log-probabilities.
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> np.round(np.exp(ft.nn.log_softmax(np.array([0.0, np.log(3.0)]))), 6)
+        array([0.25, 0.75])
+    """
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+def softmax(x: Any, axis: int = -1) -> Any:
+    """``exp(x) / sum(exp(x), axis)``, stable for large entries.
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> ft.nn.softmax(np.array([1000.0, 1000.0]))
+        array([0.5, 0.5])
+    """
+    x = fnp.asarray(x)
+    m = P.stop_gradient_p.bind(fnp.max(x, axis=axis, keepdims=True))
+    m = P.where(P.isfinite(m), m, P.zeros_like(m))
+    e = fnp.exp(x - m)
+    return e / fnp.sum(e, axis=axis, keepdims=True)
+
+
+def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> Any:
+    """Integer labels as one-hot rows: shape ``labels.shape + (num_classes,)``.
+
+    Example:
+        >>> import functrans as ft
+        >>> ft.nn.one_hot([2, 0], 3)
+        array([[0., 0., 1.],
+               [1., 0., 0.]], dtype=float32)
+    """
+    labels = fnp.asarray(labels)
+    hit = P.eq(P.expand_dims(labels, -1), np.arange(num_classes))
+    return P.convert_element_type(hit, dtype)
+
+
+def softmax_cross_entropy(logits: Any, labels: Any) -> Any:
+    """Cross-entropy of ``softmax(logits)`` against ``labels``, averaged over the batch.
+
+    ``labels`` are integer class indices (shape ``logits.shape[:-1]``) or probabilities
+    such as one-hot rows (shape ``logits.shape``). Every axis but the last is a batch axis.
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> logits = np.array([[0.0, 0.0], [0.0, np.log(3.0)]])
+        >>> round(float(ft.nn.softmax_cross_entropy(logits, np.array([0, 1]))), 6)
+        0.490415
+    """
+    logits = fnp.asarray(logits)
+    labels = fnp.asarray(labels)
+    logp = log_softmax(logits, axis=-1)
+    if np.dtype(dtype_of(labels)).kind in "iub":
+        if shape_of(labels) != shape_of(logits)[:-1]:
+            raise ValueError(f"softmax_cross_entropy: integer labels must have shape "
+                             f"{shape_of(logits)[:-1]} (the logits' without the class axis), got "
+                             f"{shape_of(labels)}")
+        labels = one_hot(labels, shape_of(logits)[-1], dtype_of(logits))
+    elif shape_of(labels) != shape_of(logits):
+        raise ValueError(f"softmax_cross_entropy: probability (one-hot) labels must have the "
+                         f"logits' shape {shape_of(logits)}, got {shape_of(labels)}")
+    return -fnp.mean(fnp.sum(labels * logp, axis=-1))
+
+
+def mean_squared_error(predictions: Any, targets: Any) -> Any:
+    """``mean((predictions - targets) ** 2)`` over all elements (after broadcasting).
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> float(ft.nn.mean_squared_error(np.array([1.0, 2.0]), np.array([0.0, 0.0])))
+        2.5
+    """
+    d = fnp.asarray(predictions) - targets
+    return fnp.mean(d * d)

@@ -1,0 +1,296 @@
+"""Layers: Modules whose arrays are parameters and whose other fields are static settings.
+
+Each layer takes its sizes and a ``numpy.random.Generator`` (keyword ``rng``) and is called
+on a batch: ``layer(x)``. Images are NHWC, filters HWIO (as in TensorFlow and Swift for
+TensorFlow). Parameters are float32 unless ``dtype`` says otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .. import numpy as fnp
+from .. import primitives as P
+from ..core import shape_of
+from .conv import _pair, conv2d
+from .module import Module
+
+__all__ = ["Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten", "BatchNorm", "Sequential",
+           "Remat", "Lambda", "glorot_uniform"]
+
+
+def glorot_uniform(rng: np.random.Generator, shape: tuple, fan_in: int, fan_out: int,
+                   dtype: Any = np.float32) -> np.ndarray:
+    """Uniform on ``±sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio; Keras' default)."""
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def _rng(rng: np.random.Generator | None) -> np.random.Generator:
+    return np.random.default_rng() if rng is None else rng
+
+
+def _apply(activation: Callable[[Any], Any] | None, x: Any) -> Any:
+    return x if activation is None else activation(x)
+
+
+class Dense(Module):
+    """``activation(x @ kernel + bias)`` with ``kernel`` of shape ``(in_features, out_features)``.
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> layer = ft.nn.Dense(2, 10, activation=ft.nn.relu, rng=np.random.default_rng(0))
+        >>> layer.kernel.shape, layer.bias.shape, layer(np.ones((4, 2), np.float32)).shape
+        ((2, 10), (10,), (4, 10))
+    """
+
+    kernel: Any
+    bias: Any
+    activation: Callable[[Any], Any] | None = None
+
+    def __init__(self, in_features: int, out_features: int,
+                 activation: Callable[[Any], Any] | None = None, *,
+                 rng: np.random.Generator | None = None, use_bias: bool = True,
+                 dtype: Any = np.float32):
+        self.kernel = glorot_uniform(_rng(rng), (in_features, out_features), in_features,
+                                     out_features, dtype)
+        self.bias = np.zeros(out_features, dtype) if use_bias else None
+        self.activation = activation
+
+    def __call__(self, x: Any) -> Any:
+        y = fnp.matmul(x, self.kernel)
+        if self.bias is not None:
+            y = y + self.bias
+        return _apply(self.activation, y)
+
+
+class Conv2D(Module):
+    """A 2-D cross-correlation of NHWC images with an HWIO ``filter`` plus a ``bias``.
+
+    ``filter_shape`` is ``(height, width, in_channels, out_channels)``; ``padding`` is
+    "VALID" (the default) or "SAME"; ``strides`` and ``dilation`` are pairs (or ints).
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> conv = ft.nn.Conv2D((5, 5, 3, 6), rng=np.random.default_rng(0))
+        >>> conv(np.zeros((10, 16, 16, 3), np.float32)).shape
+        (10, 12, 12, 6)
+    """
+
+    filter: Any
+    bias: Any
+    strides: tuple = (1, 1)
+    padding: Any = "VALID"
+    dilation: tuple = (1, 1)
+    activation: Callable[[Any], Any] | None = None
+
+    def __init__(self, filter_shape: Sequence[int], strides: Any = (1, 1), padding: Any = "VALID",
+                 activation: Callable[[Any], Any] | None = None, *,
+                 rng: np.random.Generator | None = None, dilation: Any = (1, 1),
+                 use_bias: bool = True, dtype: Any = np.float32):
+        kh, kw, cin, cout = (int(n) for n in filter_shape)
+        self.filter = glorot_uniform(_rng(rng), (kh, kw, cin, cout), kh * kw * cin,
+                                     kh * kw * cout, dtype)
+        self.bias = np.zeros(cout, dtype) if use_bias else None
+        self.strides = _pair(strides, "strides")
+        self.padding = padding if isinstance(padding, str) else tuple(map(tuple, padding))
+        self.dilation = _pair(dilation, "dilation")
+        self.activation = activation
+
+    def __call__(self, x: Any) -> Any:
+        y = conv2d(x, self.filter, self.strides, self.padding, rhs_dilation=self.dilation)
+        if self.bias is not None:
+            y = y + self.bias
+        return _apply(self.activation, y)
+
+
+def _windows(x: Any, pool: tuple, strides: tuple, padding: str, fill: float,
+             reduce: Callable[..., Any]) -> Any:
+    """``reduce`` over each pooling window of NHWC (or HWC) ``x``.
+
+    Non-overlapping windows that tile the image are a reshape and one reduction; otherwise
+    the ``ph * pw`` strided slices (one per window position, not per pixel) are stacked and
+    reduced.
+    """
+    x = fnp.asarray(x)
+    single = len(shape_of(x)) == 3
+    if single:
+        x = P.expand_dims(x, 0)
+    n, h, w, c = shape_of(x)
+    (ph, pw), (sh, sw) = pool, strides
+    if padding.upper() == "SAME":
+        pads = []
+        for size, k, s in ((h, ph, sh), (w, pw, sw)):
+            total = max((-(-size // s) - 1) * s + k - size, 0)
+            pads.append((total // 2, total - total // 2))
+        x = _pad_constant(x, pads, fill)
+        n, h, w, c = shape_of(x)
+    elif padding.upper() != "VALID":
+        raise ValueError(f"pooling: padding must be 'VALID' or 'SAME', got {padding!r}")
+    ho, wo = (h - ph) // sh + 1, (w - pw) // sw + 1
+    if (ph, pw) == (sh, sw):
+        x = P.getitem(x, (slice(None), slice(0, ho * sh), slice(0, wo * sw)))
+        out = reduce(P.reshape(x, (n, ho, ph, wo, pw, c)), axis=(2, 4))
+    else:
+        parts = [P.getitem(x, (slice(None), slice(i, i + (ho - 1) * sh + 1, sh),
+                               slice(j, j + (wo - 1) * sw + 1, sw)))
+                 for i in range(ph) for j in range(pw)]
+        out = reduce(fnp.stack(parts, axis=0), axis=0)
+    return P.reshape(out, shape_of(out)[1:]) if single else out
+
+
+def _pad_constant(x: Any, pads: list, fill: float) -> Any:
+    n, h, w, c = shape_of(x)
+    (top, bottom), (left, right) = pads
+    dtype = x.dtype
+    if left or right:
+        x = fnp.concatenate([np.full((n, h, left, c), fill, dtype), x,
+                             np.full((n, h, right, c), fill, dtype)], axis=2)
+        w += left + right
+    if top or bottom:
+        x = fnp.concatenate([np.full((n, top, w, c), fill, dtype), x,
+                             np.full((n, bottom, w, c), fill, dtype)], axis=1)
+    return x
+
+
+class MaxPool2D(Module):
+    """The maximum of each ``pool_size`` window (NHWC); the derivative goes to the maximum.
+
+    (Tied maxima in a window share it equally, as for ``fnp.max``.)
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> x = np.arange(16.0).reshape(1, 4, 4, 1)
+        >>> ft.nn.MaxPool2D((2, 2), strides=(2, 2))(x)[0, :, :, 0]
+        array([[ 5.,  7.],
+               [13., 15.]])
+    """
+
+    pool_size: tuple = (2, 2)
+    strides: tuple | None = None
+    padding: str = "VALID"
+
+    def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "VALID"):
+        self.pool_size = _pair(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else _pair(strides, "strides")
+        self.padding = padding
+
+    def __call__(self, x: Any) -> Any:
+        return _windows(x, self.pool_size, self.strides, self.padding, -np.inf, fnp.max)
+
+
+class AvgPool2D(Module):
+    """The mean of each ``pool_size`` window (NHWC; VALID padding)."""
+
+    pool_size: tuple = (2, 2)
+    strides: tuple | None = None
+
+    def __init__(self, pool_size: Any = (2, 2), strides: Any = None):
+        self.pool_size = _pair(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else _pair(strides, "strides")
+
+    def __call__(self, x: Any) -> Any:
+        return _windows(x, self.pool_size, self.strides, "VALID", 0.0, fnp.mean)
+
+
+class Flatten(Module):
+    """Reshape ``(batch, ...)`` to ``(batch, -1)``.
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> ft.nn.Flatten()(np.zeros((10, 6, 6, 6))).shape
+        (10, 216)
+    """
+
+    def __call__(self, x: Any) -> Any:
+        shape = shape_of(x)
+        return P.reshape(x, (shape[0], int(np.prod(shape[1:], dtype=np.int64))))
+
+
+class BatchNorm(Module):
+    """Normalise with the batch's mean and variance over every axis but the last, then
+    ``scale * x_hat + offset`` (learned, per feature).
+
+    Always uses the current batch's statistics (training mode); examples are therefore not
+    independent, and ``batch_jacobian`` through it is not a per-example Jacobian.
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> y = ft.nn.BatchNorm(3)(np.random.default_rng(0).normal(5.0, 2.0, (100, 3)))
+        >>> np.allclose(y.mean(0), 0, atol=1e-6), np.allclose(y.std(0), 1, atol=1e-3)
+        (True, True)
+    """
+
+    scale: Any
+    offset: Any
+    epsilon: float = 1e-3
+
+    def __init__(self, features: int, epsilon: float = 1e-3, dtype: Any = np.float32):
+        self.scale = np.ones(features, dtype)
+        self.offset = np.zeros(features, dtype)
+        self.epsilon = epsilon
+
+    def __call__(self, x: Any) -> Any:
+        x = fnp.asarray(x)
+        axes = tuple(range(len(shape_of(x)) - 1))
+        mean = fnp.mean(x, axis=axes, keepdims=True)
+        centered = x - mean
+        var = fnp.mean(centered * centered, axis=axes, keepdims=True)
+        return centered / fnp.sqrt(var + self.epsilon) * self.scale + self.offset
+
+
+class Lambda(Module):
+    """A parameter-free function as a layer (``Sequential`` wraps plain functions in it)."""
+
+    fn: Callable[[Any], Any]
+
+    def __call__(self, x: Any) -> Any:
+        return self.fn(x)
+
+
+class Sequential(Module):
+    """Layers applied in order (plain functions such as ``ft.nn.relu`` are allowed).
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> rng = np.random.default_rng(0)
+        >>> model = ft.nn.Sequential([ft.nn.Dense(2, 8, rng=rng), ft.nn.relu, ft.nn.Dense(8, 1, rng=rng)])
+        >>> model(np.zeros((4, 2), np.float32)).shape
+        (4, 1)
+    """
+
+    layers: list
+
+    def __init__(self, layers: Sequence[Any]):
+        self.layers = [layer if isinstance(layer, Module) else Lambda(layer) for layer in layers]
+
+    def __call__(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, i: int) -> Any:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+
+class Remat(Module):
+    """``layer`` whose activations reverse mode discards and recomputes (``ft.remat``).
+
+    Swift's ``discardingActivations()``: same values and derivatives, less memory held
+    between the forward and the backward pass, the layer running again during the latter.
+    """
+
+    layer: Any
+
+    def __call__(self, x: Any) -> Any:
+        from ..checkpointing import remat   # imported late: checkpointing imports much
+        return remat(_call_layer)(self.layer, x)
+
+
+def _call_layer(layer: Any, x: Any) -> Any:
+    return layer(x)

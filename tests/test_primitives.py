@@ -1,0 +1,1143 @@
+"""Table-driven tests of every primitive and every function of ``functrans.numpy``.
+
+Each row of the table (an :class:`OpRecord`) names a function, the shapes of its arguments
+(single shapes and broadcasting pairs) and the domain its arguments are drawn from, chosen
+where the function is smooth. For every row, shape case and dtype (float64, float32):
+
+* value: equal to NumPy's own function, with NumPy's dtype (float32 in, float32 out);
+* derivatives: ``ft.check_grads(order=2, modes=("fwd", "rev"))``, which compares jvp and
+  pullback (and the jvp and pullback of those) with central finite differences taken in
+  float64; the gradient and the output tangent have the input's / output's dtype;
+  rows of non-differentiable functions (comparisons, rounding, ...) instead check that the
+  derivative is exactly zero;
+* batching: ``ft.vmap(f, in_axes)`` for mixes of 0, 1, -1 and None equals ``np.stack`` of
+  ``f`` per example, and so does a nested vmap over two different axes.
+
+The conventions of API.md at non-differentiable points are tested separately against exact
+values. Coverage tests keep the table complete: every primitive has its rules and is used by
+a row, every public ``functrans.numpy`` name has a row or is listed (with a reason) as not
+numeric. Derivatives are never compared with functrans' own computation of the same thing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import zlib
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+from functrans import batching, core, forward, primitives, reverse
+from functrans.errors import ConcretizationError
+
+F64, F32 = np.float64, np.float32
+DTYPES = (F64, F32)
+
+# ---------------------------------------------------------------------------------------
+# Domains: where a row's arguments are drawn from.
+
+
+@dataclasses.dataclass(frozen=True)
+class Domain:
+    """Draws an argument of a given shape and float dtype. ``diff``: differentiate w.r.t. it."""
+
+    sample: Callable[[np.random.Generator, tuple, Any], np.ndarray]
+    diff: bool = True
+
+
+def uniform(lo: float, hi: float) -> Domain:
+    return Domain(lambda rng, shape, dtype: rng.uniform(lo, hi, shape).astype(dtype))
+
+
+def away_from_zero(lo: float = 0.3, hi: float = 2.0) -> Domain:
+    """``±[lo, hi]``: both signs, never near 0 (abs, reciprocal, prod, ...)."""
+    def sample(rng, shape, dtype):
+        return (rng.uniform(lo, hi, shape) * rng.choice([-1.0, 1.0], shape)).astype(dtype)
+    return Domain(sample)
+
+
+def avoiding(lo: float, hi: float, *gaps: tuple) -> Domain:
+    """Uniform on ``[lo, hi]`` without the open intervals ``gaps`` (kinks of clip etc.)."""
+    def sample(rng, shape, dtype):
+        x = rng.uniform(lo, hi, shape)
+        for _ in range(100):
+            bad = np.zeros(np.shape(x), bool)
+            for a, b in gaps:
+                bad |= (x > a) & (x < b)
+            if not bad.any():
+                break
+            x = np.where(bad, rng.uniform(lo, hi, shape), x)
+        return np.asarray(x).astype(dtype)
+    return Domain(sample)
+
+
+def near_half_integers() -> Domain:
+    """``k + 1/2 ± 0.15`` with ``|x| < 2.7``: far from the jumps of ``floor(x / y)`` for ``|y|≈1``."""
+    def sample(rng, shape, dtype):
+        return (rng.integers(-3, 3, shape) + 0.5 + rng.uniform(-0.15, 0.15, shape)).astype(dtype)
+    return Domain(sample)
+
+
+def near_one() -> Domain:
+    """``±[0.97, 1.03]``: divisors for remainder / floor_divide."""
+    return away_from_zero(0.97, 1.03)
+
+
+def small_ints(lo: float = -2, hi: float = 3) -> Domain:
+    """Integer-valued floats (with zeros), for all/any and ties."""
+    return Domain(lambda rng, shape, dtype: rng.integers(lo, hi, shape).astype(dtype))
+
+
+def bools() -> Domain:
+    return Domain(lambda rng, shape, dtype: rng.random(shape) < 0.5, diff=False)
+
+
+def indices(n: int) -> Domain:
+    """Integer index arrays into an axis of length ``n``, with repeats."""
+    return Domain(lambda rng, shape, dtype: rng.integers(0, n, shape), diff=False)
+
+
+NORMAL = uniform(-2.0, 2.0)
+POSITIVE = uniform(0.5, 3.0)
+
+# ---------------------------------------------------------------------------------------
+# The record.
+
+SHAPES1 = [(), (3,), (2, 3)]
+SHAPES2 = [((), ()), ((3,), (3,)), ((2, 3), (2, 3)), ((2, 3), (3,)), ((2, 1), (1, 3)),
+           ((), (2, 3))]
+
+
+@dataclasses.dataclass
+class OpRecord:
+    """One row: ``fun`` of ``nargs`` arrays, tested on each shape case in ``shapes``.
+
+    ``rng`` is one :class:`Domain` for all arguments or one per argument; ``ref`` computes the
+    same thing with NumPy; ``names`` are the public ``functrans.numpy`` names the row covers.
+    ``diff=False`` marks a function whose derivative is zero (checked exactly instead of by
+    finite differences). ``order``/``modes`` configure check_grads; ``tol`` overrides its
+    tolerance per dtype.
+    """
+
+    name: str
+    fun: Callable[..., Any]
+    nargs: int
+    rng: Domain | Sequence[Domain]
+    shapes: Sequence[Any]
+    ref: Callable[..., Any]
+    names: Sequence[str] = ()
+    diff: bool = True
+    order: int = 2
+    modes: Sequence[str] = ("fwd", "rev")
+    tol: dict | None = None
+    dtypes: Sequence[Any] = DTYPES
+
+    def domains(self) -> list:
+        rng = self.rng if isinstance(self.rng, (list, tuple)) else [self.rng] * self.nargs
+        assert len(rng) == self.nargs, self.name
+        return list(rng)
+
+    def shape_cases(self) -> list:
+        return [s if self.nargs > 1 else (s if isinstance(s, tuple) and s and isinstance(s[0], tuple) else (s,))
+                for s in self.shapes]
+
+
+def rec(name, fun, nargs, rng, shapes, ref, names=(), **kw) -> OpRecord:
+    return OpRecord(name, fun, nargs, rng, shapes, ref, tuple(names), **kw)
+
+
+def at(x):
+    """``x.at``; a concrete NumPy array has no ``.at``, so build the same updater for it.
+
+    (Inside a transform ``x`` is traced and ``x.at`` is the public API; this helper only lets
+    the same row run on plain arrays for the value test and the per-example reference.)
+    """
+    return x.at if isinstance(x, core.Tracer) else fnp._At(x)
+
+
+def np_add_at(x, idx, v):
+    out = np.array(x, copy=True)
+    np.add.at(out, idx, v)
+    return out
+
+
+def np_set(x, idx, v):
+    out = np.array(x, copy=True)
+    out[idx] = v
+    return out
+
+
+RECORDS: list[OpRecord] = []
+
+
+def add(*records: OpRecord) -> None:
+    RECORDS.extend(records)
+
+
+# ---- elementwise, one argument -----------------------------------------------------------
+
+UNARY = [
+    ("sin", fnp.sin, np.sin, NORMAL),
+    ("cos", fnp.cos, np.cos, NORMAL),
+    ("tan", fnp.tan, np.tan, uniform(-1.2, 1.2)),
+    ("arcsin", fnp.arcsin, np.arcsin, uniform(-0.9, 0.9)),
+    ("arccos", fnp.arccos, np.arccos, uniform(-0.9, 0.9)),
+    ("arctan", fnp.arctan, np.arctan, NORMAL),
+    ("sinh", fnp.sinh, np.sinh, NORMAL),
+    ("cosh", fnp.cosh, np.cosh, NORMAL),
+    ("tanh", fnp.tanh, np.tanh, NORMAL),
+    ("arcsinh", fnp.arcsinh, np.arcsinh, NORMAL),
+    ("arccosh", fnp.arccosh, np.arccosh, uniform(1.2, 3.0)),
+    ("arctanh", fnp.arctanh, np.arctanh, uniform(-0.9, 0.9)),
+    ("exp", fnp.exp, np.exp, NORMAL),
+    ("exp2", fnp.exp2, np.exp2, NORMAL),
+    ("expm1", fnp.expm1, np.expm1, NORMAL),
+    ("log", fnp.log, np.log, POSITIVE),
+    ("log2", fnp.log2, np.log2, POSITIVE),
+    ("log10", fnp.log10, np.log10, POSITIVE),
+    ("log1p", fnp.log1p, np.log1p, uniform(-0.5, 2.0)),
+    ("sqrt", fnp.sqrt, np.sqrt, POSITIVE),
+    ("abs", fnp.abs, np.abs, away_from_zero()),
+    ("absolute", fnp.absolute, np.absolute, away_from_zero()),
+    ("negative", fnp.negative, np.negative, NORMAL),
+    ("positive", fnp.positive, np.positive, NORMAL),
+    ("square", fnp.square, np.square, NORMAL),
+    ("reciprocal", fnp.reciprocal, np.reciprocal, away_from_zero()),
+    ("sigmoid", fnp.sigmoid, lambda x: (1 / (1 + np.exp(-x))).astype(x.dtype), NORMAL),
+]
+for _name, _f, _ref, _dom in UNARY:
+    add(rec(_name, _f, 1, _dom, SHAPES1, _ref, [_name]))
+
+add(
+    rec("op:-x", lambda x: -x, 1, NORMAL, SHAPES1, np.negative),
+    rec("op:abs(x)", lambda x: abs(x), 1, away_from_zero(), SHAPES1, np.abs),
+    rec("op:x**3", lambda x: x ** 3, 1, NORMAL, SHAPES1, lambda x: x ** 3),
+    rec("op:x**2", lambda x: x ** 2, 1, NORMAL, SHAPES1, lambda x: x ** 2),
+    rec("op:x**0.5", lambda x: x ** 0.5, 1, POSITIVE, SHAPES1, lambda x: x ** 0.5),
+    rec("op:2.0**x", lambda x: 2.0 ** x, 1, NORMAL, SHAPES1, lambda x: 2.0 ** x),
+    rec("op:1-x/2", lambda x: 1.0 - x / 2.0, 1, NORMAL, SHAPES1, lambda x: 1.0 - x / 2.0),
+    rec("op:x.T", lambda x: x.T, 1, NORMAL, SHAPES1, lambda x: x.T),
+    rec("with_gradient", lambda x: ft.with_gradient(fnp.sin(x), lambda g: None), 1, NORMAL,
+        SHAPES1, np.sin),
+    rec("asarray", lambda x: fnp.asarray(x), 1, NORMAL, SHAPES1, np.asarray, ["asarray"]),
+    rec("astype(float32)", lambda x: fnp.astype(x, fnp.float32), 1, NORMAL, SHAPES1,
+        lambda x: x.astype(np.float32), ["astype"], tol={F64: 2e-3, F32: 5e-3}),
+    rec("astype(float64)", lambda x: fnp.astype(x, fnp.float64), 1, NORMAL, SHAPES1,
+        lambda x: x.astype(np.float64), ["astype"]),
+    rec("asarray(dtype)", lambda x: fnp.asarray(x, dtype=fnp.float64) * 2.0, 1, NORMAL,
+        SHAPES1, lambda x: x.astype(np.float64) * 2.0, ["asarray"]),
+)
+
+# ---- elementwise, two arguments (broadcasting) -------------------------------------------
+
+BINARY = [
+    ("add", fnp.add, np.add, NORMAL),
+    ("subtract", fnp.subtract, np.subtract, NORMAL),
+    ("multiply", fnp.multiply, np.multiply, NORMAL),
+    ("divide", fnp.divide, np.divide, (NORMAL, away_from_zero())),
+    ("true_divide", fnp.true_divide, np.true_divide, (NORMAL, away_from_zero())),
+    ("power", fnp.power, np.power, (POSITIVE, NORMAL)),
+    ("maximum", fnp.maximum, np.maximum, NORMAL),
+    ("minimum", fnp.minimum, np.minimum, NORMAL),
+    ("arctan2", fnp.arctan2, np.arctan2, (away_from_zero(0.5, 2.0), away_from_zero(0.5, 2.0))),
+    ("remainder", fnp.remainder, np.remainder, (near_half_integers(), near_one())),
+    ("mod", fnp.mod, np.mod, (near_half_integers(), near_one())),
+    ("hypot", fnp.hypot, np.hypot, away_from_zero(0.5, 2.0)),
+    ("logaddexp", fnp.logaddexp, np.logaddexp, NORMAL),
+]
+for _name, _f, _ref, _dom in BINARY:
+    add(rec(_name, _f, 2, _dom, SHAPES2, _ref, [_name]))
+
+add(
+    rec("op:x+y", lambda x, y: x + y, 2, NORMAL, SHAPES2, np.add),
+    rec("op:x-y", lambda x, y: x - y, 2, NORMAL, SHAPES2, np.subtract),
+    rec("op:x*y", lambda x, y: x * y, 2, NORMAL, SHAPES2, np.multiply),
+    rec("op:x/y", lambda x, y: x / y, 2, (NORMAL, away_from_zero()), SHAPES2, np.divide),
+    rec("op:x**y", lambda x, y: x ** y, 2, (POSITIVE, NORMAL), SHAPES2, np.power),
+    rec("op:x%y", lambda x, y: x % y, 2, (near_half_integers(), near_one()), SHAPES2, np.mod),
+)
+
+# ---- non-differentiable elementwise functions (value, derivative exactly zero) ------------
+
+NONDIFF_UNARY = [
+    ("sign", fnp.sign, np.sign, away_from_zero()),
+    ("floor", fnp.floor, np.floor, NORMAL),
+    ("ceil", fnp.ceil, np.ceil, NORMAL),
+    ("trunc", fnp.trunc, np.trunc, NORMAL),
+    ("round", fnp.round, np.round, NORMAL),
+    ("around", fnp.around, np.around, NORMAL),
+    ("isfinite", fnp.isfinite, np.isfinite, NORMAL),
+    ("isnan", fnp.isnan, np.isnan, NORMAL),
+    ("isinf", fnp.isinf, np.isinf, NORMAL),
+    ("logical_not", fnp.logical_not, np.logical_not, small_ints()),
+    ("zeros_like", fnp.zeros_like, np.zeros_like, NORMAL),
+    ("ones_like", fnp.ones_like, np.ones_like, NORMAL),
+    ("stop_gradient", ft.stop_gradient, lambda x: x, NORMAL),
+]
+for _name, _f, _ref, _dom in NONDIFF_UNARY:
+    add(rec(_name, _f, 1, _dom, SHAPES1, _ref, [_name], diff=False))
+
+add(
+    rec("round(decimals=1)", lambda x: fnp.round(x, 1), 1, NORMAL, SHAPES1,
+        lambda x: np.round(x, 1), ["round"], diff=False),
+    rec("full_like", lambda x: fnp.full_like(x, 2.5), 1, NORMAL, SHAPES1,
+        lambda x: np.full_like(x, 2.5), ["full_like"], diff=False),
+    rec("op:~(x>0)", lambda x: ~(x > 0), 1, NORMAL, SHAPES1, lambda x: ~(x > 0), diff=False),
+)
+
+NONDIFF_BINARY = [
+    ("equal", fnp.equal, np.equal, small_ints()),
+    ("not_equal", fnp.not_equal, np.not_equal, small_ints()),
+    ("less", fnp.less, np.less, small_ints()),
+    ("less_equal", fnp.less_equal, np.less_equal, small_ints()),
+    ("greater", fnp.greater, np.greater, small_ints()),
+    ("greater_equal", fnp.greater_equal, np.greater_equal, small_ints()),
+    ("logical_and", fnp.logical_and, np.logical_and, small_ints()),
+    ("logical_or", fnp.logical_or, np.logical_or, small_ints()),
+    ("logical_xor", fnp.logical_xor, np.logical_xor, small_ints()),
+    ("floor_divide", fnp.floor_divide, np.floor_divide, (near_half_integers(), near_one())),
+]
+for _name, _f, _ref, _dom in NONDIFF_BINARY:
+    add(rec(_name, _f, 2, _dom, SHAPES2, _ref, [_name], diff=False))
+
+add(
+    rec("op:x<y", lambda x, y: x < y, 2, small_ints(), SHAPES2, np.less, diff=False),
+    rec("op:x>=y", lambda x, y: x >= y, 2, small_ints(), SHAPES2, np.greater_equal, diff=False),
+    rec("op:x==y", lambda x, y: x == y, 2, small_ints(), SHAPES2, np.equal, diff=False),
+    rec("op:x!=y", lambda x, y: x != y, 2, small_ints(), SHAPES2, np.not_equal, diff=False),
+    rec("op:x//y", lambda x, y: x // y, 2, (near_half_integers(), near_one()), SHAPES2,
+        np.floor_divide, diff=False),
+    rec("op:(x>0)&(y>0)", lambda x, y: (x > 0) & (y > 0), 2, NORMAL, SHAPES2,
+        lambda x, y: (x > 0) & (y > 0), diff=False),
+    rec("op:(x>0)|(y>0)", lambda x, y: (x > 0) | (y > 0), 2, NORMAL, SHAPES2,
+        lambda x, y: (x > 0) | (y > 0), diff=False),
+    rec("op:(x>0)^(y>0)", lambda x, y: (x > 0) ^ (y > 0), 2, NORMAL, SHAPES2,
+        lambda x, y: (x > 0) ^ (y > 0), diff=False),
+)
+
+# ---- where and clip ----------------------------------------------------------------------
+
+SHAPES3_WHERE = [((), (), ()), ((3,), (3,), (3,)), ((2, 3), (2, 3), (2, 3)), ((2, 3), (3,), ()),
+                 ((2, 1), (1, 3), (2, 3)), ((), (2, 3), (3,))]
+add(
+    rec("where", lambda c, x, y: fnp.where(c, x, y), 3, (bools(), NORMAL, NORMAL),
+        SHAPES3_WHERE, np.where, ["where"]),
+    rec("where(x>0,x,y)", lambda x, y: fnp.where(x > 0, x, y), 2, (away_from_zero(), NORMAL),
+        SHAPES2, lambda x, y: np.where(x > 0, x, y), ["where"]),
+    rec("where(x>0,x*x,0)", lambda x: fnp.where(x > 0, x * x, 0.0), 1, away_from_zero(),
+        SHAPES1, lambda x: np.where(x > 0, x * x, 0.0).astype(x.dtype), ["where"]),
+    rec("clip(x,-0.5,0.5)", lambda x: fnp.clip(x, -0.5, 0.5), 1,
+        avoiding(-2, 2, (-0.6, -0.4), (0.4, 0.6)), SHAPES1, lambda x: np.clip(x, -0.5, 0.5),
+        ["clip"]),
+    rec("clip(x,None,0.5)", lambda x: fnp.clip(x, None, 0.5), 1,
+        avoiding(-2, 2, (0.4, 0.6)), SHAPES1, lambda x: np.clip(x, None, 0.5), ["clip"]),
+    rec("clip(x,lo,hi)", lambda x, lo, hi: fnp.clip(x, lo, hi), 3,
+        (avoiding(-3, 3, (-1.3, -0.7), (0.7, 1.3)), uniform(-1.2, -0.8), uniform(0.8, 1.2)),
+        [((3,), (3,), (3,)), ((2, 3), (3,), ()), ((2, 3), (2, 1), (2, 3)), ((), (), ())],
+        np.clip, ["clip"]),
+    rec("op:x.clip", lambda x: x.clip(-0.5, 0.5), 1,
+        avoiding(-2, 2, (-0.6, -0.4), (0.4, 0.6)), SHAPES1, lambda x: x.clip(-0.5, 0.5)),
+)
+
+# ---- reductions ----------------------------------------------------------------------------
+
+REDUCTIONS = [
+    ("sum", fnp.sum, np.sum, NORMAL),
+    ("mean", fnp.mean, np.mean, NORMAL),
+    ("prod", fnp.prod, np.prod, away_from_zero(0.5, 1.5)),
+    ("max", fnp.max, np.max, NORMAL),
+    ("min", fnp.min, np.min, NORMAL),
+    ("amax", fnp.amax, np.amax, NORMAL),
+    ("amin", fnp.amin, np.amin, NORMAL),
+    ("var", fnp.var, np.var, NORMAL),
+    ("std", fnp.std, np.std, NORMAL),
+]
+AXIS_CASES = [  # (kwargs, shapes)
+    ({}, SHAPES1),
+    ({"axis": None, "keepdims": True}, [(), (2, 3)]),
+    ({"axis": 0}, [(3,), (2, 3)]),
+    ({"axis": -1, "keepdims": True}, [(3,), (2, 3)]),
+    ({"axis": 1}, [(2, 3), (2, 3, 2)]),
+    ({"axis": (0, 1)}, [(2, 3)]),
+    ({"axis": (-1, 0), "keepdims": True}, [(2, 3), (2, 3, 2)]),
+]
+
+
+def _kw(kwargs: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in kwargs.items())
+
+
+for _name, _f, _ref, _dom in REDUCTIONS:
+    for _kwargs, _shapes in AXIS_CASES:
+        if _name in ("amax", "amin") and _kwargs:
+            continue  # aliases: one row each is enough
+        add(rec(f"{_name}({_kw(_kwargs)})", (lambda f, kw: lambda x: f(x, **kw))(_f, _kwargs), 1,
+                _dom, _shapes, (lambda f, kw: lambda x: f(x, **kw))(_ref, _kwargs), [_name]))
+
+add(
+    rec("var(ddof=1)", lambda x: fnp.var(x, axis=-1, ddof=1), 1, NORMAL, [(3,), (2, 3)],
+        lambda x: np.var(x, axis=-1, ddof=1), ["var"]),
+    rec("std(ddof=1,keepdims)", lambda x: fnp.std(x, axis=0, ddof=1, keepdims=True), 1, NORMAL,
+        [(3,), (2, 3)], lambda x: np.std(x, axis=0, ddof=1, keepdims=True), ["std"]),
+    rec("sum(dtype=float64)", lambda x: fnp.sum(x, axis=0, dtype=fnp.float64), 1, NORMAL,
+        [(3,), (2, 3)], lambda x: np.sum(x, axis=0, dtype=np.float64), ["sum"]),
+    rec("mean(dtype=float64)", lambda x: fnp.mean(x, dtype=fnp.float64), 1, NORMAL,
+        [(3,), (2, 3)], lambda x: np.mean(x, dtype=np.float64), ["mean"]),
+    rec("op:x.sum(0)", lambda x: x.sum(0), 1, NORMAL, [(3,), (2, 3)], lambda x: x.sum(0)),
+    rec("op:x.mean(axis=-1)", lambda x: x.mean(axis=-1), 1, NORMAL, [(3,), (2, 3)],
+        lambda x: x.mean(axis=-1)),
+    rec("op:x.max()", lambda x: x.max(), 1, NORMAL, SHAPES1, lambda x: x.max()),
+    rec("op:x.prod(axis=1)", lambda x: x.prod(axis=1), 1, away_from_zero(0.5, 1.5), [(2, 3)],
+        lambda x: x.prod(axis=1)),
+    rec("prod(with zeros)", lambda x: fnp.prod(x * (x > 0), axis=-1), 1, away_from_zero(0.5, 1.5),
+        [(3,), (2, 3)], lambda x: np.prod(x * (x > 0), axis=-1), ["prod"]),
+)
+
+for _name, _f, _ref in [("argmax", fnp.argmax, np.argmax), ("argmin", fnp.argmin, np.argmin)]:
+    for _kwargs, _shapes in [({}, SHAPES1), ({"axis": 0}, [(3,), (2, 3)]),
+                             ({"axis": -1, "keepdims": True}, [(2, 3)])]:
+        add(rec(f"{_name}({_kw(_kwargs)})", (lambda f, kw: lambda x: f(x, **kw))(_f, _kwargs), 1,
+                NORMAL, _shapes, (lambda f, kw: lambda x: f(x, **kw))(_ref, _kwargs), [_name],
+                diff=False))
+for _name, _f, _ref in [("all", fnp.all, np.all), ("any", fnp.any, np.any)]:
+    # all/any see integer-valued floats (with zeros) made by floor, itself tested above.
+    for _kwargs, _shapes in [({}, SHAPES1), ({"axis": 0}, [(3,), (2, 3)]),
+                             ({"axis": -1, "keepdims": True}, [(2, 3)])]:
+        add(rec(f"{_name}({_kw(_kwargs)})",
+                (lambda f, kw: lambda x: f(fnp.floor(x), **kw))(_f, _kwargs), 1,
+                uniform(-0.3, 3.0), _shapes,
+                (lambda f, kw: lambda x: f(np.floor(x), **kw))(_ref, _kwargs), [_name], diff=False))
+
+# ---- norms -------------------------------------------------------------------------------
+
+add(
+    rec("linalg.norm", lambda x: fnp.linalg.norm(x), 1, NORMAL, [(3,), (2, 3)], np.linalg.norm),
+    rec("linalg.norm(axis=-1,keepdims)", lambda x: fnp.linalg.norm(x, axis=-1, keepdims=True), 1,
+        NORMAL, [(3,), (2, 3)], lambda x: np.linalg.norm(x, axis=-1, keepdims=True)),
+    rec("linalg.norm(ord=2,axis=0)", lambda x: fnp.linalg.norm(x, ord=2, axis=0), 1, NORMAL,
+        [(3,), (2, 3)], lambda x: np.linalg.norm(x, ord=2, axis=0)),
+    rec("linalg.norm(fro)", lambda x: fnp.linalg.norm(x, ord="fro"), 1, NORMAL, [(2, 3)],
+        lambda x: np.linalg.norm(x, ord="fro")),
+    rec("linalg.norm(ord=1)", lambda x: fnp.linalg.norm(x, ord=1, axis=-1), 1, away_from_zero(),
+        [(3,), (2, 3)], lambda x: np.linalg.norm(x, ord=1, axis=-1)),
+    rec("linalg.norm(ord=inf)", lambda x: fnp.linalg.norm(x, ord=np.inf, axis=-1), 1,
+        away_from_zero(), [(3,), (2, 3)], lambda x: np.linalg.norm(x, ord=np.inf, axis=-1)),
+    rec("linalg.norm(ord=-inf)", lambda x: fnp.linalg.norm(x, ord=-np.inf, axis=-1), 1,
+        away_from_zero(), [(3,), (2, 3)], lambda x: np.linalg.norm(x, ord=-np.inf, axis=-1)),
+    rec("linalg.norm(ord=3)", lambda x: fnp.linalg.norm(x, ord=3, axis=-1), 1, away_from_zero(),
+        [(3,), (2, 3)], lambda x: np.linalg.norm(x, ord=3, axis=-1)),
+    rec("linalg.norm(ord=0)", lambda x: fnp.linalg.norm(x, ord=0, axis=-1), 1, small_ints(),
+        [(3,), (2, 3)], lambda x: np.linalg.norm(x, ord=0, axis=-1), diff=False),
+)
+
+# ---- shapes --------------------------------------------------------------------------------
+
+add(
+    rec("reshape(2,3->3,2)", lambda x: fnp.reshape(x, (3, 2)), 1, NORMAL, [(2, 3)],
+        lambda x: np.reshape(x, (3, 2)), ["reshape"]),
+    rec("reshape(-1)", lambda x: fnp.reshape(x, -1), 1, NORMAL, SHAPES1,
+        lambda x: np.reshape(x, -1), ["reshape"]),
+    rec("reshape(1,-1,1)", lambda x: fnp.reshape(x, (1, -1, 1)), 1, NORMAL, SHAPES1,
+        lambda x: np.reshape(x, (1, -1, 1)), ["reshape"]),
+    rec("op:x.reshape(3,2)", lambda x: x.reshape(3, 2), 1, NORMAL, [(2, 3)],
+        lambda x: x.reshape(3, 2)),
+    rec("ravel", fnp.ravel, 1, NORMAL, SHAPES1, np.ravel, ["ravel"]),
+    rec("transpose", fnp.transpose, 1, NORMAL, SHAPES1 + [(2, 3, 2)], np.transpose, ["transpose"]),
+    rec("transpose(1,2,0)", lambda x: fnp.transpose(x, (1, -1, 0)), 1, NORMAL, [(2, 3, 2)],
+        lambda x: np.transpose(x, (1, -1, 0)), ["transpose"]),
+    rec("moveaxis", lambda x: fnp.moveaxis(x, 0, -1), 1, NORMAL, [(3,), (2, 3), (2, 3, 2)],
+        lambda x: np.moveaxis(x, 0, -1), ["moveaxis"]),
+    rec("swapaxes", lambda x: fnp.swapaxes(x, 0, -1), 1, NORMAL, [(2, 3), (2, 3, 2)],
+        lambda x: np.swapaxes(x, 0, -1), ["swapaxes"]),
+    rec("broadcast_to(2,3)", lambda x: fnp.broadcast_to(x, (2, 3)), 1, NORMAL,
+        [(), (3,), (2, 3), (2, 1), (1, 3)], lambda x: np.broadcast_to(x, (2, 3)), ["broadcast_to"]),
+    rec("broadcast_to(2,2,3)", lambda x: fnp.broadcast_to(x, (2, 2, 3)), 1, NORMAL,
+        [(3,), (2, 1, 3)], lambda x: np.broadcast_to(x, (2, 2, 3)), ["broadcast_to"]),
+    rec("broadcast_arrays", lambda x, y: fnp.stack(fnp.broadcast_arrays(x, y)), 2, NORMAL,
+        SHAPES2, lambda x, y: np.stack(np.broadcast_arrays(x, y)), ["broadcast_arrays"]),
+    rec("expand_dims(0)", lambda x: fnp.expand_dims(x, 0), 1, NORMAL, SHAPES1,
+        lambda x: np.expand_dims(x, 0), ["expand_dims"]),
+    rec("expand_dims(-1)", lambda x: fnp.expand_dims(x, -1), 1, NORMAL, SHAPES1,
+        lambda x: np.expand_dims(x, -1), ["expand_dims"]),
+    rec("expand_dims((0,2))", lambda x: fnp.expand_dims(x, (0, 2)), 1, NORMAL, [(3,), (2, 3)],
+        lambda x: np.expand_dims(x, (0, 2)), ["expand_dims"]),
+    rec("squeeze", fnp.squeeze, 1, NORMAL, [(), (1, 3), (2, 1, 3), (1, 1)], np.squeeze, ["squeeze"]),
+    rec("squeeze(axis=1)", lambda x: fnp.squeeze(x, axis=1), 1, NORMAL, [(2, 1, 3), (1, 1)],
+        lambda x: np.squeeze(x, axis=1), ["squeeze"]),
+    rec("squeeze(axis=(0,-1))", lambda x: fnp.squeeze(x, axis=(0, -1)), 1, NORMAL, [(1, 3, 1)],
+        lambda x: np.squeeze(x, axis=(0, -1)), ["squeeze"]),
+    rec("atleast_1d", fnp.atleast_1d, 1, NORMAL, SHAPES1, np.atleast_1d, ["atleast_1d"]),
+    rec("concatenate(0)", lambda x, y: fnp.concatenate([x, y]), 2, NORMAL,
+        [((3,), (2,)), ((2, 3), (1, 3))], lambda x, y: np.concatenate([x, y]), ["concatenate"]),
+    rec("concatenate(-1)", lambda x, y: fnp.concatenate([x, y, x], axis=-1), 2, NORMAL,
+        [((2, 3), (2, 2)), ((3,), (1,))], lambda x, y: np.concatenate([x, y, x], axis=-1),
+        ["concatenate"]),
+    rec("concatenate(None)", lambda x, y: fnp.concatenate([x, y], axis=None), 2, NORMAL,
+        [((2, 3), (3,)), ((), (2,))], lambda x, y: np.concatenate([np.ravel(x), np.ravel(y)]),
+        ["concatenate"]),
+    rec("concatenate([x])", lambda x: fnp.concatenate([x], axis=0) * 1.0, 1, NORMAL, [(3,), (2, 3)],
+        lambda x: np.concatenate([x], axis=0), ["concatenate"]),
+    rec("stack(0)", lambda x, y: fnp.stack([x, y]), 2, NORMAL,
+        [((), ()), ((3,), (3,)), ((2, 3), (2, 3))], lambda x, y: np.stack([x, y]), ["stack"]),
+    rec("stack(-1)", lambda x, y: fnp.stack([x, y, x], axis=-1), 2, NORMAL,
+        [((), ()), ((3,), (3,)), ((2, 3), (2, 3))], lambda x, y: np.stack([x, y, x], axis=-1),
+        ["stack"]),
+    rec("hstack", lambda x, y: fnp.hstack([x, y]), 2, NORMAL,
+        [((), (3,)), ((3,), (2,)), ((2, 3), (2, 1))], lambda x, y: np.hstack([x, y]), ["hstack"]),
+    rec("vstack", lambda x, y: fnp.vstack([x, y]), 2, NORMAL,
+        [((3,), (3,)), ((2, 3), (3,)), ((2, 3), (1, 3))], lambda x, y: np.vstack([x, y]), ["vstack"]),
+)
+
+# ---- products ------------------------------------------------------------------------------
+
+MATMUL_SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 2)),
+                 ((2, 2, 3), (3, 2)), ((2, 2, 3), (3,)), ((3,), (2, 3, 2)),
+                 ((2, 1, 2, 3), (3, 3, 2))]
+DOT_SHAPES = [((), (3,)), ((2, 3), ()), ((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)),
+              ((2, 3), (3, 2)), ((2, 2, 3), (3, 2)), ((2, 3), (2, 3, 2)), ((3,), (2, 3, 2))]
+add(
+    rec("matmul", fnp.matmul, 2, NORMAL, MATMUL_SHAPES, np.matmul, ["matmul"]),
+    rec("op:x@y", lambda x, y: x @ y, 2, NORMAL, MATMUL_SHAPES, np.matmul),
+    rec("dot", fnp.dot, 2, NORMAL, DOT_SHAPES, np.dot, ["dot"]),
+    rec("op:x.dot(y)", lambda x, y: x.dot(y), 2, NORMAL, [((2, 3), (3,)), ((2, 3), (3, 2))],
+        lambda x, y: x.dot(y)),
+    rec("outer", fnp.outer, 2, NORMAL, [((3,), (2,)), ((2, 3), (2,)), ((), (3,))], np.outer, ["outer"]),
+    rec("inner", fnp.inner, 2, NORMAL, [((3,), (3,)), ((2, 3), (3,)), ((2, 3), (2, 3)), ((), (3,))],
+        np.inner, ["inner"]),
+    rec("vdot", fnp.vdot, 2, NORMAL, [((3,), (3,)), ((2, 3), (3, 2))], np.vdot, ["vdot"]),
+    rec("trace", fnp.trace, 1, NORMAL, [(3, 3)], np.trace, ["trace"]),
+)
+for _axes, _shapes in [(1, [((2, 3), (3, 2)), ((3,), (3, 2))]), (2, [((2, 3), (2, 3)), ((2, 2, 3), (2, 3, 2))]),
+                       (0, [((2,), (3,))]), (([1], [0]), [((2, 3), (3, 2))]),
+                       (([0, 1], [1, 0]), [((2, 3), (3, 2))]), ((-1, 0), [((2, 3), (3,))])]:
+    add(rec(f"tensordot(axes={_axes})", (lambda a: lambda x, y: fnp.tensordot(x, y, axes=a))(_axes),
+            2, NORMAL, _shapes, (lambda a: lambda x, y: np.tensordot(x, y, axes=a))(_axes),
+            ["tensordot"]))
+
+EINSUMS = [
+    ("ij,jk->ik", [(2, 3), (3, 2)]),
+    ("ij,jk", [(2, 3), (3, 2)]),                       # implicit output
+    ("ij,ij->i", [(2, 3), (2, 3)]),
+    ("ij->ji", [(2, 3)]),
+    ("ij", [(2, 3)]),
+    ("ji", [(2, 3)]),                                  # implicit output: transpose
+    ("ij->", [(2, 3)]),
+    ("ii->", [(3, 3)]),                                # trace
+    ("ii", [(3, 3)]),                                  # implicit trace
+    ("ii->i", [(3, 3)]),                               # diagonal
+    ("i,j->ij", [(3,), (2,)]),                         # outer product
+    ("i,i", [(3,), (3,)]),
+    ("i,i->i", [(3,), (3,)]),
+    ("...ij,...jk->...ik", [(2, 2, 3), (2, 3, 2)]),
+    ("...ij,jk->...ik", [(2, 2, 3), (3, 2)]),
+    ("...i,...i", [(2, 3), (3,)]),                     # ellipsis, broadcast, implicit output
+    ("i...->...", [(3, 2)]),
+    ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),
+    ("ijk,ik->j", [(2, 3, 2), (2, 2)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 2), (2, 2)]),
+    ("iij->j", [(2, 2, 3)]),
+]
+for _spec, _shapes in EINSUMS:
+    add(rec(f"einsum({_spec})", (lambda s: lambda *xs: fnp.einsum(s, *xs))(_spec), len(_shapes),
+            NORMAL, [tuple(_shapes)], (lambda s: lambda *xs: np.einsum(s, *xs))(_spec), ["einsum"]))
+
+# ---- indexing ----------------------------------------------------------------------------
+
+INDICES = [  # (label, index, shape of x)
+    ("[1]", 1, (3, 4)),
+    ("[-1]", -1, (3,)),
+    ("[1:3]", slice(1, 3), (3, 4)),
+    ("[::-1]", slice(None, None, -1), (3, 4)),
+    ("[:,1:3]", (slice(None), slice(1, 3)), (3, 4)),
+    ("[1,2]", (1, 2), (3, 4)),
+    ("[None]", None, (3,)),
+    ("[None,1]", (None, 1), (3, 4)),
+    ("[...,0]", (Ellipsis, 0), (2, 3, 4)),
+    ("[1,...,None]", (1, Ellipsis, None), (2, 3, 4)),
+    ("[...]", Ellipsis, ()),
+    ("[[0,0,2]]", [0, 0, 2], (3, 4)),                           # repeated: accumulates
+    ("[:,[1,1,0]]", (slice(None), [1, 1, 0]), (3, 4)),
+    ("[[0,2],[1,1]]", ([0, 2], [1, 1]), (3, 4)),
+    ("[[[0,1],[1,1]]]", np.array([[0, 1], [1, 1]]), (3,)),
+    ("[[0,1],:,[1,2]]", ([0, 1], slice(None), [1, 2]), (2, 3, 4)),  # split advanced: moved first
+    ("[:,[0,2],[1,3]]", (slice(None), [0, 2], [1, 3]), (2, 3, 4)),
+    ("[0,:,[1,1,2]]", (0, slice(None), [1, 1, 2]), (2, 3, 4)),
+    ("[1,[0,2]]", (1, [0, 2]), (3, 4)),
+    ("[None,[0,0]]", (None, [0, 0]), (3,)),
+    ("[mask]", np.array([True, False, True]), (3,)),
+    ("[mask2d]", np.array([[True, False, True, False], [False, False, True, True],
+                           [True, True, False, False]]), (3, 4)),
+    ("[:,mask]", (slice(None), np.array([False, True, True, False])), (3, 4)),
+    ("[mask,1:]", (np.array([True, False, True]), slice(1, None)), (3, 4)),
+]
+for _label, _idx, _shape in INDICES:
+    add(rec(f"x{_label}", (lambda i: lambda x: x[i])(_idx), 1, NORMAL, [_shape],
+            (lambda i: lambda x: np.asarray(x)[i])(_idx)),
+        rec(f"getitem{_label}", (lambda i: lambda x: fnp.getitem(x, i))(_idx), 1, NORMAL, [_shape],
+            (lambda i: lambda x: np.asarray(x)[i])(_idx), ["getitem"]))
+
+# Traced integer index arrays (batched by vmap: one index array per example).
+add(
+    rec("getitem(x,i)", lambda x, i: fnp.getitem(x, i), 2, (NORMAL, indices(3)),
+        [((3,), (4,)), ((3, 2), (2, 2)), ((3,), ())], lambda x, i: x[i], ["getitem"]),
+    rec("getitem(x,(i,1:))", lambda x, i: fnp.getitem(x, (i, slice(1, None))), 2,
+        (NORMAL, indices(3)), [((3, 3), (4,))], lambda x, i: x[i, 1:], ["getitem"]),
+    rec("getitem(x,(1:,i))", lambda x, i: fnp.getitem(x, (slice(1, None), i)), 2,
+        (NORMAL, indices(3)), [((2, 3), (4,))], lambda x, i: x[1:, i], ["getitem"]),
+    rec("getitem(x,(i,:,j))", lambda x, i, j: fnp.getitem(x, (i, slice(None), j)), 3,
+        (NORMAL, indices(2), indices(2)), [((2, 3, 2), (3,), (3,))], lambda x, i, j: x[i, :, j],
+        ["getitem"]),
+)
+
+# Functional updates.
+AT_INDICES = [  # (label, index, shape of x, shape of the update)
+    ("[1]", 1, (3, 4), (4,)),
+    ("[1]<-scalar", 1, (3, 4), ()),
+    ("[:,1:3]", (slice(None), slice(1, 3)), (3, 4), (3, 2)),
+    ("[::2]", slice(None, None, 2), (3,), (2,)),
+    ("[...,0]", (Ellipsis, 0), (2, 3), (2,)),
+    ("[[0,2]]", [0, 2], (3, 4), (2, 4)),
+    ("[[0,2],[1,3]]", ([0, 2], [1, 3]), (3, 4), (2,)),
+    ("[[0,1],:,[1,2]]", ([0, 1], slice(None), [1, 2]), (2, 3, 3), (2, 3)),
+    ("[mask]", np.array([True, False, True]), (3,), (2,)),
+]
+for _label, _idx, _xs, _us in AT_INDICES:
+    _np_idx = tuple(np.asarray(i) if isinstance(i, list) else i for i in _idx) \
+        if isinstance(_idx, tuple) else (np.asarray(_idx) if isinstance(_idx, list) else _idx)
+    add(rec(f"at{_label}.set", (lambda i: lambda x, v: at(x)[i].set(v))(_idx), 2, NORMAL,
+            [(_xs, _us)], (lambda i: lambda x, v: np_set(x, i, v))(_np_idx)),
+        rec(f"at{_label}.add", (lambda i: lambda x, v: at(x)[i].add(v))(_idx), 2, NORMAL,
+            [(_xs, _us)], (lambda i: lambda x, v: np_add_at(x, i, v))(_np_idx)))
+add(
+    rec("at[[0,0,2]].add", lambda x, v: at(x)[[0, 0, 2]].add(v), 2, NORMAL, [((3,), (3,)), ((3, 2), (3, 2))],
+        lambda x, v: np_add_at(x, np.array([0, 0, 2]), v)),
+    rec("at[i].add(traced i)", lambda x, v, i: at(x)[i].add(v), 3, (NORMAL, NORMAL, indices(3)),
+        [((3,), (4,), (4,)), ((3, 2), (2, 2), (2,))], lambda x, v, i: np_add_at(x, i, v)),
+    rec("at[i].set(traced i)", lambda x, v, i: at(x)[i].set(v), 3, (NORMAL, NORMAL, indices(3)),
+        [((3,), (), (1,)), ((3, 2), (2,), ())], lambda x, v, i: np_set(x, i, v)),
+    rec("at[i].get", lambda x: at(x)[1:].get(), 1, NORMAL, [(3,), (2, 3)], lambda x: x[1:]),
+)
+
+
+# ---------------------------------------------------------------------------------------
+# Running a record.
+
+def seed_of(*parts: Any) -> int:
+    return zlib.crc32(repr(parts).encode())
+
+
+def make_args(r: OpRecord, shapes: tuple, dtype: Any, seed_extra: Any = ()) -> list:
+    rng = np.random.default_rng(seed_of(r.name, shapes, np.dtype(dtype).name, seed_extra))
+    return [d.sample(rng, s, dtype) for d, s in zip(r.domains(), shapes)]
+
+
+def diff_argnums(r: OpRecord) -> list:
+    return [i for i, d in enumerate(r.domains()) if d.diff]
+
+
+def partial_in(fun: Callable, args: list, argnums: list) -> Callable:
+    """``fun`` as a function of ``args[argnums]``, the others fixed."""
+    def f(*diff):
+        full = list(args)
+        for i, a in zip(argnums, diff):
+            full[i] = a
+        return fun(*full)
+    return f
+
+
+def cases(records: list, *, diff: bool | None = None, dtypes: Sequence = DTYPES) -> list:
+    out = []
+    for r in records:
+        if diff is not None and r.diff != diff:
+            continue
+        for shapes in r.shape_cases():
+            for dt in dtypes:
+                if dt in r.dtypes:
+                    sid = "-".join("x".join(map(str, s)) or "()" for s in shapes)
+                    out.append(pytest.param(r, shapes, dt, id=f"{r.name}-{sid}-{np.dtype(dt).name}"))
+    return out
+
+
+def tolerances(dtype: Any, actual_dtype: Any = None) -> dict:
+    if np.dtype(actual_dtype or dtype) == np.float32:
+        return dict(rtol=2e-6, atol=2e-6)
+    return dict(rtol=1e-12, atol=1e-12)
+
+
+def assert_same(got: Any, want: Any, dtype: Any, what: str = "") -> None:
+    got = np.asarray(got)
+    want = np.asarray(want)
+    assert got.shape == want.shape, f"{what}shape {got.shape} != {want.shape}"
+    assert got.dtype == want.dtype, f"{what}dtype {got.dtype} != {want.dtype}"
+    if want.dtype.kind in "fc":
+        np.testing.assert_allclose(got, want, err_msg=what, **tolerances(dtype, want.dtype))
+    else:
+        np.testing.assert_array_equal(got, want, err_msg=what)
+
+
+# ---------------------------------------------------------------------------------------
+# Value, dtype, derivatives and batching of every row.
+
+@pytest.mark.parametrize("r,shapes,dtype", cases(RECORDS))
+def test_value_matches_numpy(r, shapes, dtype):
+    args = make_args(r, shapes, dtype)
+    want = r.ref(*[a.copy() for a in args])
+    got = r.fun(*args)
+    assert_same(got, want, dtype)
+
+
+@pytest.mark.parametrize("r,shapes,dtype", cases(RECORDS, diff=True))
+def test_grads_match_finite_differences(r, shapes, dtype):
+    args = make_args(r, shapes, dtype)
+    nums = diff_argnums(r)
+    f = partial_in(r.fun, args, nums)
+    diff_args = [args[i] for i in nums]
+    tol = None if r.tol is None else r.tol[dtype]
+    ft.check_grads(f, diff_args, order=r.order, modes=r.modes, atol=tol, rtol=tol)
+
+
+@pytest.mark.parametrize("r,shapes,dtype", cases(RECORDS, diff=True))
+def test_derivative_dtypes(r, shapes, dtype):
+    """The gradient has each input's dtype; the output tangent has the output's dtype."""
+    args = make_args(r, shapes, dtype)
+    nums = diff_argnums(r)
+    f = partial_in(r.fun, args, nums)
+    diff_args = [args[i] for i in nums]
+    out = np.asarray(r.fun(*args))
+    grads = ft.grad(lambda *a: fnp.sum(f(*a)), argnums=tuple(range(len(nums))))(*diff_args)
+    for g, a in zip(grads, diff_args):
+        assert np.asarray(g).shape == a.shape
+        assert np.asarray(g).dtype == a.dtype, f"gradient dtype {np.asarray(g).dtype} != {a.dtype}"
+    ct = np.ones(out.shape, out.dtype)
+    _, pullback = ft.value_and_pullback(f, *diff_args)
+    for c, a in zip(pullback(ct), diff_args):
+        assert np.asarray(c).dtype == a.dtype, f"cotangent dtype {np.asarray(c).dtype} != {a.dtype}"
+    primal_out, tangent_out = ft.jvp(f, tuple(diff_args), tuple(np.ones_like(a) for a in diff_args))
+    assert np.asarray(primal_out).dtype == out.dtype
+    assert np.asarray(tangent_out).dtype == out.dtype
+    assert np.asarray(tangent_out).shape == out.shape
+
+
+@pytest.mark.parametrize("r,shapes,dtype", cases(RECORDS, diff=False))
+def test_nondifferentiable_derivative_is_zero(r, shapes, dtype):
+    args = make_args(r, shapes, dtype)
+    nums = diff_argnums(r)
+    f = partial_in(r.fun, args, nums)
+    diff_args = [args[i] for i in nums]
+    out, t_out = ft.jvp(f, tuple(diff_args), tuple(np.ones_like(a) for a in diff_args))
+    assert_same(out, r.ref(*args), dtype)
+    assert np.shape(t_out) == np.shape(out)
+    assert not np.any(np.asarray(t_out)), t_out
+    grads = ft.grad(lambda *a: fnp.sum(fnp.astype(f(*a), dtype) * 3.0),
+                    argnums=tuple(range(len(nums))))(*diff_args)
+    for g, a in zip(grads, diff_args):
+        assert np.asarray(g).dtype == a.dtype and np.asarray(g).shape == a.shape
+        np.testing.assert_array_equal(g, np.zeros_like(a))
+
+
+def in_axes_cases(ranks: list) -> list:
+    """Mixes of 0, 1, -1 and None across arguments of (unbatched) ``ranks``."""
+    n = len(ranks)
+    combos = [(0,) * n, (-1,) * n, tuple(1 if r >= 1 else 0 for r in ranks)]
+    if n > 1:
+        for k in range(n):
+            combos.append(tuple((1 if ranks[i] >= 1 else -1) if i == k else None for i in range(n)))
+        combos.append(tuple(None if i == 0 else (-1 if i % 2 else 0) for i in range(n)))
+        combos.append(tuple((1 if r >= 1 else 0) if i % 2 == 0 else -1 for i, r in enumerate(ranks)))
+    return list(dict.fromkeys(combos))
+
+
+def insert_axis(rng: np.random.Generator, dom: Domain, shape: tuple, axis: int | None,
+                size: int, dtype: Any) -> np.ndarray:
+    if axis is None:
+        return dom.sample(rng, shape, dtype)
+    full = list(shape)
+    full.insert(axis % (len(shape) + 1), size)
+    return dom.sample(rng, tuple(full), dtype)
+
+
+def take(x: np.ndarray, axis: int | None, i: int) -> np.ndarray:
+    return x if axis is None else np.take(x, i, axis=axis)
+
+
+def batching_tol(dtype):
+    return dict(rtol=1e-5, atol=1e-6) if dtype == F32 else dict(rtol=1e-12, atol=1e-12)
+
+
+def assert_batched(got, want, dtype, what):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != {want.dtype}"
+    if want.dtype.kind in "fc":
+        np.testing.assert_allclose(got, want, err_msg=what, **batching_tol(dtype))
+    else:
+        np.testing.assert_array_equal(got, want, err_msg=what)
+
+
+@pytest.mark.parametrize("r,shapes,dtype", cases(RECORDS))
+def test_vmap_matches_loop(r, shapes, dtype):
+    B = 4
+    doms = r.domains()
+    for in_axes in in_axes_cases([len(s) for s in shapes]):
+        rng = np.random.default_rng(seed_of(r.name, shapes, in_axes))
+        batched = [insert_axis(rng, d, s, ax, B, dtype) for d, s, ax in zip(doms, shapes, in_axes)]
+        want = np.stack([np.asarray(r.fun(*[take(x, ax, b) for x, ax in zip(batched, in_axes)]))
+                         for b in range(B)])
+        got = ft.vmap(r.fun, in_axes=in_axes)(*batched)
+        assert_batched(got, want, dtype, f"vmap(in_axes={in_axes})")
+
+
+@pytest.mark.parametrize("r,shapes,dtype", cases(RECORDS, dtypes=(F64,)))
+def test_nested_vmap_matches_loop(r, shapes, dtype):
+    """``vmap(vmap(f, inner), outer)``: the inner batch axis first, the outer one last."""
+    B1, B2 = 2, 3
+    n = r.nargs
+    inner = tuple(None if (n > 1 and i == n - 1) else 0 for i in range(n))
+    outer = (-1,) * n
+    rng = np.random.default_rng(seed_of(r.name, shapes, "nested"))
+    args = []
+    for d, s, ax in zip(r.domains(), shapes, inner):
+        full = ((B1,) if ax == 0 else ()) + tuple(s) + (B2,)
+        args.append(d.sample(rng, full, dtype))
+    want = np.stack([np.stack([np.asarray(r.fun(*[take(take(x, -1, j), ax, i)
+                                                  for x, ax in zip(args, inner)]))
+                               for i in range(B1)]) for j in range(B2)])
+    got = ft.vmap(ft.vmap(r.fun, in_axes=inner), in_axes=outer)(*args)
+    assert_batched(got, want, dtype, f"vmap(vmap(in_axes={inner}), in_axes={outer})")
+
+
+# ---------------------------------------------------------------------------------------
+# The conventions of API.md at awkward points, against exact values.
+
+def test_abs_derivative_at_zero_is_zero():
+    assert ft.grad(fnp.abs)(0.0) == 0.0
+    assert ft.jvp(fnp.abs, (0.0,), (1.0,))[1] == 0.0
+    x = np.array([-1.5, 0.0, 2.0])
+    np.testing.assert_array_equal(ft.grad(lambda x: fnp.sum(fnp.abs(x)))(x), [-1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(ft.grad(lambda x: fnp.sum(abs(x)))(np.float32(0.0)), 0.0)
+
+
+def test_norm_gradient_at_zero_vector_is_zero():
+    for z in (np.zeros(3), np.zeros((2, 3)), np.zeros(3, np.float32)):
+        g = ft.grad(fnp.linalg.norm)(z)
+        assert g.dtype == z.dtype
+        np.testing.assert_array_equal(g, np.zeros_like(z))
+        assert ft.jvp(fnp.linalg.norm, (z,), (np.ones_like(z),))[1] == 0.0
+    # Per row, with an axis: only the zero row has a zero gradient.
+    x = np.array([[0.0, 0.0], [3.0, 4.0]])
+    g = ft.grad(lambda x: fnp.sum(fnp.linalg.norm(x, axis=1)))(x)
+    np.testing.assert_allclose(g, [[0.0, 0.0], [0.6, 0.8]], rtol=1e-15)
+    # Elsewhere the gradient is x / |x|.
+    np.testing.assert_allclose(ft.grad(fnp.linalg.norm)(np.array([3.0, 4.0])), [0.6, 0.8], rtol=1e-15)
+
+
+@pytest.mark.parametrize("f,wins", [(fnp.maximum, "x"), (fnp.minimum, "y")])
+def test_maximum_minimum_split_ties(f, wins):
+    gx, gy = ft.grad(f, argnums=(0, 1))(1.0, 1.0)
+    assert (gx, gy) == (0.5, 0.5)
+    assert ft.jvp(f, (2.0, 2.0), (1.0, 3.0))[1] == 2.0
+    x = np.array([1.0, 2.0, 3.0])
+    y = np.array([3.0, 2.0, 1.0])
+    gx, gy = ft.grad(lambda x, y: fnp.sum(f(x, y)), argnums=(0, 1))(x, y)
+    first = [0.0, 0.5, 1.0] if wins == "x" else [1.0, 0.5, 0.0]
+    np.testing.assert_array_equal(gx, first)
+    np.testing.assert_array_equal(gy, 1.0 - np.array(first))
+    # A broadcast scalar tying with several elements gets a half from each.
+    gx, gy = ft.grad(lambda x, y: fnp.sum(f(x, y)), argnums=(0, 1))(np.array([2.0, 2.0, 5.0]), 2.0)
+    np.testing.assert_array_equal(gx, [0.5, 0.5, 1.0 if wins == "x" else 0.0])
+    assert gy == (1.0 if wins == "x" else 2.0)
+
+
+@pytest.mark.parametrize("f", [fnp.max, fnp.min])
+def test_max_min_reductions_split_ties(f):
+    x = np.array([1.0, 3.0, 3.0]) if f is fnp.max else np.array([-1.0, -3.0, -3.0])
+    np.testing.assert_array_equal(ft.grad(f)(x), [0.0, 0.5, 0.5])
+    np.testing.assert_array_equal(ft.grad(f)(np.full(3, 7.0)), [1 / 3, 1 / 3, 1 / 3])
+    assert ft.jvp(f, (x,), (np.array([10.0, 1.0, 2.0]),))[1] == 1.5
+    s = 1.0 if f is fnp.max else -1.0
+    m = s * np.array([[1.0, 1.0, 0.0], [2.0, 5.0, 5.0], [4.0, 4.0, 4.0]])
+    g = ft.grad(lambda m: fnp.sum(f(m, axis=1)))(m)
+    np.testing.assert_allclose(g, [[0.5, 0.5, 0], [0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]], rtol=1e-15)
+    g = ft.grad(lambda m: fnp.sum(f(m, axis=0, keepdims=True)))(m)
+    np.testing.assert_allclose(g, [[0, 0, 0], [0, 0.5, 0.5], [1, 0.5, 0.5]], rtol=1e-15)
+    # float32 ties keep float32
+    g = ft.grad(f)(np.ones(4, np.float32))
+    assert g.dtype == np.float32
+    np.testing.assert_array_equal(g, np.full(4, 0.25, np.float32))
+
+
+def test_pow_derivative_in_exponent_at_zero_base_is_zero():
+    gx, gy = ft.grad(lambda x, y: x ** y, argnums=(0, 1))(0.0, 2.0)
+    assert (gx, gy) == (0.0, 0.0)
+    gx, gy = ft.grad(lambda x, y: fnp.power(x, y), argnums=(0, 1))(0.0, 3.0)
+    assert (gx, gy) == (0.0, 0.0)
+    g = ft.grad(lambda y: fnp.sum(fnp.power(np.array([0.0, 2.0]), y)))(np.array([2.0, 3.0]))
+    np.testing.assert_allclose(g, [0.0, 8.0 * np.log(2.0)], rtol=1e-15)
+    assert ft.jvp(lambda y: 0.0 ** y, (1.5,), (1.0,))[1] == 0.0
+    # x ** 0 is constant 1 (derivative 0 even at x = 0)
+    assert ft.grad(lambda x: x ** 0)(0.0) == 0.0
+    assert ft.grad(lambda x: fnp.power(x, 0.0))(0.0) == 0.0
+
+
+def test_integer_power_of_negative_base_is_differentiable():
+    assert ft.grad(lambda x: x ** 3)(-2.0) == 12.0
+    assert ft.grad(ft.grad(lambda x: x ** 3))(-2.0) == -12.0
+    assert ft.grad(lambda x: fnp.power(x, 3.0))(-2.0) == 12.0
+    assert ft.grad(lambda x: fnp.power(x, 2))(-3.0) == -6.0
+    assert ft.jvp(lambda x: x ** 4, (-1.0,), (1.0,))[1] == -4.0
+    g = ft.grad(lambda x: fnp.sum(fnp.power(x, np.array([1.0, 2.0, 3.0]))))(np.array([-1.0, -1.0, -2.0]))
+    np.testing.assert_array_equal(g, [1.0, -2.0, 12.0])
+    g = ft.grad(lambda x: fnp.sum(x ** 3))(np.array([-2.0, -1.0], np.float32))
+    assert g.dtype == np.float32
+    np.testing.assert_array_equal(g, [12.0, 3.0])
+    ft.check_grads(lambda x: x ** 3, (np.array([-2.0, -0.5, 1.5]),), order=2)
+    ft.check_grads(lambda x: fnp.power(x, 5), (np.array([-1.2, -0.7]),), order=2)
+
+
+def test_sqrt_derivative_at_zero_is_inf():
+    with np.errstate(divide="ignore"):
+        assert ft.grad(fnp.sqrt)(0.0) == np.inf
+        assert ft.jvp(fnp.sqrt, (0.0,), (1.0,))[1] == np.inf
+        g = ft.grad(lambda x: fnp.sum(fnp.sqrt(x)))(np.array([0.0, 4.0], np.float32))
+    assert g.dtype == np.float32
+    np.testing.assert_array_equal(g, [np.inf, 0.25])
+
+
+def test_repeated_indices_accumulate():
+    x = np.arange(5.0)
+    g = ft.grad(lambda x: fnp.sum(x[[0, 0, 1]]))(x)
+    np.testing.assert_array_equal(g, [2.0, 1.0, 0.0, 0.0, 0.0])
+    g = ft.grad(lambda x: fnp.sum(x[np.array([3, 3, 3, 0])] * np.array([1.0, 2.0, 3.0, 4.0])))(x)
+    np.testing.assert_array_equal(g, [4.0, 0.0, 0.0, 6.0, 0.0])
+    m = np.zeros((2, 3))
+    g = ft.grad(lambda m: fnp.sum(m[[0, 0, 1], [1, 1, 2]]))(m)
+    np.testing.assert_array_equal(g, [[0.0, 2.0, 0.0], [0.0, 0.0, 1.0]])
+    g = ft.grad(lambda m: fnp.sum(m[:, [2, 2]]))(m)
+    np.testing.assert_array_equal(g, [[0.0, 0.0, 2.0], [0.0, 0.0, 2.0]])
+    # forward mode gathers (no accumulation to do)
+    _, t = ft.jvp(lambda x: x[[0, 0, 1]], (x,), (np.array([1.0, 2.0, 3.0, 4.0, 5.0]),))
+    np.testing.assert_array_equal(t, [1.0, 1.0, 2.0])
+    # under vmap, per example
+    g = ft.vmap(ft.grad(lambda x: fnp.sum(x[[0, 0, 1]])))(np.zeros((2, 3)))
+    np.testing.assert_array_equal(g, [[2.0, 1.0, 0.0]] * 2)
+    # traced (batched) repeated indices accumulate per example
+    idx = np.array([[0, 0], [2, 1]])
+    g = ft.vmap(lambda i: ft.grad(lambda x: fnp.sum(fnp.getitem(x, i)))(np.zeros(3)))(idx)
+    np.testing.assert_array_equal(g, [[2.0, 0.0, 0.0], [0.0, 1.0, 1.0]])
+    # .at[...].add with repeated indices accumulates in the value and in the derivative
+    out = ft.jvp(lambda x: x.at[[0, 0, 2]].add(1.0), (np.zeros(3),), (np.ones(3),))[0]
+    np.testing.assert_array_equal(out, [2.0, 0.0, 1.0])
+    gv = ft.grad(lambda v: fnp.sum(at(np.zeros(3))[[0, 0, 2]].add(v) * np.array([1.0, 2.0, 3.0])))(
+        np.zeros(3))
+    np.testing.assert_array_equal(gv, [1.0, 1.0, 3.0])
+
+
+def test_at_set_gradients():
+    x = np.arange(4.0)
+    gx, gv = ft.grad(lambda x, v: fnp.sum(x.at[1:3].set(v) * np.array([1.0, 2.0, 3.0, 4.0])),
+                     argnums=(0, 1))(x, np.zeros(2))
+    np.testing.assert_array_equal(gx, [1.0, 0.0, 0.0, 4.0])
+    np.testing.assert_array_equal(gv, [2.0, 3.0])
+    # a scalar update broadcast over the slice collects every element's cotangent
+    gv = ft.grad(lambda v: fnp.sum(at(np.zeros(4))[1:3].set(v) * np.array([1.0, 2.0, 3.0, 4.0])))(0.0)
+    assert gv == 5.0
+
+
+def test_boolean_masks():
+    x = np.array([-1.0, 2.0, -3.0, 4.0])
+    g = ft.grad(lambda x: fnp.sum(x[x > 0] ** 2))(x)   # the mask is concrete under grad
+    np.testing.assert_array_equal(g, [0.0, 4.0, 0.0, 8.0])
+    mask = np.array([[True, False], [False, True]])
+    g = ft.grad(lambda m: fnp.sum(m[mask] * np.array([2.0, 3.0])))(np.zeros((2, 2)))
+    np.testing.assert_array_equal(g, [[2.0, 0.0], [0.0, 3.0]])
+    # a concrete mask under vmap is fine; a per-example (batched) one has no concrete value
+    out = ft.vmap(lambda r: r[np.array([True, False, True])])(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(out, [[0.0, 2.0], [3.0, 5.0]])
+    with pytest.raises(ConcretizationError):
+        ft.vmap(lambda r: r[r > 0])(np.ones((2, 3)))
+
+
+def test_logaddexp_is_stable():
+    assert fnp.logaddexp(1000.0, 1000.0) == 1000.0 + np.log(2.0)
+    gx, gy = ft.grad(fnp.logaddexp, argnums=(0, 1))(1000.0, 1000.0)
+    assert (gx, gy) == (0.5, 0.5)
+    gx, gy = ft.grad(fnp.logaddexp, argnums=(0, 1))(-1000.0, 0.0)
+    assert (gx, gy) == (0.0, 1.0)
+    assert fnp.logaddexp(-np.inf, 0.0) == 0.0
+    assert ft.grad(fnp.logaddexp, argnums=1)(-np.inf, 0.0) == 1.0
+
+
+def test_clip_and_where_derivatives():
+    x = np.array([-2.0, -0.5, 0.0, 0.3, 2.0])
+    g = ft.grad(lambda x: fnp.sum(fnp.clip(x, -1.0, 1.0)))(x)
+    np.testing.assert_array_equal(g, [0.0, 1.0, 1.0, 1.0, 0.0])
+    glo, ghi = ft.grad(lambda lo, hi: fnp.sum(fnp.clip(x, lo, hi)), argnums=(0, 1))(-1.0, 1.0)
+    assert (glo, ghi) == (1.0, 1.0)
+    # where: the untaken branch gets exactly zero even where it is not finite
+    g = ft.grad(lambda x: fnp.sum(fnp.where(x > 0, fnp.sqrt(fnp.where(x > 0, x, 1.0)), 0.0)))(x)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, np.where(x > 0, 0.5 / np.sqrt(np.where(x > 0, x, 1.0)), 0.0))
+
+
+def test_comparisons_have_zero_derivative():
+    x, y = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 2.0])
+    for f in (fnp.less, fnp.less_equal, fnp.greater, fnp.greater_equal, fnp.equal, fnp.not_equal):
+        gx, gy = ft.grad(lambda x, y: fnp.sum(fnp.where(f(x, y), x * 0.0 + 1.0, 0.0)),
+                         argnums=(0, 1))(x, y)
+        np.testing.assert_array_equal(gx, 0.0)
+        np.testing.assert_array_equal(gy, 0.0)
+
+
+def test_stop_gradient_and_with_gradient():
+    assert ft.grad(lambda x: x * ft.stop_gradient(x))(3.0) == 3.0
+    assert ft.grad(lambda x: ft.with_gradient(x * x, lambda g: 2.0 * g))(3.0) == 12.0
+
+
+# ---------------------------------------------------------------------------------------
+# Creation functions, dtypes and constants: simple value tests.
+
+def test_creation_functions_are_numpy():
+    assert_same(fnp.array([1.0, 2.0], dtype=fnp.float32), np.array([1.0, 2.0], np.float32), F32)
+    assert_same(fnp.zeros((2, 3)), np.zeros((2, 3)), F64)
+    assert_same(fnp.ones(3, fnp.float32), np.ones(3, np.float32), F32)
+    assert_same(fnp.full((2,), 7.0), np.full((2,), 7.0), F64)
+    assert fnp.empty((2, 3)).shape == (2, 3) and fnp.empty(2, fnp.float32).dtype == np.float32
+    assert_same(fnp.arange(5), np.arange(5), F64)
+    assert_same(fnp.arange(0.0, 1.0, 0.25), np.arange(0.0, 1.0, 0.25), F64)
+    assert_same(fnp.linspace(0, 1, 5), np.linspace(0, 1, 5), F64)
+    assert_same(fnp.eye(3, 2), np.eye(3, 2), F64)
+    assert_same(fnp.identity(3), np.identity(3), F64)
+    assert_same(fnp.tri(3), np.tri(3), F64)
+    for a, b in zip(fnp.meshgrid(np.arange(2.0), np.arange(3.0)),
+                    np.meshgrid(np.arange(2.0), np.arange(3.0))):
+        assert_same(a, b, F64)
+
+
+def test_dtypes_and_constants_are_numpy():
+    for name in ("bool_", "complex64", "complex128", "float16", "float32", "float64", "int8",
+                 "int16", "int32", "int64", "intp", "uint8", "dtype", "ndarray"):
+        assert getattr(fnp, name) is getattr(np, name)
+    assert fnp.pi == np.pi and fnp.e == np.e and fnp.inf == np.inf and np.isnan(fnp.nan)
+    assert fnp.newaxis is None
+    assert fnp.dtype("float32") == np.float32
+
+
+def test_shape_queries_on_traced_values():
+    def f(x):
+        assert fnp.shape(x) == (2, 3) and fnp.ndim(x) == 2 and fnp.size(x) == 6
+        assert x.shape == (2, 3) and x.ndim == 2 and x.size == 6
+        return fnp.sum(x)
+    ft.grad(f)(np.ones((2, 3)))
+    ft.vmap(f)(np.ones((4, 2, 3)))
+    ft.jvp(f, (np.ones((2, 3)),), (np.ones((2, 3)),))
+    assert fnp.shape(3.0) == () and fnp.ndim(np.ones((1, 2))) == 2 and fnp.size(np.ones(4)) == 4
+
+
+def test_normalize_axis():
+    assert fnp.normalize_axis(-1, 3) == 2 and fnp.normalize_axis(0, 1) == 0
+    with pytest.raises(ValueError, match="axis"):
+        fnp.normalize_axis(3, 3)
+
+
+def test_nonzero_and_one_argument_where():
+    x = np.array([[0.0, 1.0], [2.0, 0.0]])
+    for got in (fnp.nonzero(x), fnp.where(x)):
+        for a, b in zip(got, np.nonzero(x)):
+            np.testing.assert_array_equal(a, b)
+    # under grad the value is concrete: nonzero works and indexing with it is differentiable
+    g = ft.grad(lambda x: fnp.sum(x[fnp.nonzero(x)] ** 2))(x)
+    np.testing.assert_array_equal(g, 2 * x)
+    with pytest.raises(ConcretizationError):
+        ft.vmap(fnp.nonzero)(x)
+
+
+# ---------------------------------------------------------------------------------------
+# Coverage: rules for every primitive, a row for every primitive and every public name.
+
+ALL_PRIMITIVES = {name: p for name, p in vars(primitives).items() if isinstance(p, core.Primitive)}
+
+# Public names of functrans.numpy that are not numeric functions of arrays, and why.
+NOT_NUMERIC = {
+    # dtypes, NumPy's own objects re-exported (test_dtypes_and_constants_are_numpy)
+    "bool_", "complex64", "complex128", "float16", "float32", "float64", "int8", "int16",
+    "int32", "int64", "intp", "uint8", "dtype", "ndarray",
+    # constants (test_dtypes_and_constants_are_numpy)
+    "e", "pi", "inf", "nan", "newaxis",
+    # creation from shapes/values: plain NumPy, nothing to differentiate
+    # (test_creation_functions_are_numpy)
+    "array", "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "identity",
+    "meshgrid", "tri",
+    # shape queries return Python ints (test_shape_queries_on_traced_values)
+    "ndim", "shape", "size", "normalize_axis",
+    # integer results that need a concrete value (test_nonzero_and_one_argument_where)
+    "nonzero",
+    # the linalg submodule: its functions (norm) have rows of their own
+    "linalg",
+    # module-level imports and helpers visible in dir(), not NumPy API: typing names,
+    # the primitives module, the Tracer class and its error, internal helpers
+    "Any", "ArrayLike", "Sequence", "annotations", "builtins", "string", "P", "Tracer",
+    "ConcretizationError", "concrete_value", "dtype_of", "shape_of", "install_tracer_methods",
+}
+
+
+def test_every_primitive_has_its_rules():
+    missing = []
+    for name, p in ALL_PRIMITIVES.items():
+        if p not in batching.batch_rules:
+            missing.append(f"{name}: batching rule")
+        if p.differentiable:
+            if p not in forward.jvp_rules:
+                missing.append(f"{name}: jvp rule")
+            if p not in reverse.vjp_rules:
+                missing.append(f"{name}: vjp rule")
+    assert not missing, missing
+
+
+class _Recorder(core.Trace):
+    """A pass-through interpreter that notes every primitive bound through it."""
+
+    def __init__(self, parent, seen):
+        super().__init__(parent, "record")
+        self.seen = seen
+
+    def process(self, prim, args, params):
+        self.seen.add(prim)
+        return self.parent.process(prim, args, params)
+
+
+def primitives_used(r: OpRecord) -> set:
+    seen: set = set()
+    shapes = r.shape_cases()[0]
+    args = make_args(r, shapes, F64)
+    core.trace_call(_Recorder(core.current_trace(), seen), r.fun, args)
+    return seen
+
+
+def test_every_primitive_has_a_row():
+    """Differentiable primitives are used by a differentiable row (so check_grads covers
+    their jvp and vjp to second order); every primitive by some row (value, batching)."""
+    used_diff, used_any = set(), set()
+    for r in RECORDS:
+        seen = primitives_used(r)
+        used_any |= seen
+        if r.diff:
+            used_diff |= seen
+    missing = [name for name, p in ALL_PRIMITIVES.items()
+               if p not in (used_diff if p.differentiable else used_any)]
+    assert not missing, f"primitives without a row in the table: {missing}"
+
+
+def test_every_public_numpy_name_has_a_row():
+    public = {n for n in dir(fnp) if not n.startswith("_")}
+    covered = {n for r in RECORDS for n in r.names}
+    missing = sorted(public - covered - NOT_NUMERIC)
+    assert not missing, f"functrans.numpy names without a row (or a reason in NOT_NUMERIC): {missing}"
+    stale = sorted((covered | NOT_NUMERIC) - public)
+    assert not stale, f"names in the table that functrans.numpy does not export: {stale}"
+    linalg_public = {n for n in dir(fnp.linalg) if not n.startswith("_")}
+    assert "norm" in linalg_public
+    assert any(r.name.startswith("linalg.norm") for r in RECORDS)
