@@ -219,7 +219,7 @@ class Tracer:
     def __str__(self) -> str:
         try:
             return str(self.concrete())
-        except ConcretizationError:
+        except (ConcretizationError, LeakedTracerError):
             return self._describe()
 
     def __repr__(self) -> str:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .core import EVAL, Primitive, Trace, Tracer, _state, add_any, concrete_value, trace_call, zeros_like_p
+from .core import (EVAL, Primitive, Trace, Tracer, _state, add_any, concrete_value, raise_leaked,
+                   trace_call, zeros_like_p)
 
 jvp_rules: dict[Primitive, Callable[..., Any]] = {}
 
@@ -35,6 +36,8 @@ class JVPTracer(Tracer):
         return self.primal.dtype
 
     def concrete(self) -> Any:
+        if not self._trace.alive:
+            raise_leaked(self, "a conversion to a concrete value")
         return concrete_value(self.primal)
 
     def _payload(self) -> Any:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from .core import Primitive, Trace, Tracer, _state, add_any, add_p, concrete_value, trace_call, zeros_like_p
+from .core import (Primitive, Trace, Tracer, _state, add_any, add_p, concrete_value, raise_leaked,
+                   trace_call, zeros_like_p)
 
 vjp_rules: dict[Primitive, Callable[..., Any]] = {}
 
@@ -37,6 +38,8 @@ class VJPTracer(Tracer):
         return self.primal.dtype
 
     def concrete(self) -> Any:
+        if not self._trace.alive:
+            raise_leaked(self, "a conversion to a concrete value")
         return concrete_value(self.primal)
 
     def _payload(self) -> Any:
