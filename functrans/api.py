@@ -234,6 +234,11 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         if tuple(shape_of(t)) != tuple(shape_of(p)):
             raise ValueError(f"jvp: each tangent must have its primal's shape; primal leaf {k} has "
                              f"shape {tuple(shape_of(p))}, got a tangent of shape {tuple(shape_of(t))}")
+        if isinstance(t, (int, float, complex)):
+            t_flat[k] = np.asarray(t, dtype=dtype_of(p))
+        elif dtype_of(t) != dtype_of(p):
+            raise TypeError(f"jvp: each tangent must have its primal's dtype; primal leaf {k} has "
+                            f"dtype {dtype_of(p)}, got a tangent of dtype {dtype_of(t)}")
     out, trace = jvp_flat(lambda *xs: fun(*tree.unflatten(in_tree, xs)), flat, list(t_flat))
     out_flat, out_tree = tree.flatten(out)
     pairs = [trace.unpack(o) for o in out_flat]
@@ -273,17 +278,16 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, *,
         array([3., 3., 3., 3.])
     """
     def vmapped(*args: Any, **kwargs: Any) -> Any:
-        if kwargs:
-            raise TypeError("vmap: keyword arguments are not supported; pass them positionally "
-                            "and give their in_axes")
         axes_spec = tuple(in_axes) if isinstance(in_axes, list) else in_axes
         if isinstance(axes_spec, tuple) and len(axes_spec) != len(args):
             raise ValueError(f"vmap: in_axes has {len(axes_spec)} entries but the function was "
                              f"called with {len(args)} positional arguments")
-        flat, in_tree = tree.flatten(args)
         prefix = axes_spec if isinstance(axes_spec, tuple) else (axes_spec,) * len(args)
-        axes = tree.broadcast_prefix(prefix, args, "vmap in_axes")
-        arg_of = [i for i, a in enumerate(args) for _ in tree.leaves(a)]
+        # Keyword arguments are mapped over their axis 0, as in JAX.
+        flat, in_tree = tree.flatten((args, kwargs))
+        axes = tree.broadcast_prefix((prefix, 0), (args, kwargs), "vmap in_axes")
+        arg_of = [i for i, a in enumerate(args) for _ in tree.leaves(a)] + [
+            f"{k!r}" for k in sorted(kwargs) for _ in tree.leaves(kwargs[k])]
         dims, sizes = [], []
         for x, ax, i in zip(flat, axes, arg_of):
             if ax is None:
@@ -322,7 +326,10 @@ def _prefix(out_axes: Any) -> Any:
 
 def _vmap_call(fun: Callable[..., Any], flat: list, in_tree: Any, dims: list, size: int,
                out_axes: Any) -> Any:
-    out, trace = vmap_flat(lambda *xs: fun(*tree.unflatten(in_tree, xs)), flat, dims, size)
+    def flat_fun(*xs: Any) -> Any:
+        args, kwargs = tree.unflatten(in_tree, xs)
+        return fun(*args, **kwargs)
+    out, trace = vmap_flat(flat_fun, flat, dims, size)
     out_flat, out_tree = tree.flatten(out)
     o_axes = tree.broadcast_prefix(_prefix(out_axes), out, "vmap out_axes")
     return tree.unflatten(out_tree, [_place_batch_axis(trace.unpack(o), ax, size)
