@@ -176,7 +176,9 @@ def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
 def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
     """d(x**y)/dy = x**y log x, taken as 0 at x = 0 (the convention of API.md)."""
     zero = eq(x, 0)
-    return where(zero, 0.0, ans * log(where(zero, 1.0, x)))
+    d = where(zero, 0.0, ans * log(where(zero, 1.0, x)))
+    # A constant base such as 2.0 gives a float64 log: keep the output's dtype (float32).
+    return d if dtype_of(d) == dtype_of(ans) else convert_element_type(d, dtype_of(ans))
 
 
 pow_p = Primitive("pow", np.power)
@@ -447,7 +449,9 @@ def _arg_batch(axis_size: int, vals: list, dims: list, *, axis: int | None,
     if axis is None:
         x = reshape(moveaxis(x, d, 0), (axis_size, -1))
         return argreduce_p.bind(x, axis=1, keepdims=False, impl=impl), 0
-    return argreduce_p.bind(x, axis=axis + (axis >= d), keepdims=keepdims, impl=impl), d
+    moved = axis + (axis >= d)
+    # Reducing an axis before the batch axis (without keepdims) shifts the batch axis left.
+    return argreduce_p.bind(x, axis=moved, keepdims=keepdims, impl=impl), d - (moved < d and not keepdims)
 
 
 argreduce_p = Primitive("argreduce", lambda x, axis, keepdims, impl: impl(x, axis=axis, keepdims=keepdims),
@@ -672,7 +676,7 @@ def _getitem_batch(axis_size: int, vals: list, dims: list, *, idx: tuple) -> tup
         moved.append(v)
     batch_index = np.arange(axis_size).reshape((axis_size,) + (1,) * rank)
     out = getitem(x, (DYNAMIC,) + idx, [batch_index] + moved)
-    contiguous, before, _ = _index_layout(idx, dynamic)
+    contiguous, before, _ = _index_layout(idx, moved)  # ``dynamic`` mixes batched shapes
     if contiguous and before:
         # The result is (B, *advanced, *basic); per example the advanced block follows
         # ``before`` basic dims.
@@ -692,20 +696,56 @@ def _scatter_batch(prim: Primitive) -> Callable[..., tuple[Any, int]]:
     def batch(axis_size: int, vals: list, dims: list, *, idx: tuple) -> tuple[Any, int]:
         x, updates, *dynamic = vals
         xd, ud, *ddims = dims
-        if any(d is not None for d in ddims):
-            raise NotImplementedError(
-                f"batching rule for '{prim.name}' with batched index arrays is not implemented")
         x = bdim_to_front(x, xd, axis_size)
-        if ud is not None:
+        if any(d is not None for d in ddims):
+            return _scatter_batched_indices(prim, axis_size, x, updates, ud, dynamic, ddims, idx), 0
+        contiguous, _, adv_rank = _index_layout(idx, dynamic)
+        if ud is not None or not contiguous:
+            # Lay the updates out like x[:, idx]: the batch axis (size 1 if unbatched) first,
+            # or right after the advanced block when NumPy moves a split block to the front.
             target_rank = len(_index_shape(shape_of(x)[1:], idx, dynamic))
-            updates = moveaxis(updates, ud, 0)
-            u_shape = shape_of(updates)[1:]
-            updates = reshape(updates, (axis_size,) + (1,) * (target_rank - len(u_shape)) + u_shape)
-            contiguous, _, adv_rank = _index_layout(idx, dynamic)
+            if ud is not None:
+                updates = moveaxis(updates, ud, 0)
+                lead, u_shape = (axis_size,), tuple(shape_of(updates)[1:])
+            else:
+                lead, u_shape = (1,), tuple(shape_of(updates))
+            updates = reshape(updates, lead + (1,) * (target_rank - len(u_shape)) + u_shape)
             if not contiguous:
                 updates = moveaxis(updates, 0, adv_rank)
         return prim.bind(x, updates, *dynamic, idx=(slice(None),) + idx), 0
     return batch
+
+
+def _scatter_batched_indices(prim: Primitive, axis_size: int, x: Any, updates: Any, ud: Any,
+                             dynamic: list, ddims: list, idx: tuple) -> Any:
+    """Scatter with per-example index arrays (``x`` batched first): as in ``_getitem_batch``,
+    an arange indexes the batch axis, and the updates take the layout of that gather."""
+    per_example = [shape_of(v) if d is None else shape_of(v)[:d] + shape_of(v)[d + 1:]
+                   for v, d in zip(dynamic, ddims)]
+    statics = [i.shape for i in idx if isinstance(i, np.ndarray)]
+    rank = len(np.broadcast_shapes(*per_example, *statics))
+    moved = []
+    for v, d, s in zip(dynamic, ddims, per_example):
+        if d is not None:
+            v = reshape(moveaxis(v, d, 0), (axis_size,) + (1,) * (rank - len(s)) + tuple(s))
+        moved.append(v)
+    batch_index = np.arange(axis_size).reshape((axis_size,) + (1,) * rank)
+    target = tuple(_index_shape(shape_of(x)[1:], idx, [np.zeros(s, np.intp) for s in per_example]))
+    if ud is None:
+        updates = broadcast_to(updates, (axis_size,) + target)
+    else:
+        updates = moveaxis(updates, ud, 0)
+        u_shape = tuple(shape_of(updates)[1:])
+        updates = reshape(updates, (axis_size,) + (1,) * (len(target) - len(u_shape)) + u_shape)
+        updates = broadcast_to(updates, (axis_size,) + target)
+    contiguous, before, _ = _index_layout(idx, moved)
+    if contiguous and before:
+        # Per example the advanced block follows ``before`` basic dims; the gather with the
+        # batch arange puts it first: (B, *advanced, *basic).
+        n = 1 + len(target)
+        updates = transpose(updates, (0,) + tuple(range(1 + before, 1 + before + rank))
+                            + tuple(range(1, 1 + before)) + tuple(range(1 + before + rank, n)))
+    return prim.bind(x, updates, batch_index, *moved, idx=(DYNAMIC,) + idx)
 
 
 batch_rules[getitem_p] = _getitem_batch
@@ -809,6 +849,12 @@ def _matmul_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:
     if da is not None and db is None and ra >= 2 and rb == 2 and da < ra - 1:
         return matmul(a, b), da                       # stacked matrices times one matrix
     # General case: promote vectors to matrices, batch axes first, equal batch ranks.
+    # (The batch axes go first before promoting: a trailing batch axis of a vector would
+    # otherwise be taken for its contracted axis.)
+    if da is not None:
+        a, da = moveaxis(a, da, 0), 0
+    if db is not None:
+        b, db = moveaxis(b, db, 0), 0
     a2 = expand_dims(a, -2) if ra == 1 else a
     b2 = expand_dims(b, -1) if rb == 1 else b
     rank = max(ra, 2, rb) - 2

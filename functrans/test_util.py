@@ -8,7 +8,7 @@ import numpy as np
 
 from . import tree
 from .api import jvp, value_and_pullback
-from .core import concrete_value
+from .core import concrete_value, dtype_of
 
 
 def _tolerance(dtype: Any) -> float:
@@ -73,6 +73,11 @@ def check_grads(fun: Callable[..., Any], args: Sequence[Any], order: int = 1,
     _check(fun, args, order, tuple(modes), atol, rtol, eps, rng)
 
 
+def _cast_like(values: Any, like: Any) -> Any:
+    """``values`` with the dtypes of ``like`` (finite differences evaluate in float64)."""
+    return tree.map(lambda v, x: np.asarray(v).astype(dtype_of(x)), values, like)
+
+
 def _check(fun: Callable[..., Any], args: tuple, order: int, modes: tuple, atol: Any, rtol: Any,
            eps: Any, rng: np.random.Generator) -> None:
     flat, in_tree = tree.flatten(args)
@@ -96,7 +101,7 @@ def _check(fun: Callable[..., Any], args: tuple, order: int, modes: tuple, atol:
         _, t_out = jvp(fun, args, tuple(tangents))
         _check_close("jvp vs finite differences", tree.leaves(t_out), expected, atol_, rtol_)
         if order > 1:
-            _check(lambda *a: jvp(fun, a, tuple(tangents))[1], args, order - 1, modes, atol, rtol,
+            _check(lambda *a: jvp(fun, a, _cast_like(tangents, a))[1], args, order - 1, modes, atol, rtol,
                    eps, rng)
     if "rev" in modes:
         out, pullback = value_and_pullback(fun, *args)

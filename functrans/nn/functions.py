@@ -13,21 +13,86 @@ import numpy as np
 
 from .. import numpy as fnp
 from .. import primitives as P
-from ..core import dtype_of, shape_of
+from ..batching import batch_rules
+from ..core import Primitive, add_any, dtype_of, shape_of
+from ..forward import defjvp, jvp_rules
+from ..reverse import defvjp
 
-__all__ = ["relu", "elu", "sigmoid", "softplus", "softmax", "log_softmax", "logsumexp",
+__all__ = ["relu", "relu_p", "bias_add", "bias_add_p", "elu", "sigmoid", "softplus", "softmax", "log_softmax", "logsumexp",
            "softmax_cross_entropy", "mean_squared_error", "one_hot"]
 
 
+def _relu_mask(ans: Any) -> Any:
+    return P.convert_element_type(P.gt(ans, 0), dtype_of(ans))
+
+
+# A primitive, not ``where(x > 0, x, 0)``: NumPy's ``where`` on a random mask is ~10x slower
+# than ``maximum`` and a product with the mask, which dominated a CNN's training step.
+relu_p = Primitive("relu", lambda x: np.maximum(x, 0))
+defjvp(relu_p, lambda t, ans, x: P.mul(t, _relu_mask(ans)))
+defvjp(relu_p, lambda ct, ans, x: P.mul(ct, _relu_mask(ans)))
+P.defvectorized(relu_p)
+
+
 def relu(x: Any) -> Any:
-    """``max(x, 0)`` with derivative 0 at 0.
+    """``max(x, 0)`` with derivative 0 at 0 (and below).
 
     Example:
         >>> import functrans as ft
         >>> float(ft.grad(ft.nn.relu)(0.0)), float(ft.grad(ft.nn.relu)(2.0))
         (0.0, 1.0)
     """
-    return P.where(P.gt(x, 0), x, P.zeros_like(x))
+    return relu_p.bind(x)
+
+
+def _bias_add_jvp(primals: list, tangents: list) -> tuple[Any, Any]:
+    x, b = primals
+    tx, tb = tangents
+    ans = bias_add(x, b)
+    out = None if tx is None else P.broadcast_like(tx, ans)
+    if tb is not None:
+        out = add_any(out, P.broadcast_to(tb, shape_of(ans)))
+    return ans, out
+
+
+def _bias_add_vjp_b(ct: Any, ans: Any, x: Any, b: Any) -> Any:
+    # The sum over all leading axes as a product with ones: NumPy's reduction over the
+    # leading axis of a narrow array is ~40x slower than this BLAS call.
+    channels = shape_of(ct)[-1]
+    rows = int(np.prod(shape_of(ct)[:-1], dtype=np.int64))
+    ones = np.ones(rows, dtype=dtype_of(ct))
+    return P.unbroadcast(P.matmul(ones, P.reshape(ct, (rows, channels))), b)
+
+
+def _bias_add_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:
+    (x, b), (xd, bd) = vals, dims
+    if bd is None:
+        return bias_add(P.moveaxis(x, xd, 0), b), 0
+    x = P.bdim_to_front(x, xd, axis_size)
+    b = P.moveaxis(b, bd, 0)
+    b = P.reshape(b, (axis_size,) + (1,) * (len(shape_of(x)) - 2) + (shape_of(b)[-1],))
+    return P.add(x, b), 0
+
+
+bias_add_p = Primitive("bias_add", np.add)
+jvp_rules[bias_add_p] = _bias_add_jvp
+defvjp(bias_add_p, lambda ct, ans, x, b: P.unbroadcast(ct, x), _bias_add_vjp_b)
+batch_rules[bias_add_p] = _bias_add_batch
+
+
+def bias_add(x: Any, b: Any) -> Any:
+    """``x + b`` for a vector ``b`` along the last axis of ``x`` (a layer's bias).
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> ft.nn.bias_add(np.zeros((2, 3)), np.array([1.0, 2.0, 3.0]))
+        array([[1., 2., 3.],
+               [1., 2., 3.]])
+    """
+    if len(shape_of(b)) != 1 or shape_of(x)[-1:] != shape_of(b):
+        raise ValueError(f"bias_add: the bias must be a vector as long as the last axis of x "
+                         f"{shape_of(x)}, got shape {shape_of(b)}")
+    return bias_add_p.bind(x, b)
 
 
 def elu(x: Any, alpha: float = 1.0) -> Any:
@@ -74,8 +139,8 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     Example:
         >>> import numpy as np, functrans as ft
         >>> x = np.array([1000.0, 1000.0])
-        >>> float(ft.nn.logsumexp(x)) - 1000.0 == float(np.log(2.0)), ft.grad(ft.nn.logsumexp)(x)
-        (True, array([0.5, 0.5]))
+        >>> round(float(ft.nn.logsumexp(x)) - 1000.0, 12), ft.grad(ft.nn.logsumexp)(x)
+        (0.69314718056, array([0.5, 0.5]))
     """
     x = fnp.asarray(x)
     m = P.stop_gradient_p.bind(fnp.max(x, axis=axis, keepdims=True))

@@ -15,6 +15,7 @@ from .. import numpy as fnp
 from .. import primitives as P
 from ..core import shape_of
 from .conv import _pair, conv2d
+from .functions import bias_add
 from .module import Module
 
 __all__ = ["Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten", "BatchNorm", "Sequential",
@@ -62,7 +63,7 @@ class Dense(Module):
     def __call__(self, x: Any) -> Any:
         y = fnp.matmul(x, self.kernel)
         if self.bias is not None:
-            y = y + self.bias
+            y = bias_add(y, self.bias)
         return _apply(self.activation, y)
 
 
@@ -102,7 +103,7 @@ class Conv2D(Module):
     def __call__(self, x: Any) -> Any:
         y = conv2d(x, self.filter, self.strides, self.padding, rhs_dilation=self.dilation)
         if self.bias is not None:
-            y = y + self.bias
+            y = bias_add(y, self.bias)
         return _apply(self.activation, y)
 
 
@@ -131,8 +132,12 @@ def _windows(x: Any, pool: tuple, strides: tuple, padding: str, fill: float,
         raise ValueError(f"pooling: padding must be 'VALID' or 'SAME', got {padding!r}")
     ho, wo = (h - ph) // sh + 1, (w - pw) // sw + 1
     if (ph, pw) == (sh, sw):
-        x = P.getitem(x, (slice(None), slice(0, ho * sh), slice(0, wo * sw)))
-        out = reduce(P.reshape(x, (n, ho, ph, wo, pw, c)), axis=(2, 4))
+        # Window positions first, (ph * pw, n, ho, wo, c): NumPy reduces a leading axis ~10x
+        # faster than the two small interleaved axes of (n, ho, ph, wo, pw, c).
+        if (h, w) != (ho * sh, wo * sw):
+            x = P.getitem(x, (slice(None), slice(0, ho * sh), slice(0, wo * sw)))
+        x = P.transpose(P.reshape(x, (n, ho, ph, wo, pw, c)), (2, 4, 0, 1, 3, 5))
+        out = reduce(P.reshape(x, (ph * pw, n, ho, wo, c)), axis=0)
     else:
         parts = [P.getitem(x, (slice(None), slice(i, i + (ho - 1) * sh + 1, sh),
                                slice(j, j + (wo - 1) * sw + 1, sw)))

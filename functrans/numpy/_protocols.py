@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import primitives as P
-from ..core import Tracer, raise_leaked
+from ..core import Tracer, dtype_of, raise_leaked
 
 
 def _swap(f: Any) -> Any:
@@ -90,6 +90,10 @@ def install_tracer_methods(at_cls: type) -> None:
 
 
 _UFUNC_NAMES = {"absolute": "abs", "true_divide": "divide", "conjugate": None}
+# ``mask & traced_mask`` with a NumPy mask on the left reaches NumPy's bitwise ufuncs: on
+# booleans they are the logical ones (as traced values' own ``&``, ``|``, ``^``, ``~`` are).
+_BOOL_UFUNCS = {"bitwise_and": "logical_and", "bitwise_or": "logical_or",
+                "bitwise_xor": "logical_xor", "invert": "logical_not"}
 
 
 def _lookup(name: str, module: str = "") -> Any:
@@ -106,6 +110,9 @@ def _check_alive(self: Any, where: str) -> None:
 def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
     _check_alive(self, f"numpy.{ufunc.__name__}")
     f = _lookup(ufunc.__name__) if method == "__call__" else None
+    if (f is None and method == "__call__" and ufunc.__name__ in _BOOL_UFUNCS
+            and all(dtype_of(x) == np.bool_ for x in inputs)):
+        f = _lookup(_BOOL_UFUNCS[ufunc.__name__])
     if f is None or kwargs.get("out") is not None or set(kwargs) - {"out"}:
         raise TypeError(
             f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method} has no "

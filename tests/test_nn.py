@@ -1,0 +1,521 @@
+"""functrans.nn and functrans.optim: the convolution primitive against a naive reference and
+finite differences, layers against closed forms, Modules as pytrees, training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+from functrans.nn import conv2d, conv2d_p
+
+
+def naive_conv(x, w, strides=(1, 1), padding=((0, 0), (0, 0)), lhs_dilation=(1, 1),
+               rhs_dilation=(1, 1), groups=1):
+    """The definition, one output element at a time (float64)."""
+    n, h, wd, c = x.shape
+    kh, kw, cin, cout = w.shape
+    dh, dw = lhs_dilation
+    xd = np.zeros((n, (h - 1) * dh + 1, (wd - 1) * dw + 1, c))
+    xd[:, ::dh, ::dw] = x
+    (pt, pb), (pl, pr) = padding
+    src = xd[:, max(-pt, 0):xd.shape[1] - max(-pb, 0), max(-pl, 0):xd.shape[2] - max(-pr, 0)]
+    xp = np.zeros((n, src.shape[1] + max(pt, 0) + max(pb, 0),
+                   src.shape[2] + max(pl, 0) + max(pr, 0), c))
+    xp[:, max(pt, 0):max(pt, 0) + src.shape[1], max(pl, 0):max(pl, 0) + src.shape[2]] = src
+    (rh, rw), (sh, sw) = rhs_dilation, strides
+    ho = (xp.shape[1] - ((kh - 1) * rh + 1)) // sh + 1
+    wo = (xp.shape[2] - ((kw - 1) * rw + 1)) // sw + 1
+    cg = cout // groups
+    out = np.zeros((n, ho, wo, cout))
+    for b in range(n):
+        for i in range(ho):
+            for j in range(wo):
+                for o in range(cout):
+                    g = o // cg
+                    acc = 0.0
+                    for a in range(kh):
+                        for e in range(kw):
+                            for k in range(cin):
+                                acc += xp[b, i * sh + a * rh, j * sw + e * rw, g * cin + k] * w[a, e, k, o]
+                    out[b, i, j, o] = acc
+    return out
+
+
+def same_padding(size, k, s):
+    out = -(-size // s)
+    total = max((out - 1) * s + k - size, 0)
+    return (total // 2, total - total // 2)
+
+
+# (strides, padding, lhs_dilation, rhs_dilation, groups, cin per group, cout)
+CONFIGS = [
+    ((1, 1), ((0, 0), (0, 0)), (1, 1), (1, 1), 1, 2, 3),
+    ((2, 1), ((0, 0), (0, 0)), (1, 1), (1, 1), 1, 2, 2),
+    ((2, 3), ((1, 1), (0, 1)), (1, 1), (1, 1), 1, 1, 2),
+    ((1, 1), ((2, 2), (1, 3)), (1, 1), (1, 1), 1, 3, 1),       # wide padding: the scatter path
+    ((1, 1), ((2, 1), (0, 2)), (2, 3), (1, 1), 1, 2, 1),       # transposed convolution
+    ((1, 1), ((-1, 2), (1, -1)), (2, 1), (2, 1), 1, 2, 1),     # negative padding crops
+    ((2, 1), ((1, 0), (0, 1)), (1, 1), (2, 2), 1, 2, 2),       # atrous
+    ((1, 2), ((1, 1), (2, 0)), (2, 1), (1, 2), 2, 2, 4),       # grouped
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_conv_primitive_matches_naive(config):
+    strides, padding, lhs, rhs, groups, cin, cout = config
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 6, 5, cin * groups))
+    w = rng.normal(size=(3, 2, cin, cout))
+    got = conv2d_p.bind(x, w, strides=strides, padding=padding, lhs_dilation=lhs,
+                        rhs_dilation=rhs, groups=groups)
+    np.testing.assert_allclose(got, naive_conv(x, w, strides, padding, lhs, rhs, groups),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_conv_primitive_derivatives_second_order(config):
+    strides, padding, lhs, rhs, groups, cin, cout = config
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 5, 4, cin * groups))
+    w = rng.normal(size=(2, 3, cin, cout))
+
+    def f(x, w):
+        return conv2d_p.bind(x, w, strides=strides, padding=padding, lhs_dilation=lhs,
+                             rhs_dilation=rhs, groups=groups)
+    ft.check_grads(f, (x, w), order=2)
+
+
+@pytest.mark.parametrize("strides", [(1, 1), (2, 2), (3, 2)])
+@pytest.mark.parametrize("padding", ["VALID", "SAME"])
+def test_conv2d_strides_and_same_padding(strides, padding):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 7, 8, 3))
+    w = rng.normal(size=(3, 4, 3, 2))
+    got = conv2d(x, w, strides, padding)
+    pads = ((0, 0), (0, 0)) if padding == "VALID" else (same_padding(7, 3, strides[0]),
+                                                         same_padding(8, 4, strides[1]))
+    np.testing.assert_allclose(got, naive_conv(x, w, strides, pads), rtol=1e-12, atol=1e-12)
+    if padding == "SAME":
+        assert got.shape[1:3] == (-(-7 // strides[0]), -(-8 // strides[1]))
+    ft.check_grads(lambda x, w: conv2d(x, w, strides, padding), (x, w), order=2)
+
+
+def test_conv2d_float32_and_single_image():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(1, 6, 6, 2)).astype(np.float32)
+    w = rng.normal(size=(3, 3, 2, 4)).astype(np.float32)
+    out = conv2d(x, w)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(conv2d(x[0], w), out[0], rtol=1e-6)
+    np.testing.assert_allclose(out, naive_conv(x, w), rtol=1e-4, atol=1e-5)
+    g = ft.grad(lambda w: fnp.sum(conv2d(x, w) ** 2))(w)
+    assert g.dtype == np.float32 and g.shape == w.shape
+
+
+def test_conv2d_errors():
+    with pytest.raises(ValueError, match="channels"):
+        conv2d(np.zeros((1, 4, 4, 3)), np.zeros((2, 2, 2, 1)))
+    with pytest.raises(ValueError, match="padding"):
+        conv2d(np.zeros((1, 4, 4, 1)), np.zeros((2, 2, 1, 1)), padding="FULL")
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("strides,padding", [((1, 1), "VALID"), ((2, 2), "SAME")])
+def test_conv_batching_matches_loop(groups, strides, padding):
+    rng = np.random.default_rng(5)
+    B = 3
+    xs = rng.normal(size=(B, 2, 6, 5, 2 * groups))
+    ws = rng.normal(size=(B, 3, 2, 2, 2 * groups))
+
+    def f(x, w):
+        return conv2d(x, w, strides, padding, groups=groups)
+    x, w = xs[0], ws[0]
+    loop = lambda pairs: np.stack([f(a, b) for a, b in pairs])  # noqa: E731
+    np.testing.assert_allclose(ft.vmap(f, (0, None))(xs, w), loop((a, w) for a in xs), atol=1e-12)
+    np.testing.assert_allclose(ft.vmap(f, (None, 0))(x, ws), loop((x, b) for b in ws), atol=1e-12)
+    np.testing.assert_allclose(ft.vmap(f)(xs, ws), loop(zip(xs, ws)), atol=1e-12)
+    # Batch axes elsewhere than in front, and nested vmap.
+    np.testing.assert_allclose(ft.vmap(f, (2, 4))(np.moveaxis(xs, 0, 2), np.moveaxis(ws, 0, 4)),
+                               loop(zip(xs, ws)), atol=1e-12)
+    xss = np.stack([xs, xs + 1.0])
+    np.testing.assert_allclose(ft.vmap(ft.vmap(f))(xss, np.stack([ws, 2 * ws])),
+                               np.stack([loop(zip(xss[0], ws)), loop(zip(xss[1], 2 * ws))]),
+                               atol=1e-12)
+
+
+def test_conv_per_example_gradients_and_jacobians():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(4, 5, 5, 2))
+    w = rng.normal(size=(3, 3, 2, 3))
+
+    def loss(w, xi):
+        return fnp.sum(fnp.tanh(conv2d(xi[None], w, (2, 2), "SAME")))
+    per_example = ft.vmap(ft.grad(loss), (None, 0))(w, x)
+    np.testing.assert_allclose(per_example, np.stack([ft.grad(loss)(w, xi) for xi in x]), atol=1e-12)
+    # Per-example weights and the gradient of a vmapped function (batched filters in reverse).
+    ws = w + 0.1 * rng.normal(size=(4,) + w.shape)
+    g = ft.grad(lambda ws: fnp.sum(ft.vmap(loss)(ws, x)))(ws)
+    np.testing.assert_allclose(g, np.stack([ft.grad(loss)(wi, xi) for wi, xi in zip(ws, x)]),
+                               atol=1e-12)
+    f = lambda w: conv2d(x[:1], w, (2, 1), "SAME")  # noqa: E731
+    np.testing.assert_allclose(ft.jacfwd(f)(w), ft.jacrev(f)(w), atol=1e-12)
+    h = ft.hessian(lambda w: fnp.sum(conv2d(x[:2], w) ** 3))(w)
+    assert h.shape == w.shape * 2
+
+
+# ---------------------------------------------------------------------------------------
+# Pooling, normalisation, activations, losses.
+
+def test_maxpool_values_and_gradient_to_the_max():
+    x = np.arange(16.0).reshape(1, 4, 4, 1)
+    pool = ft.nn.MaxPool2D((2, 2), strides=(2, 2))
+    np.testing.assert_array_equal(pool(x)[0, :, :, 0], [[5, 7], [13, 15]])
+    g = ft.grad(lambda x: fnp.sum(pool(x)))(x)[0, :, :, 0]
+    expected = np.zeros((4, 4))
+    expected[1, 1] = expected[1, 3] = expected[3, 1] = expected[3, 3] = 1
+    np.testing.assert_array_equal(g, expected)
+    # A tie shares the derivative; an odd size drops the last row/column (VALID).
+    t = np.ones((1, 3, 3, 1))
+    np.testing.assert_array_equal(ft.grad(lambda x: fnp.sum(pool(x)))(t)[0, :, :, 0],
+                                  [[0.25, 0.25, 0], [0.25, 0.25, 0], [0, 0, 0]])
+
+
+@pytest.mark.parametrize("pool,strides,padding", [((2, 2), (2, 2), "VALID"), ((3, 2), (1, 2), "VALID"),
+                                                  ((3, 3), (2, 2), "SAME"), ((2, 2), (2, 2), "SAME")])
+def test_maxpool_against_loops(pool, strides, padding):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(2, 7, 6, 3))
+    got = ft.nn.MaxPool2D(pool, strides=strides, padding=padding)(x)
+    if padding == "SAME":
+        (pt, pb), (pl, pr) = same_padding(7, pool[0], strides[0]), same_padding(6, pool[1], strides[1])
+        x_p = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=-np.inf)
+    else:
+        x_p = x
+    ho = (x_p.shape[1] - pool[0]) // strides[0] + 1
+    wo = (x_p.shape[2] - pool[1]) // strides[1] + 1
+    ref = np.array([[[x_p[b, i * strides[0]:i * strides[0] + pool[0],
+                          j * strides[1]:j * strides[1] + pool[1]].max(axis=(0, 1))
+                      for j in range(wo)] for i in range(ho)] for b in range(2)])
+    np.testing.assert_array_equal(got, ref)
+    ft.check_grads(ft.nn.MaxPool2D(pool, strides=strides, padding=padding), (x,), order=2)
+
+
+def test_avgpool_and_flatten():
+    x = np.arange(16.0).reshape(1, 4, 4, 1)
+    np.testing.assert_array_equal(ft.nn.AvgPool2D((2, 2))(x)[0, :, :, 0], [[2.5, 4.5], [10.5, 12.5]])
+    assert ft.nn.Flatten()(np.zeros((10, 6, 6, 6))).shape == (10, 216)
+
+
+def test_batchnorm_values_and_gradients():
+    rng = np.random.default_rng(8)
+    x = rng.normal(3.0, 2.0, size=(16, 4, 4, 5))
+    bn = ft.nn.BatchNorm(5, dtype=np.float64)
+    bn = ft.tree.map(lambda p: p, bn)
+    bn.scale = np.linspace(0.5, 2.0, 5)
+    bn.offset = np.arange(5.0)
+    y = bn(x)
+    mean = x.mean(axis=(0, 1, 2))
+    var = x.var(axis=(0, 1, 2))
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-3) * bn.scale + bn.offset, rtol=1e-12)
+    np.testing.assert_allclose(y.mean(axis=(0, 1, 2)), bn.offset, atol=1e-12)
+    ft.check_grads(lambda x, bn: bn(x), (x[:4, :2, :2], bn), order=2)
+    g = ft.grad(lambda bn: fnp.sum(bn(x) * x))(bn)
+    assert isinstance(g, ft.nn.BatchNorm) and g.epsilon == bn.epsilon
+    # Normalising over the batch couples the examples: the Jacobian is not block-diagonal,
+    # which is why batch_jacobian must not be used through BatchNorm (TF's caveat).
+    xs = rng.normal(size=(3, 2))
+    J = ft.jacrev(ft.nn.BatchNorm(2, dtype=np.float64))(xs)
+    assert np.abs(J[0, :, 1, :]).max() > 1e-3
+
+
+def test_relu_and_elu_conventions():
+    assert float(ft.grad(ft.nn.relu)(0.0)) == 0.0
+    assert float(ft.grad(ft.nn.relu)(-1.0)) == 0.0
+    assert float(ft.grad(ft.nn.relu)(2.0)) == 1.0
+    np.testing.assert_array_equal(ft.nn.relu(np.array([-1.0, 0.0, 3.0])), [0, 0, 3])
+    assert ft.nn.relu(np.array([-1, 2])).dtype.kind == "i"
+    assert float(ft.grad(ft.nn.elu)(0.0)) == 1.0
+    assert float(ft.nn.elu(-1.0)) == pytest.approx(np.exp(-1.0) - 1)
+    assert float(ft.grad(ft.nn.elu)(-1.0)) == pytest.approx(np.exp(-1.0))
+    assert float(ft.grad(ft.nn.elu)(-1000.0)) == 0.0          # no overflow, no NaN
+    assert float(ft.grad(ft.nn.elu)(100.0)) == 1.0
+    x = np.array([-1.5, -0.3, 0.4, 2.0])
+    ft.check_grads(ft.nn.relu, (x,), order=2)
+    ft.check_grads(ft.nn.elu, (x,), order=2)
+
+
+def test_sigmoid_softplus_closed_forms():
+    x = np.linspace(-5, 5, 11)
+    sig = 1 / (1 + np.exp(-x))
+    np.testing.assert_allclose(ft.nn.sigmoid(x), sig, rtol=1e-12)
+    np.testing.assert_allclose(ft.vmap(ft.grad(ft.nn.sigmoid))(x), sig * (1 - sig), rtol=1e-10)
+    np.testing.assert_allclose(ft.nn.softplus(x), np.log1p(np.exp(x)), rtol=1e-12)
+    np.testing.assert_allclose(ft.vmap(ft.grad(ft.nn.softplus))(x), sig, rtol=1e-10)
+    assert float(ft.nn.softplus(1000.0)) == 1000.0
+    assert float(ft.nn.softplus(-1000.0)) == 0.0
+    assert float(ft.grad(ft.nn.softplus)(1000.0)) == 1.0
+    ft.check_grads(ft.nn.softplus, (x,), order=2)
+
+
+def test_logsumexp_stable_with_axis_and_keepdims():
+    x = np.array([1000.0, 1000.0])
+    assert float(ft.nn.logsumexp(x)) == pytest.approx(1000 + np.log(2), abs=1e-12)
+    np.testing.assert_allclose(ft.grad(ft.nn.logsumexp)(x), [0.5, 0.5])
+    assert float(ft.nn.logsumexp(np.array([-1000.0, -1000.0]))) == pytest.approx(-1000 + np.log(2))
+    with np.errstate(divide="ignore"):
+        assert float(ft.nn.logsumexp(np.array([-np.inf, -np.inf]))) == -np.inf
+    rng = np.random.default_rng(9)
+    y = rng.normal(size=(3, 4))
+    for axis in (None, 0, 1, -1, (0, 1)):
+        for keepdims in (False, True):
+            want = np.log(np.sum(np.exp(y), axis=axis, keepdims=keepdims))
+            got = ft.nn.logsumexp(y, axis=axis, keepdims=keepdims)
+            assert np.shape(got) == np.shape(want)
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+    ft.check_grads(lambda y: ft.nn.logsumexp(y, axis=1), (y,), order=2)
+    # Its gradient is the softmax; its Hessian diag(p) - p p^T.
+    p = np.exp(y[0]) / np.exp(y[0]).sum()
+    np.testing.assert_allclose(ft.grad(ft.nn.logsumexp)(y[0]), p, rtol=1e-12)
+    np.testing.assert_allclose(ft.hessian(ft.nn.logsumexp)(y[0]), np.diag(p) - np.outer(p, p), atol=1e-12)
+
+
+def test_softmax_and_log_softmax():
+    rng = np.random.default_rng(10)
+    y = rng.normal(size=(3, 4)) * 3
+    p = np.exp(y) / np.exp(y).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(ft.nn.softmax(y), p, rtol=1e-12)
+    np.testing.assert_allclose(ft.nn.log_softmax(y), np.log(p), rtol=1e-12)
+    np.testing.assert_allclose(ft.nn.softmax(y, axis=0), np.exp(y) / np.exp(y).sum(0), rtol=1e-12)
+    np.testing.assert_allclose(ft.nn.softmax(np.array([1000.0, 1000.0])), [0.5, 0.5])
+    J = ft.jacrev(ft.nn.softmax)(y[0])
+    np.testing.assert_allclose(J, np.diag(p[0]) - np.outer(p[0], p[0]), atol=1e-12)
+    ft.check_grads(ft.nn.softmax, (y,), order=2)
+    ft.check_grads(ft.nn.log_softmax, (y,), order=2)
+
+
+def test_softmax_cross_entropy_closed_forms():
+    rng = np.random.default_rng(11)
+    logits = rng.normal(size=(5, 4))
+    labels = np.array([0, 3, 1, 1, 2])
+    p = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    want = -np.mean(np.log(p[np.arange(5), labels]))
+    assert float(ft.nn.softmax_cross_entropy(logits, labels)) == pytest.approx(want, rel=1e-12)
+    onehot = np.eye(4)[labels]
+    assert float(ft.nn.softmax_cross_entropy(logits, onehot)) == pytest.approx(want, rel=1e-12)
+    # The gradient w.r.t. the logits is (softmax - onehot) / batch.
+    np.testing.assert_allclose(ft.grad(ft.nn.softmax_cross_entropy)(logits, labels),
+                               (p - onehot) / 5, atol=1e-12)
+    ft.check_grads(lambda z: ft.nn.softmax_cross_entropy(z, labels), (logits,), order=2)
+    # Soft labels; large logits stay finite.
+    soft = rng.dirichlet(np.ones(4), size=5)
+    assert float(ft.nn.softmax_cross_entropy(logits, soft)) == pytest.approx(
+        -np.mean(np.sum(soft * np.log(p), -1)), rel=1e-12)
+    assert np.isfinite(float(ft.nn.softmax_cross_entropy(np.array([[1000.0, 0.0]]), np.array([1]))))
+    with pytest.raises(ValueError, match="labels"):
+        ft.nn.softmax_cross_entropy(logits, np.array([0, 1]))
+
+
+def test_mean_squared_error_closed_form():
+    rng = np.random.default_rng(12)
+    a, b = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    assert float(ft.nn.mean_squared_error(a, b)) == pytest.approx(np.mean((a - b) ** 2), rel=1e-12)
+    np.testing.assert_allclose(ft.grad(ft.nn.mean_squared_error)(a, b), 2 * (a - b) / 12, atol=1e-12)
+
+
+def test_bias_add_rules():
+    rng = np.random.default_rng(13)
+    x, b = rng.normal(size=(3, 4, 5)), rng.normal(size=5)
+    ft.check_grads(ft.nn.bias_add, (x, b), order=2)
+    bs = rng.normal(size=(3, 5))
+    np.testing.assert_allclose(ft.vmap(ft.nn.bias_add)(x, bs), x + bs[:, None, :])
+    np.testing.assert_allclose(ft.vmap(ft.nn.bias_add, (None, 0))(x[0], bs), x[0] + bs[:, None, :])
+    np.testing.assert_allclose(ft.vmap(ft.nn.bias_add, (2, None))(x, b[:4]),
+                               np.moveaxis(x, 2, 0) + b[:4])
+    J = ft.jacrev(ft.nn.bias_add, 1)(x, b)
+    np.testing.assert_array_equal(J, np.broadcast_to(np.eye(5), (3, 4, 5, 5)))
+
+
+# ---------------------------------------------------------------------------------------
+# Modules as pytrees.
+
+class Affine(ft.nn.Module):
+    a: np.ndarray
+    b: np.ndarray
+    name: str = "affine"
+    scale: float = 2.0
+
+    def __call__(self, x):
+        return self.scale * (self.a * x + self.b)
+
+
+def test_module_is_a_dataclass_pytree_with_static_fields():
+    m = Affine(np.array(2.0), np.array(1.0))
+    leaves, treedef = ft.tree.flatten(m)
+    assert [float(v) for v in leaves] == [2.0, 1.0]
+    assert "name" not in repr(leaves)
+    rebuilt = ft.tree.unflatten(treedef, [np.array(5.0), np.array(6.0)])
+    assert type(rebuilt) is Affine and float(rebuilt.a) == 5.0 and rebuilt.name == "affine"
+    assert rebuilt.scale == 2.0
+    # Static fields are part of the structure.
+    assert ft.tree.structure(Affine(np.array(0.0), np.array(0.0), "other")) != treedef
+    assert ft.tree.structure(Affine(np.array(7.0), np.array(8.0))) == treedef
+    # A tree of anything mapped over a module flattens like the module (vmap's in_axes).
+    axes = ft.tree.map(lambda _: None, m)
+    assert ft.tree.structure(axes, is_leaf=lambda v: v is None) == treedef and axes.a is None
+    g = ft.grad(lambda m, x: m(x))(m, 3.0)
+    assert type(g) is Affine and float(g.a) == 6.0 and float(g.b) == 2.0 and g.name == "affine"
+
+
+def test_module_nested_lists_dicts_and_custom_init():
+    class Net(ft.nn.Module):
+        layers: list
+        extra: dict
+        act: object = None
+
+        def __call__(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x * self.extra["gain"]
+
+    rng = np.random.default_rng(14)
+    net = Net([ft.nn.Dense(3, 4, rng=rng), ft.nn.Dense(4, 2, rng=rng)], {"gain": np.array(1.5)},
+              ft.nn.relu)
+    leaves = ft.tree.leaves(net)
+    assert len(leaves) == 5                        # 2 kernels, 2 biases, the gain
+    g = ft.grad(lambda n: fnp.sum(n(np.ones((2, 3), np.float32))))(net)
+    assert isinstance(g, Net) and isinstance(g.layers[1], ft.nn.Dense) and g.act is ft.nn.relu
+    assert g.layers[0].kernel.shape == (3, 4) and g.layers[0].kernel.dtype == np.float32
+
+    class Scaled(ft.nn.Dense):                    # inherits Dense's __init__
+        pass
+    s = Scaled(2, 3, rng=rng)
+    assert s.kernel.shape == (2, 3) and len(ft.tree.leaves(s)) == 2
+    # vmap over an ensemble of models: in_axes given as a Module-shaped prefix.
+    models = ft.tree.map(lambda *xs: np.stack(xs), ft.nn.Dense(3, 2, rng=rng), ft.nn.Dense(3, 2, rng=rng))
+    out = ft.vmap(lambda m, x: m(x), (0, None))(models, np.ones((5, 3), np.float32))
+    assert out.shape == (2, 5, 2)
+
+
+def test_dense_and_conv2d_layers():
+    rng = np.random.default_rng(15)
+    dense = ft.nn.Dense(2, 10, activation=ft.nn.relu, rng=rng)
+    assert dense.kernel.shape == (2, 10) and dense.bias.shape == (10,)
+    limit = np.sqrt(6 / 12)
+    assert np.abs(dense.kernel).max() <= limit
+    x = rng.normal(size=(4, 2)).astype(np.float32)
+    np.testing.assert_allclose(dense(x), np.maximum(x @ dense.kernel + dense.bias, 0), rtol=1e-6)
+    conv = ft.nn.Conv2D((5, 5, 3, 6), rng=rng)
+    assert conv(np.zeros((10, 16, 16, 3), np.float32)).shape == (10, 12, 12, 6)
+    conv = ft.nn.Conv2D((3, 3, 2, 4), strides=(2, 2), padding="SAME", activation=ft.nn.elu, rng=rng)
+    xi = rng.normal(size=(2, 7, 7, 2))
+    want = naive_conv(xi, conv.filter, (2, 2), (same_padding(7, 3, 2),) * 2) + conv.bias
+    np.testing.assert_allclose(conv(xi), np.where(want > 0, want, np.expm1(want)), rtol=1e-5, atol=1e-6)
+    ft.check_grads(lambda c: c(xi), (ft.tree.map(lambda p: p.astype(np.float64), conv),), order=2)
+
+
+def test_remat_layer_same_values_and_gradients():
+    pytest.importorskip("functrans.checkpointing")
+    rng = np.random.default_rng(16)
+    conv = ft.nn.Conv2D((3, 3, 2, 3), rng=rng)
+    x = rng.normal(size=(2, 6, 6, 2)).astype(np.float32)
+    plain = ft.nn.Sequential([conv, ft.nn.MaxPool2D(), ft.nn.Flatten()])
+    wrapped = ft.nn.Sequential([ft.nn.Remat(conv), ft.nn.MaxPool2D(), ft.nn.Flatten()])
+    np.testing.assert_allclose(wrapped(x), plain(x), rtol=1e-6)
+    g1 = ft.grad(lambda m: fnp.sum(m(x) ** 2))(plain)
+    g2 = ft.grad(lambda m: fnp.sum(m(x) ** 2))(wrapped)
+    np.testing.assert_allclose(g2.layers[0].layer.filter, g1.layers[0].filter, rtol=1e-5)
+    assert isinstance(g2.layers[0], ft.nn.Remat)
+
+
+def test_sequential_wraps_functions():
+    rng = np.random.default_rng(17)
+    model = ft.nn.Sequential([ft.nn.Dense(2, 8, rng=rng), ft.nn.relu, ft.nn.Dense(8, 1, rng=rng)])
+    assert len(ft.tree.leaves(model)) == 4 and len(model) == 3
+    assert model(np.zeros((4, 2), np.float32)).shape == (4, 1)
+
+
+# ---------------------------------------------------------------------------------------
+# Training and optimizers.
+
+def test_xor_mlp_trains_with_sgd():
+    """The MLP of Swift's tutorial (2 -> 10 relu -> 1), trained on XOR to a low loss."""
+    rng = np.random.default_rng(0)
+    model = ft.nn.Sequential([ft.nn.Dense(2, 10, activation=ft.nn.relu, rng=rng),
+                              ft.nn.Dense(10, 1, rng=rng)])
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+    y = np.array([[0], [1], [1], [0]], np.float32)
+    opt = ft.optim.SGD(learning_rate=0.1)
+    state = opt.init(model)
+    loss = lambda m: ft.nn.mean_squared_error(m(x), y)  # noqa: E731
+    first = float(loss(model))
+    for _ in range(1000):
+        grads = ft.grad(loss)(model)
+        model, state = opt.update(model, grads, state)
+    assert float(loss(model)) < 1e-3 < first
+    assert model.layers[0].kernel.dtype == np.float32
+    np.testing.assert_allclose(model(x), y, atol=0.1)
+
+
+def test_cnn_trains_like_the_swift_tutorial():
+    rng = np.random.default_rng(0)
+    model = ft.nn.Sequential([ft.nn.Conv2D((5, 5, 3, 6), rng=rng), ft.nn.MaxPool2D((2, 2), strides=(2, 2)),
+                              ft.nn.Flatten(), ft.nn.Dense(36 * 6, 10, rng=rng)])
+    x = rng.normal(size=(10, 16, 16, 3)).astype(np.float32)
+    y = np.arange(10)
+    opt = ft.optim.SGD()
+    state = opt.init(model)
+    losses = []
+    for _ in range(5):
+        loss, grads = ft.value_and_grad(lambda m: ft.nn.softmax_cross_entropy(m(x), y))(model)
+        model, state = opt.update(model, grads, state)
+        losses.append(float(loss))
+    assert all(b < a for a, b in zip(losses, losses[1:]))
+
+
+def test_sgd_update_rule_and_momentum():
+    params = {"w": np.array([1.0, -2.0])}
+    grads = {"w": np.array([0.5, 1.0])}
+    opt = ft.optim.SGD(learning_rate=0.1)
+    new, _ = opt.update(params, grads, opt.init(params))
+    np.testing.assert_allclose(new["w"], [0.95, -2.1])
+    opt = ft.optim.SGD(learning_rate=0.1, momentum=0.9)
+    state = opt.init(params)
+    p1, state = opt.update(params, grads, state)
+    p2, state = opt.update(p1, grads, state)
+    # v1 = -0.1 g; v2 = 0.9 v1 - 0.1 g = -0.19 g
+    np.testing.assert_allclose(p2["w"], params["w"] - 0.29 * grads["w"])
+    with pytest.raises(ValueError, match="structure"):
+        opt.update(params, {"v": grads["w"]}, state)
+
+
+def test_adam_first_step_and_quadratic():
+    opt = ft.optim.Adam(learning_rate=0.1)
+    params = (np.array([3.0, -4.0]),)
+    state = opt.init(params)
+    g = ft.grad(lambda p: fnp.sum(p[0] ** 2))(params)
+    p1, state = opt.update(params, g, state)
+    # The first bias-corrected step is lr * sign(g) (up to eps).
+    np.testing.assert_allclose(p1[0], [2.9, -3.9], rtol=1e-6)
+
+    center = np.array([1.0, -2.0, 0.5])
+    f = lambda p: fnp.sum((p["x"] - center) ** 2 * np.array([1.0, 10.0, 0.1]))  # noqa: E731
+    params = {"x": np.zeros(3)}
+    state = opt.init(params)
+    values = [float(f(params))]
+    for _ in range(300):
+        params, state = opt.update(params, ft.grad(f)(params), state)
+        values.append(float(f(params)))
+    assert values[-1] < 1e-3 * values[0]
+    np.testing.assert_allclose(params["x"], center, atol=0.05)
+
+
+def test_optimizer_keeps_float32():
+    rng = np.random.default_rng(18)
+    model = ft.nn.Dense(3, 2, rng=rng)
+    for opt in (ft.optim.SGD(0.1, momentum=0.5), ft.optim.Adam()):
+        state = opt.init(model)
+        grads = ft.tree.map(lambda p: np.ones(p.shape), model)     # float64 gradients
+        new, state = opt.update(model, grads, state)
+        assert all(leaf.dtype == np.float32 for leaf in ft.tree.leaves(new))
