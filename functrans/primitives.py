@@ -71,6 +71,11 @@ def defbroadcasting(prim: Primitive) -> None:
 
 def unbroadcast(ct: Any, x: Any) -> Any:
     """Sum ``ct`` down to the shape of ``x`` (undoing broadcasting) and give it ``x``'s dtype."""
+    try:
+        if ct.shape == x.shape and ct.dtype == x.dtype:
+            return ct
+    except AttributeError:
+        pass
     shape = shape_of(x)
     ct_shape = shape_of(ct)
     if ct_shape != shape:
@@ -299,6 +304,19 @@ isnan_p, isnan = _nondiff("isnan", np.isnan, 1)
 isinf_p, isinf = _nondiff("isinf", np.isinf, 1)
 
 
+def _mask_impl(x: Any, keep: Any) -> Any:
+    """``where(keep, x, 0)`` as one product, unless ``x`` holds inf or NaN (0 * inf is NaN)."""
+    if _all_finite(x):
+        return np.multiply(x, keep, dtype=np.result_type(x, np.float16))
+    return np.where(keep, x, np.zeros((), np.result_type(x, np.float16)))
+
+
+mask_p = Primitive("mask", _mask_impl)
+defjvp(mask_p, lambda t, ans, x, keep: broadcast_like(mask(t, keep), ans))
+defvjp(mask_p, lambda ct, ans, x, keep: unbroadcast(mask(ct, keep), x))
+defbroadcasting(mask_p)
+mask = op2(mask_p)
+
 select_p = Primitive("select", np.where)
 
 
@@ -309,12 +327,16 @@ def _select_jvp(primals: list, tangents: list) -> tuple[Any, Any]:
     ans = where(c, x, y)
     if tx is None and ty is None:
         return ans, None
-    return ans, broadcast_like(where(c, 0.0 if tx is None else tx, 0.0 if ty is None else ty), ans)
+    if ty is None:
+        return ans, broadcast_like(mask(tx, c), ans)
+    if tx is None:
+        return ans, broadcast_like(mask(ty, logical_not(c)), ans)
+    return ans, broadcast_like(where(c, tx, ty), ans)
 
 
 jvp_rules[select_p] = _select_jvp
-defvjp(select_p, None, lambda ct, ans, c, x, y: unbroadcast(where(c, ct, 0.0), x),
-       lambda ct, ans, c, x, y: unbroadcast(where(c, 0.0, ct), y))
+defvjp(select_p, None, lambda ct, ans, c, x, y: unbroadcast(mask(ct, c), x),
+       lambda ct, ans, c, x, y: unbroadcast(mask(ct, logical_not(c)), y))
 defbroadcasting(select_p)
 
 
@@ -376,7 +398,23 @@ def expand_reduced(ct: Any, x: Any, axes: tuple, keepdims: bool) -> Any:
     return broadcast_to(ct, shape)
 
 
-reduce_sum_p = Primitive("reduce_sum", lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims))
+def _sum_impl(x: Any, axes: tuple | None, keepdims: bool) -> Any:
+    """``np.sum``; a sum over leading or trailing axes of a large float array is a product
+    with a vector of ones, which BLAS does many times faster than NumPy's reduction."""
+    if type(x) is np.ndarray and axes and x.dtype.kind == "f" and x.size >= 4096 and x.flags.c_contiguous:
+        n, k = x.ndim, len(axes)
+        if axes == tuple(range(k)) or axes == tuple(range(n - k, n)):
+            lead = axes[0] == 0
+            m = int(np.prod(x.shape[:k] if lead else x.shape[n - k:]))
+            flat = x.reshape((m, -1) if lead else (-1, m))
+            ones = np.ones(m, dtype=x.dtype)
+            out = ones @ flat if lead else flat @ ones
+            kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+            return out.reshape(kept if keepdims else tuple(d for i, d in enumerate(x.shape) if i not in axes))
+    return np.add.reduce(x, axis=axes, keepdims=keepdims)
+
+
+reduce_sum_p = Primitive("reduce_sum", _sum_impl)
 deflinear(reduce_sum_p)
 defvjp(reduce_sum_p, lambda ct, ans, x, axes, keepdims: expand_reduced(ct, x, axes, keepdims))
 _reduce_batch(reduce_sum_p)
@@ -400,8 +438,8 @@ def _defextremum(prim: Primitive) -> None:
     _reduce_batch(prim)
 
 
-reduce_max_p = Primitive("reduce_max", lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims))
-reduce_min_p = Primitive("reduce_min", lambda x, axes, keepdims: np.min(x, axis=axes, keepdims=keepdims))
+reduce_max_p = Primitive("reduce_max", lambda x, axes, keepdims: np.maximum.reduce(x, axis=axes, keepdims=keepdims))
+reduce_min_p = Primitive("reduce_min", lambda x, axes, keepdims: np.minimum.reduce(x, axis=axes, keepdims=keepdims))
 _defextremum(reduce_max_p)
 _defextremum(reduce_min_p)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from .core import (Primitive, Trace, Tracer, _state, add_any, add_p, concrete_value, raise_leaked,
+from .core import (EVAL, Primitive, Trace, Tracer, _state, add_any, add_p, concrete_value, raise_leaked,
                    trace_call, zeros_like_p)
 
 vjp_rules: dict[Primitive, Callable[..., Any]] = {}
@@ -68,7 +68,11 @@ class VJPTrace(Trace):
                 primals[i] = x.primal
                 argnums.append(i)
                 slots.append(x.slot)
-        ans = self.parent.process(prim, primals, params)
+        parent = self.parent
+        if parent is EVAL and len(argnums) == len(args):   # nothing foreign can be leaked
+            ans = prim.impl(*primals, **params)
+        else:
+            ans = parent.process(prim, primals, params)
         if not argnums or not prim.differentiable:
             return ans
         if prim not in vjp_rules:
@@ -133,12 +137,17 @@ def defvjp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
     ``ans`` is the primitive's output, so rules never recompute it (autograd's style);
     ``None`` marks an argument with no derivative.
     """
-    def vjp(ct: Any, ans: Any, primals: list, params: dict, argnums: list) -> list:
-        out = []
-        for i in argnums:
-            rule = rules[i] if i < len(rules) else None
-            out.append(None if rule is None else rule(ct, ans, *primals, **params))
-        return out
+    if len(rules) == 1 and rules[0] is not None:       # one argument: the common, fast case
+        rule = rules[0]
+
+        def vjp(ct: Any, ans: Any, primals: list, params: dict, argnums: list) -> Any:
+            return [rule(ct, ans, *primals, **params) if i == 0 else None for i in argnums]
+    else:
+        padded = rules + (None,) * 8
+
+        def vjp(ct: Any, ans: Any, primals: list, params: dict, argnums: list) -> Any:
+            return [None if padded[i] is None else padded[i](ct, ans, *primals, **params)
+                    for i in argnums]
     vjp_rules[prim] = vjp
 
 
