@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import numpy as _np
 
+from .. import core as _core
 from .. import primitives as P
 from ..core import Tracer, concrete_value, dtype_of, shape_of
 from ..errors import ConcretizationError
@@ -257,6 +258,8 @@ def any(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa:
 # Shapes.
 
 def reshape(a: ArrayLike, newshape: Any, order: str = "C") -> Any:
+    if not _core._active:                      # eval fast path: nothing can be traced
+        return _np.reshape(a, newshape, order=order)
     if order != "C":
         raise ValueError(f"reshape: only order='C' is supported, got order={order!r}")
     if isinstance(newshape, (int, _np.integer)):
@@ -373,6 +376,8 @@ def _concrete(a: ArrayLike, what: str) -> Any:
 
 def matmul(a: ArrayLike, b: ArrayLike) -> Any:
     """Matrix product with NumPy's broadcasting and 1-D rules."""
+    if not _core._active:
+        return _np.matmul(a, b)
     if ndim(a) == 0 or ndim(b) == 0:
         raise ValueError("matmul: input operand does not have enough dimensions (got a 0-d array)")
     return P.matmul(a, b)
@@ -522,6 +527,8 @@ def _is_bool(k: Any) -> bool:
 
 
 def getitem(x: ArrayLike, key: Any) -> Any:
+    if not _core._active:
+        return _np.asarray(x)[key]
     idx, dynamic = _normalize_index(x, key)
     return P.getitem(x, idx, dynamic)
 
