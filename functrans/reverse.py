@@ -69,10 +69,7 @@ class VJPTrace(Trace):
                 argnums.append(i)
                 slots.append(x.slot)
         parent = self.parent
-        if parent is EVAL and len(argnums) == len(args):   # nothing foreign can be leaked
-            ans = prim.impl(*primals, **params)
-        else:
-            ans = parent.process(prim, primals, params)
+        ans = prim.impl(*primals, **params) if parent is EVAL else parent.process(prim, primals, params)
         if not argnums or not prim.differentiable:
             return ans
         if prim not in vjp_rules:

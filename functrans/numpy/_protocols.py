@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import primitives as P
-from ..core import Tracer, dtype_of, raise_leaked
+from ..core import EVAL, Tracer, current_trace, dtype_of, raise_leaked
 
 
 def _swap(f: Any) -> Any:
@@ -103,7 +103,9 @@ def _lookup(name: str, module: str = "") -> Any:
 
 
 def _check_alive(self: Any, where: str) -> None:
-    if not self._trace.alive:
+    """A traced value reaching NumPy is fine inside its transform (it is handed back to
+    functrans.numpy); after it, or where no transform is current, it has leaked."""
+    if not self._trace.alive or current_trace() is EVAL:
         raise_leaked(self, where)
 
 
