@@ -1,9 +1,10 @@
 """Reverse mode: the VJP interpreter, its tape and the backward pass.
 
 A :class:`VJPTrace` evaluates each primitive on the primal values at the parent level and
-appends a node ``(prim, ans, primals, params, argnums, slots, out)`` to its tape, where
-``argnums`` are the positions of the traced arguments, ``slots`` their slots and ``out`` the
-slot (or tuple of slots) of the result. Slots number the traced values; the backward pass walks the
+appends a node ``(rule, ans, primals, params, argnums, slots, out, symbolic_zeros)`` to its
+tape, where ``rule`` is the primitive's cotangent rule, ``argnums`` the positions of the
+traced arguments, ``slots`` their slots and ``out`` the slot (or tuple of slots) of the
+result. Slots number the traced values; the backward pass walks the
 tape in reverse with a flat list of cotangents indexed by slot: iterative, so depth costs no
 Python recursion, and the tape lives exactly as long as the pullback that holds it.
 
@@ -72,16 +73,18 @@ class VJPTrace(Trace):
         ans = prim.impl(*primals, **params) if parent is EVAL else parent.process(prim, primals, params)
         if not argnums or not prim.differentiable:
             return ans
-        if prim not in vjp_rules:
+        rule = vjp_rules.get(prim)
+        if rule is None:
             raise NotImplementedError(f"vjp rule for '{prim.name}' not registered")
         slot = self.num_slots
         if prim.multiple_results:
             n = len(ans)
             self.num_slots = slot + n
-            self.tape.append((prim, ans, primals, params, argnums, slots, tuple(range(slot, slot + n))))
+            self.tape.append((rule, ans, primals, params, argnums, slots, tuple(range(slot, slot + n)),
+                              prim.symbolic_zero_cts))
             return tuple(VJPTracer(self, a, slot + k) for k, a in enumerate(ans))
         self.num_slots = slot + 1
-        self.tape.append((prim, ans, primals, params, argnums, slots, slot))
+        self.tape.append((rule, ans, primals, params, argnums, slots, slot, False))
         return VJPTracer(self, ans, slot)
 
     def slot_of(self, x: Any) -> int | None:
@@ -100,8 +103,10 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
         if slot is not None and ct is not None:
             cts[slot] = add_any(cts[slot], ct)
     tape = trace.tape
-    nodes = _drain(tape) if consume else reversed(tape)
-    for prim, ans, primals, params, argnums, slots, out in nodes:
+    for k in range(len(tape) - 1, -1, -1):
+        rule, ans, primals, params, argnums, slots, out, symbolic_zeros = tape[k]
+        if consume:
+            tape[k] = None        # free this node's residuals once its rule has run
         if type(out) is int:
             ct = cts[out]
             if ct is None:
@@ -111,21 +116,18 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
             ct = tuple(cts[s] for s in out)
             if all(c is None for c in ct):
                 continue
-            if not prim.symbolic_zero_cts:
+            if not symbolic_zeros:
                 ct = tuple(zeros_like_p.bind(a) if c is None else c for c, a in zip(ct, ans))
             for s in out:
                 cts[s] = None
-        in_cts = vjp_rules[prim](ct, ans, primals, params, argnums)
+        in_cts = rule(ct, ans, primals, params, argnums)
         for slot, c in zip(slots, in_cts):
             if c is not None:
                 previous = cts[slot]
                 cts[slot] = c if previous is None else add_p.bind(previous, c)
+    if consume:
+        tape.clear()
     return [cts[s] for s in in_slots]
-
-
-def _drain(tape: list) -> Any:
-    while tape:
-        yield tape.pop()
 
 
 def defvjp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:

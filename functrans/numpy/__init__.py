@@ -143,11 +143,14 @@ def zeros_like(a: ArrayLike, dtype: Any = None) -> Any:
 
 
 def ones_like(a: ArrayLike, dtype: Any = None) -> Any:
-    return zeros_like(a, dtype) + 1
+    return full_like(a, 1, dtype)
 
 
 def full_like(a: ArrayLike, fill_value: Any, dtype: Any = None) -> Any:
-    return zeros_like(a, dtype) + fill_value
+    """As NumPy: the result has ``a``'s dtype (or ``dtype``), whatever ``fill_value``'s type."""
+    out = zeros_like(a, dtype) + fill_value
+    target = _np.dtype(dtype_of(a) if dtype is None else dtype)
+    return out if dtype_of(out) == target else P.convert_element_type(out, target)
 
 
 def astype(x: ArrayLike, dtype: Any) -> Any:
@@ -468,7 +471,8 @@ def _explicit_einsum(subscripts: str, ndims: list) -> str:
 
 
 def trace(a: ArrayLike) -> Any:
-    return P.einsum("ii->", a)
+    # A sum of the diagonal, so small integer types widen as in NumPy (int32 -> int64).
+    return P.reduce_sum(P.einsum("ii->i", a), (0,))
 
 
 # ---------------------------------------------------------------------------------------
