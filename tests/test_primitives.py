@@ -228,6 +228,8 @@ add(
         lambda x: x.astype(np.float32), ["astype"], tol={F64: 2e-3, F32: 5e-3}),
     rec("astype(float64)", lambda x: fnp.astype(x, fnp.float64), 1, NORMAL, SHAPES1,
         lambda x: x.astype(np.float64), ["astype"]),
+    rec("asarray([x,x])", lambda x: fnp.asarray([x, 2.0 * x]), 1, NORMAL, SHAPES1,
+        lambda x: np.asarray([x, 2.0 * x]), ["asarray"]),
     rec("asarray(dtype)", lambda x: fnp.asarray(x, dtype=fnp.float64) * 2.0, 1, NORMAL,
         SHAPES1, lambda x: x.astype(np.float64) * 2.0, ["asarray"]),
 )
@@ -516,7 +518,11 @@ add(
     rec("inner", fnp.inner, 2, NORMAL, [((3,), (3,)), ((2, 3), (3,)), ((2, 3), (2, 3)), ((), (3,))],
         np.inner, ["inner"]),
     rec("vdot", fnp.vdot, 2, NORMAL, [((3,), (3,)), ((2, 3), (3, 2))], np.vdot, ["vdot"]),
-    rec("trace", fnp.trace, 1, NORMAL, [(3, 3)], np.trace, ["trace"]),
+    rec("trace", fnp.trace, 1, NORMAL, [(3, 3), (2, 3), (3, 2), (2, 3, 2)], np.trace, ["trace"]),
+    rec("trace(offset=1)", lambda x: fnp.trace(x, offset=1), 1, NORMAL, [(3, 3), (2, 4)],
+        lambda x: np.trace(x, offset=1), ["trace"]),
+    rec("trace(offset=-1,axes)", lambda x: fnp.trace(x, -1, axis1=-1, axis2=0), 1, NORMAL,
+        [(3, 2, 3)], lambda x: np.trace(x, -1, axis1=-1, axis2=0), ["trace"]),
 )
 for _axes, _shapes in [(1, [((2, 3), (3, 2)), ((3,), (3, 2))]), (2, [((2, 3), (2, 3)), ((2, 2, 3), (2, 3, 2))]),
                        (0, [((2,), (3,))]), (([1], [0]), [((2, 3), (3, 2))]),
@@ -567,6 +573,10 @@ INDICES = [  # (label, index, shape of x)
     ("[1,...,None]", (1, Ellipsis, None), (2, 3, 4)),
     ("[...]", Ellipsis, ()),
     ("[[0,0,2]]", [0, 0, 2], (3, 4)),                           # repeated: accumulates
+    ("[[-1,0,-1]]", [-1, 0, -1], (3,)),                          # negative, repeated
+    ("[-2:,::-2]", (slice(-2, None), slice(None, None, -2)), (3, 4)),
+    ("[5:]", slice(5, None), (3,)),                              # empty
+    ("[np.int64(1)]", np.int64(1), (3,)),
     ("[:,[1,1,0]]", (slice(None), [1, 1, 0]), (3, 4)),
     ("[[0,2],[1,1]]", ([0, 2], [1, 1]), (3, 4)),
     ("[[[0,1],[1,1]]]", np.array([[0, 1], [1, 1]]), (3,)),
@@ -611,6 +621,8 @@ AT_INDICES = [  # (label, index, shape of x, shape of the update)
     ("[[0,2],[1,3]]", ([0, 2], [1, 3]), (3, 4), (2,)),
     ("[[0,1],:,[1,2]]", ([0, 1], slice(None), [1, 2]), (2, 3, 3), (2, 3)),
     ("[mask]", np.array([True, False, True]), (3,), (2,)),
+    ("[-1]", -1, (3, 2), (2,)),
+    ("[[-1,0]]", [-1, 0], (3,), (2,)),
 ]
 for _label, _idx, _xs, _us in AT_INDICES:
     _np_idx = tuple(np.asarray(i) if isinstance(i, list) else i for i in _idx) \
@@ -798,7 +810,7 @@ def test_vmap_matches_loop(r, shapes, dtype):
         assert_batched(got, want, dtype, f"vmap(in_axes={in_axes})")
 
 
-@pytest.mark.parametrize("r,shapes,dtype", cases(RECORDS, dtypes=(F64,)))
+@pytest.mark.parametrize("r,shapes,dtype", cases(RECORDS))
 def test_nested_vmap_matches_loop(r, shapes, dtype):
     """``vmap(vmap(f, inner), outer)``: the inner batch axis first, the outer one last."""
     B1, B2 = 2, 3
@@ -1013,6 +1025,45 @@ def test_comparisons_have_zero_derivative():
 def test_stop_gradient_and_with_gradient():
     assert ft.grad(lambda x: x * ft.stop_gradient(x))(3.0) == 3.0
     assert ft.grad(lambda x: ft.with_gradient(x * x, lambda g: 2.0 * g))(3.0) == 12.0
+
+
+_XI = np.array([1, 2, 3], np.int32)
+_YI = np.array([2, 1, 3], np.int64)
+_BI = np.array([True, False, True])
+INTEGER_CASES = [  # (label, function of a module: fnp or np) on integer / bool inputs
+    ("sin", lambda m: m.sin(_XI)), ("exp", lambda m: m.exp(_XI)), ("sqrt", lambda m: m.sqrt(_XI)),
+    ("log", lambda m: m.log(_XI)), ("log2", lambda m: m.log2(_XI)), ("exp2", lambda m: m.exp2(_XI)),
+    ("abs", lambda m: m.abs(-_XI)), ("square", lambda m: m.square(_XI)),
+    ("negative", lambda m: m.negative(_XI)), ("add", lambda m: m.add(_XI, _YI)),
+    ("multiply", lambda m: m.multiply(_XI, 2)), ("divide", lambda m: m.divide(_XI, _YI)),
+    ("power", lambda m: m.power(_XI, _YI)), ("maximum", lambda m: m.maximum(_XI, _YI)),
+    ("remainder", lambda m: m.remainder(_XI, _YI)), ("floor_divide", lambda m: m.floor_divide(_XI, _YI)),
+    ("arctan2", lambda m: m.arctan2(_XI, _YI)), ("hypot", lambda m: m.hypot(_XI, _YI)),
+    ("sum", lambda m: m.sum(_XI)), ("sum(bool)", lambda m: m.sum(_BI)), ("mean", lambda m: m.mean(_XI)),
+    ("prod", lambda m: m.prod(_XI)), ("max", lambda m: m.max(_XI)), ("var", lambda m: m.var(_XI)),
+    ("std", lambda m: m.std(_XI)), ("argmax", lambda m: m.argmax(_XI)),
+    ("matmul", lambda m: m.matmul(_XI, _YI)), ("dot", lambda m: m.dot(_XI, _YI)),
+    ("outer", lambda m: m.outer(_XI, _YI)), ("einsum", lambda m: m.einsum("i,i", _XI, _YI)),
+    ("trace", lambda m: m.trace(np.eye(3, dtype=np.int32))), ("trace(bool)", lambda m: m.trace(np.eye(2, dtype=bool))),
+    ("where", lambda m: m.where(_XI > 1, _XI, _YI)), ("clip", lambda m: m.clip(_XI, 1, 2)),
+    ("linalg.norm", lambda m: m.linalg.norm(_XI)), ("round", lambda m: m.round(_XI)),
+    ("floor", lambda m: m.floor(_XI)), ("sign", lambda m: m.sign(-_XI)),
+    ("ones_like", lambda m: m.ones_like(_XI)), ("ones_like(bool)", lambda m: m.ones_like(_BI)),
+    ("full_like", lambda m: m.full_like(_XI, 2.5)), ("zeros_like", lambda m: m.zeros_like(_BI)),
+    ("logical_and", lambda m: m.logical_and(_XI, _BI)), ("less", lambda m: m.less(_XI, _YI)),
+    ("concatenate", lambda m: m.concatenate([_XI, _YI])), ("stack", lambda m: m.stack([_XI, _XI])),
+    ("getitem", lambda m: (m.asarray(_XI))[[0, 0]]),
+    ("float16 arctan", lambda m: m.arctan(np.float16([1.0, 2.0]))),
+    ("float16 mean", lambda m: m.mean(np.float16([1.0, 2.0]))),
+    ("float32*python float", lambda m: m.multiply(np.float32([1.0]), 2.5)),
+    ("float32 var(ddof=1)", lambda m: m.var(np.float32([1.0, 2.0]), ddof=1)),
+]
+
+
+@pytest.mark.parametrize("label,f", INTEGER_CASES, ids=[c[0] for c in INTEGER_CASES])
+def test_integer_bool_and_float16_inputs_follow_numpy(label, f):
+    """NumPy's dtype rules beyond float64/float32: ints to float, widening sums, bools."""
+    assert_same(f(fnp), f(np), F64 if np.asarray(f(np)).dtype != np.float32 else F32)
 
 
 # ---------------------------------------------------------------------------------------

@@ -470,9 +470,17 @@ def _explicit_einsum(subscripts: str, ndims: list) -> str:
     return ",".join(new_terms) + "->" + out
 
 
-def trace(a: ArrayLike) -> Any:
-    # A sum of the diagonal, so small integer types widen as in NumPy (int32 -> int64).
-    return P.reduce_sum(P.einsum("ii->i", a), (0,))
+def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """Sum of a diagonal (NumPy's signature: any rectangular shape, ``offset``, axes)."""
+    n = ndim(a)
+    axis1, axis2 = normalize_axis(axis1, n, "axis1"), normalize_axis(axis2, n, "axis2")
+    rows, cols = shape_of(a)[axis1], shape_of(a)[axis2]
+    k = _np.arange(builtins.max(0, builtins.min(rows, cols - offset) if offset >= 0
+                                else builtins.min(rows + offset, cols)))
+    a = P.transpose(a, (axis1, axis2) + tuple(i for i in range(n) if i not in (axis1, axis2)))
+    diagonal = P.getitem(a, (k, k + offset) if offset >= 0 else (k - offset, k))
+    # A sum, so small integer types widen as in NumPy (int32 -> int64).
+    return P.reduce_sum(diagonal, (0,))
 
 
 # ---------------------------------------------------------------------------------------
