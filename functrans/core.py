@@ -144,6 +144,9 @@ def trace_call(trace: Trace, fun: Callable[..., Any], args: Any) -> Any:
             _active -= 1
 
 
+_NO_PARAMS: dict = {}     # shared by parameterless calls; never mutated
+
+
 def op1(prim: Primitive) -> Callable[[Any], Any]:
     """The function applying a one-argument primitive, with the eval fast path inlined."""
     impl = prim.impl
@@ -151,7 +154,7 @@ def op1(prim: Primitive) -> Callable[[Any], Any]:
     def apply(x: Any) -> Any:
         if not _active:
             return impl(x)
-        return _state.trace.process(prim, (x,), {})
+        return _state.trace.process(prim, (x,), _NO_PARAMS)
     return apply
 
 
@@ -162,7 +165,7 @@ def op2(prim: Primitive) -> Callable[[Any, Any], Any]:
     def apply(x: Any, y: Any) -> Any:
         if not _active:
             return impl(x, y)
-        return _state.trace.process(prim, (x, y), {})
+        return _state.trace.process(prim, (x, y), _NO_PARAMS)
     return apply
 
 

@@ -64,11 +64,13 @@ class VJPTrace(Trace):
         primals = list(args)
         argnums = []
         slots = []
-        for i, x in enumerate(args):
+        i = 0
+        for x in args:
             if type(x) is VJPTracer and x._trace is self:
                 primals[i] = x.primal
                 argnums.append(i)
                 slots.append(x.slot)
+            i += 1
         parent = self.parent
         ans = prim.impl(*primals, **params) if parent is EVAL else parent.process(prim, primals, params)
         if not argnums or not prim.differentiable:

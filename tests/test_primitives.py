@@ -22,7 +22,6 @@ numeric. Derivatives are never compared with functrans' own computation of the s
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import zlib
 from typing import Any, Callable, Sequence
 
@@ -142,8 +141,10 @@ class OpRecord:
         return list(rng)
 
     def shape_cases(self) -> list:
-        return [s if self.nargs > 1 else (s if isinstance(s, tuple) and s and isinstance(s[0], tuple) else (s,))
-                for s in self.shapes]
+        """Each case as a tuple of argument shapes (a one-argument row may list bare shapes)."""
+        def one(s):
+            return s if isinstance(s, tuple) and s and isinstance(s[0], tuple) else (s,)
+        return [s if self.nargs > 1 else one(s) for s in self.shapes]
 
 
 def rec(name, fun, nargs, rng, shapes, ref, names=(), **kw) -> OpRecord:
@@ -524,7 +525,8 @@ add(
     rec("trace(offset=-1,axes)", lambda x: fnp.trace(x, -1, axis1=-1, axis2=0), 1, NORMAL,
         [(3, 2, 3)], lambda x: np.trace(x, -1, axis1=-1, axis2=0), ["trace"]),
 )
-for _axes, _shapes in [(1, [((2, 3), (3, 2)), ((3,), (3, 2))]), (2, [((2, 3), (2, 3)), ((2, 2, 3), (2, 3, 2))]),
+for _axes, _shapes in [(1, [((2, 3), (3, 2)), ((3,), (3, 2))]),
+                       (2, [((2, 3), (2, 3)), ((2, 2, 3), (2, 3, 2))]),
                        (0, [((2,), (3,))]), (([1], [0]), [((2, 3), (3, 2))]),
                        (([0, 1], [1, 0]), [((2, 3), (3, 2))]), ((-1, 0), [((2, 3), (3,))])]:
     add(rec(f"tensordot(axes={_axes})", (lambda a: lambda x, y: fnp.tensordot(x, y, axes=a))(_axes),
@@ -1044,7 +1046,8 @@ INTEGER_CASES = [  # (label, function of a module: fnp or np) on integer / bool 
     ("std", lambda m: m.std(_XI)), ("argmax", lambda m: m.argmax(_XI)),
     ("matmul", lambda m: m.matmul(_XI, _YI)), ("dot", lambda m: m.dot(_XI, _YI)),
     ("outer", lambda m: m.outer(_XI, _YI)), ("einsum", lambda m: m.einsum("i,i", _XI, _YI)),
-    ("trace", lambda m: m.trace(np.eye(3, dtype=np.int32))), ("trace(bool)", lambda m: m.trace(np.eye(2, dtype=bool))),
+    ("trace", lambda m: m.trace(np.eye(3, dtype=np.int32))),
+    ("trace(bool)", lambda m: m.trace(np.eye(2, dtype=bool))),
     ("where", lambda m: m.where(_XI > 1, _XI, _YI)), ("clip", lambda m: m.clip(_XI, 1, 2)),
     ("linalg.norm", lambda m: m.linalg.norm(_XI)), ("round", lambda m: m.round(_XI)),
     ("floor", lambda m: m.floor(_XI)), ("sign", lambda m: m.sign(-_XI)),
