@@ -24,4 +24,4 @@ __version__ = "0.1.0"
 __all__ = ["grad", "value_and_grad", "value_and_pullback", "vjp", "jvp", "linearize", "vmap",
            "jacrev", "jacfwd", "jacobian", "hessian", "hvp", "batch_jacobian",
            "stop_gradient", "with_gradient", "custom_vjp", "custom_jvp", "remat", "checkpoint",
-           "check_grads", "tree", "errors", "numpy"]
+           "check_grads", "tree", "errors", "numpy", "nn", "optim"]

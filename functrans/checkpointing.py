@@ -20,7 +20,8 @@ from . import core, tree
 from . import primitives as P
 from .batching import batch_rules
 from .core import Primitive
-from .custom_derivatives import _check_no_tracers, _fn_name, batch_to_front, batched, closure_convert, is_tracer
+from .custom_derivatives import (_check_no_tracers, _fn_name, batch_to_front, batched, closure_convert,
+                                 is_tracer)
 from .forward import jvp_flat, jvp_rules
 from .reverse import backward, vjp_flat, vjp_rules
 

@@ -237,6 +237,29 @@ class Tracer:
         return None
 
 
+class PrimalTracer(Tracer):
+    """A tracer that carries its value at the parent level (forward and reverse mode), so its
+    shape, dtype and concrete value are the primal's."""
+
+    __slots__ = ("primal",)
+
+    @property
+    def shape(self) -> tuple:  # type: ignore[override]
+        return self.primal.shape
+
+    @property
+    def dtype(self) -> Any:  # type: ignore[override]
+        return self.primal.dtype
+
+    def concrete(self) -> Any:
+        if not self._trace.alive:
+            raise_leaked(self, "a conversion to a concrete value")
+        return concrete_value(self.primal)
+
+    def _payload(self) -> Any:
+        return self.primal
+
+
 def concrete_value(x: Any) -> Any:
     """``x`` with every layer of tracing removed (the primal NumPy value)."""
     return x.concrete() if isinstance(x, Tracer) else x
@@ -271,6 +294,6 @@ def add_any(x: Any, y: Any) -> Any:
     return add_p.bind(x, y)
 
 
-__all__ = ["Primitive", "Trace", "Tracer", "EvalTrace", "EVAL", "current_trace", "run_under",
+__all__ = ["Primitive", "Trace", "Tracer", "PrimalTracer", "EvalTrace", "EVAL", "current_trace", "run_under",
            "concrete_value", "shape_of", "dtype_of", "raise_leaked", "add_p", "zeros_like_p",
            "add_any", "trace_call", "op1", "op2"]

@@ -502,7 +502,8 @@ def _vjp_bwd_flat(spec: _Args, store: _Store, rule_name: str) -> Callable[..., l
         cts = bwd(*nondiff_args, residuals, g)
         n = len(spec.diff_pos)
         if not isinstance(cts, (tuple, list)) or len(cts) != n:
-            hint = " (wrap a single cotangent in a tuple: `return (g,)`)" if n == 1 and not isinstance(cts, (tuple, list)) else ""
+            single = n == 1 and not isinstance(cts, (tuple, list))
+            hint = " (wrap a single cotangent in a tuple: `return (g,)`)" if single else ""
             raise TypeError(f"{rule_name} of '{spec.name}': bwd must return a tuple with one "
                             f"cotangent per differentiable argument ({n}: arguments "
                             f"{spec.diff_pos}), got {_short(cts)}{hint}")
@@ -524,8 +525,9 @@ custom_vjp_call_p.def_impl(_custom_vjp_impl)
 
 
 def _custom_vjp_vjp(ct: tuple, ans: tuple, primals: list, params: dict, argnums: list) -> list:
-    store, n_out = params["store"], params["store"].n_out
-    _reject_nondiff(params["name"], params["diff_mask"], params["kinds"], argnums, "reverse-mode differentiation")
+    n_out = params["store"].n_out
+    _reject_nondiff(params["name"], params["diff_mask"], params["kinds"], argnums,
+                    "reverse-mode differentiation")
     cts: list = [None] * len(primals)
     ct_out, ct_res = list(ct[:n_out]), list(ct[n_out:])
     if not all(_zero_ct(c) for c in ct_out):

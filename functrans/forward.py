@@ -13,35 +13,18 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .core import (EVAL, Primitive, Trace, Tracer, _state, add_any, concrete_value, raise_leaked,
-                   trace_call, zeros_like_p)
+from .core import EVAL, PrimalTracer, Primitive, Trace, _state, add_any, trace_call, zeros_like_p
 
 jvp_rules: dict[Primitive, Callable[..., Any]] = {}
 
 
-class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent")
+class JVPTracer(PrimalTracer):
+    __slots__ = ("tangent",)
 
     def __init__(self, trace: JVPTrace, primal: Any, tangent: Any):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
-
-    @property
-    def shape(self) -> tuple:  # type: ignore[override]
-        return self.primal.shape
-
-    @property
-    def dtype(self) -> Any:  # type: ignore[override]
-        return self.primal.dtype
-
-    def concrete(self) -> Any:
-        if not self._trace.alive:
-            raise_leaked(self, "a conversion to a concrete value")
-        return concrete_value(self.primal)
-
-    def _payload(self) -> Any:
-        return self.primal
 
 
 class JVPTrace(Trace):

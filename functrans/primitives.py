@@ -439,8 +439,10 @@ def _defextremum(prim: Primitive) -> None:
     _reduce_batch(prim)
 
 
-reduce_max_p = Primitive("reduce_max", lambda x, axes, keepdims: np.maximum.reduce(x, axis=axes, keepdims=keepdims))
-reduce_min_p = Primitive("reduce_min", lambda x, axes, keepdims: np.minimum.reduce(x, axis=axes, keepdims=keepdims))
+reduce_max_p = Primitive("reduce_max",
+                         lambda x, axes, keepdims: np.maximum.reduce(x, axis=axes, keepdims=keepdims))
+reduce_min_p = Primitive("reduce_min",
+                         lambda x, axes, keepdims: np.minimum.reduce(x, axis=axes, keepdims=keepdims))
 _defextremum(reduce_max_p)
 _defextremum(reduce_min_p)
 

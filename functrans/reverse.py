@@ -16,35 +16,19 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from .core import (EVAL, Primitive, Trace, Tracer, _state, add_any, add_p, concrete_value, raise_leaked,
-                   trace_call, zeros_like_p)
+from .core import (EVAL, PrimalTracer, Primitive, Trace, _state, add_any, add_p, trace_call,
+                   zeros_like_p)
 
 vjp_rules: dict[Primitive, Callable[..., Any]] = {}
 
 
-class VJPTracer(Tracer):
-    __slots__ = ("primal", "slot")
+class VJPTracer(PrimalTracer):
+    __slots__ = ("slot",)
 
     def __init__(self, trace: VJPTrace, primal: Any, slot: int):
         self._trace = trace
         self.primal = primal
         self.slot = slot
-
-    @property
-    def shape(self) -> tuple:  # type: ignore[override]
-        return self.primal.shape
-
-    @property
-    def dtype(self) -> Any:  # type: ignore[override]
-        return self.primal.dtype
-
-    def concrete(self) -> Any:
-        if not self._trace.alive:
-            raise_leaked(self, "a conversion to a concrete value")
-        return concrete_value(self.primal)
-
-    def _payload(self) -> Any:
-        return self.primal
 
 
 class VJPTrace(Trace):

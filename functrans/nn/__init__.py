@@ -14,7 +14,8 @@ Example (the XOR MLP of Swift's custom-differentiation tutorial):
 """
 
 from .conv import conv2d, conv2d_p, conv_padding
-from .functions import (bias_add, bias_add_p, elu, relu_p, log_softmax, logsumexp, mean_squared_error, one_hot, relu,
+from .functions import (bias_add, bias_add_p, elu, relu_p, log_softmax, logsumexp, mean_squared_error,
+                        one_hot, relu,
                         sigmoid, softmax, softmax_cross_entropy, softplus)
 from .layers import (AvgPool2D, BatchNorm, Conv2D, Dense, Flatten, Lambda, MaxPool2D, Remat,
                      Sequential, glorot_uniform)
@@ -22,5 +23,6 @@ from .module import Module, is_array
 
 __all__ = ["Module", "is_array", "Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten",
            "BatchNorm", "Sequential", "Remat", "Lambda", "glorot_uniform", "conv2d", "conv2d_p",
-           "conv_padding", "bias_add", "bias_add_p", "relu", "relu_p", "elu", "sigmoid", "softplus", "softmax", "log_softmax",
+           "conv_padding", "bias_add", "bias_add_p", "relu", "relu_p", "elu", "sigmoid", "softplus",
+               "softmax", "log_softmax",
            "logsumexp", "one_hot", "softmax_cross_entropy", "mean_squared_error"]

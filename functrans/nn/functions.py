@@ -18,7 +18,8 @@ from ..core import Primitive, add_any, dtype_of, shape_of
 from ..forward import defjvp, jvp_rules
 from ..reverse import defvjp
 
-__all__ = ["relu", "relu_p", "bias_add", "bias_add_p", "elu", "sigmoid", "softplus", "softmax", "log_softmax", "logsumexp",
+__all__ = ["relu", "relu_p", "bias_add", "bias_add_p", "elu", "sigmoid", "softplus", "softmax",
+           "log_softmax", "logsumexp",
            "softmax_cross_entropy", "mean_squared_error", "one_hot"]
 
 

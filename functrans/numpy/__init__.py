@@ -576,7 +576,7 @@ class _At:
         return _IndexUpdate(self.x, key)
 
 
-from . import linalg  # noqa: E402
+from . import linalg  # noqa: E402, F401  (fnp.linalg)
 from ._protocols import install_tracer_methods  # noqa: E402
 
 install_tracer_methods(_At)
