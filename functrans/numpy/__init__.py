@@ -41,6 +41,8 @@ maximum, minimum, arctan2 = P.maximum, P.minimum, P.arctan2
 remainder = mod = P.remainder
 floor_divide = P.floor_divide
 equal, not_equal, less, less_equal, greater, greater_equal = P.eq, P.ne, P.lt, P.le, P.gt, P.ge
+bitwise_and, bitwise_or, bitwise_xor, invert = P.bitwise_and, P.bitwise_or, P.bitwise_xor, P.invert
+bitwise_not = invert
 logical_and, logical_or, logical_xor, logical_not = (P.logical_and, P.logical_or,
                                                      P.logical_xor, P.logical_not)
 isfinite, isnan, isinf = P.isfinite, P.isnan, P.isinf

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import primitives as P
-from ..core import EVAL, Tracer, current_trace, dtype_of, raise_leaked
+from ..core import EVAL, Tracer, current_trace, raise_leaked
 
 
 def _swap(f: Any) -> Any:
@@ -42,7 +42,7 @@ def install_tracer_methods(at_cls: type) -> None:
         "__matmul__": fnp.matmul,
         "__lt__": P.lt, "__le__": P.le, "__gt__": P.gt, "__ge__": P.ge,
         "__eq__": P.eq, "__ne__": P.ne,
-        "__and__": P.logical_and, "__or__": P.logical_or, "__xor__": P.logical_xor,
+        "__and__": P.bitwise_and, "__or__": P.bitwise_or, "__xor__": P.bitwise_xor,
     }
     for name, f in ops.items():
         setattr(Tracer, name, f)
@@ -55,7 +55,7 @@ def install_tracer_methods(at_cls: type) -> None:
     Tracer.__neg__ = P.neg  # type: ignore[assignment]
     Tracer.__pos__ = lambda self: self  # type: ignore[assignment]
     Tracer.__abs__ = P.abs  # type: ignore[assignment]
-    Tracer.__invert__ = P.logical_not  # type: ignore[assignment]
+    Tracer.__invert__ = P.invert  # type: ignore[assignment]
     Tracer.__getitem__ = fnp.getitem  # type: ignore[attr-defined]
     Tracer.__iter__ = lambda self: (self[i] for i in range(len(self)))  # type: ignore[attr-defined]
     Tracer.T = property(lambda self: fnp.transpose(self))  # type: ignore[attr-defined]
@@ -90,10 +90,6 @@ def install_tracer_methods(at_cls: type) -> None:
 
 
 _UFUNC_NAMES = {"absolute": "abs", "true_divide": "divide", "conjugate": None}
-# ``mask & traced_mask`` with a NumPy mask on the left reaches NumPy's bitwise ufuncs: on
-# booleans they are the logical ones (as traced values' own ``&``, ``|``, ``^``, ``~`` are).
-_BOOL_UFUNCS = {"bitwise_and": "logical_and", "bitwise_or": "logical_or",
-                "bitwise_xor": "logical_xor", "invert": "logical_not"}
 
 
 def _lookup(name: str, module: str = "") -> Any:
@@ -112,9 +108,6 @@ def _check_alive(self: Any, where: str) -> None:
 def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
     _check_alive(self, f"numpy.{ufunc.__name__}")
     f = _lookup(ufunc.__name__) if method == "__call__" else None
-    if (f is None and method == "__call__" and ufunc.__name__ in _BOOL_UFUNCS
-            and all(dtype_of(x) == np.bool_ for x in inputs)):
-        f = _lookup(_BOOL_UFUNCS[ufunc.__name__])
     if f is None or kwargs.get("out") is not None or set(kwargs) - {"out"}:
         raise TypeError(
             f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method} has no "
