@@ -581,8 +581,8 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
         partial = _split_args(fun, args, kwargs, (num,))
         batch = tuple(shape_of(x)[:1])
         in_shape = tuple(shape_of(x)[1:])
-        out, pullback = value_and_pullback(partial, x) if mode != "fwd" else (partial(x), None)
-        # ``auto`` keeps the pullback it already has unless forward mode needs fewer passes.
+        # Reverse mode needs the pullback; otherwise one plain call tells the output's size.
+        out, pullback = value_and_pullback(partial, x) if mode == "rev" else (partial(x), None)
         if not hasattr(out, "shape") or tuple(shape_of(out)[:1]) != batch:
             raise ValueError(f"batch_jacobian: the output must be an array with the input's batch "
                              f"size {batch[0]} first, got shape {tuple(shape_of(out))}")
@@ -592,6 +592,8 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
             (cols,), _ = _map_basis(lambda t: jvp(partial, (x,), (t,))[1], [x], batch, chunk_size)
             cols = P.reshape(cols, (n_in,) + batch + out_shape)          # (N, B, *out)
             return P.reshape(P.moveaxis(cols, 0, 1 + len(out_shape)), batch + out_shape + in_shape)
+        if pullback is None:
+            out, pullback = value_and_pullback(partial, x)
         (rows,), _ = _map_basis(lambda c: pullback(c)[0], [out], batch, chunk_size)  # (M, B, *in)
         return P.reshape(P.moveaxis(rows, 0, 1), batch + out_shape + in_shape)
     return jac
