@@ -521,12 +521,10 @@ def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto
 
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacobian")
-        out, pullback = value_and_pullback(_split_args(fun, args, kwargs, nums), *dargs)
         n_in = sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree.leaves(dargs))
-        n_out = sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree.leaves(out))
-        if n_in < n_out:                     # fewer forward passes; else reuse the pullback
-            return jacfwd(fun, argnums, chunk_size=chunk_size)(*args, **kwargs)
-        return _jacobian_from_pullback(out, pullback, argnums, chunk_size)
+        n_out = sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree.leaves(fun(*args, **kwargs)))
+        chosen = jacfwd if n_in < n_out else jacrev      # fewer passes; a plain call sizes the output
+        return chosen(fun, argnums, chunk_size=chunk_size)(*args, **kwargs)
     return jac
 
 

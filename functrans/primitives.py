@@ -22,6 +22,13 @@ from .reverse import defvjp, defvjp_all, vjp_rules
 # Registration helpers shared by many primitives.
 
 
+def float_dtype(x: Any) -> Any:
+    """The floating dtype NumPy computes ``x`` in: its own if inexact, else float64 (a Python
+    number is float64 too, not the float16 that ``result_type`` with a weak scalar gives)."""
+    dtype = np.asarray(x).dtype
+    return dtype if dtype.kind in "fc" else np.result_type(dtype, np.float64)
+
+
 def ndim_of(x: Any) -> int:
     return len(shape_of(x))
 
@@ -282,7 +289,7 @@ expm1_p, expm1 = _unary("expm1", np.expm1, lambda ans, x: ans + 1.0)
 sqrt_p, sqrt = _unary("sqrt", np.sqrt, lambda ans, x: 0.5 / ans)
 abs_p, abs = _unary("abs", np.abs, lambda ans, x: sign(x))  # noqa: A001
 logistic_p, logistic = _unary(
-    "logistic", lambda x: np.exp(-np.logaddexp(0, -x)).astype(np.result_type(x, np.float16)),
+    "logistic", lambda x: np.exp(-np.logaddexp(0, -x)).astype(float_dtype(x)),
     lambda ans, x: ans * (1.0 - ans))
 sign_p, sign = _nondiff("sign", np.sign, 1)
 floor_p, floor = _nondiff("floor", np.floor, 1)
@@ -312,8 +319,8 @@ isinf_p, isinf = _nondiff("isinf", np.isinf, 1)
 def _mask_impl(x: Any, keep: Any) -> Any:
     """``where(keep, x, 0)`` as one product, unless ``x`` holds inf or NaN (0 * inf is NaN)."""
     if _all_finite(x):
-        return np.multiply(x, keep, dtype=np.result_type(x, np.float16))
-    return np.where(keep, x, np.zeros((), np.result_type(x, np.float16)))
+        return np.multiply(x, keep, dtype=float_dtype(x))
+    return np.where(keep, x, np.zeros((), float_dtype(x)))
 
 
 mask_p = Primitive("mask", _mask_impl)
