@@ -38,7 +38,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmarks (benchmarks/run.py), against autograd when it is installed."""
+    """The benchmarks (benchmarks/run.py), against autograd and JAX (and PyTorch when installed)."""
     runner = ROOT / "benchmarks" / "run.py"
     if not runner.exists():
         session.skip(f"no benchmark runner: {runner.relative_to(ROOT)} does not exist yet")

@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick         # fewer repeats (passed on to each benchmark)
     python benchmarks/run.py core jacobians  # only bench_core.py and bench_jacobians.py
     python benchmarks/run.py --json-dir out/ # each benchmark also writes out/<name>.json
+    python benchmarks/run.py peers           # only peers.py (functrans vs autograd/JAX/torch)
 
 A benchmark that fails is reported (exit status 1 at the end) and the others still run.
 ``--quick``/``--json`` are passed on only to benchmarks that accept them (those built on
@@ -30,9 +31,10 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=1800, help="seconds per benchmark")
     args = p.parse_args()
 
-    scripts = sorted(glob.glob(os.path.join(HERE, "bench_*.py")))
+    scripts = sorted(glob.glob(os.path.join(HERE, "bench_*.py"))) + [os.path.join(HERE, "peers.py")]
     if args.names:
-        wanted = {n if n.startswith("bench_") else f"bench_{n}" for n in args.names}
+        wanted = {n if n.startswith("bench_") or n.startswith("peers") else f"bench_{n}"
+                  for n in args.names}
         wanted = {w[:-3] if w.endswith(".py") else w for w in wanted}
         scripts = [s for s in scripts if os.path.basename(s)[:-3] in wanted]
         missing = wanted - {os.path.basename(s)[:-3] for s in scripts}
