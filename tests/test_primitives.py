@@ -1222,5 +1222,6 @@ def test_every_public_numpy_name_has_a_row():
     stale = sorted((covered | NOT_NUMERIC) - public)
     assert not stale, f"names in the table that functrans.numpy does not export: {stale}"
     linalg_covered = {n[len("linalg."):] for r in RECORDS for n in r.names if n.startswith("linalg.")}
-    missing = sorted(set(fnp.linalg.__all__) - linalg_covered)
+    from test_linalg import COVERED as covered_in_test_linalg
+    missing = sorted(set(fnp.linalg.__all__) - linalg_covered - covered_in_test_linalg)
     assert not missing, f"functrans.numpy.linalg names without a row: {missing}"

@@ -82,15 +82,17 @@ def run_notebook(name: str, timeout: int = 120):
 
 
 def cell_text(cell) -> str:
-    parts = []
+    """A cell's text outputs. Stream chunks are concatenated as printed (the kernel splits
+    stdout at arbitrary points); other outputs go on lines of their own."""
+    text = ""
     for out in cell.get("outputs", []):
         if out.output_type == "stream":
-            parts.append(out.text)
+            text += out.text
         elif out.output_type in ("execute_result", "display_data"):
-            parts.append(out.get("data", {}).get("text/plain", ""))
+            text += "\n" + out.get("data", {}).get("text/plain", "") + "\n"
         elif out.output_type == "error":
-            parts.append(f"{out.ename}: {out.evalue}")
-    return "\n".join(parts)
+            text += f"\n{out.ename}: {out.evalue}\n"
+    return text
 
 
 def all_text(nb) -> str:
