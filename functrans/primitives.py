@@ -62,8 +62,11 @@ def defbroadcasting(prim: Primitive) -> None:
         ranks = [ndim_of(v) - (d is not None) for v, d in zip(vals, dims)]
         out_rank = max(ranks)
         d0 = next(d for d in dims if d is not None)
-        if all(r <= out_rank - d0 if d is None else (d == d0 and r == out_rank)
-               for d, r in zip(dims, ranks)):
+        if all(d is None or (d == d0 and r == out_rank) for d, r in zip(dims, ranks)):
+            # The batch axis stays where it is: an unbatched operand reaching past it (from
+            # the right) gets a unit axis there instead.
+            vals = [v if d is not None or r <= out_rank - d0 else
+                    expand_dims(v, d0 - (out_rank - r)) for v, d, r in zip(vals, dims, ranks)]
             return prim.bind(*vals, **params), d0
         aligned = []
         for v, d, r in zip(vals, dims, ranks):
@@ -835,7 +838,7 @@ def _band_of(m: Any, wide: bool) -> tuple[int, Any] | None:
     if m.ndim != 2 or min(m.shape) < 32 or m[0, 1] != 0 or m[1, 0] != 0:
         return None
     rows, cols = m.shape
-    if wide != (rows <= cols):
+    if (rows > cols) if wide else (cols > rows):
         return None
     first = m[0] if wide else m[:, 0]
     offset = int(np.argmax(first != 0))
@@ -914,8 +917,8 @@ def _matmul_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:
     rb = ndim_of(b) - (db is not None)
     if db is None and ra == 1 and rb == 2:           # rows of vectors times a matrix
         return matmul(moveaxis(a, da, 0), b), 0
-    if da is None and ra == 2 and rb == 1:           # a matrix times rows of vectors
-        return matmul(moveaxis(b, db, 0), _mT(a)), 0
+    if da is None and ra == 2 and rb == 1:           # a matrix times columns of vectors
+        return matmul(a, _mT(moveaxis(b, db, 0))), 1
     if da is not None and db is None and ra >= 2 and rb == 2 and da < ra - 1:
         return matmul(a, b), da                       # stacked matrices times one matrix
     # General case: promote vectors to matrices, batch axes first, equal batch ranks.

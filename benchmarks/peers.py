@@ -1,0 +1,1001 @@
+"""functrans against its peers: the same workloads through every library, one table.
+
+Libraries (columns), each in its own idiom, each answer checked against the NumPy reference
+with ``np.testing.assert_allclose`` BEFORE it is timed:
+
+* ``numpy``      — hand-written NumPy forward + derivative code: the reference (ratio 1);
+* ``functrans``  — this library;
+* ``autograd``   — HIPS autograd (``pip install autograd``);
+* ``jax``        — JAX, eager (op by op, no ``jit``);
+* ``jax.jit``    — the same JAX function under ``jax.jit``: the compiled reference;
+* ``torch.func`` — PyTorch's functional transforms on the CPU (``torch.func.grad``, ``jacrev``,
+  ``jacfwd``, ``hessian``, ``vmap``; the remat rows use ``torch.autograd.grad`` because
+  ``torch.utils.checkpoint`` does not run under ``torch.func`` transforms).
+
+A peer that is not installed, or that fails on a workload, is reported in its cell; it never
+stops the run. Workloads (rows): ``grad`` of a 200-op elementwise chain (0-d and shape (1,),
+float64: per-op overhead), the gradient of a softmax cross-entropy MLP loss (64→256→10 and
+1024→1024→1024→10, batch 128, float32), Jacobians of ``tanh(W x)`` (n = 100, 400; reverse
+and forward mode, float64), the Hessian of ``logsumexp(W x) + ½‖x‖²`` (n = 100), batch
+Jacobians of a 2-layer elu MLP (5→8→6 and 32→64→32, B = 64), one CNN training step (the
+model of bench_cnn.py, batch 32, float32), the peak memory of gradient checkpointing through
+a 64-layer ``tanh(x @ W_i)`` chain (8 remat segments of 8 layers; peak RSS of a fresh child
+process per library, so that JAX's and PyTorch's buffers are counted as well as NumPy's), and
+functrans's bounded-memory Jacobians (``chunk_size``) of a 4000→4000 map.
+
+Pinning: one core (``os.sched_setaffinity``), one thread per library (OMP/MKL/OpenBLAS = 1,
+``torch.set_num_threads(1)``, ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
+intra_op_parallelism_threads=1``, ``JAX_PLATFORMS=cpu``). Times are medians of interleaved
+repeats (_harness.compare); cells are time / NumPy time (lower is better).
+
+    python benchmarks/peers.py                       # everything (about 10 minutes)
+    python benchmarks/peers.py --quick               # a fast pass (smaller memory cases)
+    python benchmarks/peers.py --json out.json       # also write the results as JSON
+    python benchmarks/peers.py --only mlp,cnn        # some workload groups only
+    python benchmarks/plot.py out.json               # the chart of docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# --- pinning, before NumPy, JAX or PyTorch is imported ---------------------------------
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+if _XLA not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _XLA).strip()
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if hasattr(os, "sched_setaffinity"):
+    _cpus = sorted(os.sched_getaffinity(0))
+    _cpu = int(os.environ.get("BENCH_CPU", _cpus[0]))
+    os.sched_setaffinity(0, {_cpu})
+
+import _harness  # noqa: E402,F401  (one BLAS/OpenMP thread; repo root on sys.path)
+from _harness import Report, fmt_time  # noqa: E402
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from typing import Any, Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import functrans as ft  # noqa: E402
+import functrans.numpy as fnp  # noqa: E402
+
+import bench_cnn  # noqa: E402
+import bench_core  # noqa: E402
+import bench_jacobians as jac_ref  # noqa: E402
+import bench_remat  # noqa: E402
+
+LIBS = ["numpy", "functrans", "autograd", "jax", "jax.jit", "torch.func"]
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# --- optional peers ----------------------------------------------------------------------
+MISSING: dict[str, str] = {}
+VERSIONS: dict[str, str] = {"numpy": np.__version__, "functrans": ft.__version__,
+                            "python": platform.python_version()}
+
+try:
+    import autograd
+    import autograd.numpy as anp
+    import autograd.scipy.special as asp
+    from importlib.metadata import version as _dist_version
+    VERSIONS["autograd"] = _dist_version("autograd")
+except ImportError:
+    autograd = anp = asp = None
+    MISSING["autograd"] = "not installed"
+
+try:
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+    jax.config.update("jax_enable_x64", True)   # float64 workloads stay float64
+    jax.config.update("jax_platforms", "cpu")
+    VERSIONS["jax"] = jax.__version__
+    import jaxlib
+    VERSIONS["jaxlib"] = jaxlib.__version__
+except ImportError:
+    jax = jnp = lax = None
+    MISSING["jax"] = MISSING["jax.jit"] = "not installed"
+
+try:
+    import torch
+    import torch.func as tf
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    VERSIONS["torch"] = torch.__version__
+except ImportError:
+    torch = tf = None
+    MISSING["torch.func"] = "not installed"
+
+
+# --- conversions ---------------------------------------------------------------------------
+
+def to_numpy(x: Any) -> Any:
+    """Any library's (pytree of) arrays as NumPy arrays."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_numpy(v) for v in x) if not hasattr(x, "_fields") else \
+            type(x)(*(to_numpy(v) for v in x))
+    if isinstance(x, dict):
+        return {k: to_numpy(v) for k, v in x.items()}
+    if torch is not None and isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def leaves(x: Any) -> list:
+    if isinstance(x, (list, tuple)):
+        return [leaf for v in x for leaf in leaves(v)]
+    if isinstance(x, dict):
+        return [leaf for k in sorted(x) for leaf in leaves(x[k])]
+    return [x]
+
+
+def check(got: Any, want: Any, rtol: float, atol: float) -> None:
+    g, w = leaves(to_numpy(got)), leaves(want)
+    assert len(g) == len(w), f"{len(g)} result arrays, expected {len(w)}"
+    for a, b in zip(g, w):
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.shape == b.shape, f"shape {a.shape}, expected {b.shape}"
+        assert a.dtype == b.dtype, f"dtype {a.dtype}, expected {b.dtype}"
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+def jx(x: Any) -> Any:
+    return jax.tree_util.tree_map(jnp.asarray, x)
+
+
+def th(x: Any) -> Any:
+    if isinstance(x, (list, tuple)):
+        return type(x)(th(v) for v in x)
+    if isinstance(x, dict):
+        return {k: th(v) for k, v in x.items()}
+    return torch.from_numpy(np.ascontiguousarray(x))
+
+
+def jax_timed(f: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    return lambda: jax.block_until_ready(f(*args))
+
+
+# --- results -------------------------------------------------------------------------------
+
+class Results:
+    def __init__(self, rep: Report):
+        self.rep = rep
+        self.rows: list[dict[str, Any]] = []
+        self.memory: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+
+    def time_case(self, group: str, name: str, reference: Callable[[], Any],
+                  builders: dict[str, Callable[[], Callable[[], Any]]],
+                  rtol: float, atol: float, per: int | None = None) -> dict[str, Any]:
+        """Check every library's answer against ``reference()``, then time them interleaved.
+
+        ``builders[lib]()`` returns the zero-argument callable to time (building it may
+        import or trace); anything that raises is reported in the cell, not fatal.
+        """
+        print(f"[{group}] {name}", file=sys.stderr, flush=True)
+        want = to_numpy(reference())
+        fns: dict[str, Callable[[], Any]] = {"numpy": reference}
+        status: dict[str, str] = {"numpy": "ok"}
+        for lib in LIBS[1:]:
+            if lib in MISSING:
+                status[lib] = MISSING[lib]
+                continue
+            if lib not in builders:
+                status[lib] = "n/a"
+                continue
+            try:
+                fn = builders[lib]()
+                check(fn(), want, rtol, atol)
+            except Exception as e:  # a peer's failure is a result, not a crash
+                msg = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+                status[lib] = "error"
+                self.notes.append(f"{name} / {lib}: {msg[:300]}")
+                print(f"    {lib}: {msg[:300]}", file=sys.stderr, flush=True)
+                continue
+            fns[lib] = fn
+            status[lib] = "ok"
+        t = self.rep.compare(fns)
+        row = {"group": group, "case": name, "per": per, "results": {}}
+        for lib in LIBS:
+            r = {"status": status.get(lib, "n/a")}
+            if lib in t:
+                r["time"] = t[lib]
+                r["ratio"] = t[lib] / t["numpy"]
+            row["results"][lib] = r
+        self.rows.append(row)
+        print("    " + "  ".join(f"{lib} {fmt_time(t[lib])} ({t[lib] / t['numpy']:.3g}x)"
+                                for lib in LIBS if lib in t), file=sys.stderr, flush=True)
+        return row
+
+    # markdown -----------------------------------------------------------------------------
+    def ratio_table(self) -> str:
+        head = "| workload | " + " | ".join(LIBS) + " |"
+        lines = [head, "| --- |" + " ---: |" * len(LIBS)]
+        for row in self.rows:
+            cells = []
+            for lib in LIBS:
+                r = row["results"][lib]
+                if "ratio" not in r:
+                    cells.append(r["status"])
+                elif lib == "numpy":
+                    cells.append(f"1 ({fmt_time(r['time'])})")
+                else:
+                    cells.append(f"{r['ratio']:.3g}×")
+            lines.append(f"| {row['case']} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def time_table(self) -> str:
+        lines = ["| workload | " + " | ".join(LIBS) + " |", "| --- |" + " ---: |" * len(LIBS)]
+        for row in self.rows:
+            cells = []
+            for lib in LIBS:
+                r = row["results"][lib]
+                if "time" not in r:
+                    cells.append(r["status"])
+                elif row["per"]:
+                    cells.append(f"{r['time'] / row['per'] * 1e6:.3g} µs/op")
+                else:
+                    cells.append(fmt_time(r["time"]))
+            lines.append(f"| {row['case']} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def memory_table(self) -> str:
+        lines = []
+        remat = [m for m in self.memory if m["kind"] == "remat"]
+        if remat:
+            libs = [m["lib"] for m in remat]
+            lines += ["| remat, 64-layer chain | " + " | ".join(libs) + " |",
+                      "| --- |" + " ---: |" * len(libs)]
+
+            def cell(m, key, f):
+                return f(m[key]) if m.get(key) is not None else m.get("status", "")
+            lines.append("| peak MB, plain grad | " + " | ".join(
+                cell(m, "plain_peak", lambda v: f"{v / 2 ** 20:.0f}") for m in remat) + " |")
+            lines.append("| peak MB, remat (8 × 8) | " + " | ".join(
+                cell(m, "remat_peak", lambda v: f"{v / 2 ** 20:.0f}") for m in remat) + " |")
+            lines.append("| **peak ratio remat / plain** | " + " | ".join(
+                cell(m, "memory_ratio", lambda v: f"**{v:.2f}×**") for m in remat) + " |")
+            lines.append("| time ratio remat / plain | " + " | ".join(
+                cell(m, "time_ratio", lambda v: f"{v:.2f}×") for m in remat) + " |")
+            lines.append("| time, plain grad | " + " | ".join(
+                cell(m, "plain_time", fmt_time) for m in remat) + " |")
+        chunk = [m for m in self.memory if m["kind"] == "chunk"]
+        if chunk:
+            lines += ["", "| bounded-memory Jacobian | library | peak MB (tracemalloc), unchunked "
+                      "| peak MB, chunk_size=500 | peak ratio | time unchunked | time chunked |"
+                      " same result |",
+                      "| --- | --- | ---: | ---: | ---: | ---: | ---: | :---: |"]
+            for m in chunk:
+                if m.get("status", "ok") != "ok":
+                    lines.append(f"| {m['case']} | {m['lib']} | {m['status']} | | | | | |")
+                    continue
+                lines.append(
+                    f"| {m['case']} | {m['lib']} | {m['full_peak'] / 2 ** 20:.0f} | "
+                    f"{m['chunk_peak'] / 2 ** 20:.0f} | **{m['chunk_peak'] / m['full_peak']:.2f}×** "
+                    f"| {fmt_time(m['full_time'])} | {fmt_time(m['chunk_time'])} | "
+                    f"{'yes' if m['same'] else '**NO**'} |")
+        return "\n".join(lines)
+
+
+# =========================================================================================
+# 1. per-op overhead: grad of the 200-op elementwise chain of bench_core
+
+def chain(m: Any, x: Any) -> Any:
+    return bench_core.chain(m, x)
+
+
+def chain_grad_numpy(x: np.ndarray) -> np.ndarray:
+    """Hand-written reverse mode of ``bench_core.chain`` (gradient of its sum)."""
+    tape = []
+    for _ in range(bench_core.N_BLOCKS):
+        y1 = np.sin(x)
+        y4 = np.cos(y1) * 1.3 + x
+        y = np.tanh(y4)
+        z = np.exp(-(y * y))
+        tape.append((x, y1, y, z))
+        x = z + y * 0.5
+    g = np.ones_like(x)
+    for x, y1, y, z in reversed(tape):
+        gy = g * 0.5 - 2.0 * g * z * y
+        gy4 = gy * (1.0 - y * y)
+        g = gy4 + np.cos(x) * (-np.sin(y1) * 1.3 * gy4)
+    return g
+
+
+def bench_chain(res: Results) -> None:
+    n_ops = bench_core.N_BLOCKS * bench_core.OPS_PER_BLOCK
+    for shape in ((), (1,)):
+        x = np.full(shape, 0.3)
+        want = chain_grad_numpy(x)
+        np.testing.assert_allclose(want, bench_core.complex_step_grad(0.3), rtol=1e-10)
+
+        def b_ft():
+            if shape == ():
+                g = ft.grad(lambda x: chain(fnp, x))
+            else:
+                g = ft.grad(lambda x: fnp.sum(chain(fnp, x)))
+            return lambda: g(x)
+
+        def b_ag():
+            g = autograd.grad(lambda x: anp.sum(chain(anp, x)))
+            return lambda: g(x)
+
+        def b_jax(jit):
+            g = jax.grad(lambda x: jnp.sum(chain(jnp, x)))
+            g = jax.jit(g) if jit else g
+            xj = jnp.asarray(x)
+            return jax_timed(g, xj)
+
+        def b_torch():
+            g = tf.grad(lambda x: torch.sum(chain(torch, x)))
+            xt = torch.tensor(x)
+            return lambda: g(xt)
+
+        res.time_case("chain", f"grad, {n_ops}-op chain, x.shape={shape}",
+                      lambda: chain_grad_numpy(x),
+                      {"functrans": b_ft, "autograd": b_ag, "jax": lambda: b_jax(False),
+                       "jax.jit": lambda: b_jax(True), "torch.func": b_torch},
+                      rtol=1e-10, atol=1e-14, per=n_ops)
+
+
+# =========================================================================================
+# 2. MLP loss gradient (softmax cross-entropy, tanh hidden layers, float32, B = 128)
+
+def mlp_loss(m: Any, lse: Callable[[Any], Any], params: Any, x: Any, onehot: Any) -> Any:
+    """The same code for every library: ``m`` is its NumPy namespace, ``lse`` its logsumexp
+    over axis 1."""
+    *hidden, (w, b) = params
+    h = x
+    for wi, bi in hidden:
+        h = m.tanh(h @ wi + bi)
+    logits = h @ w + b
+    return m.mean(lse(logits) - m.sum(onehot * logits, axis=1))
+
+
+def bench_mlp(res: Results) -> None:
+    rng = np.random.default_rng(0)
+    for sizes in ((64, 256, 10), (1024, 1024, 1024, 10)):
+        params, x, onehot = bench_core.make_mlp(sizes, 128, rng)
+        params = [tuple(p) for p in params]
+
+        def b_ft():
+            g = ft.grad(lambda p, x, y: mlp_loss(fnp, lambda z: ft.nn.logsumexp(z, axis=1), p, x, y))
+            return lambda: g(params, x, onehot)
+
+        def b_ag():
+            g = autograd.grad(lambda p, x, y: mlp_loss(anp, lambda z: asp.logsumexp(z, axis=1),
+                                                       p, x, y))
+            return lambda: g(params, x, onehot)
+
+        def b_jax(jit):
+            g = jax.grad(lambda p, x, y: mlp_loss(jnp, lambda z: jax.nn.logsumexp(z, axis=1),
+                                                  p, x, y))
+            return jax_timed(jax.jit(g) if jit else g, jx(params), jnp.asarray(x), jnp.asarray(onehot))
+
+        def b_torch():
+            g = tf.grad(lambda p, x, y: mlp_loss(torch, lambda z: torch.logsumexp(z, dim=1), p, x, y))
+            pt, xt, yt = th(params), th(x), th(onehot)
+            return lambda: g(pt, xt, yt)
+
+        res.time_case("mlp", f"grad, MLP {'→'.join(map(str, sizes))}, B=128, float32",
+                      lambda: [tuple(p) for p in bench_core.mlp_grad_numpy(params, x, onehot)],
+                      {"functrans": b_ft, "autograd": b_ag, "jax": lambda: b_jax(False),
+                       "jax.jit": lambda: b_jax(True), "torch.func": b_torch},
+                      rtol=2e-3, atol=2e-6)
+
+
+# =========================================================================================
+# 3. Jacobians of tanh(W x), 4. Hessian of logsumexp(W x) + ½‖x‖², 5. batch Jacobians
+
+def autograd_jacfwd(f: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """autograd has forward-mode jvps but no forward Jacobian: a loop of n jvps."""
+    def jac(x):
+        jvp = autograd.make_jvp(f)(x)
+        eye = np.eye(x.size, dtype=x.dtype)
+        return np.stack([jvp(e)[1] for e in eye], axis=-1)
+    return jac
+
+
+def bench_jacobians(res: Results) -> None:
+    rng = np.random.default_rng(1)
+    for n in (100, 400):
+        w = rng.standard_normal((n, n)) / np.sqrt(n)
+        x = rng.standard_normal(n)
+
+        def ref():
+            return (1 - np.tanh(w @ x) ** 2)[:, None] * w
+
+        for mode in ("rev", "fwd"):
+            def b_ft():
+                j = (ft.jacrev if mode == "rev" else ft.jacfwd)(lambda x: fnp.tanh(w @ x))
+                return lambda: j(x)
+
+            def b_ag():
+                f = lambda x: anp.tanh(anp.dot(w, x))
+                j = autograd.jacobian(f) if mode == "rev" else autograd_jacfwd(f)
+                return lambda: j(x)
+
+            def b_jax(jit):
+                wj = jnp.asarray(w)
+                j = (jax.jacrev if mode == "rev" else jax.jacfwd)(lambda x: jnp.tanh(wj @ x))
+                return jax_timed(jax.jit(j) if jit else j, jnp.asarray(x))
+
+            def b_torch():
+                wt = torch.from_numpy(w)
+                j = (tf.jacrev if mode == "rev" else tf.jacfwd)(lambda x: torch.tanh(wt @ x))
+                xt = torch.from_numpy(x)
+                return lambda: j(xt)
+
+            res.time_case("jacobian", f"jac{mode} tanh(W x), n={n}", ref,
+                          {"functrans": b_ft, "autograd": b_ag, "jax": lambda: b_jax(False),
+                           "jax.jit": lambda: b_jax(True), "torch.func": b_torch},
+                          rtol=1e-10, atol=1e-13)
+    res.notes.append("autograd has no forward-mode Jacobian: its `jacfwd` cells are a Python loop "
+                     "of n `autograd.make_jvp` calls; its `jacrev` is `autograd.jacobian`, which "
+                     "also loops over the n output cotangents.")
+
+    # --- Hessian
+    n = 100
+    w = rng.standard_normal((n, n)) / np.sqrt(n)
+    x = rng.standard_normal(n)
+
+    def b_ft_h():
+        h = ft.hessian(lambda x: ft.nn.logsumexp(w @ x) + 0.5 * fnp.sum(x * x))
+        return lambda: h(x)
+
+    def b_ag_h():
+        h = autograd.hessian(lambda x: asp.logsumexp(anp.dot(w, x)) + 0.5 * anp.sum(x * x))
+        return lambda: h(x)
+
+    def b_jax_h(jit):
+        wj = jnp.asarray(w)
+        h = jax.hessian(lambda x: jax.nn.logsumexp(wj @ x) + 0.5 * jnp.sum(x * x))
+        return jax_timed(jax.jit(h) if jit else h, jnp.asarray(x))
+
+    def b_torch_h():
+        wt = torch.from_numpy(w)
+        h = tf.hessian(lambda x: torch.logsumexp(wt @ x, dim=0) + 0.5 * torch.sum(x * x))
+        xt = torch.from_numpy(x)
+        return lambda: h(xt)
+
+    res.time_case("hessian", f"hessian logsumexp(W x)+½‖x‖², n={n}",
+                  lambda: jac_ref.lse_hessian_numpy(w, x),
+                  {"functrans": b_ft_h, "autograd": b_ag_h, "jax": lambda: b_jax_h(False),
+                   "jax.jit": lambda: b_jax_h(True), "torch.func": b_torch_h},
+                  rtol=1e-9, atol=1e-12)
+
+    # --- batch Jacobians of a 2-layer elu MLP, B = 64
+    for sizes in ((5, 8, 6), (32, 64, 32)):
+        params = []
+        for fi, fo in zip(sizes[:-1], sizes[1:]):
+            params.append((rng.standard_normal((fi, fo)) / np.sqrt(fi), 0.1 * rng.standard_normal(fo)))
+        (w1, b1), (w2, b2) = params
+        xb = rng.standard_normal((64, sizes[0]))
+
+        def b_ft_b():
+            bj = ft.batch_jacobian(lambda x: ft.nn.elu(ft.nn.elu(x @ w1 + b1) @ w2 + b2))
+            return lambda: bj(xb)
+
+        def b_ag_b():
+            def elu(z):
+                return anp.where(z > 0, z, anp.expm1(anp.minimum(z, 0.0)))
+            # examples are independent: the Jacobian of the batch-summed output, (out, B, in)
+            j = autograd.jacobian(lambda x: anp.sum(elu(anp.dot(elu(anp.dot(x, w1) + b1), w2) + b2),
+                                                    axis=0))
+            return lambda: np.swapaxes(j(xb), 0, 1)
+
+        def b_jax_b(jit):
+            p = jx(params)
+            f = lambda x: jax.nn.elu(jax.nn.elu(x @ p[0][0] + p[0][1]) @ p[1][0] + p[1][1])
+            bj = jax.vmap(jax.jacrev(f))
+            return jax_timed(jax.jit(bj) if jit else bj, jnp.asarray(xb))
+
+        def b_torch_b():
+            (tw1, tb1), (tw2, tb2) = th(params)
+            elu = torch.nn.functional.elu
+            bj = tf.vmap(tf.jacrev(lambda x: elu(elu(x @ tw1 + tb1) @ tw2 + tb2)))
+            xt = torch.from_numpy(xb)
+            return lambda: bj(xt)
+
+        res.time_case("batch_jacobian", f"batch_jacobian elu MLP {'→'.join(map(str, sizes))}, B=64",
+                      lambda: jac_ref.mlp_batch_jacobian_numpy(params, xb),
+                      {"functrans": b_ft_b, "autograd": b_ag_b, "jax": lambda: b_jax_b(False),
+                       "jax.jit": lambda: b_jax_b(True), "torch.func": b_torch_b},
+                      rtol=1e-10, atol=1e-13)
+    res.notes.append("batch_jacobian: functrans `batch_jacobian` (mode auto); JAX and torch.func "
+                     "`vmap(jacrev(f))` over examples; autograd (no vmap) `jacobian` of the "
+                     "batch-summed output, one pullback per output feature.")
+
+
+# =========================================================================================
+# 6. one CNN training step (bench_cnn's model), float32, batch 32
+
+LR = bench_cnn.LR
+
+
+def cnn_params(model: Any) -> dict[str, np.ndarray]:
+    conv1, conv2, _, _, dense = model.layers
+    return {"f1": conv1.filter, "b1": conv1.bias, "f2": conv2.filter, "b2": conv2.bias,
+            "k": dense.kernel, "bd": dense.bias}
+
+
+def _conv_cols(x: np.ndarray, kh: int, kw: int) -> np.ndarray:
+    b, h, w, c = x.shape
+    ho, wo = h - kh + 1, w - kw + 1
+    cols = np.empty((b, ho, wo, kh, kw, c), x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, :, i, j, :] = x[:, i:i + ho, j:j + wo, :]
+    return cols.reshape(b * ho * wo, kh * kw * c)
+
+
+def _conv_cols_backward(dcols: np.ndarray, shape: tuple, kh: int, kw: int) -> np.ndarray:
+    b, h, w, c = shape
+    ho, wo = h - kh + 1, w - kw + 1
+    dcols = dcols.reshape(b, ho, wo, kh, kw, c)
+    dx = np.zeros(shape, dcols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dx[:, i:i + ho, j:j + wo, :] += dcols[:, :, :, i, j, :]
+    return dx
+
+
+def cnn_step_numpy(p: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> tuple:
+    """Hand-written forward, backward (im2col convolutions) and SGD update."""
+    bsz = x.shape[0]
+    f1, f2 = p["f1"], p["f2"]
+    c1 = _conv_cols(x, 3, 3)                                        # (B*26*26, 9)
+    z1 = (c1 @ f1.reshape(-1, f1.shape[-1]) + p["b1"]).reshape(bsz, 26, 26, 8)
+    a1 = np.maximum(z1, 0)
+    c2 = _conv_cols(a1, 3, 3)                                       # (B*24*24, 72)
+    z2 = (c2 @ f2.reshape(-1, f2.shape[-1]) + p["b2"]).reshape(bsz, 24, 24, 16)
+    a2 = np.maximum(z2, 0)
+    r = a2.reshape(bsz, 12, 2, 12, 2, 16)
+    pooled = r.max(axis=(2, 4))
+    flat = pooled.reshape(bsz, -1)
+    logits = flat @ p["k"] + p["bd"]
+    m = logits.max(axis=1, keepdims=True)
+    e = np.exp(logits - m)
+    s = e.sum(axis=1, keepdims=True)
+    loss = np.mean(np.log(s[:, 0]) + m[:, 0] - logits[np.arange(bsz), y])
+    d = e / s
+    d[np.arange(bsz), y] -= 1
+    d /= bsz
+    g = {"k": flat.T @ d, "bd": d.sum(axis=0)}
+    dflat = (d @ p["k"].T).reshape(bsz, 12, 1, 12, 1, 16)
+    mask = r == pooled[:, :, None, :, None, :]
+    dz2 = (mask * dflat).reshape(bsz, 24, 24, 16) * (z2 > 0)
+    dz2f = dz2.reshape(-1, 16)
+    g["f2"] = (c2.T @ dz2f).reshape(f2.shape)
+    g["b2"] = dz2f.sum(axis=0)
+    da1 = _conv_cols_backward(dz2f @ f2.reshape(-1, 16).T, a1.shape, 3, 3)
+    dz1f = (da1 * (z1 > 0)).reshape(-1, 8)
+    g["f1"] = (c1.T @ dz1f).reshape(f1.shape)
+    g["b1"] = dz1f.sum(axis=0)
+    return {k: p[k] - LR * g[k] for k in p}, np.float32(loss)
+
+
+def bench_cnn_step(res: Results) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 28, 28, 1)).astype(np.float32)
+    y = rng.integers(0, 10, 32)
+    model = bench_cnn.make_model(rng)
+    p = cnn_params(model)
+
+    def b_ft():
+        opt = ft.optim.SGD(learning_rate=LR)
+        state = opt.init(model)
+
+        def step():
+            m, _, loss = bench_cnn.functrans_step(model, opt, state, x, y)
+            return cnn_params(m), np.float32(loss)
+        return step
+
+    def b_ag():
+        def forward(p, x):
+            def conv(a, f, b):
+                ho, wo = a.shape[1] - 2, a.shape[2] - 2
+                out = 0.0
+                for i in range(3):
+                    for j in range(3):
+                        out = out + anp.dot(a[:, i:i + ho, j:j + wo, :], f[i, j])
+                return anp.maximum(out + b, 0.0)
+            a = conv(conv(x, p["f1"], p["b1"]), p["f2"], p["b2"])
+            bsz = a.shape[0]
+            a = anp.max(anp.max(anp.reshape(a, (bsz, 12, 2, 12, 2, 16)), axis=4), axis=2)
+            logits = anp.dot(anp.reshape(a, (bsz, -1)), p["k"]) + p["bd"]
+            return anp.mean(asp.logsumexp(logits, axis=1) - logits[np.arange(bsz), y])
+        vg = autograd.value_and_grad(forward)
+
+        def step():
+            loss, g = vg(p, x)
+            return {k: p[k] - LR * g[k] for k in p}, np.float32(loss)
+        return step
+
+    def b_jax(jit):
+        def forward(p, x, y):
+            dn = ("NHWC", "HWIO", "NHWC")
+            a = jax.nn.relu(lax.conv_general_dilated(x, p["f1"], (1, 1), "VALID",
+                                                     dimension_numbers=dn) + p["b1"])
+            a = jax.nn.relu(lax.conv_general_dilated(a, p["f2"], (1, 1), "VALID",
+                                                     dimension_numbers=dn) + p["b2"])
+            a = lax.reduce_window(a, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+            logits = a.reshape(a.shape[0], -1) @ p["k"] + p["bd"]
+            logp = jax.nn.log_softmax(logits)
+            return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+        def step(p, x, y):
+            loss, g = jax.value_and_grad(forward)(p, x, y)
+            return jax.tree_util.tree_map(lambda a, b: a - LR * b, p, g), loss
+        return jax_timed(jax.jit(step) if jit else step, jx(p), jnp.asarray(x), jnp.asarray(y))
+
+    def b_torch():
+        f = torch.nn.functional
+
+        def forward(p, x, y):                      # NCHW / OIHW: torch's layout
+            a = f.relu(f.conv2d(x, p["f1"], p["b1"]))
+            a = f.relu(f.conv2d(a, p["f2"], p["b2"]))
+            a = f.max_pool2d(a, 2, 2)
+            a = a.permute(0, 2, 3, 1).reshape(a.shape[0], -1)   # NHWC flattening order
+            return f.cross_entropy(a @ p["k"] + p["bd"], y)
+        gv = tf.grad_and_value(forward)
+        tp = {k: th(v.transpose(3, 2, 0, 1).copy()) if k in ("f1", "f2") else th(v)
+              for k, v in p.items()}
+        xt, yt = th(x.transpose(0, 3, 1, 2).copy()), torch.from_numpy(y.astype(np.int64))
+
+        def step():
+            g, loss = gv(tp, xt, yt)
+            new = {k: tp[k] - LR * g[k] for k in tp}
+            return ({k: v.permute(2, 3, 1, 0) if k in ("f1", "f2") else v for k, v in new.items()},
+                    loss)
+        return step
+
+    res.time_case("cnn", "CNN training step (conv-conv-pool-dense), B=32, float32",
+                  lambda: cnn_step_numpy(p, x, y),
+                  {"functrans": b_ft, "autograd": b_ag, "jax": lambda: b_jax(False),
+                   "jax.jit": lambda: b_jax(True), "torch.func": b_torch},
+                  rtol=2e-3, atol=2e-5)
+    res.notes.append("CNN step: forward, all parameter gradients and the SGD update from the same "
+                     "weights; checked on the updated parameters and the loss. NumPy reference: "
+                     "im2col convolutions. autograd: convolutions as 9 shifted matmuls; JAX: "
+                     "`lax.conv_general_dilated` + `reduce_window`; torch.func: "
+                     "`grad_and_value` of `F.conv2d`/`F.max_pool2d` (NCHW).")
+
+
+# =========================================================================================
+# 7. remat memory: peak RSS of one grad through a 64-layer chain, per library, in a fresh child
+
+REMAT_LIBS = ["numpy", "functrans", "autograd", "jax", "jax.jit", "torch"]
+
+
+def _remat_grad(lib: str, variant: str, ws: tuple, x: np.ndarray, segments: int
+                ) -> Callable[[], Any]:
+    """A zero-argument callable computing d sum(chain(ws, x)) / dx (float32)."""
+    L = len(ws)
+    per = L // segments
+    remat = variant == "remat"
+    if lib == "numpy":
+        def grad():
+            if not remat:
+                hs, h = [], x
+                for w in ws:
+                    h = np.tanh(h @ w)
+                    hs.append(h)
+                g = np.ones_like(h)
+                for w, h in zip(reversed(ws), reversed(hs)):
+                    g = (g * (1 - h * h)) @ w.T
+                return g
+            bounds, h = [], x
+            for s in range(segments):
+                bounds.append(h)
+                for w in ws[s * per:(s + 1) * per]:
+                    h = np.tanh(h @ w)
+            g = np.ones_like(h)
+            for s in reversed(range(segments)):
+                hs, h = [], bounds[s]
+                for w in ws[s * per:(s + 1) * per]:
+                    h = np.tanh(h @ w)
+                    hs.append(h)
+                for w, h in zip(reversed(ws[s * per:(s + 1) * per]), reversed(hs)):
+                    g = (g * (1 - h * h)) @ w.T
+                del hs
+            return g
+        return grad
+    if lib == "functrans":
+        g = ft.grad(bench_remat.make_loss("segments" if remat else "plain", L, segments),
+                    argnums=1)
+        return lambda: g(ws, x)
+    if lib == "autograd":
+        def seg(ws, h):
+            for w in ws:
+                h = anp.tanh(anp.dot(h, w))
+            return h
+        segc = autograd.checkpoint(seg) if remat else seg
+
+        def loss(x):
+            h = x
+            for s in range(segments):
+                h = segc(ws[s * per:(s + 1) * per], h)
+            return anp.sum(h)
+        g = autograd.grad(loss)
+        return lambda: g(x)
+    if lib in ("jax", "jax.jit"):
+        def seg(ws, h):
+            for w in ws:
+                h = jnp.tanh(h @ w)
+            return h
+        segc = jax.checkpoint(seg) if remat else seg
+
+        def loss(ws, h):
+            for s in range(segments):
+                h = segc(ws[s * per:(s + 1) * per], h)
+            return jnp.sum(h)
+        g = jax.grad(loss, argnums=1)
+        g = jax.jit(g) if lib == "jax.jit" else g
+        wj, xj = jx(ws), jnp.asarray(x)
+        return jax_timed(g, wj, xj)
+    if lib == "torch":
+        from torch.utils.checkpoint import checkpoint
+
+        def seg(h, *ws):
+            for w in ws:
+                h = torch.tanh(h @ w)
+            return h
+        wt = th(ws)
+        xt = torch.from_numpy(x)
+
+        def grad():
+            xr = xt.detach().requires_grad_(True)
+            h = xr
+            for s in range(segments):
+                part = wt[s * per:(s + 1) * per]
+                h = checkpoint(seg, h, *part, use_reentrant=False) if remat else seg(h, *part)
+            return torch.autograd.grad(h.sum(), xr)[0]
+        return grad
+    raise ValueError(lib)
+
+
+def _rss_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(field)
+
+
+def _child_main(argv: list[str]) -> None:
+    """``--child remat LIB VARIANT WIDTH LAYERS SEGMENTS REPEAT OUT.npy``: one measurement."""
+    kind, lib, variant, width, layers, segments, repeat, out = argv
+    width, layers, segments, repeat = int(width), int(layers), int(segments), int(repeat)
+    rng = np.random.default_rng(0)
+    ws = tuple((rng.standard_normal((width, width)) / np.sqrt(width)).astype(np.float32)
+               for _ in range(layers))
+    x = rng.standard_normal((width, width)).astype(np.float32)
+    fn = _remat_grad(lib, variant, ws, x, segments)
+    r = fn()                       # warm-up: compiles (jax.jit), caches, lazy imports
+    del r
+    gc.collect()
+    base = _rss_kb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")               # reset the high-water mark to the current RSS
+    r = fn()
+    peak = _rss_kb("VmHWM")
+    np.save(out, to_numpy(r))
+    del r
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    print(json.dumps({"peak": (peak - base) * 1024, "time": statistics.median(times)}))
+
+
+def bench_remat_memory(res: Results, quick: bool) -> None:
+    width, layers, segments = (256, 64, 8) if quick else (512, 64, 8)
+    repeat = 1 if quick else 3
+    print(f"[remat] {layers} layers, activations {width}x{width} float32, {segments} segments",
+          file=sys.stderr, flush=True)
+    env = dict(os.environ, FUNCTRANS_MALLOC_TUNING="0", MALLOC_MMAP_THRESHOLD_="65536",
+               MALLOC_TRIM_THRESHOLD_="0")
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        grads = {}
+        for lib in REMAT_LIBS:
+            m = {"kind": "remat", "lib": lib, "width": width, "layers": layers,
+                 "segments": segments}
+            results[lib] = m
+            miss = MISSING.get(lib if lib != "torch" else "torch.func")
+            if miss:
+                m["status"] = miss
+                continue
+            for variant in ("plain", "remat"):
+                out = os.path.join(tmp, f"{lib}-{variant}.npy")
+                cmd = [sys.executable, os.path.abspath(__file__), "--child", "remat", lib, variant,
+                       str(width), str(layers), str(segments), str(repeat), out]
+                proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+                if proc.returncode:
+                    m["status"] = "error"
+                    res.notes.append(f"remat / {lib} / {variant}: "
+                                     f"{proc.stderr.strip().splitlines()[-1][:300]}")
+                    break
+                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                m[f"{variant}_peak"], m[f"{variant}_time"] = r["peak"], r["time"]
+                grads[(lib, variant)] = np.load(out)
+            else:
+                m["status"] = "ok"
+        want = grads.get(("numpy", "plain"))
+        for lib, m in results.items():
+            if m.get("status") != "ok":
+                continue
+            try:
+                for variant in ("plain", "remat"):
+                    check(grads[(lib, variant)], want, rtol=1e-3, atol=1e-4)
+            except AssertionError as e:
+                m["status"] = "wrong result"
+                res.notes.append(f"remat / {lib}: {str(e).strip().splitlines()[0][:300]}")
+                continue
+            m["memory_ratio"] = m["remat_peak"] / m["plain_peak"]
+            m["time_ratio"] = m["remat_time"] / m["plain_time"]
+            print(f"    {lib}: plain {m['plain_peak'] / 2**20:.0f} MB, remat "
+                  f"{m['remat_peak'] / 2**20:.0f} MB ({m['memory_ratio']:.2f}x); time "
+                  f"{m['time_ratio']:.2f}x", file=sys.stderr, flush=True)
+    res.memory += list(results.values())
+    res.notes.append(
+        f"remat: grad w.r.t. x of sum(tanh(x @ W_i)), {layers} layers, {width}x{width} float32 "
+        f"activations ({width * width * 4 / 2 ** 20:g} MB each), remat = {segments} checkpointed "
+        f"segments of {layers // segments} layers (functrans `remat`, autograd `checkpoint`, "
+        "`jax.checkpoint`, `torch.utils.checkpoint(use_reentrant=False)` with "
+        "`torch.autograd.grad`; NumPy: hand-written backprop that recomputes each segment). "
+        "Peak = high-water RSS of one call in a fresh process after a warm-up call, minus the "
+        "RSS before it (glibc mmap threshold 64 KiB so freed buffers leave the RSS; functrans's "
+        "malloc tuning off); the returned gradient is included.")
+
+
+# =========================================================================================
+# 8. bounded-memory Jacobians: chunk_size
+
+def _traced_peak(fn: Callable[[], Any]) -> tuple[int, Any]:
+    gc.collect()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    out = fn()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return peak, out
+
+
+def bench_chunked(res: Results, quick: bool) -> None:
+    n, chunk = (2000, 500) if quick else (4000, 500)
+    rng = np.random.default_rng(2)
+    w = (rng.standard_normal((n, n)) / np.sqrt(n)).astype(np.float32)
+    x = rng.standard_normal(n).astype(np.float32)
+    want = (1 - np.tanh(w @ x) ** 2)[:, None] * w
+    f = lambda x: fnp.tanh(w @ x)
+    for name, jac in (("jacrev", ft.jacrev), ("jacfwd", ft.jacfwd)):
+        case = f"{name} tanh(W x), {n}→{n}, float32"
+        print(f"[chunk] {case}", file=sys.stderr, flush=True)
+        full, chunked = jac(f), jac(f, chunk_size=chunk)
+        p_full, j_full = _traced_peak(lambda: full(x))
+        p_chunk, j_chunk = _traced_peak(lambda: chunked(x))
+        same = bool(np.array_equal(j_full, j_chunk))
+        np.testing.assert_allclose(j_full, want, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(j_chunk, want, rtol=1e-4, atol=1e-6)
+        del j_full, j_chunk
+        t = res.rep.compare({"full": lambda: full(x), "chunk": lambda: chunked(x)}) if not quick \
+            else {"full": _once(lambda: full(x)), "chunk": _once(lambda: chunked(x))}
+        m = {"kind": "chunk", "case": case, "lib": "functrans", "n": n, "chunk_size": chunk,
+             "full_peak": p_full, "chunk_peak": p_chunk, "full_time": t["full"],
+             "chunk_time": t["chunk"], "same": same,
+             "jacobian_bytes": int(n * n * 4), "status": "ok"}
+        res.memory.append(m)
+        print(f"    peak {p_full / 2**20:.0f} MB -> {p_chunk / 2**20:.0f} MB "
+              f"(J itself {n * n * 4 / 2**20:.0f} MB); time {fmt_time(t['full'])} -> "
+              f"{fmt_time(t['chunk'])}; identical: {same}", file=sys.stderr, flush=True)
+    res.notes.append(f"chunked Jacobians: peak = tracemalloc peak above the baseline during one "
+                     f"call (W = {n * n * 4 / 2 ** 20:.0f} MB is not counted; the returned Jacobian, "
+                     f"{n * n * 4 / 2 ** 20:.0f} MB, is). 'same result' = bitwise equal.")
+
+
+def _once(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+# =========================================================================================
+
+GROUPS = {"chain": bench_chain, "mlp": bench_mlp, "jacobians": bench_jacobians,
+          "cnn": bench_cnn_step, "remat": bench_remat_memory, "chunk": bench_chunked}
+
+
+def machine() -> dict[str, Any]:
+    info = {"platform": platform.platform(), "python": platform.python_version(),
+            "cpu_pinned": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "cpus_online": os.cpu_count()}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            key, _, val = line.partition(":")
+            if key.strip() in ("Model name", "CPU family", "Model", "Hypervisor vendor",
+                               "Architecture", "CPU(s)", "L2 cache", "L3 cache",
+                               "Flags") and val.strip():
+                info[key.strip()] = val.strip() if key.strip() != "Flags" else \
+                    " ".join(f for f in val.split() if f.startswith(("avx", "fma", "sse4")))
+    except OSError:
+        pass
+    try:
+        info["blas"] = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    except Exception:
+        pass
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "functrans"], cwd=HERE,
+                               capture_output=True, text=True).stdout.strip()
+        info["functrans_commit"] = rev + (" (+ uncommitted changes in functrans/)" if dirty else "")
+    except OSError:
+        pass
+    return info
+
+
+def main(argv: list[str] | None = None) -> Results:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        _child_main(argv[1:])
+        sys.exit(0)
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("--only", default=None, help="comma-separated groups: " + ",".join(GROUPS))
+    own, rest = ap.parse_known_args(argv)
+    rep = Report("peers", __doc__, rest)
+    res = Results(rep)
+    groups = list(GROUPS) if own.only is None else own.only.split(",")
+    t0 = time.perf_counter()
+    for g in groups:
+        fn = GROUPS[g]
+        if g in ("remat", "chunk"):
+            fn(res, rep.quick)
+        else:
+            fn(res)
+    elapsed = time.perf_counter() - t0
+    for lib, why in MISSING.items():
+        res.notes.append(f"{lib}: {why}")
+    info = machine()
+    print("### functrans and its peers: time / NumPy reference time (lower is better)\n")
+    print(res.ratio_table())
+    print("\nMedian time per call (the 200-op chain rows: per op):\n")
+    print(res.time_table())
+    if res.memory:
+        print("\n### Memory\n")
+        print(res.memory_table())
+    print()
+    for n in res.notes:
+        print(f"- {n}")
+    print(f"\nversions: {', '.join(f'{k} {v}' for k, v in VERSIONS.items())}")
+    print(f"machine: {info.get('Model name', '?')}, pinned to CPU {info.get('cpu_pinned')}; "
+          f"{rep.repeat} interleaved repeats; {elapsed:.0f} s")
+    if rep.args.json:
+        with open(rep.args.json, "w") as f:
+            json.dump({"issue": "peers", "libraries": LIBS, "rows": res.rows,
+                       "memory": res.memory, "notes": res.notes, "versions": VERSIONS,
+                       "machine": info, "quick": rep.quick, "repeat": rep.repeat,
+                       "elapsed_s": elapsed}, f, indent=1)
+    return res
+
+
+if __name__ == "__main__":
+    main()
