@@ -27,7 +27,7 @@ from .reverse import backward, vjp_flat, vjp_rules
 
 __all__ = ["remat", "checkpoint", "remat_p"]
 
-remat_p = Primitive("remat_call", multiple_results=True, symbolic_zero_cts=True)
+remat_p = Primitive("remat_call", multiple_results=True, symbolic_zero_cts=True, residuals="primals")
 
 
 def remat(fun: Callable[..., Any]) -> Callable[..., Any]:

@@ -28,19 +28,23 @@ class Primitive:
     ``floor``, ``stop_gradient``): differentiating traces evaluate them on the primal values
     and return an untraced result. ``symbolic_zero_cts`` lets the cotangent rule of a
     multiple-results primitive receive ``None`` for outputs with no cotangent instead of
-    materialised zeros.
+    materialised zeros. ``residuals`` says what its cotangent rule reads, so reverse mode
+    keeps no more: ``"all"``, ``"ans"`` (the output, and only the shapes and dtypes of the
+    inputs), ``"primals"`` (the inputs, not the output) or ``"avals"`` (shapes and dtypes only).
     """
 
-    __slots__ = ("name", "impl", "multiple_results", "differentiable", "symbolic_zero_cts")
+    __slots__ = ("name", "impl", "multiple_results", "differentiable", "symbolic_zero_cts",
+                 "residuals")
 
     def __init__(self, name: str, impl: Callable[..., Any] | None = None, *,
                  multiple_results: bool = False, differentiable: bool = True,
-                 symbolic_zero_cts: bool = False):
+                 symbolic_zero_cts: bool = False, residuals: str = "all"):
         self.name = name
         self.impl = impl if impl is not None else self._missing_impl
         self.multiple_results = multiple_results
         self.differentiable = differentiable
         self.symbolic_zero_cts = symbolic_zero_cts
+        self.residuals = residuals
 
     def def_impl(self, impl: Callable[..., Any]) -> Callable[..., Any]:
         self.impl = impl
@@ -237,6 +241,22 @@ class Tracer:
         return None
 
 
+class Aval:
+    """The shape and dtype of an array, kept by reverse mode instead of the array itself when a
+    cotangent rule needs no more (to unbroadcast, reshape or cast)."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: tuple, dtype: Any):
+        self.shape = shape
+        self.dtype = dtype
+
+
+def aval_of(x: Any) -> Any:
+    """``x``, or only its shape and dtype if it is a large array (small values cost nothing)."""
+    return Aval(x.shape, x.dtype) if type(x) is np.ndarray and x.size >= 4096 else x
+
+
 class PrimalTracer(Tracer):
     """A tracer that carries its value at the parent level (forward and reverse mode), so its
     shape, dtype and concrete value are the primal's."""
@@ -281,7 +301,7 @@ def dtype_of(x: Any) -> Any:
 
 # The two primitives the interpreters themselves need: accumulating fan-out tangents and
 # cotangents, and materialising a symbolic zero. Their rules live with the others.
-add_p = Primitive("add", np.add)
+add_p = Primitive("add", np.add, residuals="avals")
 zeros_like_p = Primitive("zeros_like", np.zeros_like, differentiable=False)
 
 
@@ -294,6 +314,6 @@ def add_any(x: Any, y: Any) -> Any:
     return add_p.bind(x, y)
 
 
-__all__ = ["Primitive", "Trace", "Tracer", "PrimalTracer", "EvalTrace", "EVAL", "current_trace", "run_under",
+__all__ = ["Primitive", "Trace", "Tracer", "PrimalTracer", "Aval", "aval_of", "EvalTrace", "EVAL", "current_trace", "run_under",
            "concrete_value", "shape_of", "dtype_of", "raise_leaked", "add_p", "zeros_like_p",
            "add_any", "trace_call", "op1", "op2"]

@@ -102,10 +102,11 @@ def unbroadcast(ct: Any, x: Any) -> Any:
     return ct
 
 
-def _unary(name: str, impl: Callable[..., Any],
-           derivative: Callable[[Any, Any], Any] | None) -> tuple[Primitive, Callable[[Any], Any]]:
-    """An elementwise real function with derivative ``derivative(ans, x)``."""
-    prim = Primitive(name, impl, differentiable=derivative is not None)
+def _unary(name: str, impl: Callable[..., Any], derivative: Callable[[Any, Any], Any] | None,
+           residuals: str = "all") -> tuple[Primitive, Callable[[Any], Any]]:
+    """An elementwise real function with derivative ``derivative(ans, x)`` (``residuals="ans"``
+    when it reads only the output)."""
+    prim = Primitive(name, impl, differentiable=derivative is not None, residuals=residuals)
     if derivative is not None:
         defjvp(prim, lambda t, ans, x: t * derivative(ans, x))
         # Registered directly, not through defvjp: the hottest rule of the backward pass.
@@ -144,7 +145,7 @@ def broadcast_like(t: Any, ans: Any) -> Any:
     return t if shape_of(t) == shape else broadcast_to(t, shape)
 
 
-sub_p = Primitive("sub", np.subtract)
+sub_p = Primitive("sub", np.subtract, residuals="avals")
 defjvp(sub_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: broadcast_like(neg(t), ans))
 defvjp(sub_p, lambda ct, ans, x, y: unbroadcast(ct, x), lambda ct, ans, x, y: unbroadcast(neg(ct), y))
 defbroadcasting(sub_p)
@@ -173,7 +174,7 @@ defbroadcasting(div_p)
 div = op2(div_p)
 
 
-neg_p = Primitive("neg", np.negative)
+neg_p = Primitive("neg", np.negative, residuals="avals")
 deflinear(neg_p)
 defvjp(neg_p, lambda ct, ans, x: neg(ct))
 defvectorized(neg_p)
@@ -275,25 +276,25 @@ remainder = op2(remainder_p)
 
 sin_p, sin = _unary("sin", np.sin, lambda ans, x: cos(x))
 cos_p, cos = _unary("cos", np.cos, lambda ans, x: neg(sin(x)))
-tan_p, tan = _unary("tan", np.tan, lambda ans, x: 1.0 + ans * ans)
+tan_p, tan = _unary("tan", np.tan, lambda ans, x: 1.0 + ans * ans, "ans")
 arcsin_p, arcsin = _unary("arcsin", np.arcsin, lambda ans, x: 1.0 / sqrt(1.0 - x * x))
 arccos_p, arccos = _unary("arccos", np.arccos, lambda ans, x: -1.0 / sqrt(1.0 - x * x))
 arctan_p, arctan = _unary("arctan", np.arctan, lambda ans, x: 1.0 / (1.0 + x * x))
 sinh_p, sinh = _unary("sinh", np.sinh, lambda ans, x: cosh(x))
 cosh_p, cosh = _unary("cosh", np.cosh, lambda ans, x: sinh(x))
-tanh_p, tanh = _unary("tanh", np.tanh, lambda ans, x: 1.0 - ans * ans)
+tanh_p, tanh = _unary("tanh", np.tanh, lambda ans, x: 1.0 - ans * ans, "ans")
 arcsinh_p, arcsinh = _unary("arcsinh", np.arcsinh, lambda ans, x: 1.0 / sqrt(x * x + 1.0))
 arccosh_p, arccosh = _unary("arccosh", np.arccosh, lambda ans, x: 1.0 / sqrt(x * x - 1.0))
 arctanh_p, arctanh = _unary("arctanh", np.arctanh, lambda ans, x: 1.0 / (1.0 - x * x))
-exp_p, exp = _unary("exp", np.exp, lambda ans, x: ans)
+exp_p, exp = _unary("exp", np.exp, lambda ans, x: ans, "ans")
 log_p, log = _unary("log", np.log, lambda ans, x: 1.0 / x)
 log1p_p, log1p = _unary("log1p", np.log1p, lambda ans, x: 1.0 / (1.0 + x))
-expm1_p, expm1 = _unary("expm1", np.expm1, lambda ans, x: ans + 1.0)
-sqrt_p, sqrt = _unary("sqrt", np.sqrt, lambda ans, x: 0.5 / ans)
+expm1_p, expm1 = _unary("expm1", np.expm1, lambda ans, x: ans + 1.0, "ans")
+sqrt_p, sqrt = _unary("sqrt", np.sqrt, lambda ans, x: 0.5 / ans, "ans")
 abs_p, abs = _unary("abs", np.abs, lambda ans, x: sign(x))  # noqa: A001
 logistic_p, logistic = _unary(
     "logistic", lambda x: np.exp(-np.logaddexp(0, -x)).astype(float_dtype(x)),
-    lambda ans, x: ans * (1.0 - ans))
+    lambda ans, x: ans * (1.0 - ans), "ans")
 sign_p, sign = _nondiff("sign", np.sign, 1)
 floor_p, floor = _nondiff("floor", np.floor, 1)
 ceil_p, ceil = _nondiff("ceil", np.ceil, 1)
@@ -429,7 +430,7 @@ def _sum_impl(x: Any, axes: tuple | None, keepdims: bool) -> Any:
     return np.add.reduce(x, axis=axes, keepdims=keepdims)
 
 
-reduce_sum_p = Primitive("reduce_sum", _sum_impl)
+reduce_sum_p = Primitive("reduce_sum", _sum_impl, residuals="avals")
 deflinear(reduce_sum_p)
 defvjp(reduce_sum_p, lambda ct, ans, x, axes, keepdims: expand_reduced(ct, x, axes, keepdims))
 _reduce_batch(reduce_sum_p)
@@ -516,7 +517,7 @@ batch_rules[argreduce_p] = _arg_batch
 # ---------------------------------------------------------------------------------------
 # Shapes.
 
-reshape_p = Primitive("reshape", lambda x, shape: np.asarray(x).reshape(shape))
+reshape_p = Primitive("reshape", lambda x, shape: np.asarray(x).reshape(shape), residuals="avals")
 deflinear(reshape_p)
 defvjp(reshape_p, lambda ct, ans, x, shape: reshape(ct, shape_of(x)))
 batch_rules[reshape_p] = lambda axis_size, vals, dims, shape: (
@@ -531,7 +532,7 @@ def reshape(x: Any, shape: tuple) -> Any:
     return reshape_p.bind(x, shape=tuple(shape))
 
 
-transpose_p = Primitive("transpose", lambda x, perm: np.asarray(x).transpose(perm))
+transpose_p = Primitive("transpose", lambda x, perm: np.asarray(x).transpose(perm), residuals="avals")
 deflinear(transpose_p)
 defvjp(transpose_p, lambda ct, ans, x, perm: transpose(ct, tuple(int(i) for i in np.argsort(perm))))
 batch_rules[transpose_p] = lambda axis_size, vals, dims, perm: (
@@ -561,7 +562,7 @@ def _broadcast_to_impl(x: Any, shape: tuple) -> Any:
     return out
 
 
-broadcast_to_p = Primitive("broadcast_to", _broadcast_to_impl)
+broadcast_to_p = Primitive("broadcast_to", _broadcast_to_impl, residuals="avals")
 deflinear(broadcast_to_p)
 defvjp(broadcast_to_p, lambda ct, ans, x, shape: unbroadcast(ct, x))
 
@@ -874,7 +875,7 @@ def _all_finite(x: Any) -> bool:
         return bool(np.isfinite(np.sum(x))) or bool(np.isfinite(x).all())
 
 
-matmul_p = Primitive("matmul", _matmul_impl)
+matmul_p = Primitive("matmul", _matmul_impl, residuals="primals")
 
 
 matmul = op2(matmul_p)

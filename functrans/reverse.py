@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from .core import (EVAL, PrimalTracer, Primitive, Trace, _state, add_any, add_p, trace_call,
-                   zeros_like_p)
+from .core import (EVAL, PrimalTracer, Primitive, Trace, _state, add_any, add_p, aval_of,
+                   trace_call, zeros_like_p)
 
 vjp_rules: dict[Primitive, Callable[..., Any]] = {}
 
@@ -66,11 +66,17 @@ class VJPTrace(Trace):
         if prim.multiple_results:
             n = len(ans)
             self.num_slots = slot + n
-            self.tape.append((rule, ans, primals, params, argnums, slots, tuple(range(slot, slot + n)),
-                              prim.symbolic_zero_cts))
+            self.tape.append((rule, None if prim.residuals == "primals" else ans, primals, params,
+                              argnums, slots, tuple(range(slot, slot + n)), prim.symbolic_zero_cts))
             return tuple(VJPTracer(self, a, slot + k) for k, a in enumerate(ans))
         self.num_slots = slot + 1
-        self.tape.append((rule, ans, primals, params, argnums, slots, slot, False))
+        keep = prim.residuals
+        if keep == "all":
+            self.tape.append((rule, ans, primals, params, argnums, slots, slot, False))
+        else:       # drop what the rule does not read, so memory holds only residuals
+            kept = primals if keep == "primals" else [aval_of(p) for p in primals]
+            self.tape.append((rule, ans if keep == "ans" else None, kept, params, argnums, slots,
+                              slot, False))
         return VJPTracer(self, ans, slot)
 
     def slot_of(self, x: Any) -> int | None:
