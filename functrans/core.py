@@ -314,6 +314,7 @@ def add_any(x: Any, y: Any) -> Any:
     return add_p.bind(x, y)
 
 
-__all__ = ["Primitive", "Trace", "Tracer", "PrimalTracer", "Aval", "aval_of", "EvalTrace", "EVAL", "current_trace", "run_under",
+__all__ = ["Primitive", "Trace", "Tracer", "PrimalTracer", "Aval", "aval_of", "EvalTrace", "EVAL",
+           "current_trace", "run_under",
            "concrete_value", "shape_of", "dtype_of", "raise_leaked", "add_p", "zeros_like_p",
            "add_any", "trace_call", "op1", "op2"]
