@@ -729,15 +729,9 @@ def _index_layout(idx: tuple, dynamic: Sequence[Any]) -> tuple[bool, int, int]:
     return contiguous, before, len(np.broadcast_shapes(*arrays))
 
 
-def _getitem_batch(axis_size: int, vals: list, dims: list, *, idx: tuple) -> tuple[Any, int]:
-    x, *dynamic = vals
-    xd, *ddims = dims
-    if all(d is None for d in ddims):
-        out = getitem(moveaxis(x, xd, 0), (slice(None),) + idx, dynamic)
-        contiguous, _, adv_rank = _index_layout(idx, dynamic)
-        return out, 0 if contiguous else adv_rank
-    # Batched index arrays: index the batch axis too, with an arange broadcast against them.
-    x = bdim_to_front(x, xd, axis_size)
+def _batched_indices(axis_size: int, dynamic: list, ddims: list, idx: tuple) -> tuple:
+    """Per-example index arrays made batch-first and aligned, plus the arange that indexes the
+    batch axis: ``(per-example shapes, rank of the advanced block, moved arrays, arange)``."""
     per_example = [shape_of(v) if d is None else shape_of(v)[:d] + shape_of(v)[d + 1:]
                    for v, d in zip(dynamic, ddims)]
     statics = [i.shape for i in idx if isinstance(i, np.ndarray)]
@@ -747,7 +741,19 @@ def _getitem_batch(axis_size: int, vals: list, dims: list, *, idx: tuple) -> tup
         if d is not None:
             v = reshape(moveaxis(v, d, 0), (axis_size,) + (1,) * (rank - len(s)) + tuple(s))
         moved.append(v)
-    batch_index = np.arange(axis_size).reshape((axis_size,) + (1,) * rank)
+    return per_example, rank, moved, np.arange(axis_size).reshape((axis_size,) + (1,) * rank)
+
+
+def _getitem_batch(axis_size: int, vals: list, dims: list, *, idx: tuple) -> tuple[Any, int]:
+    x, *dynamic = vals
+    xd, *ddims = dims
+    if all(d is None for d in ddims):
+        out = getitem(moveaxis(x, xd, 0), (slice(None),) + idx, dynamic)
+        contiguous, _, adv_rank = _index_layout(idx, dynamic)
+        return out, 0 if contiguous else adv_rank
+    # Batched index arrays: index the batch axis too, with an arange broadcast against them.
+    x = bdim_to_front(x, xd, axis_size)
+    per_example, rank, moved, batch_index = _batched_indices(axis_size, dynamic, ddims, idx)
     out = getitem(x, (DYNAMIC,) + idx, [batch_index] + moved)
     contiguous, before, _ = _index_layout(idx, moved)  # ``dynamic`` mixes batched shapes
     if contiguous and before:
@@ -793,16 +799,7 @@ def _scatter_batched_indices(prim: Primitive, axis_size: int, x: Any, updates: A
                              dynamic: list, ddims: list, idx: tuple) -> Any:
     """Scatter with per-example index arrays (``x`` batched first): as in ``_getitem_batch``,
     an arange indexes the batch axis, and the updates take the layout of that gather."""
-    per_example = [shape_of(v) if d is None else shape_of(v)[:d] + shape_of(v)[d + 1:]
-                   for v, d in zip(dynamic, ddims)]
-    statics = [i.shape for i in idx if isinstance(i, np.ndarray)]
-    rank = len(np.broadcast_shapes(*per_example, *statics))
-    moved = []
-    for v, d, s in zip(dynamic, ddims, per_example):
-        if d is not None:
-            v = reshape(moveaxis(v, d, 0), (axis_size,) + (1,) * (rank - len(s)) + tuple(s))
-        moved.append(v)
-    batch_index = np.arange(axis_size).reshape((axis_size,) + (1,) * rank)
+    per_example, rank, moved, batch_index = _batched_indices(axis_size, dynamic, ddims, idx)
     target = tuple(_index_shape(shape_of(x)[1:], idx, [np.zeros(s, np.intp) for s in per_example]))
     if ud is None:
         updates = broadcast_to(updates, (axis_size,) + target)
