@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+from numpy import ndarray
+
 from .core import (EVAL, PrimalTracer, Primitive, Trace, _state, add_any, add_p, aval_of,
                    trace_call, zeros_like_p)
 
@@ -71,7 +73,7 @@ class VJPTrace(Trace):
             return tuple(VJPTracer(self, a, slot + k) for k, a in enumerate(ans))
         self.num_slots = slot + 1
         keep = prim.residuals
-        if keep == "all":
+        if keep == "all" or type(ans) is not ndarray or ans.size < 4096:   # small: keep all
             self.tape.append((rule, ans, primals, params, argnums, slots, slot, False))
         else:       # drop what the rule does not read, so memory holds only residuals
             kept = primals if keep == "primals" else [aval_of(p) for p in primals]
