@@ -14,6 +14,7 @@ differentiated with respect to ``w`` too.
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, Callable
 
 from . import core, tree
@@ -45,6 +46,18 @@ def remat(fun: Callable[..., Any]) -> Callable[..., Any]:
     if not callable(fun):
         raise TypeError(f"remat: expected a function, got {type(fun).__name__}")
     name = _fn_name(fun)
+    # Calls whose leaves are all arrays share one flat function per argument structure, so a
+    # tape of many remat nodes (one per layer) holds no per-call bookkeeping. Its output
+    # structure is handed back through a per-thread box, set by every evaluation.
+    shared: dict = {}
+    box = threading.local()
+
+    def shared_flat_fun(in_tree: Any) -> Callable[..., tuple]:
+        def flat_fun(*operands: Any) -> tuple:
+            a, kw = tree.unflatten(in_tree, operands)
+            out_flat, box.out_tree = tree.flatten(fun(*a, **kw))
+            return tuple(out_flat)
+        return flat_fun
 
     @functools.wraps(fun)
     def rematted(*args: Any, **kwargs: Any) -> Any:
@@ -52,8 +65,14 @@ def remat(fun: Callable[..., Any]) -> Callable[..., Any]:
             return fun(*args, **kwargs)
         flat, in_tree = tree.flatten((args, kwargs))
         mask = [_is_operand(x) for x in flat]
-        static = [None if m else x for x, m in zip(flat, mask)]
         rebuild, consts = closure_convert(fun, is_tracer)
+        if rebuild is None and all(mask):
+            flat_fun = shared.get(in_tree)
+            if flat_fun is None:
+                flat_fun = shared[in_tree] = shared_flat_fun(in_tree)
+            outs = remat_p.bind(*flat, fun=flat_fun, name=name)
+            return tree.unflatten(box.out_tree, list(outs))
+        static = [None if m else x for x, m in zip(flat, mask)]
         n_args = sum(mask)
         out_trees: list = []
 
