@@ -70,7 +70,8 @@ def make_loss(variant: str, n_layers: int, n_segments: int):
     return loss
 
 
-def measure(fn, repeat: int) -> tuple[float, float, object]:
+def peak_memory(fn) -> tuple[float, object]:
+    """Peak traced memory (bytes above the start) of one call, and its result."""
     gc.collect()
     tracemalloc.start()
     tracemalloc.reset_peak()
@@ -78,16 +79,7 @@ def measure(fn, repeat: int) -> tuple[float, float, object]:
     out = fn()
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
-    del out
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-        del out
-    gc.collect()
-    return peak, min(times), fn()
+    return peak, out
 
 
 def main() -> None:
@@ -95,7 +87,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=1024, help="activations are width x width")
     ap.add_argument("--layers", type=int, default=64)
     ap.add_argument("--segments", type=int, default=8)
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=7, help="interleaved timing rounds")
     ap.add_argument("--wrt", choices=("x", "both"), default="x",
                     help="differentiate w.r.t. the input only, or the input and all weights")
     args = ap.parse_args()
@@ -109,10 +101,20 @@ def main() -> None:
           f"({act_mb:.1f} MB each), w.r.t. {'x' if args.wrt == 'x' else 'x and all W_i'}; "
           f"remat segments: {args.segments} x {L // args.segments}")
     results = {}
+    grads_of = {}
     for variant in ("plain", "segments", "per-layer"):
-        g = ft.grad(make_loss(variant, L, args.segments), argnums=argnums)
-        peak, t, grads = measure(lambda: g(ws, x), args.repeat)
-        results[variant] = (peak, t, grads)
+        g = grads_of[variant] = ft.grad(make_loss(variant, L, args.segments), argnums=argnums)
+        peak, grads = peak_memory(lambda: g(ws, x))
+        results[variant] = (peak, None, grads)
+    # Times: interleaved rounds (the machine is shared), median per variant.
+    times: dict = {v: [] for v in grads_of}
+    for _ in range(args.repeat):
+        for variant, g in grads_of.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            g(ws, x)
+            times[variant].append(time.perf_counter() - t0)
+    results = {v: (peak, float(np.median(times[v])), grads) for v, (peak, _, grads) in results.items()}
     ref = results["plain"][2]
     for variant, (_, _, grads) in results.items():
         for a, b in zip(ft.tree.leaves(grads), ft.tree.leaves(ref)):
