@@ -18,10 +18,11 @@ from typing import Any, Callable, Sequence
 
 from numpy import ndarray
 
-from .core import (EVAL, PrimalTracer, Primitive, Trace, _state, add_any, add_p, aval_of,
+from .core import (EVAL, PrimalTracer, Primitive, Trace, _state, add_any, add_p, aval_of, op2,
                    trace_call, zeros_like_p)
 
 vjp_rules: dict[Primitive, Callable[..., Any]] = {}
+add = op2(add_p)          # accumulates fan-out cotangents
 
 
 class VJPTracer(PrimalTracer):
@@ -118,7 +119,7 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
         for slot, c in zip(slots, in_cts):
             if c is not None:
                 previous = cts[slot]
-                cts[slot] = c if previous is None else add_p.bind(previous, c)
+                cts[slot] = c if previous is None else add(previous, c)
     if consume:
         tape.clear()
     return [cts[s] for s in in_slots]
@@ -135,6 +136,13 @@ def defvjp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
 
         def vjp(ct: Any, ans: Any, primals: list, params: dict, argnums: list) -> Any:
             return [rule(ct, ans, *primals, **params) if i == 0 else None for i in argnums]
+    elif len(rules) == 2 and None not in rules:          # two arguments (arithmetic)
+        first, second = rules
+
+        def vjp(ct: Any, ans: Any, primals: list, params: dict, argnums: list) -> Any:
+            if len(argnums) == 2:
+                return (first(ct, ans, *primals, **params), second(ct, ans, *primals, **params))
+            return ((first if argnums[0] == 0 else second)(ct, ans, *primals, **params),)
     else:
         padded = rules + (None,) * 8
 

@@ -22,6 +22,7 @@ class _NodeType(NamedTuple):
 
 
 _registry: dict[type, _NodeType] = {}
+_leaf_types: set = set()     # types seen to be leaves (arrays, numbers, tracers, ...)
 
 
 def register(cls: type, flatten: Callable[[Any], tuple[Iterable[Any], Hashable]],
@@ -37,6 +38,7 @@ def register(cls: type, flatten: Callable[[Any], tuple[Iterable[Any], Hashable]]
         [1.0, 2.0, 3.0]
     """
     _registry[cls] = _NodeType(flatten, unflatten)
+    _leaf_types.discard(cls)
     return cls
 
 
@@ -52,10 +54,10 @@ register(type(None), lambda _: ((), None), lambda _, __: None)
 
 
 def _node_type(x: Any) -> _NodeType | None:
-    node = _registry.get(type(x))
-    if node is not None:
-        return node
     cls = type(x)
+    node = _registry.get(cls)
+    if node is not None or cls in _leaf_types:
+        return node
     if isinstance(x, tuple) and hasattr(cls, "_fields"):          # NamedTuple
         node = _NodeType(lambda t: (tuple(t), None), lambda _, ch, cls=cls: cls(*ch))
     elif dataclasses.is_dataclass(x) and not isinstance(x, type):
@@ -63,6 +65,8 @@ def _node_type(x: Any) -> _NodeType | None:
         node = _NodeType(lambda obj: ([getattr(obj, n) for n in names], None),
                          lambda _, ch, cls=cls: _new_dataclass(cls, names, ch))
     else:
+        if cls is not type:      # classes themselves may become dataclasses later
+            _leaf_types.add(cls)
         return None
     _registry[cls] = node
     return node
