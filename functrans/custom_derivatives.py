@@ -329,6 +329,48 @@ class _Args:
 
 
 # ---------------------------------------------------------------------------------------
+# The decorator classes share how they are made and called.
+
+class _CustomFunction:
+    """A user function with a custom rule attached later (``kind``: "vjp" or "jvp")."""
+
+    kind = ""
+
+    def __new__(cls, fun: Callable[..., Any] | None = None, *, nondiff_argnums: Sequence[int] = ()):
+        if fun is None:          # @custom_vjp(nondiff_argnums=...) with arguments
+            return functools.partial(cls, nondiff_argnums=nondiff_argnums)
+        return super().__new__(cls)
+
+    def __init__(self, fun: Callable[..., Any], *, nondiff_argnums: Sequence[int] = ()):
+        if not callable(fun):
+            raise TypeError(f"custom_{self.kind}: expected a function, got {type(fun).__name__}")
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(int(i) for i in nondiff_argnums)
+
+    @property
+    def _name(self) -> str:
+        return _fn_name(self.fun)
+
+    def _traced_call(self, args: tuple, kwargs: dict, attached: bool, how: str) -> _Args | None:
+        """The flattened arguments if a transform must see the rule, else ``None`` (plain call)."""
+        name = self._name
+        if not attached:
+            raise TypeError(f"custom_{self.kind} function '{name}' was called before a rule was "
+                            f"attached: {how.format(name=name)} first")
+        if kwargs:
+            raise TypeError(f"custom_{self.kind} function '{name}': pass arguments positionally "
+                            f"(got keyword arguments {sorted(kwargs)})")
+        if not core._active or not differentiating():
+            return None
+        spec = _Args(name, args, self.nondiff_argnums, self._rules())
+        return spec if any(isinstance(x, Tracer) for x in spec.operands) else None
+
+    def _rules(self) -> tuple:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------
 # custom_vjp
 
 custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True, symbolic_zero_cts=True)
@@ -348,7 +390,7 @@ tree.register(_ClosureResidual, lambda r: (r.values, (r.rebuild, r.pullback)),
               lambda aux, ch: _ClosureResidual(aux[0], aux[1], list(ch)))
 
 
-class custom_vjp:
+class custom_vjp(_CustomFunction):
     """A function with a custom reverse-mode rule (``f.defvjp(fwd, bwd)`` or ``@f.defvjp``).
 
     ``fwd(*args) -> (out, residuals)`` and ``bwd(residuals, g)`` returning one cotangent per
@@ -367,24 +409,16 @@ class custom_vjp:
         1.0
     """
 
-    def __new__(cls, fun: Callable[..., Any] | None = None, *, nondiff_argnums: Sequence[int] = ()):
-        if fun is None:
-            return functools.partial(cls, nondiff_argnums=nondiff_argnums)
-        return super().__new__(cls)
+    kind = "vjp"
 
     def __init__(self, fun: Callable[..., Any], *, nondiff_argnums: Sequence[int] = ()):
-        if not callable(fun):
-            raise TypeError(f"custom_vjp: expected a function, got {type(fun).__name__}")
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(int(i) for i in nondiff_argnums)
+        super().__init__(fun, nondiff_argnums=nondiff_argnums)
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
         self.rule_name = ""
 
-    @property
-    def _name(self) -> str:
-        return _fn_name(self.fun)
+    def _rules(self) -> tuple:
+        return self.fwd, self.bwd
 
     def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any] | None = None) -> Any:
         """Attach the rule: ``defvjp(fwd, bwd)``, or ``defvjp(vjp)`` / ``@f.defvjp`` (one function)."""
@@ -419,18 +453,11 @@ class custom_vjp:
         return vjp_fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        name = self._name
-        if self.fwd is None:
-            raise TypeError(f"custom_vjp function '{name}' was called before a rule was attached: "
-                            f"call {name}.defvjp(fwd, bwd) (or use @{name}.defvjp) first")
-        if kwargs:
-            raise TypeError(f"custom_vjp function '{name}': pass arguments positionally "
-                            f"(got keyword arguments {sorted(kwargs)})")
-        if not core._active or not differentiating() or self in _running_fwd.rules:
+        spec = self._traced_call(args, kwargs, self.fwd is not None,
+                                 "call {name}.defvjp(fwd, bwd) (or use @{name}.defvjp)")
+        if spec is None or self in _running_fwd.rules:
             return self.fun(*args)
-        spec = _Args(name, args, self.nondiff_argnums, (self.fwd, self.bwd))
-        if not any(isinstance(x, Tracer) for x in spec.operands):
-            return self.fun(*args)
+        name = spec.name
         store = _Store()
         outs = custom_vjp_call_p.bind(
             *spec.operands, fwd=_vjp_fwd_flat(spec, store, self.rule_name, self),
@@ -598,7 +625,7 @@ batch_rules[custom_vjp_call_p] = _custom_vjp_batch
 custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True, symbolic_zero_cts=True)
 
 
-class custom_jvp:
+class custom_jvp(_CustomFunction):
     """A function with a custom forward-mode rule, attached with ``@f.defjvp``.
 
     ``jvp(primals, tangents) -> (primal_out, tangent_out)`` (with ``nondiff_argnums``:
@@ -618,22 +645,14 @@ class custom_jvp:
         1.0
     """
 
-    def __new__(cls, fun: Callable[..., Any] | None = None, *, nondiff_argnums: Sequence[int] = ()):
-        if fun is None:
-            return functools.partial(cls, nondiff_argnums=nondiff_argnums)
-        return super().__new__(cls)
+    kind = "jvp"
 
     def __init__(self, fun: Callable[..., Any], *, nondiff_argnums: Sequence[int] = ()):
-        if not callable(fun):
-            raise TypeError(f"custom_jvp: expected a function, got {type(fun).__name__}")
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(int(i) for i in nondiff_argnums)
+        super().__init__(fun, nondiff_argnums=nondiff_argnums)
         self.jvp: Callable[..., Any] | None = None
 
-    @property
-    def _name(self) -> str:
-        return _fn_name(self.fun)
+    def _rules(self) -> tuple:
+        return self.fun, self.jvp
 
     def defjvp(self, jvp: Callable[..., Any]) -> Callable[..., Any]:
         """Attach the rule ``jvp(primals, tangents) -> (primal_out, tangent_out)``; returns it."""
@@ -647,18 +666,11 @@ class custom_jvp:
         return jvp
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        name = self._name
-        if self.jvp is None:
-            raise TypeError(f"custom_jvp function '{name}' was called before a rule was attached: "
-                            f"decorate its rule with @{name}.defjvp first")
-        if kwargs:
-            raise TypeError(f"custom_jvp function '{name}': pass arguments positionally "
-                            f"(got keyword arguments {sorted(kwargs)})")
-        if not core._active or not differentiating():
+        spec = self._traced_call(args, kwargs, self.jvp is not None,
+                                 "decorate its rule with @{name}.defjvp")
+        if spec is None:
             return self.fun(*args)
-        spec = _Args(name, args, self.nondiff_argnums, (self.fun, self.jvp))
-        if not any(isinstance(x, Tracer) for x in spec.operands):
-            return self.fun(*args)
+        name = spec.name
         store = _Store()
         rule = f"jvp rule '{_fn_name(self.jvp)}'"
         outs = custom_jvp_call_p.bind(
