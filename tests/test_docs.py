@@ -3,9 +3,11 @@ the worked example of docs/adding_a_primitive.md, and every public name has a do
 
 import doctest
 import importlib
+import inspect
 import pkgutil
 import re
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -32,3 +34,54 @@ def test_adding_a_primitive_example_runs():
 def test_every_public_name_is_documented():
     missing = [n for n in functrans.__all__ if not getattr(getattr(functrans, n), "__doc__", None)]
     assert not missing, f"public names without a docstring: {missing}"
+
+
+# ---------------------------------------------------------------------------------------
+# Every public name of every public namespace is documented with an example that runs.
+
+def _namespaces() -> dict:
+    import functrans.numpy as fnp
+    return {"functrans": functrans, "functrans.numpy": fnp, "functrans.numpy.linalg": fnp.linalg,
+            "functrans.nn": functrans.nn, "functrans.optim": functrans.optim,
+            "functrans.tree": functrans.tree, "functrans.errors": functrans.errors}
+
+
+def _is_numpys(obj) -> bool:
+    """NumPy's own objects re-exported under their names (``fnp.float32``, ``fnp.zeros``,
+    ``fnp.pi``): NumPy documents them."""
+    return (getattr(obj, "__module__", None) or "").split(".")[0] == "numpy" or isinstance(
+        obj, (int, float, type(None)))
+
+
+PUBLIC = sorted(f"{ns}.{name}" for ns, module in _namespaces().items() for name in module.__all__
+                if not _is_numpys(getattr(module, name)))
+
+
+def _resolve(qualname: str):
+    ns, _, name = qualname.rpartition(".")
+    return getattr(_namespaces()[ns], name)
+
+
+def test_public_namespaces_list_their_names():
+    """``__all__`` is the list of public names: nothing public is left out of it."""
+    for ns, module in _namespaces().items():
+        listed = set(module.__all__)
+        assert all(hasattr(module, n) for n in listed), ns
+        defined = {n for n, v in vars(module).items() if not n.startswith("_")
+                   and (inspect.isfunction(v) or inspect.isclass(v)) and v.__module__ == module.__name__}
+        assert defined <= listed, f"{ns}: public but not in __all__: {sorted(defined - listed)}"
+
+
+@pytest.mark.parametrize("qualname", PUBLIC)
+def test_public_name_has_a_docstring_example_that_runs(qualname):
+    obj = _resolve(qualname)
+    doc = inspect.getdoc(obj)
+    assert doc, f"{qualname} has no docstring"
+    if isinstance(obj, ModuleType):
+        return
+    test = doctest.DocTestParser().get_doctest(doc, {}, qualname, None, 0)
+    assert test.examples, f"{qualname}: the docstring has no example (>>>)"
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    out = []
+    runner.run(test, out=out.append)
+    assert runner.failures == 0, f"{qualname}: a docstring example failed\n" + "".join(out)

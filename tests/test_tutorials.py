@@ -10,9 +10,8 @@ saved notebooks match their sources in ``tutorials/sources`` and were saved with
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import importlib
+import importlib.util
 import os
 import re
 import sys

@@ -24,7 +24,14 @@ __all__ = ["Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten", "BatchNorm", 
 
 def glorot_uniform(rng: np.random.Generator, shape: tuple, fan_in: int, fan_out: int,
                    dtype: Any = np.float32) -> np.ndarray:
-    """Uniform on ``±sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio; Keras' default)."""
+    """Uniform on ``±sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio; Keras' default).
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> w = ft.nn.glorot_uniform(np.random.default_rng(0), (3, 5), 3, 5)
+        >>> w.shape, w.dtype, bool(np.abs(w).max() <= np.sqrt(6 / 8))
+        ((3, 5), dtype('float32'), True)
+    """
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
@@ -187,7 +194,14 @@ class MaxPool2D(Module):
 
 
 class AvgPool2D(Module):
-    """The mean of each ``pool_size`` window (NHWC; VALID padding)."""
+    """The mean of each ``pool_size`` window (NHWC; VALID padding).
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> ft.nn.AvgPool2D((2, 2))(np.arange(16.0).reshape(1, 4, 4, 1))[0, :, :, 0]
+        array([[ 2.5,  4.5],
+               [10.5, 12.5]])
+    """
 
     pool_size: tuple = (2, 2)
     strides: tuple | None = None
@@ -247,7 +261,15 @@ class BatchNorm(Module):
 
 
 class Lambda(Module):
-    """A parameter-free function as a layer (``Sequential`` wraps plain functions in it)."""
+    """A parameter-free function as a layer (``Sequential`` wraps plain functions in it).
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> ft.nn.Lambda(ft.nn.relu)(np.array([-1.0, 2.0]))
+        array([0., 2.])
+        >>> type(ft.nn.Sequential([ft.nn.relu]).layers[0]).__name__
+        'Lambda'
+    """
 
     fn: Callable[[Any], Any]
 
@@ -288,6 +310,21 @@ class Remat(Module):
 
     Swift's ``discardingActivations()``: same values and derivatives, less memory held
     between the forward and the backward pass, the layer running again during the latter.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> calls = []
+        >>> class Logged(ft.nn.Dense):
+        ...     def __call__(self, x):
+        ...         calls.append("applied")
+        ...         return super().__call__(x)
+        >>> layer = Logged(3, 2, rng=np.random.default_rng(0))
+        >>> x = np.ones((4, 3), np.float32)
+        >>> g = ft.grad(lambda m: fnp.sum(m(x)))(ft.nn.Remat(layer))
+        >>> len(calls), type(g).__name__, g.layer.kernel.shape      # applied again in the backward pass
+        (2, 'Remat', (3, 2))
+        >>> np.allclose(g.layer.kernel, ft.grad(lambda m: fnp.sum(m(x)))(layer).kernel)
+        True
     """
 
     layer: Any
