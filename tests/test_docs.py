@@ -85,3 +85,27 @@ def test_public_name_has_a_docstring_example_that_runs(qualname):
     out = []
     runner.run(test, out=out.append)
     assert runner.failures == 0, f"{qualname}: a docstring example failed\n" + "".join(out)
+
+
+def _api_reference_names() -> set:
+    """The names docs/api.md documents: its autodoc and py: directives, an ``automodule`` with
+    ``:members:`` standing for its module's ``__all__`` less ``:exclude-members:``."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    names = set()
+    for directive, target, body in re.findall(r"^\.\. ([\w:]+):: ([\w.]+).*\n((?:[ \t]+.*\n)*)", text, re.M):
+        if directive == "automodule":
+            names.add(target)
+            options = dict(re.findall(r":([\w-]+):(.*(?:\n {6,}.*)*)", body))
+            if "members" in options and not options["members"].strip():
+                module = importlib.import_module(target)
+                excluded = {n.strip() for n in options.get("exclude-members", "").split(",")}
+                names |= {f"{target}.{n}" for n in module.__all__ if n not in excluded}
+        else:
+            names.add(target)
+    return names
+
+
+def test_api_reference_lists_every_public_name():
+    documented = _api_reference_names()
+    missing = [q for q in PUBLIC if q not in documented]
+    assert not missing, f"docs/api.md does not document {missing}"
