@@ -44,6 +44,13 @@ def _apply(activation: Callable[[Any], Any] | None, x: Any) -> Any:
     return x if activation is None else activation(x)
 
 
+def _check_features(layer: Module, x: Any, features: int) -> None:
+    shape = shape_of(x)
+    if not shape or shape[-1] != features:
+        raise ValueError(f"{type(layer).__name__}: the input's last axis must hold {features} features, "
+                         f"got an input of shape {shape}")
+
+
 class Dense(Module):
     """``activation(x @ kernel + bias)`` with ``kernel`` of shape ``(in_features, out_features)``.
 
@@ -68,6 +75,7 @@ class Dense(Module):
         self.activation = activation
 
     def __call__(self, x: Any) -> Any:
+        _check_features(self, x, shape_of(self.kernel)[0])
         y = fnp.matmul(x, self.kernel)
         if self.bias is not None:
             y = bias_add(y, self.bias)
@@ -114,7 +122,7 @@ class Conv2D(Module):
         return _apply(self.activation, y)
 
 
-def _windows(x: Any, pool: tuple, strides: tuple, padding: str, fill: float,
+def _windows(name: str, x: Any, pool: tuple, strides: tuple, padding: str, fill: float,
              reduce: Callable[..., Any]) -> Any:
     """``reduce`` over each pooling window of NHWC (or HWC) ``x``.
 
@@ -123,6 +131,8 @@ def _windows(x: Any, pool: tuple, strides: tuple, padding: str, fill: float,
     reduced.
     """
     x = fnp.asarray(x)
+    if len(shape_of(x)) not in (3, 4):
+        raise ValueError(f"{name}: images must be NHWC (4-d) or HWC (3-d), got shape {shape_of(x)}")
     single = len(shape_of(x)) == 3
     if single:
         x = P.expand_dims(x, 0)
@@ -190,7 +200,7 @@ class MaxPool2D(Module):
         self.padding = padding
 
     def __call__(self, x: Any) -> Any:
-        return _windows(x, self.pool_size, self.strides, self.padding, -np.inf, fnp.max)
+        return _windows("MaxPool2D", x, self.pool_size, self.strides, self.padding, -np.inf, fnp.max)
 
 
 class AvgPool2D(Module):
@@ -211,7 +221,7 @@ class AvgPool2D(Module):
         self.strides = self.pool_size if strides is None else _pair(strides, "strides")
 
     def __call__(self, x: Any) -> Any:
-        return _windows(x, self.pool_size, self.strides, "VALID", 0.0, fnp.mean)
+        return _windows("AvgPool2D", x, self.pool_size, self.strides, "VALID", 0.0, fnp.mean)
 
 
 class Flatten(Module):
@@ -253,6 +263,7 @@ class BatchNorm(Module):
 
     def __call__(self, x: Any) -> Any:
         x = fnp.asarray(x)
+        _check_features(self, x, shape_of(self.scale)[0])
         axes = tuple(range(len(shape_of(x)) - 1))
         mean = fnp.mean(x, axis=axes, keepdims=True)
         centered = x - mean
@@ -291,6 +302,10 @@ class Sequential(Module):
     layers: list
 
     def __init__(self, layers: Sequence[Any]):
+        for i, layer in enumerate(layers):
+            if not callable(layer):
+                raise TypeError(f"Sequential: layer {i} must be a Module or a function, got "
+                                f"{type(layer).__name__} {layer!r}")
         self.layers = [layer if isinstance(layer, Module) else Lambda(layer) for layer in layers]
 
     def __call__(self, x: Any) -> Any:
