@@ -111,7 +111,7 @@ for _fun, _name, _x, _printed in [
         (abs, "abs", -0.5, "array([ 0.5, -1. ])")]:
     _document(_fun, _name, None, _unary_example(_name, _x, _printed))
 
-for _fun, _name, _summary, _example in [
+for _op, _op_name, _summary, _example in [
         (add, "add", "``x + y`` with broadcasting.",
          ">>> fnp.add(np.array([1.0, 2.0]), 3.0)\narray([4., 5.])"),
         (subtract, "subtract", "``x - y`` with broadcasting.",
@@ -165,7 +165,7 @@ for _fun, _name, _summary, _example in [
          ">>> fnp.isnan(np.array([1.0, np.inf, np.nan]))\narray([False, False,  True])"),
         (isinf, "isinf", None,
          ">>> fnp.isinf(np.array([1.0, np.inf, np.nan]))\narray([False,  True, False])")]:
-    _document(_fun, _name, _summary, _example)
+    _document(_op, _op_name, _summary, _example)
 
 
 def round(a: ArrayLike, decimals: int = 0) -> Any:  # noqa: A001
