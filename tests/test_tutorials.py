@@ -299,3 +299,10 @@ def test_saved_notebook_matches_source_and_has_outputs(name):
     assert all(c.execution_count is not None for c in code), f"{name}.ipynb was saved without running"
     assert not any(o.output_type == "error" for c in code for o in c.outputs)
     assert sum(bool(c.outputs) for c in code) >= len(code) // 2
+
+
+def test_every_notebook_is_tested():
+    sources = sorted(p.stem for p in (TUTORIALS / "sources").glob("[0-9][0-9]_*.py"))
+    saved = sorted(p.stem for p in TUTORIALS.glob("*.ipynb"))
+    assert sources == saved == NOTEBOOKS
+    assert all(f"test_{name}" in globals() for name in NOTEBOOKS)
