@@ -31,6 +31,11 @@ class Primitive:
     materialised zeros. ``residuals`` says what its cotangent rule reads, so reverse mode
     keeps no more: ``"all"``, ``"ans"`` (the output, and only the shapes and dtypes of the
     inputs), ``"primals"`` (the inputs, not the output) or ``"avals"`` (shapes and dtypes only).
+
+    Example (docs/adding_a_primitive.md adds one with all its rules):
+        >>> import numpy as np, functrans as ft
+        >>> ft.nn.relu_p.name, ft.nn.relu_p.bind(np.array([-1.0, 2.0]))
+        ('relu', array([0., 2.]))
     """
 
     __slots__ = ("name", "impl", "multiple_results", "differentiable", "symbolic_zero_cts",

@@ -44,6 +44,14 @@ def _like(new: Any, old: Any) -> Any:
 
 
 class SGDState(NamedTuple):
+    """The state of :class:`SGD`: the velocity (shaped like the parameters), or None without momentum.
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> ft.optim.SGD(0.1).init({"w": np.ones(2)}), ft.optim.SGD(0.1, momentum=0.9).init({"w": np.ones(2)})
+        (SGDState(velocity=None), SGDState(velocity={'w': array([0., 0.])}))
+    """
+
     velocity: Any          # None without momentum
 
 
@@ -52,6 +60,16 @@ class SGD:
 
     ``v = momentum * v - learning_rate * g``; ``p = p + v`` (or ``p + momentum * v -
     learning_rate * g`` with ``nesterov``), as Keras and Swift for TensorFlow define it.
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> opt = ft.optim.SGD(learning_rate=0.1, momentum=0.9)
+        >>> params = {"w": np.array(1.0)}
+        >>> state = opt.init(params)
+        >>> for _ in range(2):
+        ...     params, state = opt.update(params, {"w": np.array(1.0)}, state)
+        >>> float(params["w"]), float(state.velocity["w"])       # v: -0.1, then -0.19
+        (0.71, -0.19)
     """
 
     def __init__(self, learning_rate: float = 0.02, momentum: float = 0.0, nesterov: bool = False):
@@ -83,6 +101,14 @@ class SGD:
 
 
 class AdamState(NamedTuple):
+    """The state of :class:`Adam`: the step count and the two moment estimates.
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> ft.optim.Adam().init(np.ones(2))
+        AdamState(step=0, mu=array([0., 0.]), nu=array([0., 0.]))
+    """
+
     step: Any
     mu: Any                # first-moment estimates, shaped like params
     nu: Any                # second-moment estimates
@@ -92,6 +118,15 @@ class Adam:
     """Adam (Kingma & Ba): bias-corrected moment estimates of the gradient.
 
     ``p -= learning_rate * m_hat / (sqrt(v_hat) + eps)``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> opt = ft.optim.Adam(learning_rate=0.1)
+        >>> params = np.array([3.0, -4.0])
+        >>> state = opt.init(params)
+        >>> params, state = opt.update(params, ft.grad(lambda p: fnp.sum(p ** 2))(params), state)
+        >>> params, state.step               # the first step is learning_rate * sign(g)
+        (array([ 2.9, -3.9]), 1)
     """
 
     def __init__(self, learning_rate: float = 1e-3, b1: float = 0.9, b2: float = 0.999,

@@ -11,7 +11,7 @@ import dataclasses
 from typing import Any, Callable, Hashable, Iterable, NamedTuple
 
 __all__ = ["flatten", "unflatten", "map", "leaves", "structure", "register", "PyTreeDef",
-           "all_leaves"]
+           "all_leaves", "flatten_as", "broadcast_prefix"]
 
 _builtin_map = map
 
@@ -80,7 +80,16 @@ def _new_dataclass(cls: type, names: tuple, children: list) -> Any:
 
 
 class PyTreeDef:
-    """The structure of a pytree: its containers and where the leaves go."""
+    """The structure of a pytree: its containers and where the leaves go (``*``).
+
+    Hashable and comparable: two trees with equal structures have equal treedefs.
+
+    Example:
+        >>> import functrans as ft
+        >>> treedef = ft.tree.structure({"a": 1.0, "b": (2.0, 3.0)})
+        >>> treedef, treedef.num_leaves, treedef == ft.tree.structure({"a": 0, "b": (0, 0)})
+        ({'a': *, 'b': (*, *)}, 3, True)
+    """
 
     __slots__ = ("node", "aux", "children", "num_leaves", "_hash")
 
@@ -151,7 +160,14 @@ def _flatten(x: Any, leaves: list, is_leaf: Callable[[Any], bool] | None) -> PyT
 
 
 def unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
-    """Rebuild a pytree of structure ``treedef`` from ``leaves``."""
+    """Rebuild a pytree of structure ``treedef`` from ``leaves``.
+
+    Example:
+        >>> import functrans as ft
+        >>> leaves, treedef = ft.tree.flatten({"a": 1, "b": (2, 3)})
+        >>> ft.tree.unflatten(treedef, [10, 20, 30])
+        {'a': 10, 'b': (20, 30)}
+    """
     leaves = list(leaves)
     if len(leaves) != treedef.num_leaves:
         raise ValueError(f"unflatten: the structure {treedef} has {treedef.num_leaves} leaves, "
@@ -168,12 +184,24 @@ def _unflatten(treedef: PyTreeDef, it: Any) -> Any:
 
 
 def leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list:
-    """The leaves of ``tree`` in flattening order."""
+    """The leaves of ``tree`` in flattening order.
+
+    Example:
+        >>> import functrans as ft
+        >>> ft.tree.leaves({"b": [2, 3], "a": 1})
+        [1, 2, 3]
+    """
     return flatten(tree, is_leaf)[0]
 
 
 def structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> PyTreeDef:
-    """The :class:`PyTreeDef` of ``tree``."""
+    """The :class:`PyTreeDef` of ``tree``.
+
+    Example:
+        >>> import functrans as ft
+        >>> ft.tree.structure([1.0, (2.0, None)])
+        [*, (*, None)]
+    """
     return flatten(tree, is_leaf)[1]
 
 
@@ -192,7 +220,18 @@ def map(f: Callable[..., Any], tree: Any, *rest: Any,
 
 
 def flatten_as(treedef: PyTreeDef, tree: Any, what: str) -> list:
-    """The leaves of ``tree``, which must have the structure ``treedef`` (else a clear error)."""
+    """The leaves of ``tree``, which must have the structure ``treedef`` (else a clear error).
+
+    Example:
+        >>> import functrans as ft
+        >>> treedef = ft.tree.structure((1, 2))
+        >>> ft.tree.flatten_as(treedef, (3, 4), "the tangents")
+        [3, 4]
+        >>> ft.tree.flatten_as(treedef, [3, 4], "the tangents")
+        Traceback (most recent call last):
+        ...
+        ValueError: the tangents...
+    """
     flat, other = flatten(tree)
     if other != treedef:
         raise ValueError(f"{what} must have the structure {treedef}, got {other}")
@@ -200,7 +239,13 @@ def flatten_as(treedef: PyTreeDef, tree: Any, what: str) -> list:
 
 
 def all_leaves(iterable: Iterable[Any]) -> bool:
-    """True if every element is a leaf."""
+    """True if every element is a leaf.
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> ft.tree.all_leaves([1.0, np.zeros(2)]), ft.tree.all_leaves([1.0, (2.0,)])
+        (True, False)
+    """
     return all(_node_type(x) is None for x in iterable)
 
 
@@ -208,6 +253,11 @@ def broadcast_prefix(prefix: Any, tree: Any, what: str) -> list:
     """Expand ``prefix`` (a pytree prefix of ``tree``) to one entry per leaf of ``tree``.
 
     Leaves of the prefix (``None`` included) apply to the whole subtree below them.
+
+    Example:
+        >>> import functrans as ft
+        >>> ft.tree.broadcast_prefix((0, None), ([1, 2], {"a": 3}), "in_axes")
+        [0, 0, None]
     """
     out: list = []
 

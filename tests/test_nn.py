@@ -519,3 +519,117 @@ def test_optimizer_keeps_float32():
         grads = ft.tree.map(lambda p: np.ones(p.shape), model)     # float64 gradients
         new, state = opt.update(model, grads, state)
         assert all(leaf.dtype == np.float32 for leaf in ft.tree.leaves(new))
+
+
+# ---------------------------------------------------------------------------------------
+# API.md's sentences on functrans.nn, one test each where the tests above do not say it.
+
+def test_module_tuple_fields_are_children_and_static_fields_are_not():
+    class Pair(ft.nn.Module):
+        weights: tuple
+        names: tuple = ("a", "b")           # a tuple of strings: static
+        act: object = None
+
+        def __call__(self, x):
+            return self.weights[0] * x + self.weights[1]
+
+    m = Pair((np.array(2.0), np.array(1.0)), act=ft.nn.relu)
+    assert len(ft.tree.leaves(m)) == 2
+    g = ft.grad(lambda m: m(3.0))(m)
+    assert isinstance(g.weights, tuple) and [float(v) for v in g.weights] == [3.0, 1.0]
+    assert g.names == ("a", "b") and g.act is ft.nn.relu
+    assert ft.tree.structure(Pair((np.array(0.0), np.array(0.0)), ("c", "d"))) != ft.tree.structure(m)
+
+
+def test_conv2d_default_is_a_stride_1_valid_cross_correlation_plus_bias():
+    rng = np.random.default_rng(20)
+    conv = ft.nn.Conv2D((3, 2, 2, 3), rng=rng, dtype=np.float64)
+    conv.bias = rng.normal(size=3)
+    assert conv.filter.shape == (3, 2, 2, 3) and conv.strides == (1, 1) and conv.padding == "VALID"
+    x = rng.normal(size=(2, 5, 4, 2))
+    np.testing.assert_allclose(conv(x), naive_conv(x, conv.filter) + conv.bias, rtol=1e-12)
+    # Its gradient with respect to the bias is the sum over batch and pixels of the cotangent.
+    w = rng.normal(size=(2, 3, 3, 3))
+    g = ft.grad(lambda c: fnp.sum(c(x) * w))(conv)
+    np.testing.assert_allclose(g.bias, w.sum(axis=(0, 1, 2)), rtol=1e-12)
+
+
+def test_batchnorm_learns_scale_and_offset():
+    """d/dscale sum(w * bn(x)) = sum(w * x_hat) and d/doffset = sum(w), over every axis but the last."""
+    rng = np.random.default_rng(21)
+    x = rng.normal(1.0, 3.0, size=(6, 3, 4))
+    w = rng.normal(size=x.shape)
+    bn = ft.nn.BatchNorm(4, epsilon=1e-5, dtype=np.float64)
+    x_hat = (x - x.mean(axis=(0, 1))) / np.sqrt(x.var(axis=(0, 1)) + 1e-5)
+    g = ft.grad(lambda bn: fnp.sum(bn(x) * w))(bn)
+    np.testing.assert_allclose(g.scale, np.sum(w * x_hat, axis=(0, 1)), rtol=1e-10)
+    np.testing.assert_allclose(g.offset, np.sum(w, axis=(0, 1)), rtol=1e-12)
+    assert [leaf.shape for leaf in ft.tree.leaves(bn)] == [(4,), (4,)]
+
+
+def test_remat_layer_is_applied_again_in_the_backward_pass():
+    calls = []
+
+    class Logged(ft.nn.Conv2D):
+        def __call__(self, x):
+            calls.append(1)
+            return super().__call__(x)
+
+    rng = np.random.default_rng(22)
+    model = ft.nn.Sequential([ft.nn.Remat(Logged((3, 3, 1, 2), rng=rng)), ft.nn.Flatten()])
+    x = rng.normal(size=(2, 5, 5, 1)).astype(np.float32)
+    logits, pullback = ft.value_and_pullback(lambda m: m(x), model)
+    assert len(calls) == 1
+    (g,) = pullback(np.ones_like(logits))
+    assert len(calls) == 2                 # recomputed, not saved
+    plain = ft.grad(lambda m: fnp.sum(m(x)))(ft.nn.Sequential([model.layers[0].layer, ft.nn.Flatten()]))
+    np.testing.assert_allclose(g.layers[0].layer.filter, plain.layers[0].filter, rtol=1e-6)
+
+
+def test_layers_are_reproducible_from_their_generator():
+    a = ft.nn.Dense(3, 4, rng=np.random.default_rng(5))
+    b = ft.nn.Dense(3, 4, rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(a.kernel, b.kernel)
+    other = ft.nn.Dense(3, 4, rng=np.random.default_rng(6))
+    assert a.kernel.dtype == np.float32 and not np.array_equal(a.kernel, other.kernel)
+
+
+def test_adam_two_steps_closed_form():
+    opt = ft.optim.Adam(learning_rate=0.01, b1=0.9, b2=0.999, eps=1e-8)
+    p = np.array([1.0, -2.0])
+    g1, g2 = np.array([0.5, 2.0]), np.array([-1.0, 1.0])
+    state = opt.init(p)
+    p1, state = opt.update(p, g1, state)
+    p2, state = opt.update(p1, g2, state)
+    m = 0.9 * (0.1 * g1) + 0.1 * g2
+    v = 0.999 * (0.001 * g1 ** 2) + 0.001 * g2 ** 2
+    step1 = 0.01 * g1 / (np.abs(g1) + 1e-8)
+    step2 = 0.01 * (m / (1 - 0.9 ** 2)) / (np.sqrt(v / (1 - 0.999 ** 2)) + 1e-8)
+    np.testing.assert_allclose(p2, p - step1 - step2, rtol=1e-12)
+    assert state.step == 2
+
+
+def test_layer_input_errors_name_the_layer_and_the_shapes():
+    rng = np.random.default_rng(23)
+    with pytest.raises(ValueError, match=r"Dense: the input's last axis must hold 2 features, got an input "
+                                         r"of shape \(4, 3\)"):
+        ft.nn.Dense(2, 10, rng=rng)(np.ones((4, 3), np.float32))
+    with pytest.raises(ValueError, match=r"BatchNorm: the input's last axis must hold 3 features, got an "
+                                         r"input of shape \(4, 5\)"):
+        ft.nn.BatchNorm(3)(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"MaxPool2D: images must be NHWC \(4-d\) or HWC \(3-d\), got "
+                                         r"shape \(8, 8\)"):
+        ft.nn.MaxPool2D((2, 2))(np.ones((8, 8)))
+    with pytest.raises(ValueError, match=r"AvgPool2D: images must be NHWC"):
+        ft.nn.AvgPool2D((2, 2))(np.ones(8))
+    with pytest.raises(TypeError, match=r"Sequential: layer 1 must be a Module or a function, got int 3"):
+        ft.nn.Sequential([ft.nn.relu, 3])
+    with pytest.raises(ValueError, match=r"SGD: learning_rate and momentum must be >= 0, got -1"):
+        ft.optim.SGD(learning_rate=-1)
+    with pytest.raises(ValueError, match=r"Adam: b1 and b2 must be in \[0, 1\), got 1.0"):
+        ft.optim.Adam(b1=1.0)
+    # The same checks hold under transforms (the shapes are the per-example ones under vmap).
+    layer = ft.nn.Dense(2, 3, rng=rng)
+    assert ft.vmap(layer)(np.ones((5, 2), np.float32)).shape == (5, 3)
+    with pytest.raises(ValueError, match=r"Dense: the input's last axis must hold 2 features"):
+        ft.grad(lambda x: fnp.sum(layer(x)))(np.ones((4, 3), np.float32))

@@ -10,9 +10,8 @@ saved notebooks match their sources in ``tutorials/sources`` and were saved with
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import importlib
+import importlib.util
 import os
 import re
 import sys
@@ -54,9 +53,9 @@ def _failing_cell(nb) -> str:
     return "(no cell recorded an error)"
 
 
-def run_notebook(name: str, timeout: int = 120):
-    """Execute tutorials/<name>.ipynb (its saved outputs dropped) and return the notebook."""
-    nb = nbformat.read(TUTORIALS / f"{name}.ipynb", as_version=4)
+def run_notebook(name: str, timeout: int = 120, path: Path | None = None):
+    """Execute tutorials/<name>.ipynb (or ``path``), its saved outputs dropped, and return it."""
+    nb = nbformat.read(path or TUTORIALS / f"{name}.ipynb", as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
@@ -138,6 +137,7 @@ def has_lines(text: str, *lines: str) -> bool:
 def test_01_autodiff_basics():
     nb = run_notebook("01_autodiff_basics")
     text = all_text(nb)
+    assert value_after(output_of(nb, "y = y_of(x)"), "(") == 28.0            # 2 x^T x at arange(4)
     # gradient of 2 x^T x at arange(4) is 4x, checked elementwise
     assert re.search(r"\[\s*0\.,?\s+4\.,?\s+8\.,?\s+12\.\]", output_of(nb, "x_grad = ft.grad(y_of)(x)"))
     assert re.fullmatch(r"array\(\[ True,\s+True,\s+True,\s+True\]\)",
@@ -159,7 +159,27 @@ def test_01_autodiff_basics():
     assert value_after(text, "ft.grad:") == pytest.approx(value_after(text, "by hand:"), rel=1e-12)
     assert value_after(text, "forward (x to f):") == pytest.approx(value_after(text, "backward (f to x):"),
                                                                      rel=1e-12)
+    # exercise 2: calling the gradient (and the pullback) again gives the same result
+    ex2 = output_of(nb, "grad_y = ft.grad(y_of)").strip().splitlines()
+    assert len(ex2) == 4 and ex2[0] == ex2[1] and ex2[2] == ex2[3] and "12." in ex2[0], ex2
+    # exercise 3: for a matrix a, the Jacobian is (2, 2, 2, 2) and the scale times the identity
+    assert output_of(nb, "JA = ft.jacobian(f)(A)").split() == ["(2,", "2,", "2,", "2)", "True"]
     assert n_images(nb) >= 1
+
+
+def test_a_failing_cell_fails_with_its_source(tmp_path):
+    """The message of a failing notebook names the cell and shows its source and the error."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_code_cell("y = x + 1\nraise ValueError(f'boom {y}')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "broken.ipynb")
+    with pytest.raises(pytest.fail.Exception) as failure:
+        run_notebook("broken", path=tmp_path / "broken.ipynb")
+    message = str(failure.value)
+    assert "broken.ipynb: a cell raised" in message
+    assert "Failing cell 1:\ny = x + 1\nraise ValueError(f'boom {y}')" in message
+    assert "ValueError: boom 2" in message
 
 
 def test_02_custom_differentiation():
@@ -210,6 +230,7 @@ def test_03_advanced_autodiff():
     assert "(7, 10, 5, 10)" in output_of(nb, "j = ft.jacobian(y_of_kernel)")
     assert value_after(text, "delta:") < 1e-3
     assert "h.shape: (5, 8, 5, 8)" in text and "same as ft.hessian: True" in text
+    assert "symmetric: True" in text
     assert value_after(text, "loss after:") < value_after(text, "loss before:")
     assert "(5, 8) True" in text                                            # hvp == H @ v
     assert "(7, 6, 7, 5)" in output_of(nb, "j = ft.jacobian(model)(x)\nj.shape")
@@ -278,3 +299,10 @@ def test_saved_notebook_matches_source_and_has_outputs(name):
     assert all(c.execution_count is not None for c in code), f"{name}.ipynb was saved without running"
     assert not any(o.output_type == "error" for c in code for o in c.outputs)
     assert sum(bool(c.outputs) for c in code) >= len(code) // 2
+
+
+def test_every_notebook_is_tested():
+    sources = sorted(p.stem for p in (TUTORIALS / "sources").glob("[0-9][0-9]_*.py"))
+    saved = sorted(p.stem for p in TUTORIALS.glob("*.ipynb"))
+    assert sources == saved == NOTEBOOKS
+    assert all(f"test_{name}" in globals() for name in NOTEBOOKS)

@@ -253,6 +253,13 @@ def conv_padding(padding: Any, in_hw: Sequence[int], k_hw: Sequence[int], stride
 
     "SAME" gives ``ceil(size / stride)`` outputs, the extra pixel (if odd) at the bottom/right
     as TensorFlow does.
+
+    Example:
+        >>> import functrans as ft
+        >>> ft.nn.conv_padding("SAME", (7, 7), (3, 3), (2, 2))
+        ((1, 1), (1, 1))
+        >>> ft.nn.conv_padding("VALID", (7, 7), (3, 3), (1, 1))
+        ((0, 0), (0, 0))
     """
     if isinstance(padding, str):
         mode = padding.upper()

@@ -24,7 +24,14 @@ __all__ = ["Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten", "BatchNorm", 
 
 def glorot_uniform(rng: np.random.Generator, shape: tuple, fan_in: int, fan_out: int,
                    dtype: Any = np.float32) -> np.ndarray:
-    """Uniform on ``±sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio; Keras' default)."""
+    """Uniform on ``±sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio; Keras' default).
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> w = ft.nn.glorot_uniform(np.random.default_rng(0), (3, 5), 3, 5)
+        >>> w.shape, w.dtype, bool(np.abs(w).max() <= np.sqrt(6 / 8))
+        ((3, 5), dtype('float32'), True)
+    """
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
@@ -35,6 +42,13 @@ def _rng(rng: np.random.Generator | None) -> np.random.Generator:
 
 def _apply(activation: Callable[[Any], Any] | None, x: Any) -> Any:
     return x if activation is None else activation(x)
+
+
+def _check_features(layer: Module, x: Any, features: int) -> None:
+    shape = shape_of(x)
+    if not shape or shape[-1] != features:
+        raise ValueError(f"{type(layer).__name__}: the input's last axis must hold {features} features, "
+                         f"got an input of shape {shape}")
 
 
 class Dense(Module):
@@ -61,6 +75,7 @@ class Dense(Module):
         self.activation = activation
 
     def __call__(self, x: Any) -> Any:
+        _check_features(self, x, shape_of(self.kernel)[0])
         y = fnp.matmul(x, self.kernel)
         if self.bias is not None:
             y = bias_add(y, self.bias)
@@ -107,7 +122,7 @@ class Conv2D(Module):
         return _apply(self.activation, y)
 
 
-def _windows(x: Any, pool: tuple, strides: tuple, padding: str, fill: float,
+def _windows(name: str, x: Any, pool: tuple, strides: tuple, padding: str, fill: float,
              reduce: Callable[..., Any]) -> Any:
     """``reduce`` over each pooling window of NHWC (or HWC) ``x``.
 
@@ -116,6 +131,8 @@ def _windows(x: Any, pool: tuple, strides: tuple, padding: str, fill: float,
     reduced.
     """
     x = fnp.asarray(x)
+    if len(shape_of(x)) not in (3, 4):
+        raise ValueError(f"{name}: images must be NHWC (4-d) or HWC (3-d), got shape {shape_of(x)}")
     single = len(shape_of(x)) == 3
     if single:
         x = P.expand_dims(x, 0)
@@ -183,11 +200,18 @@ class MaxPool2D(Module):
         self.padding = padding
 
     def __call__(self, x: Any) -> Any:
-        return _windows(x, self.pool_size, self.strides, self.padding, -np.inf, fnp.max)
+        return _windows("MaxPool2D", x, self.pool_size, self.strides, self.padding, -np.inf, fnp.max)
 
 
 class AvgPool2D(Module):
-    """The mean of each ``pool_size`` window (NHWC; VALID padding)."""
+    """The mean of each ``pool_size`` window (NHWC; VALID padding).
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> ft.nn.AvgPool2D((2, 2))(np.arange(16.0).reshape(1, 4, 4, 1))[0, :, :, 0]
+        array([[ 2.5,  4.5],
+               [10.5, 12.5]])
+    """
 
     pool_size: tuple = (2, 2)
     strides: tuple | None = None
@@ -197,7 +221,7 @@ class AvgPool2D(Module):
         self.strides = self.pool_size if strides is None else _pair(strides, "strides")
 
     def __call__(self, x: Any) -> Any:
-        return _windows(x, self.pool_size, self.strides, "VALID", 0.0, fnp.mean)
+        return _windows("AvgPool2D", x, self.pool_size, self.strides, "VALID", 0.0, fnp.mean)
 
 
 class Flatten(Module):
@@ -239,6 +263,7 @@ class BatchNorm(Module):
 
     def __call__(self, x: Any) -> Any:
         x = fnp.asarray(x)
+        _check_features(self, x, shape_of(self.scale)[0])
         axes = tuple(range(len(shape_of(x)) - 1))
         mean = fnp.mean(x, axis=axes, keepdims=True)
         centered = x - mean
@@ -247,7 +272,15 @@ class BatchNorm(Module):
 
 
 class Lambda(Module):
-    """A parameter-free function as a layer (``Sequential`` wraps plain functions in it)."""
+    """A parameter-free function as a layer (``Sequential`` wraps plain functions in it).
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> ft.nn.Lambda(ft.nn.relu)(np.array([-1.0, 2.0]))
+        array([0., 2.])
+        >>> type(ft.nn.Sequential([ft.nn.relu]).layers[0]).__name__
+        'Lambda'
+    """
 
     fn: Callable[[Any], Any]
 
@@ -269,6 +302,10 @@ class Sequential(Module):
     layers: list
 
     def __init__(self, layers: Sequence[Any]):
+        for i, layer in enumerate(layers):
+            if not callable(layer):
+                raise TypeError(f"Sequential: layer {i} must be a Module or a function, got "
+                                f"{type(layer).__name__} {layer!r}")
         self.layers = [layer if isinstance(layer, Module) else Lambda(layer) for layer in layers]
 
     def __call__(self, x: Any) -> Any:
@@ -288,6 +325,21 @@ class Remat(Module):
 
     Swift's ``discardingActivations()``: same values and derivatives, less memory held
     between the forward and the backward pass, the layer running again during the latter.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> calls = []
+        >>> class Logged(ft.nn.Dense):
+        ...     def __call__(self, x):
+        ...         calls.append("applied")
+        ...         return super().__call__(x)
+        >>> layer = Logged(3, 2, rng=np.random.default_rng(0))
+        >>> x = np.ones((4, 3), np.float32)
+        >>> g = ft.grad(lambda m: fnp.sum(m(x)))(ft.nn.Remat(layer))
+        >>> len(calls), type(g).__name__, g.layer.kernel.shape      # applied again in the backward pass
+        (2, 'Remat', (3, 2))
+        >>> np.allclose(g.layer.kernel, ft.grad(lambda m: fnp.sum(m(x)))(layer).kernel)
+        True
     """
 
     layer: Any

@@ -28,7 +28,13 @@ _CHILDREN = "_ft_children"
 
 
 def is_array(x: Any) -> bool:
-    """True for the values a Module treats as parameters: arrays and traced values."""
+    """True for the values a Module treats as parameters: arrays and traced values.
+
+    Example:
+        >>> import numpy as np, functrans as ft
+        >>> [ft.nn.is_array(v) for v in (np.zeros(2), np.float32(1), 1.0, "relu")]
+        [True, True, False, False]
+    """
     return isinstance(x, (np.ndarray, Tracer)) or (
         isinstance(x, np.generic) and not isinstance(x, (np.str_, np.bytes_, np.object_)))
 

@@ -25,6 +25,34 @@ from numpy import (bool_, complex64, complex128, dtype, e, float16, float32,  # 
 
 ArrayLike = Any
 
+__all__ = [
+    # NumPy's own dtypes, constants and array creation, re-exported (NumPy documents them)
+    "bool_", "complex64", "complex128", "dtype", "e", "float16", "float32", "float64", "inf", "int8",
+    "int16", "int32", "int64", "intp", "nan", "ndarray", "newaxis", "pi", "uint8",
+    "array", "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "identity", "meshgrid", "tri",
+    # elementwise
+    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
+    "arctanh", "exp", "log", "log1p", "expm1", "sqrt", "abs", "absolute", "sign", "floor", "ceil", "trunc",
+    "add", "subtract", "multiply", "divide", "true_divide", "power", "negative", "maximum", "minimum",
+    "arctan2", "remainder", "mod", "floor_divide", "equal", "not_equal", "less", "less_equal", "greater",
+    "greater_equal", "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "bitwise_not", "logical_and",
+    "logical_or", "logical_xor", "logical_not", "isfinite", "isnan", "isinf", "round", "around",
+    "positive", "square", "reciprocal", "exp2", "log2", "log10", "hypot", "logaddexp", "sigmoid",
+    "where", "clip",
+    # creation from arrays, shapes and dtypes
+    "asarray", "zeros_like", "ones_like", "full_like", "astype", "ndim", "shape", "size",
+    "normalize_axis",
+    # reductions
+    "sum", "mean", "var", "std", "max", "min", "amax", "amin", "prod", "argmax", "argmin", "all", "any",
+    # shapes
+    "reshape", "ravel", "transpose", "moveaxis", "swapaxes", "broadcast_to", "broadcast_arrays",
+    "expand_dims", "squeeze", "atleast_1d", "concatenate", "stack", "hstack", "vstack", "nonzero",
+    # products
+    "matmul", "dot", "tensordot", "outer", "inner", "vdot", "einsum", "trace",
+    # indexing, linear algebra
+    "getitem", "linalg",
+]
+
 # ---------------------------------------------------------------------------------------
 # Elementwise functions: the primitives themselves, under NumPy's names.
 
@@ -48,8 +76,106 @@ logical_and, logical_or, logical_xor, logical_not = (P.logical_and, P.logical_or
 isfinite, isnan, isinf = P.isfinite, P.isnan, P.isinf
 
 
+def _document(fun: Any, name: str, summary: str | None, example: str) -> None:
+    """Give an elementwise primitive its NumPy name, a summary (if it has none) and an example."""
+    fun.__name__ = fun.__qualname__ = name
+    doc = summary or fun.__doc__
+    lines = ["    " + line for line in (">>> import numpy as np, functrans as ft, functrans.numpy as fnp\n"
+                                         + example).split("\n")]
+    fun.__doc__ = doc + "\n\nExample:\n" + "\n".join(lines)
+
+
+def _unary_example(name: str, x: float, printed: str) -> str:
+    return f">>> np.round([fnp.{name}({x}), ft.grad(fnp.{name})({x})], 6)   # value, derivative\n{printed}"
+
+
+# One example per elementwise function; the values and derivatives agree with the closed forms.
+for _fun, _name, _x, _printed in [
+        (sin, "sin", 0.5, "array([0.479426, 0.877583])"),
+        (cos, "cos", 0.5, "array([ 0.877583, -0.479426])"),
+        (tan, "tan", 0.5, "array([0.546302, 1.298446])"),
+        (arcsin, "arcsin", 0.5, "array([0.523599, 1.154701])"),
+        (arccos, "arccos", 0.5, "array([ 1.047198, -1.154701])"),
+        (arctan, "arctan", 0.5, "array([0.463648, 0.8     ])"),
+        (sinh, "sinh", 0.5, "array([0.521095, 1.127626])"),
+        (cosh, "cosh", 0.5, "array([1.127626, 0.521095])"),
+        (tanh, "tanh", 0.5, "array([0.462117, 0.786448])"),
+        (arcsinh, "arcsinh", 0.5, "array([0.481212, 0.894427])"),
+        (arccosh, "arccosh", 2.0, "array([1.316958, 0.57735 ])"),
+        (arctanh, "arctanh", 0.5, "array([0.549306, 1.333333])"),
+        (exp, "exp", 0.5, "array([1.648721, 1.648721])"),
+        (log, "log", 0.5, "array([-0.693147,  2.      ])"),
+        (log1p, "log1p", 0.5, "array([0.405465, 0.666667])"),
+        (expm1, "expm1", 0.5, "array([0.648721, 1.648721])"),
+        (sqrt, "sqrt", 0.5, "array([0.707107, 0.707107])"),
+        (abs, "abs", -0.5, "array([ 0.5, -1. ])")]:
+    _document(_fun, _name, None, _unary_example(_name, _x, _printed))
+
+for _op, _op_name, _summary, _example in [
+        (add, "add", "``x + y`` with broadcasting.",
+         ">>> fnp.add(np.array([1.0, 2.0]), 3.0)\narray([4., 5.])"),
+        (subtract, "subtract", "``x - y`` with broadcasting.",
+         ">>> fnp.subtract(np.array([1.0, 2.0]), 3.0)\narray([-2., -1.])"),
+        (multiply, "multiply", "``x * y`` with broadcasting.",
+         ">>> [float(g) for g in ft.grad(fnp.multiply, argnums=(0, 1))(2.0, 3.0)]\n[3.0, 2.0]"),
+        (divide, "divide", "``x / y`` (true division).",
+         ">>> fnp.divide(np.array([1.0, 3.0]), 2.0)\narray([0.5, 1.5])"),
+        (power, "power", "``x ** y``; differentiable in both arguments.",
+         ">>> float(fnp.power(2.0, 3.0)), float(ft.grad(fnp.power)(2.0, 3.0))\n(8.0, 12.0)"),
+        (negative, "negative", "``-x``.",
+         ">>> fnp.negative(np.array([1.0, -2.0]))\narray([-1.,  2.])"),
+        (maximum, "maximum", "Elementwise maximum; ties share the derivative equally.",
+         ">>> fnp.maximum(np.array([1.0, 5.0]), 3.0)\narray([3., 5.])"),
+        (minimum, "minimum", "Elementwise minimum; ties share the derivative equally.",
+         ">>> fnp.minimum(np.array([1.0, 5.0]), 3.0)\narray([1., 3.])"),
+        (arctan2, "arctan2", "The angle of the point ``(x, y)``: ``arctan2(y, x)``.",
+         ">>> float(np.round(fnp.arctan2(1.0, 1.0), 6))\n0.785398"),
+        (remainder, "remainder", "``x mod y`` with the sign of ``y`` (NumPy's ``remainder``).",
+         ">>> fnp.remainder(np.array([5.0, -5.0]), 3.0)\narray([2., 1.])"),
+        (floor_divide, "floor_divide", None,
+         ">>> fnp.floor_divide(np.array([5, -5]), 3)\narray([ 1, -2])"),
+        (sign, "sign", None, ">>> fnp.sign(np.array([-2.0, 0.0, 3.0]))\narray([-1.,  0.,  1.])"),
+        (floor, "floor", None, ">>> fnp.floor(np.array([-1.5, 1.5])), float(ft.grad(fnp.floor)(1.5))\n"
+                               "(array([-2.,  1.]), 0.0)"),
+        (ceil, "ceil", None, ">>> fnp.ceil(np.array([-1.5, 1.5]))\narray([-1.,  2.])"),
+        (trunc, "trunc", None, ">>> fnp.trunc(np.array([-1.5, 1.5]))\narray([-1.,  1.])"),
+        (equal, "equal", None, ">>> fnp.equal(np.array([1, 2]), 2)\narray([False,  True])"),
+        (not_equal, "not_equal", None, ">>> fnp.not_equal(np.array([1, 2]), 2)\narray([ True, False])"),
+        (less, "less", None, ">>> fnp.less(np.array([1, 2, 3]), 2)\narray([ True, False, False])"),
+        (less_equal, "less_equal", None,
+         ">>> fnp.less_equal(np.array([1, 2, 3]), 2)\narray([ True,  True, False])"),
+        (greater, "greater", None, ">>> fnp.greater(np.array([1, 2, 3]), 2)\narray([False, False,  True])"),
+        (greater_equal, "greater_equal", None,
+         ">>> fnp.greater_equal(np.array([1, 2, 3]), 2)\narray([False,  True,  True])"),
+        (bitwise_and, "bitwise_and", None, ">>> fnp.bitwise_and(np.array([12, 10]), 6)\narray([4, 2])"),
+        (bitwise_or, "bitwise_or", None, ">>> fnp.bitwise_or(np.array([12, 10]), 6)\narray([14, 14])"),
+        (bitwise_xor, "bitwise_xor", None, ">>> fnp.bitwise_xor(np.array([12, 10]), 6)\narray([10, 12])"),
+        (invert, "invert", None, ">>> fnp.invert(np.array([True, False])), fnp.invert(np.array([0]))\n"
+                                 "(array([False,  True]), array([-1]))"),
+        (logical_and, "logical_and", None,
+         ">>> fnp.logical_and(np.array([True, True]), np.array([True, False]))\narray([ True, False])"),
+        (logical_or, "logical_or", None,
+         ">>> fnp.logical_or(np.array([True, False]), np.array([False, False]))\narray([ True, False])"),
+        (logical_xor, "logical_xor", None,
+         ">>> fnp.logical_xor(np.array([True, True]), np.array([True, False]))\narray([False,  True])"),
+        (logical_not, "logical_not", None, ">>> fnp.logical_not(np.array([0, 1]))\narray([ True, False])"),
+        (isfinite, "isfinite", None,
+         ">>> fnp.isfinite(np.array([1.0, np.inf, np.nan]))\narray([ True, False, False])"),
+        (isnan, "isnan", None,
+         ">>> fnp.isnan(np.array([1.0, np.inf, np.nan]))\narray([False, False,  True])"),
+        (isinf, "isinf", None,
+         ">>> fnp.isinf(np.array([1.0, np.inf, np.nan]))\narray([False,  True, False])")]:
+    _document(_op, _op_name, _summary, _example)
+
+
 def round(a: ArrayLike, decimals: int = 0) -> Any:  # noqa: A001
-    """Round to ``decimals`` places; its derivative is zero."""
+    """Round to ``decimals`` places; its derivative is zero.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.round(np.array([1.234, 5.678]), 1)
+        array([1.2, 5.7])
+    """
     if decimals == 0:
         return P.round(a)
     scale = 10.0 ** decimals
@@ -60,53 +186,137 @@ around = round
 
 
 def positive(x: ArrayLike) -> Any:
+    """``+x``: ``x`` itself.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.positive(np.array([-1.0, 2.0]))
+        array([-1.,  2.])
+    """
     return x
 
 
 def square(x: ArrayLike) -> Any:
+    """``x * x``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> float(fnp.square(3.0)), float(ft.grad(fnp.square)(3.0))
+        (9.0, 6.0)
+    """
     return P.mul(x, x)
 
 
 def reciprocal(x: ArrayLike) -> Any:
+    """``1 / x``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> float(fnp.reciprocal(4.0)), float(ft.grad(fnp.reciprocal)(2.0))
+        (0.25, -0.25)
+    """
     return P.div(1.0, x)
 
 
 def exp2(x: ArrayLike) -> Any:
+    """``2 ** x``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> float(fnp.exp2(3.0))
+        8.0
+    """
     return P.pow(2.0, x)
 
 
 def log2(x: ArrayLike) -> Any:
+    """Base-2 logarithm.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> float(fnp.log2(8.0))
+        3.0
+    """
     return P.log(x) / float(_np.log(2.0))  # a Python float keeps float32 (NEP 50)
 
 
 def log10(x: ArrayLike) -> Any:
+    """Base-10 logarithm.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> float(np.round(fnp.log10(1000.0), 12))
+        3.0
+    """
     return P.log(x) / float(_np.log(10.0))
 
 
 def hypot(x: ArrayLike, y: ArrayLike) -> Any:
+    """``sqrt(x**2 + y**2)``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> float(fnp.hypot(3.0, 4.0)), float(np.round(ft.grad(fnp.hypot)(3.0, 4.0), 12))
+        (5.0, 0.6)
+    """
     return sqrt(x * x + y * y)
 
 
 def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
-    """``log(exp(x) + exp(y))`` without overflow (exact derivative for any shift)."""
+    """``log(exp(x) + exp(y))`` without overflow (exact derivative for any shift).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> float(np.round(fnp.logaddexp(1000.0, 1000.0) - 1000.0, 9))
+        0.693147181
+        >>> float(ft.grad(fnp.logaddexp)(1000.0, 1000.0))
+        0.5
+    """
     m = P.stop_gradient_p.bind(P.maximum(x, y))
     m = P.where(P.isfinite(m), m, 0.0)
     return m + P.log(P.exp(P.sub(x, m)) + P.exp(P.sub(y, m)))
 
 
 def sigmoid(x: ArrayLike) -> Any:
+    """The logistic function ``1 / (1 + exp(-x))``, computed without overflow.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> float(fnp.sigmoid(0.0)), float(ft.grad(fnp.sigmoid)(0.0))
+        (0.5, 0.25)
+    """
     return P.logistic(x)
 
 
 def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any:
-    """Elementwise ``x if condition else y``: the way to branch per element (and per example)."""
+    """Elementwise ``x if condition else y``: the way to branch per element (and per example).
+
+    With only ``condition``, the indices of its non-zero elements (as ``nonzero``).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.array([-2.0, 3.0])
+        >>> fnp.where(x > 0, x, 0.0)
+        array([0., 3.])
+        >>> ft.grad(lambda x: fnp.sum(fnp.where(x > 0, x * x, -x)))(x)
+        array([-1.,  6.])
+    """
     if x is None and y is None:
         return nonzero(condition)
     return P.where(condition, x, y)
 
 
 def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
-    """Limit ``a`` to ``[a_min, a_max]``; the derivative is 1 inside and 0 outside."""
+    """Limit ``a`` to ``[a_min, a_max]``; the derivative is 1 inside and 0 outside.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.array([-2.0, 0.5, 3.0])
+        >>> fnp.clip(x, -1.0, 1.0)
+        array([-1. ,  0.5,  1. ])
+        >>> ft.grad(lambda x: fnp.sum(fnp.clip(x, -1.0, 1.0)))(x)
+        array([0., 1., 0.])
+    """
     if a_min is not None:
         a = P.where(P.lt(a, a_min), a_min, a)
     if a_max is not None:
@@ -124,11 +334,17 @@ arange, linspace, eye, identity, meshgrid, tri = (_np.arange, _np.linspace, _np.
 
 
 def asarray(a: ArrayLike, dtype: Any = None) -> Any:
-    """``a`` as an array; a traced value stays traced (converted to ``dtype`` if given)."""
+    """``a`` as an array; a traced value stays traced (converted to ``dtype`` if given).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.asarray([1, 2], dtype=np.float32)
+        array([1., 2.], dtype=float32)
+    """
     if isinstance(a, Tracer):
         return a if dtype is None else P.convert_element_type(a, dtype)
-    if isinstance(a, (list, tuple)) and any(isinstance(x, Tracer) for x in _flat(a)):
-        return stack([asarray(x) for x in a])
+    if isinstance(a, (list, tuple)) and builtins.any(isinstance(x, Tracer) for x in _flat(a)):
+        return asarray(stack([asarray(x) for x in a]), dtype)
     return _np.asarray(a, dtype=dtype)
 
 
@@ -140,22 +356,49 @@ def _flat(seq: Any) -> list:
 
 
 def zeros_like(a: ArrayLike, dtype: Any = None) -> Any:
+    """Zeros with ``a``'s shape and dtype (or ``dtype``).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.zeros_like(np.array([1.5, 2.5]))
+        array([0., 0.])
+    """
     out = P.zeros_like(a)
     return out if dtype is None else P.convert_element_type(out, dtype)
 
 
 def ones_like(a: ArrayLike, dtype: Any = None) -> Any:
+    """Ones with ``a``'s shape and dtype (or ``dtype``).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.ones_like(np.array([1, 2]), dtype=np.float32)
+        array([1., 1.], dtype=float32)
+    """
     return full_like(a, 1, dtype)
 
 
 def full_like(a: ArrayLike, fill_value: Any, dtype: Any = None) -> Any:
-    """As NumPy: the result has ``a``'s dtype (or ``dtype``), whatever ``fill_value``'s type."""
+    """As NumPy: the result has ``a``'s dtype (or ``dtype``), whatever ``fill_value``'s type.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.full_like(np.array([1, 2]), 7.9)
+        array([7, 7])
+    """
     out = zeros_like(a, dtype) + fill_value
     target = _np.dtype(dtype_of(a) if dtype is None else dtype)
     return out if dtype_of(out) == target else P.convert_element_type(out, target)
 
 
 def astype(x: ArrayLike, dtype: Any) -> Any:
+    """``x`` converted to ``dtype``; the cotangent is converted back.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.astype(np.array([1.5, 2.5]), np.float32)
+        array([1.5, 2.5], dtype=float32)
+    """
     return P.convert_element_type(x, dtype)
 
 
@@ -163,18 +406,51 @@ def astype(x: ArrayLike, dtype: Any) -> Any:
 # Reductions.
 
 def ndim(a: ArrayLike) -> int:
+    """The number of axes (also of a traced value).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.ndim(np.zeros((2, 3)))
+        2
+    """
     return len(shape_of(a))
 
 
 def shape(a: ArrayLike) -> tuple:
+    """The shape as a tuple (also of a traced value).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.shape(np.zeros((2, 3)))
+        (2, 3)
+    """
     return tuple(shape_of(a))
 
 
 def size(a: ArrayLike) -> int:
+    """The number of elements.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.size(np.zeros((2, 3)))
+        6
+    """
     return int(_np.prod(shape_of(a), dtype=_np.int64))
 
 
 def normalize_axis(axis: int, ndim: int, argname: str = "axis") -> int:
+    """``axis`` in ``range(ndim)`` (negative axes count from the end); a clear error
+    naming ``argname`` when it is out of bounds.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.normalize_axis(-1, 3)
+        2
+        >>> fnp.normalize_axis(3, 3)
+        Traceback (most recent call last):
+        ...
+        ValueError: axis 3 is out of bounds for an array of dimension 3
+    """
     if not -ndim <= axis < ndim:
         raise ValueError(f"{argname} {axis} is out of bounds for an array of dimension {ndim}")
     return axis + ndim if axis < 0 else axis
@@ -189,7 +465,17 @@ def _axes(axis: int | Sequence[int] | None, ndim: int) -> tuple:
 
 
 def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Sum over ``axis`` (all axes if ``None``)."""
+    """Sum over ``axis`` (all axes if ``None``).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.arange(6.0).reshape(2, 3)
+        >>> fnp.sum(x, axis=0)
+        array([3., 5., 7.])
+        >>> ft.grad(fnp.sum)(x)
+        array([[1., 1., 1.],
+               [1., 1., 1.]])
+    """
     if dtype is not None:
         a = P.convert_element_type(a, dtype)
     if axis is None:
@@ -199,7 +485,16 @@ def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = Fals
 
 
 def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
-    """Arithmetic mean over ``axis``."""
+    """Arithmetic mean over ``axis``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.array([1.0, 2.0, 6.0])
+        >>> float(fnp.mean(x))
+        3.0
+        >>> ft.grad(fnp.mean)(x)
+        array([0.33333333, 0.33333333, 0.33333333])
+    """
     shp = shape_of(a)
     axes = _axes(axis, len(shp))
     count = int(_np.prod([shp[i] for i in axes], dtype=_np.int64))
@@ -208,6 +503,16 @@ def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = Fal
 
 
 def var(a: ArrayLike, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
+    """Variance over ``axis`` (``ddof`` as NumPy's).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.array([1.0, 2.0, 6.0])
+        >>> float(np.round(fnp.var(x), 6)), float(fnp.var(x, ddof=1))
+        (4.666667, 7.0)
+        >>> ft.grad(fnp.var)(x)
+        array([-1.33333333, -0.66666667,  2.        ])
+    """
     shp = shape_of(a)
     axes = _axes(axis, len(shp))
     count = int(_np.prod([shp[i] for i in axes], dtype=_np.int64))
@@ -216,16 +521,37 @@ def var(a: ArrayLike, axis: Any = None, ddof: int = 0, keepdims: bool = False) -
 
 
 def std(a: ArrayLike, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
+    """Standard deviation over ``axis``: ``sqrt(var(a))``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> float(fnp.std(np.array([1.0, 3.0])))
+        1.0
+    """
     return sqrt(var(a, axis=axis, ddof=ddof, keepdims=keepdims))
 
 
 def max(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Maximum over ``axis``; tied maxima share the derivative equally."""
+    """Maximum over ``axis``; tied maxima share the derivative equally.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.array([1.0, 3.0, 3.0])
+        >>> float(fnp.max(x)), ft.grad(fnp.max)(x)
+        (3.0, array([0. , 0.5, 0.5]))
+    """
     return P.reduce_max(a, None if axis is None else _axes(axis, ndim(a)), keepdims)
 
 
 def min(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Minimum over ``axis``; tied minima share the derivative equally."""
+    """Minimum over ``axis``; tied minima share the derivative equally.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.array([[1.0, 4.0], [2.0, 0.5]])
+        >>> fnp.min(x, axis=1)
+        array([1. , 0.5])
+    """
     return P.reduce_min(a, None if axis is None else _axes(axis, ndim(a)), keepdims)
 
 
@@ -233,7 +559,14 @@ amax, amin = max, min
 
 
 def prod(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
-    """Product over ``axis``; exact derivatives even where elements are zero."""
+    """Product over ``axis``; exact derivatives even where elements are zero.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.array([2.0, 0.0, 5.0])
+        >>> float(fnp.prod(x)), ft.grad(fnp.prod)(x)
+        (0.0, array([ 0., 10.,  0.]))
+    """
     return P.reduce_prod(a, _axes(axis, ndim(a)), keepdims)
 
 
@@ -244,18 +577,46 @@ def _argreduce(impl: Any, a: ArrayLike, axis: int | None, keepdims: bool) -> Any
 
 
 def argmax(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Any:
+    """Index of the maximum (the first one) along ``axis``; an integer, not differentiated.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.argmax(np.array([[1, 5], [7, 2]]), axis=1)
+        array([1, 0])
+    """
     return _argreduce(_np.argmax, a, axis, keepdims)
 
 
 def argmin(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Any:
+    """Index of the minimum (the first one) along ``axis``; an integer, not differentiated.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> int(fnp.argmin(np.array([3.0, 1.0, 2.0])))
+        1
+    """
     return _argreduce(_np.argmin, a, axis, keepdims)
 
 
 def all(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Whether every element along ``axis`` is non-zero.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.all(np.array([[1, 0], [1, 1]]), axis=1)
+        array([False,  True])
+    """
     return P.reduce_min(P.ne(a, 0), _axes(axis, ndim(a)), keepdims)
 
 
 def any(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Whether some element along ``axis`` is non-zero.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.any(np.array([[1, 0], [0, 0]]), axis=1)
+        array([ True, False])
+    """
     return P.reduce_max(P.ne(a, 0), _axes(axis, ndim(a)), keepdims)
 
 
@@ -263,6 +624,14 @@ def any(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa:
 # Shapes.
 
 def reshape(a: ArrayLike, newshape: Any, order: str = "C") -> Any:
+    """``a`` with a new shape (one entry may be -1); only C order.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.reshape(np.arange(6), (2, -1))
+        array([[0, 1, 2],
+               [3, 4, 5]])
+    """
     if not _core._active:                      # eval fast path: nothing can be traced
         return _np.reshape(a, newshape, order=order)
     if order != "C":
@@ -273,10 +642,24 @@ def reshape(a: ArrayLike, newshape: Any, order: str = "C") -> Any:
 
 
 def ravel(a: ArrayLike) -> Any:
+    """``a`` flattened to one axis.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.ravel(np.array([[1, 2], [3, 4]]))
+        array([1, 2, 3, 4])
+    """
     return P.reshape(a, (-1,))
 
 
 def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
+    """Permute the axes (reverse them if ``axes`` is None).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.transpose(np.zeros((2, 3, 4)), (1, 0, 2)).shape
+        (3, 2, 4)
+    """
     n = ndim(a)
     perm = tuple(reversed(range(n))) if axes is None else tuple(normalize_axis(i, n, "axes") for i in axes)
     if sorted(perm) != list(range(n)):
@@ -285,11 +668,25 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
 
 
 def moveaxis(a: ArrayLike, source: int, destination: int) -> Any:
+    """Move axis ``source`` to position ``destination``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.moveaxis(np.zeros((2, 3, 4)), 0, -1).shape
+        (3, 4, 2)
+    """
     n = ndim(a)
     return P.moveaxis(a, normalize_axis(source, n, "source"), normalize_axis(destination, n, "destination"))
 
 
 def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
+    """Exchange two axes.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.swapaxes(np.zeros((2, 3, 4)), 0, 2).shape
+        (4, 3, 2)
+    """
     n = ndim(a)
     perm = list(range(n))
     i, j = normalize_axis(axis1, n, "axis1"), normalize_axis(axis2, n, "axis2")
@@ -298,17 +695,41 @@ def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
 
 
 def broadcast_to(a: ArrayLike, shape: Any) -> Any:
+    """``a`` broadcast to ``shape``; the cotangent is summed back to ``a``'s shape.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.broadcast_to(np.array([1.0, 2.0]), (2, 2))
+        array([[1., 2.],
+               [1., 2.]])
+        >>> ft.grad(lambda a: fnp.sum(fnp.broadcast_to(a, (3, 2))))(np.array([1.0, 2.0]))
+        array([3., 3.])
+    """
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     _np.broadcast_shapes(shape_of(a), shape)  # raises NumPy's error for incompatible shapes
     return P.broadcast_to(a, shape)
 
 
 def broadcast_arrays(*args: ArrayLike) -> list:
+    """The arguments broadcast to their common shape.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> [a.shape for a in fnp.broadcast_arrays(np.zeros((2, 1)), np.zeros(3))]
+        [(2, 3), (2, 3)]
+    """
     shape = _np.broadcast_shapes(*(shape_of(a) for a in args))
     return [P.broadcast_to(a, shape) for a in args]
 
 
 def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
+    """Insert axes of length one at the positions ``axis``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.expand_dims(np.zeros((2, 3)), (0, -1)).shape
+        (1, 2, 3, 1)
+    """
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     n = ndim(a) + len(axes)
     axes = sorted(normalize_axis(ax, n) for ax in axes)
@@ -319,6 +740,13 @@ def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
 
 
 def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
+    """Remove axes of length one (those in ``axis``, or all).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.squeeze(np.zeros((1, 2, 1))).shape
+        (2,)
+    """
     shp = shape_of(a)
     if axis is None:
         axes = tuple(i for i, d in enumerate(shp) if d == 1)
@@ -332,11 +760,24 @@ def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
 
 
 def atleast_1d(a: ArrayLike) -> Any:
+    """A 0-d ``a`` as a vector of one element; other arrays unchanged.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.atleast_1d(3.0)
+        array([3.])
+    """
     return P.reshape(a, (1,)) if ndim(a) == 0 else a
 
 
 def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
-    """Join arrays along an existing axis (``axis=None`` flattens them first)."""
+    """Join arrays along an existing axis (``axis=None`` flattens them first).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.concatenate([np.zeros((1, 2)), np.ones((2, 2))]).shape
+        (3, 2)
+    """
     arrays = list(arrays)
     if axis is None:
         arrays, axis = [ravel(x) for x in arrays], 0
@@ -346,7 +787,13 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
 
 
 def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
-    """Join arrays along a new axis."""
+    """Join arrays of one shape along a new axis.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.stack([np.zeros(3), np.ones(3)], axis=1).shape
+        (3, 2)
+    """
     arrays = list(arrays)
     shapes = {tuple(shape_of(x)) for x in arrays}
     if len(shapes) != 1:
@@ -356,16 +803,37 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
 
 
 def hstack(arrays: Sequence[ArrayLike]) -> Any:
+    """Join along the second axis (the first for vectors).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.hstack([np.array([1, 2]), np.array([3])])
+        array([1, 2, 3])
+    """
     arrays = [atleast_1d(x) for x in arrays]
     return concatenate(arrays, 0 if ndim(arrays[0]) == 1 else 1)
 
 
 def vstack(arrays: Sequence[ArrayLike]) -> Any:
+    """Join along the first axis, vectors becoming rows.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.vstack([np.array([1, 2]), np.array([3, 4])])
+        array([[1, 2],
+               [3, 4]])
+    """
     return concatenate([P.reshape(x, (1, -1)) if ndim(x) < 2 else x for x in arrays], 0)
 
 
 def nonzero(a: ArrayLike) -> tuple:
-    """Indices of the non-zero elements; needs a concrete ``a`` (the result's size depends on it)."""
+    """Indices of the non-zero elements; needs a concrete ``a`` (the result's size depends on it).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.nonzero(np.array([0, 3, 0, 4]))
+        (array([1, 3]),)
+    """
     return _np.nonzero(_concrete(a, "nonzero"))
 
 
@@ -380,7 +848,16 @@ def _concrete(a: ArrayLike, what: str) -> Any:
 # Products.
 
 def matmul(a: ArrayLike, b: ArrayLike) -> Any:
-    """Matrix product with NumPy's broadcasting and 1-D rules."""
+    """Matrix product with NumPy's broadcasting and 1-D rules.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> a, b = np.ones((2, 3)), np.arange(3.0)
+        >>> fnp.matmul(a, b)
+        array([3., 3.])
+        >>> ft.grad(lambda b: fnp.sum(fnp.matmul(a, b)))(b)
+        array([2., 2., 2.])
+    """
     if not _core._active:
         return _np.matmul(a, b)
     if ndim(a) == 0 or ndim(b) == 0:
@@ -390,7 +867,14 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
 
 def dot(a: ArrayLike, b: ArrayLike) -> Any:
     """NumPy's ``dot``: products for 0-d, matrix products up to 2-d, a sum over the last axis
-    of ``a`` and the second-to-last of ``b`` beyond."""
+    of ``a`` and the second-to-last of ``b`` beyond.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.arange(4.0)
+        >>> float(fnp.dot(x, x)), ft.grad(lambda x: 2 * fnp.dot(x, x))(x)
+        (14.0, array([ 0.,  4.,  8., 12.]))
+    """
     na, nb = ndim(a), ndim(b)
     if na == 0 or nb == 0:
         return P.mul(a, b)
@@ -406,6 +890,16 @@ def dot(a: ArrayLike, b: ArrayLike) -> Any:
 
 
 def tensordot(a: ArrayLike, b: ArrayLike, axes: Any = 2) -> Any:
+    """Sum of products over the last ``axes`` of ``a`` and the first of ``b`` (or the listed
+    axes).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.tensordot(np.ones((2, 3, 4)), np.ones((3, 4, 5))).shape
+        (2, 5)
+        >>> fnp.tensordot(np.ones((2, 3)), np.ones((4, 3)), axes=([1], [1])).shape
+        (2, 4)
+    """
     na, nb = ndim(a), ndim(b)
     if isinstance(axes, (int, _np.integer)):
         axes_a, axes_b = list(range(na - axes, na)), list(range(int(axes)))
@@ -425,21 +919,52 @@ def tensordot(a: ArrayLike, b: ArrayLike, axes: Any = 2) -> Any:
 
 
 def outer(a: ArrayLike, b: ArrayLike) -> Any:
+    """Outer product of two vectors (inputs are flattened).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.outer(np.array([1.0, 2.0]), np.array([1.0, 10.0]))
+        array([[ 1., 10.],
+               [ 2., 20.]])
+    """
     return P.mul(P.reshape(a, (-1, 1)), P.reshape(b, (1, -1)))
 
 
 def inner(a: ArrayLike, b: ArrayLike) -> Any:
+    """Sum of products over the last axes.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> float(fnp.inner(np.array([1.0, 2.0]), np.array([3.0, 4.0])))
+        11.0
+    """
     if ndim(a) == 0 or ndim(b) == 0:
         return P.mul(a, b)
     return tensordot(a, b, axes=([-1], [-1]))
 
 
 def vdot(a: ArrayLike, b: ArrayLike) -> Any:
+    """Dot product of the flattened arrays.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> float(fnp.vdot(np.ones((2, 2)), np.full((2, 2), 2.0)))
+        8.0
+    """
     return P.reduce_sum(P.mul(ravel(a), ravel(b)), (0,))
 
 
 def einsum(subscripts: str, *operands: ArrayLike) -> Any:
-    """Einstein summation (NumPy's subscripts, ellipsis and implicit output included)."""
+    """Einstein summation (NumPy's subscripts, ellipsis and implicit output included).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> j = np.arange(24.0).reshape(2, 3, 2, 2)
+        >>> fnp.einsum('bxby->bxy', j).shape
+        (2, 3, 2)
+        >>> float(fnp.einsum('i,i', np.arange(3.0), np.arange(3.0)))
+        5.0
+    """
     return P.einsum(_explicit_einsum(subscripts, [ndim(x) for x in operands]), *operands)
 
 
@@ -473,7 +998,17 @@ def _explicit_einsum(subscripts: str, ndims: list) -> str:
 
 
 def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
-    """Sum of a diagonal (NumPy's signature: any rectangular shape, ``offset``, axes)."""
+    """Sum of a diagonal (NumPy's signature: any rectangular shape, ``offset``, axes).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> a = np.arange(9.0).reshape(3, 3)
+        >>> float(fnp.trace(a)), float(fnp.trace(a, offset=1))
+        (12.0, 6.0)
+        >>> ft.grad(fnp.trace)(np.zeros((2, 2)))
+        array([[1., 0.],
+               [0., 1.]])
+    """
     n = ndim(a)
     axis1, axis2 = normalize_axis(axis1, n, "axis1"), normalize_axis(axis2, n, "axis2")
     rows, cols = shape_of(a)[axis1], shape_of(a)[axis2]
@@ -541,6 +1076,17 @@ def _is_bool(k: Any) -> bool:
 
 
 def getitem(x: ArrayLike, key: Any) -> Any:
+    """``x[key]``, the function behind the ``[]`` of traced values (basic and integer-array
+    indexing, boolean masks on concrete values).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.arange(5.0)
+        >>> fnp.getitem(x, np.array([0, 0, 3]))
+        array([0., 0., 3.])
+        >>> ft.grad(lambda x: fnp.sum(x[np.array([0, 0, 3])]))(x)
+        array([2., 0., 0., 1., 0.])
+    """
     if not _core._active:
         return _np.asarray(x)[key]
     idx, dynamic = _normalize_index(x, key)

@@ -293,7 +293,20 @@ def eigh(a: Any, UPLO: str = "L") -> tuple:  # noqa: N803 - NumPy's name
 
 
 def eigvalsh(a: Any, UPLO: str = "L") -> Any:  # noqa: N803 - NumPy's name
-    """Eigenvalues (ascending) of a symmetric matrix."""
+    """Eigenvalues (ascending) of a symmetric matrix.
+
+    Only the ``UPLO`` triangle is read, so the derivative lands there: the off-diagonal entry
+    of the lower triangle stands for both symmetric positions.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> a = np.array([[2.0, 1.0], [1.0, 2.0]])
+        >>> fnp.linalg.eigvalsh(a)
+        array([1., 3.])
+        >>> ft.grad(lambda a: fnp.linalg.eigvalsh(a)[1])(a)      # v v^T folded onto the lower triangle
+        array([[0.5, 0. ],
+               [1. , 0.5]])
+    """
     return eigh(a, UPLO)[0]
 
 

@@ -391,6 +391,9 @@ def imshow_zero_center(image, **kwargs):
 # %%
 imshow_zero_center(h_mat)
 
+# %%
+print('symmetric:', np.allclose(h_mat, h_mat.T, atol=1e-6))
+
 # %% [markdown]
 # The Newton's method update step is shown below.
 
@@ -399,15 +402,15 @@ eps = 1e-3
 eye_eps = np.eye(h_mat.shape[0]) * eps
 
 # %% [markdown]
-# Note: [don't actually invert the matrix](https://www.johndcook.com/blog/2010/01/19/dont-invert-that-matrix/).
-# `h_mat` and `g_vec` are ordinary (concrete) arrays, so NumPy's solver does the linear
-# algebra.
+# Note: [don't actually invert the matrix](https://www.johndcook.com/blog/2010/01/19/dont-invert-that-matrix/):
+# solve the linear system. `fnp.linalg.solve` is `tf.linalg.solve`'s counterpart (and is
+# itself differentiable, should the step ever need to be).
 
 # %%
 # X(k+1) = X(k) - (∇²f(X(k)))^-1 @ ∇f(X(k))
 # h_mat = ∇²f(X(k))
 # g_vec = ∇f(X(k))
-update = np.linalg.solve(h_mat + eye_eps, g_vec)
+update = fnp.linalg.solve(h_mat + eye_eps, g_vec)
 
 # Reshape the update and apply it to the variable (a new layer: nothing is mutated).
 print('loss before:', loss_of(layer1.kernel))
