@@ -260,114 +260,7 @@ def any(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa:
 
 
 # ---------------------------------------------------------------------------------------
-# Shapes.
-
-def reshape(a: ArrayLike, newshape: Any, order: str = "C") -> Any:
-    if not _core._active:                      # eval fast path: nothing can be traced
-        return _np.reshape(a, newshape, order=order)
-    if order != "C":
-        raise ValueError(f"reshape: only order='C' is supported, got order={order!r}")
-    if isinstance(newshape, (int, _np.integer)):
-        newshape = (int(newshape),)
-    return P.reshape(a, tuple(int(d) for d in newshape))
-
-
-def ravel(a: ArrayLike) -> Any:
-    return P.reshape(a, (-1,))
-
-
-def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
-    n = ndim(a)
-    perm = tuple(reversed(range(n))) if axes is None else tuple(normalize_axis(i, n, "axes") for i in axes)
-    if sorted(perm) != list(range(n)):
-        raise ValueError(f"transpose: axes must be a permutation of range({n}), got {axes}")
-    return P.transpose(a, perm)
-
-
-def moveaxis(a: ArrayLike, source: int, destination: int) -> Any:
-    n = ndim(a)
-    return P.moveaxis(a, normalize_axis(source, n, "source"), normalize_axis(destination, n, "destination"))
-
-
-def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
-    n = ndim(a)
-    perm = list(range(n))
-    i, j = normalize_axis(axis1, n, "axis1"), normalize_axis(axis2, n, "axis2")
-    perm[i], perm[j] = j, i
-    return P.transpose(a, tuple(perm))
-
-
-def broadcast_to(a: ArrayLike, shape: Any) -> Any:
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    _np.broadcast_shapes(shape_of(a), shape)  # raises NumPy's error for incompatible shapes
-    return P.broadcast_to(a, shape)
-
-
-def broadcast_arrays(*args: ArrayLike) -> list:
-    shape = _np.broadcast_shapes(*(shape_of(a) for a in args))
-    return [P.broadcast_to(a, shape) for a in args]
-
-
-def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    n = ndim(a) + len(axes)
-    axes = sorted(normalize_axis(ax, n) for ax in axes)
-    shp = list(shape_of(a))
-    for ax in axes:
-        shp.insert(ax, 1)
-    return P.reshape(a, tuple(shp))
-
-
-def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
-    shp = shape_of(a)
-    if axis is None:
-        axes = tuple(i for i, d in enumerate(shp) if d == 1)
-    else:
-        axes = _axes(axis, len(shp))
-        bad = [i for i in axes if shp[i] != 1]
-        if bad:
-            raise ValueError(f"squeeze: cannot select an axis to squeeze out which has size not "
-                             f"equal to one (axis {bad[0]} of shape {shp})")
-    return P.reshape(a, tuple(d for i, d in enumerate(shp) if i not in axes))
-
-
-def atleast_1d(a: ArrayLike) -> Any:
-    return P.reshape(a, (1,)) if ndim(a) == 0 else a
-
-
-def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
-    """Join arrays along an existing axis (``axis=None`` flattens them first)."""
-    arrays = list(arrays)
-    if axis is None:
-        arrays, axis = [ravel(x) for x in arrays], 0
-    if len(arrays) == 1:
-        return arrays[0]
-    return P.concatenate(arrays, normalize_axis(axis, ndim(arrays[0])))
-
-
-def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
-    """Join arrays along a new axis."""
-    arrays = list(arrays)
-    shapes = {tuple(shape_of(x)) for x in arrays}
-    if len(shapes) != 1:
-        raise ValueError(f"stack: all input arrays must have the same shape, got {sorted(shapes)}")
-    axis = normalize_axis(axis, ndim(arrays[0]) + 1)
-    return concatenate([expand_dims(x, axis) for x in arrays], axis)
-
-
-def hstack(arrays: Sequence[ArrayLike]) -> Any:
-    arrays = [atleast_1d(x) for x in arrays]
-    return concatenate(arrays, 0 if ndim(arrays[0]) == 1 else 1)
-
-
-def vstack(arrays: Sequence[ArrayLike]) -> Any:
-    return concatenate([P.reshape(x, (1, -1)) if ndim(x) < 2 else x for x in arrays], 0)
-
-
-def nonzero(a: ArrayLike) -> tuple:
-    """Indices of the non-zero elements; needs a concrete ``a`` (the result's size depends on it)."""
-    return _np.nonzero(_concrete(a, "nonzero"))
-
+# Shapes and selection: functrans/numpy/_shapes.py (imported at the end of this module).
 
 def _concrete(a: ArrayLike, what: str) -> Any:
     try:
@@ -438,9 +331,54 @@ def vdot(a: ArrayLike, b: ArrayLike) -> Any:
     return P.reduce_sum(P.mul(ravel(a), ravel(b)), (0,))
 
 
-def einsum(subscripts: str, *operands: ArrayLike) -> Any:
-    """Einstein summation (NumPy's subscripts, ellipsis and implicit output included)."""
+def einsum(subscripts: str, *operands: ArrayLike, optimize: Any = None) -> Any:
+    """Einstein summation: NumPy's subscripts, with ellipsis, repeated indices (diagonals and
+    traces), implicit output and any number of operands (``optimize`` is accepted and ignored:
+    contractions of more than two operands are always optimised).
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.einsum("ii", a))(fnp.ones((2, 2)))
+        array([[1., 0.],
+               [0., 1.]])
+    """
     return P.einsum(_explicit_einsum(subscripts, [ndim(x) for x in operands]), *operands)
+
+
+def kron(a: ArrayLike, b: ArrayLike) -> Any:
+    """Kronecker product: one broadcast product of interleaved axes, reshaped."""
+    nd = builtins.max(ndim(a), ndim(b))
+    sa = (1,) * (nd - ndim(a)) + tuple(shape_of(a))
+    sb = (1,) * (nd - ndim(b)) + tuple(shape_of(b))
+    x = P.mul(P.reshape(a, tuple(v for s in sa for v in (s, 1))),
+              P.reshape(b, tuple(v for s in sb for v in (1, s))))
+    return P.reshape(x, tuple(i * j for i, j in zip(sa, sb)))
+
+
+def cross(a: ArrayLike, b: ArrayLike, axisa: int = -1, axisb: int = -1, axisc: int = -1,
+          axis: int | None = None) -> Any:
+    """Cross product of 3-vectors (a 2-vector has a zero third component; two 2-vectors give
+    the scalar z-component), with NumPy's ``axisa``, ``axisb``, ``axisc`` and ``axis``."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a = moveaxis(a, normalize_axis(axisa, ndim(a), "axisa"), -1)
+    b = moveaxis(b, normalize_axis(axisb, ndim(b), "axisb"), -1)
+    da, db = shape_of(a)[-1], shape_of(b)[-1]
+    if da not in (2, 3) or db not in (2, 3):
+        raise ValueError(f"cross: incompatible dimensions for cross product (dimension must be 2 "
+                         f"or 3), got {da} and {db}")
+    a0, a1, b0, b1 = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+    z = a0 * b1 - a1 * b0
+    if da == 2 and db == 2:
+        return z
+    if da == 2:
+        x, y = a1 * b[..., 2], -(a0 * b[..., 2])
+    elif db == 2:
+        x, y = -(a[..., 2] * b1), a[..., 2] * b0
+    else:
+        x, y = a1 * b[..., 2] - a[..., 2] * b1, a[..., 2] * b0 - a0 * b[..., 2]
+    out = stack(broadcast_arrays(x, y, z), -1)
+    return moveaxis(out, -1, normalize_axis(axisc, ndim(out), "axisc"))
 
 
 def _explicit_einsum(subscripts: str, ndims: list) -> str:
@@ -470,19 +408,6 @@ def _explicit_einsum(subscripts: str, ndims: list) -> str:
             counts[c] = counts.get(c, 0) + 1
         out = ell + "".join(sorted(c for c, k in counts.items() if k == 1 and c not in ell))
     return ",".join(new_terms) + "->" + out
-
-
-def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
-    """Sum of a diagonal (NumPy's signature: any rectangular shape, ``offset``, axes)."""
-    n = ndim(a)
-    axis1, axis2 = normalize_axis(axis1, n, "axis1"), normalize_axis(axis2, n, "axis2")
-    rows, cols = shape_of(a)[axis1], shape_of(a)[axis2]
-    k = _np.arange(builtins.max(0, builtins.min(rows, cols - offset) if offset >= 0
-                                else builtins.min(rows + offset, cols)))
-    a = P.transpose(a, (axis1, axis2) + tuple(i for i in range(n) if i not in (axis1, axis2)))
-    diagonal = P.getitem(a, (k, k + offset) if offset >= 0 else (k - offset, k))
-    # A sum, so small integer types widen as in NumPy (int32 -> int64).
-    return P.reduce_sum(diagonal, (0,))
 
 
 # ---------------------------------------------------------------------------------------
@@ -578,6 +503,7 @@ class _At:
         return _IndexUpdate(self.x, key)
 
 
+from ._shapes import *  # noqa: E402, F401, F403
 from . import linalg  # noqa: E402, F401  (fnp.linalg)
 from ._protocols import install_tracer_methods  # noqa: E402
 
