@@ -190,9 +190,6 @@ def vstack(arrays: Sequence[ArrayLike]) -> Any:
     return concatenate([atleast_2d(x) for x in arrays], 0)
 
 
-row_stack = vstack
-
-
 def dstack(arrays: Sequence[ArrayLike]) -> Any:
     return concatenate([atleast_3d(x) for x in arrays], 2)
 
@@ -528,6 +525,7 @@ def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike], defau
 def choose(a: ArrayLike, choices: Sequence[ArrayLike], mode: str = "raise") -> Any:
     """``choices[a[i]][i]`` for every position ``i`` (all broadcast together)."""
     choices = list(choices)
+    a = a if isinstance(a, Tracer) else _np.asarray(a)
     shape = _np.broadcast_shapes(shape_of(a), *(shape_of(c) for c in choices))
     stacked = stack([P.broadcast_to(c, shape) for c in choices])
     index = _index_mode(P.broadcast_to(a, shape), len(choices), mode)
