@@ -691,10 +691,12 @@ add(
     both("append", fnp.append, np.append, 2, NORMAL, [((2, 3), (3,)), ((), (2,))]),
     both("append(axis=0)", lambda x, y: fnp.append(x, y, axis=0), lambda x, y: np.append(x, y, axis=0), 2,
          NORMAL, [((2, 3), (1, 3)), ((3,), (2,))]),
-    both("split(3,axis=-1)", lambda x: fnp.concatenate([p * (i + 1.0) for i, p in enumerate(fnp.split(x, 3, -1))], -1),
+    both("split(3,axis=-1)",
+         lambda x: fnp.concatenate([p * (i + 1.0) for i, p in enumerate(fnp.split(x, 3, -1))], -1),
          lambda x: np.concatenate([p * (i + 1.0) for i, p in enumerate(np.split(x, 3, -1))], -1),
          1, NORMAL, [(3,), (2, 3)]),
-    both("split([1,2])", lambda x: fnp.concatenate([p * (i + 1.0) for i, p in enumerate(fnp.split(x, [1, 2]))]),
+    both("split([1,2])",
+         lambda x: fnp.concatenate([p * (i + 1.0) for i, p in enumerate(fnp.split(x, [1, 2]))]),
          lambda x: np.concatenate([p * (i + 1.0) for i, p in enumerate(np.split(x, [1, 2]))]),
          1, NORMAL, [(3,), (3, 2)]),
     both("array_split(2,axis=-1)", lambda x: fnp.concatenate([p * (i + 1.0) for i, p in
@@ -715,7 +717,8 @@ add(
          NORMAL, [(3,), (2, 3)]),
     both("repeat([1,0,2],axis=-1)", lambda x: fnp.repeat(x, [1, 0, 2], axis=-1),
          lambda x: np.repeat(x, [1, 0, 2], axis=-1), 1, NORMAL, [(3,), (2, 3)]),
-    both("repeat([2,1],axis=0)", lambda x: fnp.repeat(x, [2, 1], axis=0), lambda x: np.repeat(x, [2, 1], axis=0),
+    both("repeat([2,1],axis=0)", lambda x: fnp.repeat(x, [2, 1], axis=0),
+         lambda x: np.repeat(x, [2, 1], axis=0),
          1, NORMAL, [(2,), (2, 3)]),
     both("flip", fnp.flip, np.flip, 1, NORMAL, SHAPES1),
     both("flip(-1)", lambda x: fnp.flip(x, -1), lambda x: np.flip(x, -1), 1, NORMAL, [(3,), (2, 3)]),
@@ -749,7 +752,8 @@ add(
     both("pad(4,wrap)", lambda x: fnp.pad(x, 4, mode="wrap"), lambda x: np.pad(x, 4, mode="wrap"), 1,
          NORMAL, [(3,), (2, 3)]),
     both("diagonal", fnp.diagonal, np.diagonal, 1, NORMAL, [(3, 3), (2, 3), (3, 2), (2, 3, 2)]),
-    both("diagonal(1)", lambda x: fnp.diagonal(x, 1), lambda x: np.diagonal(x, 1), 1, NORMAL, [(3, 3), (2, 4)]),
+    both("diagonal(1)", lambda x: fnp.diagonal(x, 1), lambda x: np.diagonal(x, 1), 1, NORMAL,
+         [(3, 3), (2, 4)]),
     both("diagonal(-1,-1,0)", lambda x: fnp.diagonal(x, -1, -1, 0), lambda x: np.diagonal(x, -1, -1, 0), 1,
          NORMAL, [(3, 2, 3)]),
     both("diag", fnp.diag, np.diag, 1, NORMAL, [(3,), (3, 3), (2, 3)]),
@@ -777,15 +781,18 @@ add(
          lambda x, i: np.take_along_axis(x, i, -1), 2, (NORMAL, indices(3)),
          [((3,), (5,)), ((2, 3), (2, 4)), ((2, 3), (1, 2))]),
     both("take_along_axis(0)", lambda x, i: fnp.take_along_axis(x, i, 0),
-         lambda x, i: np.take_along_axis(x, i, 0), 2, (NORMAL, indices(3)), [((3, 2), (4, 2)), ((3, 2), (2, 1))]),
+         lambda x, i: np.take_along_axis(x, i, 0), 2, (NORMAL, indices(3)),
+         [((3, 2), (4, 2)), ((3, 2), (2, 1))]),
     both("take_along_axis(None)", lambda x, i: fnp.take_along_axis(x, i, None),
-         lambda x, i: np.take_along_axis(x, i, None), 2, (NORMAL, indices(3)), [((3,), (4,)), ((1, 3), (2,))]),
+         lambda x, i: np.take_along_axis(x, i, None), 2, (NORMAL, indices(3)),
+         [((3,), (4,)), ((1, 3), (2,))]),
     both("sort", fnp.sort, np.sort, 1, NORMAL, [(3,), (2, 3), (2, 3, 4)]),
     both("sort(axis=0)", lambda x: fnp.sort(x, axis=0), lambda x: np.sort(x, axis=0), 1, NORMAL,
          [(3,), (3, 2)]),
     both("sort(axis=None,stable)", lambda x: fnp.sort(x, axis=None, stable=True),
          lambda x: np.sort(x, axis=None, stable=True), 1, NORMAL, [(), (2, 3)]),
-    both("sort(ties)", lambda x: fnp.sort(fnp.floor(x) + 0.1 * x), lambda x: np.sort(np.floor(x) + 0.1 * x), 1,
+    both("sort(ties)", lambda x: fnp.sort(fnp.floor(x) + 0.1 * x),
+         lambda x: np.sort(np.floor(x) + 0.1 * x), 1,
          uniform(0.1, 0.9), [(4,), (2, 4)]),
     both("argsort", fnp.argsort, np.argsort, 1, NORMAL, [(3,), (2, 3)], diff=False),
     both("argsort(axis=0,stable)", lambda x: fnp.argsort(fnp.floor(x), axis=0, stable=True),
@@ -823,18 +830,21 @@ add(
          lambda x, y: np.insert(x, 1, y, axis=-1), 2, NORMAL, [((3,), ()), ((2, 3), ()), ((2, 3), (2,))]),
     both("insert([0,2],y)", lambda x, y: fnp.insert(x, [0, 2], y), lambda x, y: np.insert(x, [0, 2], y), 2,
          NORMAL, [((3,), (2,)), ((2, 3), ())]),
-    both("insert(1,y,axis=0)", lambda x, y: fnp.insert(x, 1, y, axis=0), lambda x, y: np.insert(x, 1, y, axis=0),
+    both("insert(1,y,axis=0)", lambda x, y: fnp.insert(x, 1, y, axis=0),
+         lambda x, y: np.insert(x, 1, y, axis=0),
          2, NORMAL, [((2, 3), (3,)), ((2, 3), (2, 3)), ((3,), ())]),
     both("insert([2,1],y,axis=1)", lambda x, y: fnp.insert(x, [2, 1], y, axis=1),
          lambda x, y: np.insert(x, [2, 1], y, axis=1), 2, NORMAL, [((2, 3), (2, 1)), ((2, 3), ())]),
     both("count_nonzero", fnp.count_nonzero, np.count_nonzero, 1, small_ints(), SHAPES1, diff=False),
-    both("count_nonzero(axis=0)", lambda x: fnp.count_nonzero(x, axis=0), lambda x: np.count_nonzero(x, axis=0),
+    both("count_nonzero(axis=0)", lambda x: fnp.count_nonzero(x, axis=0),
+         lambda x: np.count_nonzero(x, axis=0),
          1, small_ints(), [(3,), (2, 3)], diff=False),
     both("op:x.repeat(2,axis=0)", lambda x: x.repeat(2, axis=0), lambda x: x.repeat(2, axis=0), 1, NORMAL,
          [(3,), (2, 3)], names=[]),
     both("op:x.take([1,0])", lambda x: x.take([1, 0]), lambda x: x.take([1, 0]), 1, NORMAL, [(3,), (2, 3)],
          names=[]),
-    both("op:x.diagonal()", lambda x: x.diagonal(), lambda x: x.diagonal(), 1, NORMAL, [(2, 3), (3, 3)], names=[]),
+    both("op:x.diagonal()", lambda x: x.diagonal(), lambda x: x.diagonal(), 1, NORMAL, [(2, 3), (3, 3)],
+         names=[]),
     both("op:x.trace(1)", lambda x: x.trace(1), lambda x: x.trace(1), 1, NORMAL, [(2, 3), (3, 3)], names=[]),
     both("op:x.flatten()", lambda x: x.flatten(), lambda x: x.flatten(), 1, NORMAL, SHAPES1, names=[]),
     both("op:x.swapaxes(0,1)", lambda x: x.swapaxes(0, 1), lambda x: x.swapaxes(0, 1), 1, NORMAL, [(2, 3)],
@@ -878,7 +888,8 @@ MORE_EINSUMS = [
 ]
 for _spec, _shapes in MORE_EINSUMS:
     add(rec(f"einsum({_spec.replace(' ', '')})", (lambda s: lambda *xs: fnp.einsum(s, *xs))(_spec),
-            len(_shapes), NORMAL, [tuple(_shapes)], (lambda s: lambda *xs: np.einsum(s, *xs))(_spec), ["einsum"]))
+            len(_shapes), NORMAL, [tuple(_shapes)], (lambda s: lambda *xs: np.einsum(s, *xs))(_spec),
+            ["einsum"]))
 
 # ---- more norms (matrix ords, axis pairs, keepdims) ---------------------------------------
 
@@ -1412,8 +1423,10 @@ NOT_NUMERIC = {
     "meshgrid", "tri",
     # shape queries return Python ints (test_shape_queries_on_traced_values)
     "ndim", "shape", "size", "normalize_axis",
-    # integer results that need a concrete value (test_nonzero_and_one_argument_where)
-    "nonzero",
+    # results whose size depends on the values: concrete values only, not under vmap
+    # (test_nonzero_and_one_argument_where; test_numpy_interop's
+    # test_value_dependent_shapes_need_concrete_values, which differentiates unique too)
+    "nonzero", "flatnonzero", "argwhere", "unique",
     # the linalg submodule: its functions (norm) have rows of their own
     "linalg",
     # module-level imports and helpers visible in dir(), not NumPy API: typing names,

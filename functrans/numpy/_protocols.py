@@ -69,8 +69,9 @@ def install_tracer_methods(at_cls: type) -> None:
                  "any", "ravel", "transpose", "swapaxes", "squeeze", "clip", "dot", "astype",
                  "round", "nonzero"):
         setattr(Tracer, name, method(getattr(fnp, name)))
-    for name in ("repeat", "take", "diagonal", "trace", "argsort", "searchsorted", "compress"):
+    for name in ("repeat", "take", "diagonal", "trace", "argsort", "searchsorted"):
         setattr(Tracer, name, method(getattr(fnp, name)))
+    Tracer.compress = lambda self, condition, axis=None: fnp.compress(condition, self, axis)  # type: ignore[attr-defined]
     for name in ("sort", "fill", "put", "resize", "partition", "itemset", "setfield", "byteswap"):
         setattr(Tracer, name, _in_place_method(name))
     Tracer.flatten = method(fnp.ravel)  # type: ignore[attr-defined]
@@ -121,7 +122,8 @@ def _lookup(name: str, module: str = "numpy") -> Any:
     import functrans.numpy as fnp
     namespace = {"numpy": fnp, "numpy.linalg": fnp.linalg}.get(module)
     f = getattr(namespace, _UFUNC_NAMES.get(name, name) or "", None) if namespace else None
-    if f is None or isinstance(f, type) or not callable(f) or getattr(f, "__module__", "").startswith("numpy"):
+    if f is None or isinstance(f, type) or not callable(f) \
+            or getattr(f, "__module__", "").startswith("numpy"):
         return None
     return f
 

@@ -387,7 +387,8 @@ def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> A
     if axis1 == axis2:
         raise ValueError(f"diagonal: axis1 and axis2 cannot be the same, got {axis1}")
     rows, cols = shape_of(a)[axis1], shape_of(a)[axis2]
-    length = builtins.max(0, builtins.min(rows, cols - offset) if offset >= 0 else builtins.min(rows + offset, cols))
+    length = builtins.max(0, builtins.min(rows, cols - offset) if offset >= 0
+                          else builtins.min(rows + offset, cols))
     k = _np.arange(length)
     x = P.transpose(a, tuple(i for i in range(n) if i not in (axis1, axis2)) + (axis1, axis2))
     return P.getitem(x, (slice(None),) * (n - 2) + ((k, k + offset) if offset >= 0 else (k - offset, k)))
@@ -598,8 +599,8 @@ def count_nonzero(a: ArrayLike, axis: Any = None, *, keepdims: bool = False) -> 
 
 def unique(ar: ArrayLike, return_index: bool = False, return_inverse: bool = False,
            return_counts: bool = False, axis: int | None = None) -> Any:
-    """NumPy's ``unique`` of a concrete ``ar``; the values are a gather of ``ar``, so they keep
-    their derivative."""
+    """NumPy's ``unique`` of a concrete ``ar``; the values are a gather of the first occurrence
+    of each, so they keep their derivative (which goes to that occurrence)."""
     found = _np.unique(_concrete(ar, "unique"), return_index=True, return_inverse=return_inverse,
                        return_counts=return_counts, axis=axis)
     values = take(ar, found[1], axis)

@@ -12,7 +12,8 @@ from ..core import Primitive, add_any
 from ..errors import ConcretizationError
 from ..forward import defjvp, jvp_rules
 from ..reverse import backward, defvjp, defvjp_all, vjp_flat, vjp_rules
-from . import _axes, _concrete, ndim, normalize_axis, sum as _sum, max as _max, min as _min, abs as _abs, sqrt as _sqrt
+from . import _axes, _concrete, ndim, normalize_axis
+from . import abs as _abs, max as _max, min as _min, sqrt as _sqrt, sum as _sum
 from . import count_nonzero, cross, diagonal as _diagonal, matmul, outer, tensordot, trace as _trace
 
 
@@ -104,9 +105,10 @@ def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any
         out = _vector_norm(P.reshape(x, (-1,)), ord, 0)
         return _keep(out, ndim(x), tuple(range(ndim(x))), keepdims)
     if isinstance(axis, tuple) and len(axis) != 1:
-        moved = P.transpose(x, tuple(i for i in range(ndim(x)) if i not in _axes(axis, ndim(x))) + _axes(axis, ndim(x)))
-        out = _vector_norm(P.reshape(moved, P.shape_of(moved)[:ndim(x) - len(axis)] + (-1,)), ord, -1)
-        return _keep(out, ndim(x), _axes(axis, ndim(x)), keepdims)
+        axes = _axes(axis, ndim(x))
+        moved = P.transpose(x, tuple(i for i in range(ndim(x)) if i not in axes) + axes)
+        out = _vector_norm(P.reshape(moved, P.shape_of(moved)[:ndim(x) - len(axes)] + (-1,)), ord, -1)
+        return _keep(out, ndim(x), axes, keepdims)
     return norm(x, ord, axis, keepdims)
 
 
