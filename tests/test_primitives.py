@@ -989,6 +989,21 @@ def test_value_matches_numpy(r, shapes, dtype):
     assert_same(got, want, dtype)
 
 
+@pytest.mark.parametrize("r,shapes,dtype", cases(RECORDS))
+def test_traced_value_matches_numpy(r, shapes, dtype):
+    """Under a transform (here jvp) the value is computed by functrans, not by NumPy's own
+    function (the eval path of a composite can be NumPy's): it must agree all the same."""
+    args = make_args(r, shapes, dtype)
+    want = r.ref(*[a.copy() for a in args])
+    nums = diff_argnums(r)
+    if not nums:
+        return
+    f = partial_in(r.fun, args, nums)
+    diff_args = [args[i] for i in nums]
+    got, _ = ft.jvp(f, tuple(diff_args), tuple(np.zeros_like(a) for a in diff_args))
+    assert_same(got, want, dtype)
+
+
 @pytest.mark.parametrize("r,shapes,dtype", cases(RECORDS, diff=True))
 def test_grads_match_finite_differences(r, shapes, dtype):
     args = make_args(r, shapes, dtype)
@@ -1431,7 +1446,8 @@ NOT_NUMERIC = {
     "linalg",
     # module-level imports and helpers visible in dir(), not NumPy API: typing names,
     # the primitives module, the Tracer class and its error, internal helpers
-    "Any", "ArrayLike", "Sequence", "annotations", "builtins", "string", "P", "Tracer",
+    "Any", "ArrayLike", "Callable", "Sequence", "annotations", "builtins", "functools", "string", "P",
+    "Tracer",
     "ConcretizationError", "concrete_value", "dtype_of", "shape_of", "install_tracer_methods",
 }
 

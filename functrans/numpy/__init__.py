@@ -8,8 +8,9 @@ gives traced values their Python operators, array methods and NumPy protocols.
 from __future__ import annotations
 
 import builtins
+import functools
 import string
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as _np
 
@@ -261,6 +262,19 @@ def any(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa:
 
 # ---------------------------------------------------------------------------------------
 # Shapes and selection: functrans/numpy/_shapes.py (imported at the end of this module).
+# Composite functions there and below take NumPy's own path when nothing is traced.
+
+def _eval_as(numpy_fun: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Call ``numpy_fun`` when no transform runs anywhere (nothing can be traced)."""
+    def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(f)
+        def fun(*args: Any, **kwargs: Any) -> Any:
+            if not _core._active:
+                return numpy_fun(*args, **kwargs)
+            return f(*args, **kwargs)
+        return fun
+    return wrap
+
 
 def _concrete(a: ArrayLike, what: str) -> Any:
     try:
@@ -331,6 +345,7 @@ def vdot(a: ArrayLike, b: ArrayLike) -> Any:
     return P.reduce_sum(P.mul(ravel(a), ravel(b)), (0,))
 
 
+@_eval_as(_np.einsum)
 def einsum(subscripts: str, *operands: ArrayLike, optimize: Any = None) -> Any:
     """Einstein summation: NumPy's subscripts, with ellipsis, repeated indices (diagonals and
     traces), implicit output and any number of operands (``optimize`` is accepted and ignored:
@@ -345,6 +360,7 @@ def einsum(subscripts: str, *operands: ArrayLike, optimize: Any = None) -> Any:
     return P.einsum(_explicit_einsum(subscripts, [ndim(x) for x in operands]), *operands)
 
 
+@_eval_as(_np.kron)
 def kron(a: ArrayLike, b: ArrayLike) -> Any:
     """Kronecker product: one broadcast product of interleaved axes, reshaped."""
     nd = builtins.max(ndim(a), ndim(b))
@@ -355,6 +371,7 @@ def kron(a: ArrayLike, b: ArrayLike) -> Any:
     return P.reshape(x, tuple(i * j for i, j in zip(sa, sb)))
 
 
+@_eval_as(_np.cross)
 def cross(a: ArrayLike, b: ArrayLike, axisa: int = -1, axisb: int = -1, axisc: int = -1,
           axis: int | None = None) -> Any:
     """Cross product of 3-vectors (a 2-vector has a zero third component; two 2-vectors give

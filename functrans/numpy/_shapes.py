@@ -11,7 +11,6 @@ when no transform is running (``_eval_as``): the eval fast path.
 from __future__ import annotations
 
 import builtins
-import functools
 from typing import Any, Callable, Sequence
 
 import numpy as _np
@@ -19,24 +18,18 @@ import numpy as _np
 from .. import core as _core
 from .. import primitives as P
 from ..core import Tracer, dtype_of, shape_of
-from . import ArrayLike, _axes, _concrete, getitem, ndim, normalize_axis, sum, where
-
-
-def _eval_as(numpy_fun: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Call ``numpy_fun`` when no transform runs anywhere (nothing can be traced)."""
-    def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(f)
-        def fun(*args: Any, **kwargs: Any) -> Any:
-            if not _core._active:
-                return numpy_fun(*args, **kwargs)
-            return f(*args, **kwargs)
-        return fun
-    return wrap
+from . import ArrayLike, _axes, _concrete, _eval_as, getitem, ndim, normalize_axis, sum, where
 
 
 def _along(axis: int, index: Any) -> tuple:
     """The index that applies ``index`` to axis ``axis`` (all earlier axes kept whole)."""
     return (slice(None),) * axis + (index,)
+
+
+def _no_out(name: str, out: Any) -> None:
+    if out is not None:
+        raise TypeError(f"{name}: `out` is not supported on traced values (they are immutable); "
+                        f"use the returned array")
 
 
 def _is_int(x: Any) -> bool:
@@ -56,6 +49,7 @@ def reshape(a: ArrayLike, newshape: Any, order: str = "C") -> Any:
     return P.reshape(a, tuple(int(d) for d in newshape))
 
 
+@_eval_as(_np.ravel)
 def ravel(a: ArrayLike, order: str = "C") -> Any:
     """The elements of ``a`` as a 1-D array (row-major)."""
     return reshape(a, (-1,), order=order)
@@ -69,6 +63,7 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
     return P.transpose(a, perm)
 
 
+@_eval_as(_np.moveaxis)
 def moveaxis(a: ArrayLike, source: int | Sequence[int], destination: int | Sequence[int]) -> Any:
     """Move axes ``source`` to positions ``destination`` (ints or sequences of ints)."""
     n = ndim(a)
@@ -87,6 +82,7 @@ def moveaxis(a: ArrayLike, source: int | Sequence[int], destination: int | Seque
     return P.transpose(a, tuple(order))
 
 
+@_eval_as(_np.rollaxis)
 def rollaxis(a: ArrayLike, axis: int, start: int = 0) -> Any:
     """NumPy's older ``moveaxis``: axis ``axis`` goes to just before position ``start``."""
     n = ndim(a)
@@ -98,6 +94,7 @@ def rollaxis(a: ArrayLike, axis: int, start: int = 0) -> Any:
     return moveaxis(a, axis, start)
 
 
+@_eval_as(_np.swapaxes)
 def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
     n = ndim(a)
     perm = list(range(n))
@@ -117,6 +114,7 @@ def broadcast_arrays(*args: ArrayLike) -> list:
     return [P.broadcast_to(a, shape) for a in args]
 
 
+@_eval_as(_np.expand_dims)
 def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
     axes = (axis,) if _is_int(axis) else tuple(axis)
     n = ndim(a) + len(axes)
@@ -127,6 +125,7 @@ def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
     return P.reshape(a, tuple(shp))
 
 
+@_eval_as(_np.squeeze)
 def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
     shp = shape_of(a)
     if axis is None:
@@ -145,14 +144,17 @@ def _atleast(rank: int, arys: tuple, layout: Callable[[tuple], tuple]) -> Any:
     return out[0] if len(out) == 1 else tuple(out)
 
 
+@_eval_as(_np.atleast_1d)
 def atleast_1d(*arys: ArrayLike) -> Any:
     return _atleast(1, arys, lambda s: (1,))
 
 
+@_eval_as(_np.atleast_2d)
 def atleast_2d(*arys: ArrayLike) -> Any:
     return _atleast(2, arys, lambda s: (1,) + (s or (1,)))
 
 
+@_eval_as(_np.atleast_3d)
 def atleast_3d(*arys: ArrayLike) -> Any:
     """0-d becomes (1, 1, 1), (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1), as in NumPy."""
     return _atleast(3, arys, lambda s: (1, 1, 1) if not s else ((1,) + s + (1,) if len(s) == 1 else s + (1,)))
@@ -171,6 +173,7 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     return P.concatenate(arrays, normalize_axis(axis, ndim(arrays[0])))
 
 
+@_eval_as(_np.stack)
 def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
     """Join arrays along a new axis."""
     arrays = list(arrays)
@@ -181,30 +184,36 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
     return concatenate([expand_dims(x, axis) for x in arrays], axis)
 
 
+@_eval_as(_np.hstack)
 def hstack(arrays: Sequence[ArrayLike]) -> Any:
     arrays = [atleast_1d(x) for x in arrays]
     return concatenate(arrays, 0 if ndim(arrays[0]) == 1 else 1)
 
 
+@_eval_as(_np.vstack)
 def vstack(arrays: Sequence[ArrayLike]) -> Any:
     return concatenate([atleast_2d(x) for x in arrays], 0)
 
 
+@_eval_as(_np.dstack)
 def dstack(arrays: Sequence[ArrayLike]) -> Any:
     return concatenate([atleast_3d(x) for x in arrays], 2)
 
 
+@_eval_as(_np.column_stack)
 def column_stack(arrays: Sequence[ArrayLike]) -> Any:
     """1-D arrays become columns; 2-D arrays are joined along their second axis."""
     return concatenate([P.reshape(x, (-1, 1)) if ndim(x) < 2 else x for x in arrays], 1)
 
 
+@_eval_as(_np.append)
 def append(arr: ArrayLike, values: ArrayLike, axis: int | None = None) -> Any:
     if axis is None:
         return concatenate([ravel(arr), ravel(values)], 0)
     return concatenate([arr, values], axis)
 
 
+@_eval_as(_np.array_split)
 def array_split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list:
     """Split into ``indices_or_sections`` parts (the first ones one longer if uneven) or at
     the given indices."""
@@ -221,6 +230,7 @@ def array_split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list
     return [P.getitem(ary, _along(axis, slice(lo, hi))) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
+@_eval_as(_np.split)
 def split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list:
     """Split into equal parts (``indices_or_sections`` must divide the axis) or at indices."""
     if _is_int(indices_or_sections):
@@ -280,17 +290,20 @@ def repeat(a: ArrayLike, repeats: Any, axis: int | None = None) -> Any:
     return P.getitem(a, _along(axis, _np.repeat(_np.arange(shape[axis]), counts)))
 
 
+@_eval_as(_np.flip)
 def flip(m: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
     axes = _axes(axis, ndim(m))
     return P.getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(ndim(m))))
 
 
+@_eval_as(_np.fliplr)
 def fliplr(m: ArrayLike) -> Any:
     if ndim(m) < 2:
         raise ValueError(f"fliplr: the input must be at least 2-d, got {ndim(m)}-d")
     return flip(m, 1)
 
 
+@_eval_as(_np.flipud)
 def flipud(m: ArrayLike) -> Any:
     if ndim(m) < 1:
         raise ValueError("flipud: the input must be at least 1-d, got 0-d")
@@ -316,6 +329,7 @@ def roll(a: ArrayLike, shift: Any, axis: Any = None) -> Any:
     return a
 
 
+@_eval_as(_np.rot90)
 def rot90(m: ArrayLike, k: int = 1, axes: Sequence[int] = (0, 1)) -> Any:
     """Rotation by 90° ``k`` times in the plane of ``axes`` (NumPy's composition of flips and
     a transpose)."""
@@ -378,6 +392,7 @@ def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any)
 # ---------------------------------------------------------------------------------------
 # Diagonals and triangles.
 
+@_eval_as(_np.diagonal)
 def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     """The diagonal of the ``axis1``, ``axis2`` planes, as a last axis (NumPy's layout)."""
     n = ndim(a)
@@ -394,12 +409,14 @@ def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> A
     return P.getitem(x, (slice(None),) * (n - 2) + ((k, k + offset) if offset >= 0 else (k - offset, k)))
 
 
+@_eval_as(_np.trace)
 def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     """Sum of a diagonal (NumPy's signature: any rectangular shape, ``offset``, axes)."""
     # A sum, so small integer types widen as in NumPy (int32 -> int64).
     return P.reduce_sum(diagonal(a, offset, axis1, axis2), (ndim(a) - 2,))
 
 
+@_eval_as(_np.diag)
 def diag(v: ArrayLike, k: int = 0) -> Any:
     """The ``k``-th diagonal of a 2-D ``v``, or the square matrix with 1-D ``v`` on it."""
     if ndim(v) == 2:
@@ -413,6 +430,7 @@ def diag(v: ArrayLike, k: int = 0) -> Any:
     return P.scatter_add(out, v, (i + builtins.max(-k, 0), i + builtins.max(k, 0)))
 
 
+@_eval_as(_np.diagflat)
 def diagflat(v: ArrayLike, k: int = 0) -> Any:
     return diag(ravel(v), k)
 
@@ -421,11 +439,13 @@ def _triangle(m: ArrayLike, keep: Any) -> Any:
     return P.where(keep, m, _np.zeros((), dtype_of(m)))
 
 
+@_eval_as(_np.tril)
 def tril(m: ArrayLike, k: int = 0) -> Any:
     """``m`` with the elements above the ``k``-th diagonal zeroed (over its last two axes)."""
     return _triangle(m, _np.tri(*shape_of(m)[-2:], k=k, dtype=bool))
 
 
+@_eval_as(_np.triu)
 def triu(m: ArrayLike, k: int = 0) -> Any:
     """``m`` with the elements below the ``k``-th diagonal zeroed (over its last two axes)."""
     return _triangle(m, ~_np.tri(*shape_of(m)[-2:], k=k - 1, dtype=bool))
@@ -444,8 +464,10 @@ def _index_mode(indices: Any, size: int, mode: str | None) -> Any:
     raise ValueError(f"mode must be one of 'raise', 'wrap' or 'clip', got {mode!r}")
 
 
-def take(a: ArrayLike, indices: Any, axis: int | None = None, mode: str | None = None) -> Any:
+@_eval_as(_np.take)
+def take(a: ArrayLike, indices: Any, axis: int | None = None, out: None = None, mode: str = "raise") -> Any:
     """Elements of ``a`` at ``indices`` along ``axis`` (of the flattened ``a`` if ``None``)."""
+    _no_out("take", out)
     if axis is None:
         a, axis = ravel(a), 0
     axis = normalize_axis(axis, ndim(a))
@@ -453,6 +475,7 @@ def take(a: ArrayLike, indices: Any, axis: int | None = None, mode: str | None =
     return getitem(a, _along(axis, _index_mode(indices, shape_of(a)[axis], mode)))
 
 
+@_eval_as(_np.take_along_axis)
 def take_along_axis(arr: ArrayLike, indices: Any, axis: int | None = -1) -> Any:
     """``arr`` gathered at ``indices`` along ``axis``, the other axes matched (broadcasting)."""
     if axis is None:
@@ -467,6 +490,7 @@ def take_along_axis(arr: ArrayLike, indices: Any, axis: int | None = -1) -> Any:
     return getitem(arr, key)
 
 
+@_eval_as(_np.argsort)
 def argsort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order: Any = None, *,
             stable: bool | None = None) -> Any:
     """The permutation that sorts ``a`` along ``axis``; integer-valued, with no derivative."""
@@ -478,6 +502,7 @@ def argsort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order:
     return P.argsort_p.bind(a, axis=normalize_axis(axis, ndim(a)), kind=kind)
 
 
+@_eval_as(_np.sort)
 def sort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order: Any = None, *,
          stable: bool | None = None) -> Any:
     """``a`` sorted along ``axis``: a gather through ``argsort``, so the derivative moves with
@@ -488,8 +513,6 @@ def sort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order: An
         >>> ft.grad(lambda x: fnp.sort(x)[0])(fnp.array([3.0, 1.0, 2.0]))
         array([0., 1., 0.])
     """
-    if not _core._active:
-        return _np.sort(a, axis=axis, kind=kind, order=order, stable=stable)
     if axis is None:
         a, axis = ravel(a), 0
     return take_along_axis(a, argsort(a, axis, kind, order, stable=stable), axis)
@@ -509,6 +532,7 @@ def searchsorted(a: ArrayLike, v: ArrayLike, side: str = "left", sorter: Any = N
     return P.reduce_sum(before, (ndim(before) - 1,))
 
 
+@_eval_as(_np.select)
 def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike], default: ArrayLike = 0) -> Any:
     """The element of the first choice whose condition holds, else ``default``."""
     condlist, choicelist = list(condlist), list(choicelist)
@@ -523,8 +547,10 @@ def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike], defau
     return out
 
 
-def choose(a: ArrayLike, choices: Sequence[ArrayLike], mode: str = "raise") -> Any:
+@_eval_as(_np.choose)
+def choose(a: ArrayLike, choices: Sequence[ArrayLike], out: None = None, mode: str = "raise") -> Any:
     """``choices[a[i]][i]`` for every position ``i`` (all broadcast together)."""
+    _no_out("choose", out)
     choices = list(choices)
     a = a if isinstance(a, Tracer) else _np.asarray(a)
     shape = _np.broadcast_shapes(shape_of(a), *(shape_of(c) for c in choices))
@@ -533,16 +559,20 @@ def choose(a: ArrayLike, choices: Sequence[ArrayLike], mode: str = "raise") -> A
     return P.reshape(take_along_axis(stacked, P.reshape(index, (1,) + shape), 0), shape)
 
 
-def compress(condition: ArrayLike, a: ArrayLike, axis: int | None = None) -> Any:
+@_eval_as(_np.compress)
+def compress(condition: ArrayLike, a: ArrayLike, axis: int | None = None, out: None = None) -> Any:
     """The slices of ``a`` along ``axis`` where the concrete ``condition`` holds."""
+    _no_out("compress", out)
     keep = _np.flatnonzero(_concrete(condition, "compress"))
     return take(a, keep, axis)
 
 
+@_eval_as(_np.extract)
 def extract(condition: ArrayLike, arr: ArrayLike) -> Any:
     return take(ravel(arr), _np.flatnonzero(_concrete(condition, "extract")))
 
 
+@_eval_as(_np.delete)
 def delete(arr: ArrayLike, obj: Any, axis: int | None = None) -> Any:
     """``arr`` without the entries ``obj`` (concrete: ints, a slice or a mask) along ``axis``."""
     if axis is None:
@@ -552,6 +582,7 @@ def delete(arr: ArrayLike, obj: Any, axis: int | None = None) -> Any:
     return P.getitem(arr, _along(axis, _np.delete(_np.arange(shape_of(arr)[axis]), obj)))
 
 
+@_eval_as(_np.insert)
 def insert(arr: ArrayLike, obj: Any, values: ArrayLike, axis: int | None = None) -> Any:
     """``values`` inserted before the (concrete) indices ``obj`` along ``axis``: the input and
     the values are joined, then gathered in the order NumPy's own ``insert`` gives indices."""
@@ -592,6 +623,7 @@ def argwhere(a: ArrayLike) -> Any:
     return _np.argwhere(_concrete(a, "argwhere"))
 
 
+@_eval_as(_np.count_nonzero)
 def count_nonzero(a: ArrayLike, axis: Any = None, *, keepdims: bool = False) -> Any:
     """The number of non-zero elements (computed on traced values too: its size is static)."""
     return sum(P.ne(a, 0), axis=axis, keepdims=keepdims)

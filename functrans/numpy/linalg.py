@@ -12,7 +12,7 @@ from ..core import Primitive, add_any
 from ..errors import ConcretizationError
 from ..forward import defjvp, jvp_rules
 from ..reverse import backward, defvjp, defvjp_all, vjp_flat, vjp_rules
-from . import _axes, _concrete, ndim, normalize_axis
+from . import _axes, _concrete, _eval_as, ndim, normalize_axis
 from . import abs as _abs, max as _max, min as _min, sqrt as _sqrt, sum as _sum
 from . import count_nonzero, cross, diagonal as _diagonal, matmul, outer, tensordot, trace as _trace
 
@@ -23,6 +23,7 @@ def _safe_sqrt_of(s: Any) -> Any:
     return P.where(zero, 0.0, _sqrt(P.where(zero, 1.0, s)))
 
 
+@_eval_as(np.linalg.norm)
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A002
     """NumPy's vector and matrix norms, with ``ord``, ``axis`` (an int or a 2-tuple) and
     ``keepdims``.
@@ -99,6 +100,7 @@ def _to_last_two(x: Any, row: int, col: int) -> Any:
     return P.transpose(x, tuple(i for i in range(n) if i not in (row, col)) + (row, col))
 
 
+@_eval_as(np.linalg.vector_norm)
 def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:  # noqa: A002
     """The array API's vector norm: over all axes (flattened) when ``axis`` is None."""
     if axis is None:
@@ -112,6 +114,7 @@ def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any
     return norm(x, ord, axis, keepdims)
 
 
+@_eval_as(np.linalg.matrix_norm)
 def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Any:  # noqa: A002
     """The array API's matrix norm over the last two axes."""
     return norm(x, ord, (-2, -1), keepdims)
@@ -456,6 +459,7 @@ def qr(a: Any, mode: str = "reduced") -> tuple:
     return tuple(qr_p.bind(a))
 
 
+@_eval_as(np.linalg.svdvals)
 def svdvals(x: Any, /) -> Any:
     """The singular values (descending) of a matrix or of each matrix in a stack."""
     return svd_p.bind(x)[1]
@@ -470,6 +474,7 @@ def _inverse_singular_values(s: Any, rcond: Any) -> Any:
     return P.where(large, P.div(1.0, P.where(large, s, 1.0)), P.zeros_like(s))
 
 
+@_eval_as(np.linalg.pinv)
 def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:
     """The Moore-Penrose pseudo-inverse, from the SVD (NumPy's cutoff ``rcond`` = 1e-15 relative
     to the largest singular value; ``rtol`` as in NumPy). Differentiable where the rank is
@@ -488,6 +493,7 @@ def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None
     return P.matmul(_mT(vh), P.mul(P.expand_dims(s_inv, -1), _mT(u)))
 
 
+@_eval_as(np.linalg.matrix_power)
 def matrix_power(a: Any, n: int) -> Any:
     """``a`` to the integer power ``n`` (negative: of the inverse), by NumPy's repeated squaring.
 
@@ -521,6 +527,7 @@ def matrix_power(a: Any, n: int) -> Any:
     return result
 
 
+@_eval_as(np.linalg.lstsq)
 def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple:
     """The least-squares solution of ``a @ x = b``: NumPy's ``(x, residuals, rank, s)``.
 
@@ -556,6 +563,7 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple:
     return (P.reshape(x, P.shape_of(x)[:-1]) if vector else x), residuals, rank, s
 
 
+@_eval_as(np.linalg.matrix_rank)
 def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:  # noqa: N803
     """The number of singular values above ``tol`` (NumPy's default: S.max() · max(M, N) · eps)."""
     if ndim(A) < 2:
@@ -570,6 +578,7 @@ def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any =
     return count_nonzero(P.gt(s, tol), axis=-1)
 
 
+@_eval_as(np.linalg.cond)
 def cond(x: Any, p: Any = None) -> Any:
     """The condition number: ratio of extreme singular values (p None, 2, -2), else
     ``norm(x, p) * norm(inv(x), p)``."""
@@ -580,6 +589,7 @@ def cond(x: Any, p: Any = None) -> Any:
     return P.mul(norm(x, p, axis=(-2, -1)), norm(inv(x), p, axis=(-2, -1)))
 
 
+@_eval_as(np.linalg.multi_dot)
 def multi_dot(arrays: Any, *, out: Any = None) -> Any:
     """The product of a chain of matrices, in the cheapest order (NumPy's); a 1-D first
     (last) argument is a row (column) vector."""
@@ -637,6 +647,7 @@ def diagonal(x: Any, /, *, offset: int = 0) -> Any:
     return _diagonal(x, offset, -2, -1)
 
 
+@_eval_as(np.linalg.vecdot)
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     return _sum(P.mul(x1, x2), axis=axis)
 
