@@ -891,6 +891,16 @@ for _spec, _shapes in MORE_EINSUMS:
             len(_shapes), NORMAL, [tuple(_shapes)], (lambda s: lambda *xs: np.einsum(s, *xs))(_spec),
             ["einsum"]))
 
+add(
+    rec("einsum(sublists)", lambda x, y: fnp.einsum(x, [0, 1], y, [2, 1], [0, 2]), 2, NORMAL,
+        [((2, 3), (2, 3)), ((2, 3), (1, 3))], lambda x, y: np.einsum(x, [0, 1], y, [2, 1], [0, 2]),
+        ["einsum"]),
+    rec("einsum(sublists,...)", lambda x, y: fnp.einsum(x, [Ellipsis, 1], y, [1]), 2, NORMAL,
+        [((2, 3), (3,)), ((3,), (3,))], lambda x, y: np.einsum(x, [Ellipsis, 1], y, [1]), ["einsum"]),
+    rec("einsum(...i,...i broadcast)", lambda x, y: fnp.einsum("...i,...i->...", x, y), 2, NORMAL,
+        [((2, 3), (1, 3)), ((2, 1, 3), (2, 3))], lambda x, y: np.einsum("...i,...i->...", x, y), ["einsum"]),
+)
+
 # ---- more norms (matrix ords, axis pairs, keepdims) ---------------------------------------
 
 for _ord in (None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf):

@@ -357,7 +357,19 @@ def einsum(subscripts: str, *operands: ArrayLike, optimize: Any = None) -> Any:
         array([[1., 0.],
                [0., 1.]])
     """
+    if not isinstance(subscripts, str):     # NumPy's sublist form: op0, [0, 1], op1, [1, 2], [0, 2]
+        subscripts, operands = _sublist_subscripts((subscripts,) + operands)
     return P.einsum(_explicit_einsum(subscripts, [ndim(x) for x in operands]), *operands)
+
+
+def _sublist_subscripts(args: tuple) -> tuple[str, tuple]:
+    """``(op0, sub0, op1, sub1, ..., [out])`` as a subscripts string and the operands."""
+    def letters(sub: Any) -> str:
+        return "".join("..." if i is Ellipsis else string.ascii_letters[int(i)] for i in sub)
+    operands, subs = args[0::2], args[1::2]
+    out = "->" + letters(args[-1]) if len(args) % 2 else ""
+    operands = operands[:len(subs)]
+    return ",".join(letters(s) for s in subs) + out, operands
 
 
 @_eval_as(_np.kron)
