@@ -534,6 +534,7 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple:
     ``x`` (through the SVD) and ``s`` are differentiable, ``rank`` is an integer and
     ``residuals`` (the squared residual norms, present when ``a`` has full column rank and
     more rows than columns) follow ``x``. ``rcond`` defaults to eps · max(M, N) as in NumPy.
+    Under ``vmap`` the rank is per example, so the residuals are computed whenever M > N.
 
     Example:
         >>> import functrans.numpy as fnp
