@@ -295,6 +295,7 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
     return P.matmul(a, b)
 
 
+@_eval_as(_np.dot)
 def dot(a: ArrayLike, b: ArrayLike) -> Any:
     """NumPy's ``dot``: products for 0-d, matrix products up to 2-d, a sum over the last axis
     of ``a`` and the second-to-last of ``b`` beyond."""
@@ -312,6 +313,7 @@ def dot(a: ArrayLike, b: ArrayLike) -> Any:
     return P.einsum(f"{sa},{sb_s}->{out}", a, b)
 
 
+@_eval_as(_np.tensordot)
 def tensordot(a: ArrayLike, b: ArrayLike, axes: Any = 2) -> Any:
     na, nb = ndim(a), ndim(b)
     if isinstance(axes, (int, _np.integer)):
@@ -331,16 +333,19 @@ def tensordot(a: ArrayLike, b: ArrayLike, axes: Any = 2) -> Any:
     return P.einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", a, b)
 
 
+@_eval_as(_np.outer)
 def outer(a: ArrayLike, b: ArrayLike) -> Any:
     return P.mul(P.reshape(a, (-1, 1)), P.reshape(b, (1, -1)))
 
 
+@_eval_as(_np.inner)
 def inner(a: ArrayLike, b: ArrayLike) -> Any:
     if ndim(a) == 0 or ndim(b) == 0:
         return P.mul(a, b)
     return tensordot(a, b, axes=([-1], [-1]))
 
 
+@_eval_as(_np.vdot)
 def vdot(a: ArrayLike, b: ArrayLike) -> Any:
     return P.reduce_sum(P.mul(ravel(a), ravel(b)), (0,))
 
