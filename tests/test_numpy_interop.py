@@ -113,6 +113,15 @@ def test_numpy_functions_without_a_rule_raise_type_errors_naming_the_equivalent(
     assert "functrans.numpy has no equivalent" in _type_error(lambda x: np.gradient(x))
 
 
+def test_numpy_arguments_functrans_does_not_take_are_named():
+    msg = _type_error(lambda x: np.mean(x, where=x > 0))
+    assert "numpy.mean on traced values runs functrans.numpy.mean, which does not take" in msg
+    assert "'where'" in msg and "arguments it takes: ['a', 'axis'" in msg
+    # an error of the function itself is not rewritten
+    with pytest.raises(TypeError, match="exponent must be an integer"):
+        ft.grad(lambda a: np.sum(np.linalg.matrix_power(a, 0.5)))(np.eye(2))
+
+
 def test_asarray_of_a_value_being_differentiated_raises():
     for transform in (ft.grad, lambda f: ft.jacfwd(f)):
         with pytest.raises(TypeError, match="cannot be converted to a NumPy array.*drop its derivative"):

@@ -171,7 +171,22 @@ def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) ->
     if f is None or f is func:
         raise TypeError(f"{module}.{name} has no functrans rule for traced values; "
                         f"{_equivalent(name, module)}")
-    return f(*args, **kwargs)
+    try:
+        return f(*args, **kwargs)
+    except TypeError:
+        _check_signature(f, args, kwargs, f"{module}.{name}")
+        raise
+
+
+def _check_signature(f: Any, args: Any, kwargs: Any, numpy_name: str) -> None:
+    """A NumPy argument the functrans function does not take gets an error that says so."""
+    import inspect
+    try:
+        inspect.signature(f).bind(*args, **kwargs)
+    except TypeError as err:
+        raise TypeError(f"{numpy_name} on traced values runs {f.__module__.replace('._shapes', '')}."
+                        f"{f.__name__}, which does not take these arguments ({err}); arguments it "
+                        f"takes: {list(inspect.signature(f).parameters)}") from None
 
 
 def _array(self: Any, dtype: Any = None, copy: Any = None) -> Any:

@@ -109,9 +109,10 @@ def broadcast_to(a: ArrayLike, shape: Any) -> Any:
     return P.broadcast_to(a, shape)
 
 
-def broadcast_arrays(*args: ArrayLike) -> list:
+@_eval_as(_np.broadcast_arrays)
+def broadcast_arrays(*args: ArrayLike) -> tuple:
     shape = _np.broadcast_shapes(*(shape_of(a) for a in args))
-    return [P.broadcast_to(a, shape) for a in args]
+    return tuple(P.broadcast_to(a, shape) for a in args)
 
 
 @_eval_as(_np.expand_dims)
