@@ -67,8 +67,8 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
 def moveaxis(a: ArrayLike, source: int | Sequence[int], destination: int | Sequence[int]) -> Any:
     """Move axes ``source`` to positions ``destination`` (ints or sequences of ints)."""
     n = ndim(a)
-    src = [source] if _is_int(source) else list(source)
-    dst = [destination] if _is_int(destination) else list(destination)
+    src: list = [source] if _is_int(source) else list(source)  # type: ignore[arg-type]
+    dst: list = [destination] if _is_int(destination) else list(destination)  # type: ignore[arg-type]
     if len(src) != len(dst):
         raise ValueError(f"moveaxis: `source` and `destination` must have the same number of "
                          f"elements, got {len(src)} and {len(dst)}")
@@ -117,9 +117,9 @@ def broadcast_arrays(*args: ArrayLike) -> tuple:
 
 @_eval_as(_np.expand_dims)
 def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
-    axes = (axis,) if _is_int(axis) else tuple(axis)
-    n = ndim(a) + len(axes)
-    axes = sorted(normalize_axis(ax, n) for ax in axes)
+    given: tuple = (axis,) if _is_int(axis) else tuple(axis)  # type: ignore[arg-type]
+    n = ndim(a) + len(given)
+    axes = sorted(normalize_axis(ax, n) for ax in given)
     shp = list(shape_of(a))
     for ax in axes:
         shp.insert(ax, 1)
@@ -385,7 +385,8 @@ def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any)
                 blocks.append(_np.full(tuple(shape), value, dtype=dtype_of(array)))
             array = P.concatenate([blocks[0], array, blocks[1]], ax)
         else:
-            index = _np.pad(_np.arange(shape_of(array)[ax]), (int(before), int(after)), mode=mode)
+            index = _np.pad(_np.arange(shape_of(array)[ax]), (int(before), int(after)),
+                            mode=mode)  # type: ignore[call-overload]
             array = P.getitem(array, _along(ax, index))
     return array
 
@@ -436,20 +437,25 @@ def diagflat(v: ArrayLike, k: int = 0) -> Any:
     return diag(ravel(v), k)
 
 
-def _triangle(m: ArrayLike, keep: Any) -> Any:
-    return P.where(keep, m, _np.zeros((), dtype_of(m)))
+def _triangle(m: ArrayLike, k: int, upper: bool) -> Any:
+    """``m`` where ``tri(k)`` of its last two axes holds (or, if ``upper``, where ``tri(k - 1)``
+    does not), else 0; a 1-D ``m`` is broadcast as a row, as in NumPy."""
+    shape = tuple(shape_of(m)[-2:])
+    rows, cols = (shape[0], shape[0]) if len(shape) == 1 else shape
+    keep = _np.tri(int(rows), int(cols), k - 1 if upper else k, dtype=bool)
+    return P.where(~keep if upper else keep, m, _np.zeros((), dtype_of(m)))
 
 
 @_eval_as(_np.tril)
 def tril(m: ArrayLike, k: int = 0) -> Any:
     """``m`` with the elements above the ``k``-th diagonal zeroed (over its last two axes)."""
-    return _triangle(m, _np.tri(*shape_of(m)[-2:], k=k, dtype=bool))
+    return _triangle(m, k, upper=False)
 
 
 @_eval_as(_np.triu)
 def triu(m: ArrayLike, k: int = 0) -> Any:
     """``m`` with the elements below the ``k``-th diagonal zeroed (over its last two axes)."""
-    return _triangle(m, ~_np.tri(*shape_of(m)[-2:], k=k - 1, dtype=bool))
+    return _triangle(m, k, upper=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -635,11 +641,17 @@ def unique(ar: ArrayLike, return_index: bool = False, return_inverse: bool = Fal
     """NumPy's ``unique`` of a concrete ``ar``; the values are a gather of the first occurrence
     of each, so they keep their derivative (which goes to that occurrence)."""
     found = _np.unique(_concrete(ar, "unique"), return_index=True, return_inverse=return_inverse,
-                       return_counts=return_counts, axis=axis)
+                       return_counts=return_counts, axis=axis)  # type: ignore[call-overload]
     values = take(ar, found[1], axis)
     extra = ((found[1],) if return_index else ()) + tuple(found[2:])
     return (values,) + extra if extra else values
 
 
-__all__ = [name for name, value in list(globals().items())
-           if not name.startswith("_") and callable(value) and getattr(value, "__module__", None) == __name__]
+__all__ = ["reshape", "ravel", "transpose", "moveaxis", "rollaxis", "swapaxes", "broadcast_to",
+           "broadcast_arrays", "expand_dims", "squeeze", "atleast_1d", "atleast_2d", "atleast_3d",
+           "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "append", "array_split",
+           "split", "hsplit", "vsplit", "dsplit", "tile", "repeat", "flip", "fliplr", "flipud", "roll",
+           "rot90", "pad", "diagonal", "trace", "diag", "diagflat", "tril", "triu", "take",
+           "take_along_axis", "argsort", "sort", "searchsorted", "select", "choose", "compress",
+           "extract", "delete", "insert", "nonzero", "flatnonzero", "argwhere", "count_nonzero",
+           "unique"]

@@ -48,8 +48,8 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
         if ord is None:
             return _keep(_safe_sqrt_of(_sum(x * x)), n, axes, keepdims)
     else:
-        axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-        axes = tuple(normalize_axis(int(a), n, "axis") for a in axes)
+        given = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+        axes = tuple(normalize_axis(int(a), n, "axis") for a in given)
         if len(set(axes)) != len(axes) or len(axes) not in (1, 2):
             raise ValueError(f"norm: axis must be an int or a 2-tuple of distinct axes, got {axis}")
     out = _vector_norm(x, ord, axes[0]) if len(axes) == 1 else _matrix_norm(x, ord, *axes)
