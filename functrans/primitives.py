@@ -514,6 +514,18 @@ argreduce_p = Primitive("argreduce", lambda x, axis, keepdims, impl: impl(x, axi
                         differentiable=False)
 batch_rules[argreduce_p] = _arg_batch
 
+
+def _argsort_batch(axis_size: int, vals: list, dims: list, *, axis: int, kind: Any) -> tuple[Any, int]:
+    (x,), (d,) = vals, dims
+    return argsort_p.bind(x, axis=axis + (axis >= d), kind=kind), d
+
+
+# Sorting is a gather through the permutation (functrans.numpy.sort), so only the
+# permutation itself needs a primitive; it has no derivative.
+argsort_p = Primitive("argsort", lambda x, axis, kind: np.argsort(x, axis=axis, kind=kind),
+                      differentiable=False)
+batch_rules[argsort_p] = _argsort_batch
+
 # ---------------------------------------------------------------------------------------
 # Shapes.
 

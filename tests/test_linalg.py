@@ -31,11 +31,51 @@ CASES = [
      lambda a: np.abs(np.linalg.svd(a, full_matrices=False)[2]), (WIDE,)),
     ("qr q", lambda a: fnp.linalg.qr(a)[0], lambda a: np.linalg.qr(a)[0], (TALL,)),
     ("qr r", lambda a: fnp.linalg.qr(a)[1], lambda a: np.linalg.qr(a)[1], (TALL,)),
+    ("svdvals", fnp.linalg.svdvals, np.linalg.svdvals, (TALL,)),
+    ("pinv", fnp.linalg.pinv, np.linalg.pinv, (A,)),
+    ("pinv tall", fnp.linalg.pinv, np.linalg.pinv, (TALL,)),
+    ("pinv wide", fnp.linalg.pinv, np.linalg.pinv, (WIDE,)),
+    ("lstsq x", lambda a, b: fnp.linalg.lstsq(a, b)[0], lambda a, b: np.linalg.lstsq(a, b)[0],
+     (TALL, rng.standard_normal(4))),
+    ("lstsq x matrix b", lambda a, b: fnp.linalg.lstsq(a, b)[0], lambda a, b: np.linalg.lstsq(a, b)[0],
+     (TALL, rng.standard_normal((4, 2)))),
+    ("lstsq x wide", lambda a, b: fnp.linalg.lstsq(a, b)[0], lambda a, b: np.linalg.lstsq(a, b)[0],
+     (WIDE, rng.standard_normal(3))),
+    ("lstsq residuals", lambda a, b: fnp.linalg.lstsq(a, b)[1], lambda a, b: np.linalg.lstsq(a, b)[1],
+     (TALL, rng.standard_normal((4, 2)))),
+    ("lstsq s", lambda a, b: fnp.linalg.lstsq(a, b)[3], lambda a, b: np.linalg.lstsq(a, b)[3],
+     (TALL, rng.standard_normal(4))),
+    ("matrix_power 0", lambda a: fnp.linalg.matrix_power(a, 0), lambda a: np.linalg.matrix_power(a, 0), (A,)),
+    ("matrix_power 3", lambda a: fnp.linalg.matrix_power(a, 3), lambda a: np.linalg.matrix_power(a, 3), (A,)),
+    ("matrix_power 6", lambda a: fnp.linalg.matrix_power(a, 6), lambda a: np.linalg.matrix_power(a, 6), (A,)),
+    ("matrix_power -2", lambda a: fnp.linalg.matrix_power(a, -2), lambda a: np.linalg.matrix_power(a, -2),
+     (SPD,)),
+    ("cond", fnp.linalg.cond, np.linalg.cond, (A,)),
+    ("cond -2", lambda a: fnp.linalg.cond(a, -2), lambda a: np.linalg.cond(a, -2), (TALL,)),
+    ("cond fro", lambda a: fnp.linalg.cond(a, "fro"), lambda a: np.linalg.cond(a, "fro"), (A,)),
+    ("cond inf", lambda a: fnp.linalg.cond(a, np.inf), lambda a: np.linalg.cond(a, np.inf), (A,)),
+    ("multi_dot", lambda a, b, c: fnp.linalg.multi_dot([a, b, c]),
+     lambda a, b, c: np.linalg.multi_dot([a, b, c]),
+     (TALL, A, WIDE)),
+    ("multi_dot vectors", lambda u, a, b, v: fnp.linalg.multi_dot([u, a, b, v]),
+     lambda u, a, b, v: np.linalg.multi_dot([u, a, b, v]),
+     (rng.standard_normal(4), TALL, WIDE, rng.standard_normal(4))),
+    ("matrix_transpose", fnp.linalg.matrix_transpose, np.linalg.matrix_transpose, (TALL,)),
+    ("trace", lambda a: fnp.linalg.trace(a, offset=1), lambda a: np.linalg.trace(a, offset=1), (WIDE,)),
+    ("diagonal", lambda a: fnp.linalg.diagonal(a, offset=-1), lambda a: np.linalg.diagonal(a, offset=-1),
+     (TALL,)),
+    ("vecdot", fnp.linalg.vecdot, np.linalg.vecdot, (TALL, 2 * TALL + 1)),
+    ("outer", fnp.linalg.outer, np.linalg.outer, (TALL[0], WIDE[0])),
+    ("cross", fnp.linalg.cross, np.linalg.cross, (TALL, 2 * TALL[::-1] + 1)),
+    ("matmul", fnp.linalg.matmul, np.linalg.matmul, (TALL, WIDE)),
+    ("tensordot", fnp.linalg.tensordot, np.linalg.tensordot, (TALL, TALL)),
 ]
 
 
 # The fnp.linalg names this file covers (test_primitives' coverage test counts them).
-COVERED = {"inv", "solve", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "svd", "qr"}
+COVERED = {"inv", "solve", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "svd", "qr", "svdvals", "pinv",
+           "lstsq", "matrix_power", "cond", "multi_dot", "matrix_transpose", "trace", "diagonal", "vecdot",
+           "outer", "cross", "matmul", "tensordot", "matrix_rank"}
 
 
 def test_covered_names_exist():
@@ -78,3 +118,62 @@ def test_unsupported_forms_raise_clear_errors():
         fnp.linalg.qr(WIDE)
     with pytest.raises(ValueError, match="UPLO"):
         fnp.linalg.eigh(SPD, UPLO="U")
+
+
+def test_eigh_gradient_of_sum_of_eigenvalues_at_the_identity_is_the_identity():
+    # sum(λ) = trace(A): its gradient is I, also where all eigenvalues coincide (A = I).
+    for n in (1, 3):
+        g = ft.grad(lambda x: fnp.sum(fnp.linalg.eigvalsh(x)))(np.eye(n))
+        np.testing.assert_array_equal(g, np.eye(n))
+    g = ft.grad(lambda x: fnp.linalg.eigvalsh(x)[-1] + fnp.linalg.eigvalsh(x)[0])(np.eye(3))
+    assert np.all(np.isfinite(g)), g
+    np.testing.assert_allclose(np.trace(g), 2.0, atol=1e-12)   # a tangent of the sum λ_0 + λ_2
+
+
+def test_matrix_rank_counts_singular_values_and_batches():
+    low = TALL @ np.diag([1.0, 1.0, 0.0]) @ A
+    assert int(fnp.linalg.matrix_rank(low)) == np.linalg.matrix_rank(low) == 2
+    assert int(fnp.linalg.matrix_rank(TALL)) == 3
+    assert int(fnp.linalg.matrix_rank(np.zeros(3))) == 0 and int(fnp.linalg.matrix_rank(np.ones(2))) == 1
+    assert int(fnp.linalg.matrix_rank(A, tol=1e6)) == 0
+    np.testing.assert_array_equal(ft.vmap(fnp.linalg.matrix_rank)(np.stack([low, TALL])), [2, 3])
+    # Inside grad the rank is an integer with no derivative: the gradient it feeds is zero.
+    g = ft.grad(lambda a: fnp.linalg.matrix_rank(a) * fnp.sum(a))(TALL)
+    np.testing.assert_allclose(g, 3 * np.ones_like(TALL))
+
+
+def test_lstsq_returns_numpys_four_tuple():
+    b = rng.standard_normal(4)
+    for a in (TALL, WIDE[:, :3], TALL @ np.diag([1.0, 1.0, 0.0])):
+        bb = b[:a.shape[0]]
+        got, want = fnp.linalg.lstsq(a, bb), np.linalg.lstsq(a, bb)
+        assert len(got) == 4
+        for g, w in zip(got, want):
+            assert np.shape(g) == np.shape(w)
+            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+    # The solution's gradient against finite differences, through b too.
+    ft.check_grads(lambda a, b: fnp.linalg.lstsq(a, b)[1], (TALL, b), order=2, rtol=1e-5, atol=1e-5)
+
+
+def traced(f, x):
+    """``f(x)`` with ``x`` traced, so functrans computes (plain arrays take NumPy's own path)."""
+    return ft.grad(lambda x: fnp.sum(f(x)))(x)
+
+
+def test_matrix_power_rejects_bad_exponents_and_shapes():
+    with pytest.raises(TypeError, match="exponent must be an integer"):
+        traced(lambda a: fnp.linalg.matrix_power(a, 1.5), A)
+    with pytest.raises(ValueError, match="square"):
+        traced(lambda a: fnp.linalg.matrix_power(a, 2), TALL)
+    np.testing.assert_allclose(ft.grad(lambda a: fnp.sum(fnp.linalg.matrix_power(a, 0)))(A), np.zeros((3, 3)))
+
+
+def test_norm_rejects_bad_orders_and_axes():
+    with pytest.raises(ValueError, match="invalid norm order 'fro' for vectors"):
+        traced(lambda x: fnp.linalg.norm(x, "fro"), np.ones(3))
+    with pytest.raises(ValueError, match="invalid norm order 3 for matrices"):
+        traced(lambda a: fnp.linalg.norm(a, 3), A)
+    with pytest.raises(ValueError, match="1-d or 2-d"):
+        traced(lambda x: fnp.linalg.norm(x, 2), np.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match="2-tuple of distinct axes"):
+        traced(lambda a: fnp.linalg.norm(a, axis=(0, 0)), A)

@@ -8,8 +8,9 @@ gives traced values their Python operators, array methods and NumPy protocols.
 from __future__ import annotations
 
 import builtins
+import functools
 import string
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as _np
 
@@ -44,11 +45,8 @@ __all__ = [
     "normalize_axis",
     # reductions
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "prod", "argmax", "argmin", "all", "any",
-    # shapes
-    "reshape", "ravel", "transpose", "moveaxis", "swapaxes", "broadcast_to", "broadcast_arrays",
-    "expand_dims", "squeeze", "atleast_1d", "concatenate", "stack", "hstack", "vstack", "nonzero",
     # products
-    "matmul", "dot", "tensordot", "outer", "inner", "vdot", "einsum", "trace",
+    "matmul", "dot", "tensordot", "outer", "inner", "vdot", "einsum", "kron", "cross",
     # indexing, linear algebra
     "getitem", "linalg",
 ]
@@ -621,220 +619,19 @@ def any(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa:
 
 
 # ---------------------------------------------------------------------------------------
-# Shapes.
+# Shapes and selection: functrans/numpy/_shapes.py (imported at the end of this module).
+# Composite functions there and below take NumPy's own path when nothing is traced.
 
-def reshape(a: ArrayLike, newshape: Any, order: str = "C") -> Any:
-    """``a`` with a new shape (one entry may be -1); only C order.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.reshape(np.arange(6), (2, -1))
-        array([[0, 1, 2],
-               [3, 4, 5]])
-    """
-    if not _core._active:                      # eval fast path: nothing can be traced
-        return _np.reshape(a, newshape, order=order)
-    if order != "C":
-        raise ValueError(f"reshape: only order='C' is supported, got order={order!r}")
-    if isinstance(newshape, (int, _np.integer)):
-        newshape = (int(newshape),)
-    return P.reshape(a, tuple(int(d) for d in newshape))
-
-
-def ravel(a: ArrayLike) -> Any:
-    """``a`` flattened to one axis.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.ravel(np.array([[1, 2], [3, 4]]))
-        array([1, 2, 3, 4])
-    """
-    return P.reshape(a, (-1,))
-
-
-def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
-    """Permute the axes (reverse them if ``axes`` is None).
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.transpose(np.zeros((2, 3, 4)), (1, 0, 2)).shape
-        (3, 2, 4)
-    """
-    n = ndim(a)
-    perm = tuple(reversed(range(n))) if axes is None else tuple(normalize_axis(i, n, "axes") for i in axes)
-    if sorted(perm) != list(range(n)):
-        raise ValueError(f"transpose: axes must be a permutation of range({n}), got {axes}")
-    return P.transpose(a, perm)
-
-
-def moveaxis(a: ArrayLike, source: int, destination: int) -> Any:
-    """Move axis ``source`` to position ``destination``.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.moveaxis(np.zeros((2, 3, 4)), 0, -1).shape
-        (3, 4, 2)
-    """
-    n = ndim(a)
-    return P.moveaxis(a, normalize_axis(source, n, "source"), normalize_axis(destination, n, "destination"))
-
-
-def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
-    """Exchange two axes.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.swapaxes(np.zeros((2, 3, 4)), 0, 2).shape
-        (4, 3, 2)
-    """
-    n = ndim(a)
-    perm = list(range(n))
-    i, j = normalize_axis(axis1, n, "axis1"), normalize_axis(axis2, n, "axis2")
-    perm[i], perm[j] = j, i
-    return P.transpose(a, tuple(perm))
-
-
-def broadcast_to(a: ArrayLike, shape: Any) -> Any:
-    """``a`` broadcast to ``shape``; the cotangent is summed back to ``a``'s shape.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.broadcast_to(np.array([1.0, 2.0]), (2, 2))
-        array([[1., 2.],
-               [1., 2.]])
-        >>> ft.grad(lambda a: fnp.sum(fnp.broadcast_to(a, (3, 2))))(np.array([1.0, 2.0]))
-        array([3., 3.])
-    """
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    _np.broadcast_shapes(shape_of(a), shape)  # raises NumPy's error for incompatible shapes
-    return P.broadcast_to(a, shape)
-
-
-def broadcast_arrays(*args: ArrayLike) -> list:
-    """The arguments broadcast to their common shape.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> [a.shape for a in fnp.broadcast_arrays(np.zeros((2, 1)), np.zeros(3))]
-        [(2, 3), (2, 3)]
-    """
-    shape = _np.broadcast_shapes(*(shape_of(a) for a in args))
-    return [P.broadcast_to(a, shape) for a in args]
-
-
-def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
-    """Insert axes of length one at the positions ``axis``.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.expand_dims(np.zeros((2, 3)), (0, -1)).shape
-        (1, 2, 3, 1)
-    """
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    n = ndim(a) + len(axes)
-    axes = sorted(normalize_axis(ax, n) for ax in axes)
-    shp = list(shape_of(a))
-    for ax in axes:
-        shp.insert(ax, 1)
-    return P.reshape(a, tuple(shp))
-
-
-def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
-    """Remove axes of length one (those in ``axis``, or all).
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.squeeze(np.zeros((1, 2, 1))).shape
-        (2,)
-    """
-    shp = shape_of(a)
-    if axis is None:
-        axes = tuple(i for i, d in enumerate(shp) if d == 1)
-    else:
-        axes = _axes(axis, len(shp))
-        bad = [i for i in axes if shp[i] != 1]
-        if bad:
-            raise ValueError(f"squeeze: cannot select an axis to squeeze out which has size not "
-                             f"equal to one (axis {bad[0]} of shape {shp})")
-    return P.reshape(a, tuple(d for i, d in enumerate(shp) if i not in axes))
-
-
-def atleast_1d(a: ArrayLike) -> Any:
-    """A 0-d ``a`` as a vector of one element; other arrays unchanged.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.atleast_1d(3.0)
-        array([3.])
-    """
-    return P.reshape(a, (1,)) if ndim(a) == 0 else a
-
-
-def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
-    """Join arrays along an existing axis (``axis=None`` flattens them first).
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.concatenate([np.zeros((1, 2)), np.ones((2, 2))]).shape
-        (3, 2)
-    """
-    arrays = list(arrays)
-    if axis is None:
-        arrays, axis = [ravel(x) for x in arrays], 0
-    if len(arrays) == 1:
-        return arrays[0]
-    return P.concatenate(arrays, normalize_axis(axis, ndim(arrays[0])))
-
-
-def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
-    """Join arrays of one shape along a new axis.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.stack([np.zeros(3), np.ones(3)], axis=1).shape
-        (3, 2)
-    """
-    arrays = list(arrays)
-    shapes = {tuple(shape_of(x)) for x in arrays}
-    if len(shapes) != 1:
-        raise ValueError(f"stack: all input arrays must have the same shape, got {sorted(shapes)}")
-    axis = normalize_axis(axis, ndim(arrays[0]) + 1)
-    return concatenate([expand_dims(x, axis) for x in arrays], axis)
-
-
-def hstack(arrays: Sequence[ArrayLike]) -> Any:
-    """Join along the second axis (the first for vectors).
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.hstack([np.array([1, 2]), np.array([3])])
-        array([1, 2, 3])
-    """
-    arrays = [atleast_1d(x) for x in arrays]
-    return concatenate(arrays, 0 if ndim(arrays[0]) == 1 else 1)
-
-
-def vstack(arrays: Sequence[ArrayLike]) -> Any:
-    """Join along the first axis, vectors becoming rows.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.vstack([np.array([1, 2]), np.array([3, 4])])
-        array([[1, 2],
-               [3, 4]])
-    """
-    return concatenate([P.reshape(x, (1, -1)) if ndim(x) < 2 else x for x in arrays], 0)
-
-
-def nonzero(a: ArrayLike) -> tuple:
-    """Indices of the non-zero elements; needs a concrete ``a`` (the result's size depends on it).
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.nonzero(np.array([0, 3, 0, 4]))
-        (array([1, 3]),)
-    """
-    return _np.nonzero(_concrete(a, "nonzero"))
+def _eval_as(numpy_fun: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Call ``numpy_fun`` when no transform runs anywhere (nothing can be traced)."""
+    def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(f)
+        def fun(*args: Any, **kwargs: Any) -> Any:
+            if not _core._active:
+                return numpy_fun(*args, **kwargs)
+            return f(*args, **kwargs)
+        return fun
+    return wrap
 
 
 def _concrete(a: ArrayLike, what: str) -> Any:
@@ -865,6 +662,7 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
     return P.matmul(a, b)
 
 
+@_eval_as(_np.dot)
 def dot(a: ArrayLike, b: ArrayLike) -> Any:
     """NumPy's ``dot``: products for 0-d, matrix products up to 2-d, a sum over the last axis
     of ``a`` and the second-to-last of ``b`` beyond.
@@ -889,6 +687,7 @@ def dot(a: ArrayLike, b: ArrayLike) -> Any:
     return P.einsum(f"{sa},{sb_s}->{out}", a, b)
 
 
+@_eval_as(_np.tensordot)
 def tensordot(a: ArrayLike, b: ArrayLike, axes: Any = 2) -> Any:
     """Sum of products over the last ``axes`` of ``a`` and the first of ``b`` (or the listed
     axes).
@@ -918,6 +717,7 @@ def tensordot(a: ArrayLike, b: ArrayLike, axes: Any = 2) -> Any:
     return P.einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", a, b)
 
 
+@_eval_as(_np.outer)
 def outer(a: ArrayLike, b: ArrayLike) -> Any:
     """Outer product of two vectors (inputs are flattened).
 
@@ -930,6 +730,7 @@ def outer(a: ArrayLike, b: ArrayLike) -> Any:
     return P.mul(P.reshape(a, (-1, 1)), P.reshape(b, (1, -1)))
 
 
+@_eval_as(_np.inner)
 def inner(a: ArrayLike, b: ArrayLike) -> Any:
     """Sum of products over the last axes.
 
@@ -943,6 +744,7 @@ def inner(a: ArrayLike, b: ArrayLike) -> Any:
     return tensordot(a, b, axes=([-1], [-1]))
 
 
+@_eval_as(_np.vdot)
 def vdot(a: ArrayLike, b: ArrayLike) -> Any:
     """Dot product of the flattened arrays.
 
@@ -954,18 +756,69 @@ def vdot(a: ArrayLike, b: ArrayLike) -> Any:
     return P.reduce_sum(P.mul(ravel(a), ravel(b)), (0,))
 
 
-def einsum(subscripts: str, *operands: ArrayLike) -> Any:
-    """Einstein summation (NumPy's subscripts, ellipsis and implicit output included).
+@_eval_as(_np.einsum)
+def einsum(subscripts: str, *operands: ArrayLike, optimize: Any = None) -> Any:
+    """Einstein summation: NumPy's subscripts, with ellipsis, repeated indices (diagonals and
+    traces), implicit output and any number of operands (``optimize`` is accepted and ignored:
+    contractions of more than two operands are always optimised).
 
     Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> j = np.arange(24.0).reshape(2, 3, 2, 2)
-        >>> fnp.einsum('bxby->bxy', j).shape
-        (2, 3, 2)
-        >>> float(fnp.einsum('i,i', np.arange(3.0), np.arange(3.0)))
-        5.0
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.einsum("ii", a))(fnp.ones((2, 2)))
+        array([[1., 0.],
+               [0., 1.]])
     """
+    if not isinstance(subscripts, str):     # NumPy's sublist form: op0, [0, 1], op1, [1, 2], [0, 2]
+        subscripts, operands = _sublist_subscripts((subscripts,) + operands)
     return P.einsum(_explicit_einsum(subscripts, [ndim(x) for x in operands]), *operands)
+
+
+def _sublist_subscripts(args: tuple) -> tuple[str, tuple]:
+    """``(op0, sub0, op1, sub1, ..., [out])`` as a subscripts string and the operands."""
+    def letters(sub: Any) -> str:
+        return "".join("..." if i is Ellipsis else string.ascii_letters[int(i)] for i in sub)
+    operands, subs = args[0::2], args[1::2]
+    out = "->" + letters(args[-1]) if len(args) % 2 else ""
+    operands = operands[:len(subs)]
+    return ",".join(letters(s) for s in subs) + out, operands
+
+
+@_eval_as(_np.kron)
+def kron(a: ArrayLike, b: ArrayLike) -> Any:
+    """Kronecker product: one broadcast product of interleaved axes, reshaped."""
+    nd = builtins.max(ndim(a), ndim(b))
+    sa = (1,) * (nd - ndim(a)) + tuple(shape_of(a))
+    sb = (1,) * (nd - ndim(b)) + tuple(shape_of(b))
+    x = P.mul(P.reshape(a, tuple(v for s in sa for v in (s, 1))),
+              P.reshape(b, tuple(v for s in sb for v in (1, s))))
+    return P.reshape(x, tuple(i * j for i, j in zip(sa, sb)))
+
+
+@_eval_as(_np.cross)
+def cross(a: ArrayLike, b: ArrayLike, axisa: int = -1, axisb: int = -1, axisc: int = -1,
+          axis: int | None = None) -> Any:
+    """Cross product of 3-vectors (a 2-vector has a zero third component; two 2-vectors give
+    the scalar z-component), with NumPy's ``axisa``, ``axisb``, ``axisc`` and ``axis``."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a = moveaxis(a, normalize_axis(axisa, ndim(a), "axisa"), -1)
+    b = moveaxis(b, normalize_axis(axisb, ndim(b), "axisb"), -1)
+    da, db = shape_of(a)[-1], shape_of(b)[-1]
+    if da not in (2, 3) or db not in (2, 3):
+        raise ValueError(f"cross: incompatible dimensions for cross product (dimension must be 2 "
+                         f"or 3), got {da} and {db}")
+    a0, a1, b0, b1 = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+    z = a0 * b1 - a1 * b0
+    if da == 2 and db == 2:
+        return z
+    if da == 2:
+        x, y = a1 * b[..., 2], -(a0 * b[..., 2])
+    elif db == 2:
+        x, y = -(a[..., 2] * b1), a[..., 2] * b0
+    else:
+        x, y = a1 * b[..., 2] - a[..., 2] * b1, a[..., 2] * b0 - a0 * b[..., 2]
+    out = stack(broadcast_arrays(x, y, z), -1)
+    return moveaxis(out, -1, normalize_axis(axisc, ndim(out), "axisc"))
 
 
 def _explicit_einsum(subscripts: str, ndims: list) -> str:
@@ -995,29 +848,6 @@ def _explicit_einsum(subscripts: str, ndims: list) -> str:
             counts[c] = counts.get(c, 0) + 1
         out = ell + "".join(sorted(c for c, k in counts.items() if k == 1 and c not in ell))
     return ",".join(new_terms) + "->" + out
-
-
-def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
-    """Sum of a diagonal (NumPy's signature: any rectangular shape, ``offset``, axes).
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> a = np.arange(9.0).reshape(3, 3)
-        >>> float(fnp.trace(a)), float(fnp.trace(a, offset=1))
-        (12.0, 6.0)
-        >>> ft.grad(fnp.trace)(np.zeros((2, 2)))
-        array([[1., 0.],
-               [0., 1.]])
-    """
-    n = ndim(a)
-    axis1, axis2 = normalize_axis(axis1, n, "axis1"), normalize_axis(axis2, n, "axis2")
-    rows, cols = shape_of(a)[axis1], shape_of(a)[axis2]
-    k = _np.arange(builtins.max(0, builtins.min(rows, cols - offset) if offset >= 0
-                                else builtins.min(rows + offset, cols)))
-    a = P.transpose(a, (axis1, axis2) + tuple(i for i in range(n) if i not in (axis1, axis2)))
-    diagonal = P.getitem(a, (k, k + offset) if offset >= 0 else (k - offset, k))
-    # A sum, so small integer types widen as in NumPy (int32 -> int64).
-    return P.reduce_sum(diagonal, (0,))
 
 
 # ---------------------------------------------------------------------------------------
@@ -1124,6 +954,10 @@ class _At:
         return _IndexUpdate(self.x, key)
 
 
+from ._shapes import *  # noqa: E402, F401, F403
+from . import _shapes  # noqa: E402
+
+__all__ += _shapes.__all__
 from . import linalg  # noqa: E402, F401  (fnp.linalg)
 from ._protocols import install_tracer_methods  # noqa: E402
 

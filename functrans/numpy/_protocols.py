@@ -69,6 +69,11 @@ def install_tracer_methods(at_cls: type) -> None:
                  "any", "ravel", "transpose", "swapaxes", "squeeze", "clip", "dot", "astype",
                  "round", "nonzero"):
         setattr(Tracer, name, method(getattr(fnp, name)))
+    for name in ("repeat", "take", "diagonal", "trace", "argsort", "searchsorted"):
+        setattr(Tracer, name, method(getattr(fnp, name)))
+    Tracer.compress = lambda self, condition, axis=None: fnp.compress(condition, self, axis)  # type: ignore[attr-defined]
+    for name in ("sort", "fill", "put", "resize", "partition", "itemset", "setfield", "byteswap"):
+        setattr(Tracer, name, _in_place_method(name))
     Tracer.flatten = method(fnp.ravel)  # type: ignore[attr-defined]
     Tracer.copy = lambda self: self  # type: ignore[attr-defined]
     Tracer.item = lambda self: self.concrete().item()  # type: ignore[attr-defined]
@@ -89,13 +94,49 @@ def install_tracer_methods(at_cls: type) -> None:
     Tracer.__array__ = _array  # type: ignore[attr-defined]
 
 
+def _in_place_method(name: str) -> Any:
+    """NumPy's in-place methods: a traced value is immutable, so they raise and say what to use."""
+    use = {"sort": "fnp.sort(x, axis)", "put": "x.at[indices].set(values)",
+           "fill": "fnp.full_like(x, value)", "resize": "fnp.reshape"}.get(name, "a functional form")
+
+    def op(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"x.{name}() modifies an array in place, which a traced value (under "
+                        f"`{self._trace.transform}`) cannot do; use {use}, which returns a new array")
+    op.__name__ = name
+    return op
+
+
 _UFUNC_NAMES = {"absolute": "abs", "true_divide": "divide", "conjugate": None}
+# ``np.add.reduce(t, axis)`` and friends: the functrans.numpy reduction of the same meaning.
+_UFUNC_REDUCTIONS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min",
+                     "logical_and": "all", "logical_or": "any"}
 
 
-def _lookup(name: str, module: str = "") -> Any:
+def _lookup(name: str, module: str = "numpy") -> Any:
+    """The functrans.numpy function for NumPy's ``module.name``, or None if there is none.
+
+    NumPy's main namespace maps to functrans.numpy and ``numpy.linalg`` to its linalg; other
+    NumPy modules (fft, random, ...) have no counterparts. A name that functrans.numpy simply
+    re-exports from NumPy (creation functions) is no rule either: it would dispatch again.
+    """
     import functrans.numpy as fnp
-    namespace = fnp.linalg if module.endswith("linalg") else fnp
-    return getattr(namespace, _UFUNC_NAMES.get(name, name) or "", None)
+    namespace = {"numpy": fnp, "numpy.linalg": fnp.linalg}.get(module)
+    f = getattr(namespace, _UFUNC_NAMES.get(name, name) or "", None) if namespace else None
+    if f is None or isinstance(f, type) or not callable(f) \
+            or getattr(f, "__module__", "").startswith("numpy"):
+        return None
+    return f
+
+
+def _equivalent(name: str, module: str = "numpy") -> str:
+    """``use functrans.numpy.X instead``, or that there is no equivalent."""
+    where = "functrans.numpy" + module[len("numpy"):]
+    if _lookup(name, module) is not None:
+        return f"use {where}.{_UFUNC_NAMES.get(name, name)} instead"
+    import functrans.numpy as fnp
+    if module == "numpy" and hasattr(fnp, name):
+        return f"{where}.{name} is NumPy's own, for concrete values only"
+    return f"{where} has no equivalent of it"
 
 
 def _check_alive(self: Any, where: str) -> None:
@@ -106,23 +147,46 @@ def _check_alive(self: Any, where: str) -> None:
 
 
 def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-    _check_alive(self, f"numpy.{ufunc.__name__}")
-    f = _lookup(ufunc.__name__) if method == "__call__" else None
-    if f is None or kwargs.get("out") is not None or set(kwargs) - {"out"}:
-        raise TypeError(
-            f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method} has no "
-            f"functrans rule for traced values (with arguments {sorted(kwargs) or 'none'}); "
-            f"use functrans.numpy.{_UFUNC_NAMES.get(ufunc.__name__, ufunc.__name__)} instead")
-    return f(*inputs)
+    name = ufunc.__name__
+    _check_alive(self, f"numpy.{name}")
+    if method == "__call__" and not kwargs:
+        f = _lookup(name)
+        if f is not None:
+            return f(*inputs)
+    if method == "reduce" and name in _UFUNC_REDUCTIONS and len(inputs) == 1 \
+            and set(kwargs) <= {"axis", "keepdims"}:
+        import functrans.numpy as fnp
+        return getattr(fnp, _UFUNC_REDUCTIONS[name])(inputs[0], axis=kwargs.get("axis", 0),
+                                                     keepdims=kwargs.get("keepdims", False))
+    call = name if method == "__call__" else f"{name}.{method}"
+    extra = f" with the arguments {sorted(kwargs)}" if kwargs else ""
+    raise TypeError(f"numpy.{call}{extra} has no functrans rule for traced values; "
+                    f"{_equivalent(name)}")
 
 
 def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-    _check_alive(self, f"numpy.{func.__name__}")
-    f = _lookup(func.__name__, getattr(func, "__module__", "") or "")
-    if f is None:
-        raise TypeError(f"numpy.{func.__name__} has no functrans rule for traced values; use the "
-                        f"functrans.numpy equivalent (functrans.numpy.{func.__name__} does not exist yet)")
-    return f(*args, **kwargs)
+    name, module = func.__name__, getattr(func, "__module__", None) or ""
+    _check_alive(self, f"numpy.{name}")
+    f = _lookup(name, module)
+    if f is None or f is func:
+        raise TypeError(f"{module}.{name} has no functrans rule for traced values; "
+                        f"{_equivalent(name, module)}")
+    try:
+        return f(*args, **kwargs)
+    except TypeError:
+        _check_signature(f, args, kwargs, f"{module}.{name}")
+        raise
+
+
+def _check_signature(f: Any, args: Any, kwargs: Any, numpy_name: str) -> None:
+    """A NumPy argument the functrans function does not take gets an error that says so."""
+    import inspect
+    try:
+        inspect.signature(f).bind(*args, **kwargs)
+    except TypeError as err:
+        raise TypeError(f"{numpy_name} on traced values runs {f.__module__.replace('._shapes', '')}."
+                        f"{f.__name__}, which does not take these arguments ({err}); arguments it "
+                        f"takes: {list(inspect.signature(f).parameters)}") from None
 
 
 def _array(self: Any, dtype: Any = None, copy: Any = None) -> Any:

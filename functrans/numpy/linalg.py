@@ -9,9 +9,12 @@ import numpy as np
 from .. import primitives as P
 from ..batching import batch_rules
 from ..core import Primitive, add_any
+from ..errors import ConcretizationError
 from ..forward import defjvp, jvp_rules
 from ..reverse import backward, defvjp, defvjp_all, vjp_flat, vjp_rules
-from . import _axes, ndim, sum as _sum, max as _max, min as _min, abs as _abs, sqrt as _sqrt
+from . import _axes, _concrete, _eval_as, ndim, normalize_axis
+from . import abs as _abs, max as _max, min as _min, sqrt as _sqrt, sum as _sum
+from . import count_nonzero, cross, diagonal as _diagonal, matmul, outer, tensordot, trace as _trace
 
 
 def _safe_sqrt_of(s: Any) -> Any:
@@ -20,10 +23,15 @@ def _safe_sqrt_of(s: Any) -> Any:
     return P.where(zero, 0.0, _sqrt(P.where(zero, 1.0, s)))
 
 
+@_eval_as(np.linalg.norm)
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A002
-    """Vector norms (``ord`` None/2, 1, inf, -inf, 0 or any p) and the Frobenius norm.
+    """NumPy's vector and matrix norms, with ``ord``, ``axis`` (an int or a 2-tuple) and
+    ``keepdims``.
 
-    The gradient of the 2-norm at the zero vector is 0 (see the conventions in API.md).
+    Vector ``ord``: None or 2, 1, inf, -inf, 0 (the count of non-zeros) or any p (negative
+    too); matrix ``ord``: None or 'fro', 'nuc', 1, -1, 2, -2, inf, -inf ('nuc' and ±2 are
+    the singular values', so their derivatives need distinct ones). The gradient of the
+    2-norm and Frobenius norm at zero is 0 (see the conventions in API.md).
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
@@ -33,26 +41,83 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
         array([0., 0.])
     """
     n = ndim(x)
-    if axis is None and ord is not None and n == 2:
-        axis = (0, 1)
-    axes = _axes(axis, n)
-    if ord in (None, 2, "fro") and (ord != 2 or len(axes) == 1):
-        return _safe_sqrt_of(_sum(x * x, axis=axes, keepdims=keepdims))
-    if len(axes) != 1:
-        raise ValueError(f"norm: ord={ord!r} over axes {axes} is not supported "
-                         f"(vector norms need one axis; matrix norms 'fro' or None)")
+    if axis is None:
+        if ord is not None and n not in (1, 2):
+            raise ValueError(f"norm: ord={ord!r} needs a 1-d or 2-d array when axis is None, got {n}-d")
+        axes = tuple(range(n))
+        if ord is None:
+            return _keep(_safe_sqrt_of(_sum(x * x)), n, axes, keepdims)
+    else:
+        given = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+        axes = tuple(normalize_axis(int(a), n, "axis") for a in given)
+        if len(set(axes)) != len(axes) or len(axes) not in (1, 2):
+            raise ValueError(f"norm: axis must be an int or a 2-tuple of distinct axes, got {axis}")
+    out = _vector_norm(x, ord, axes[0]) if len(axes) == 1 else _matrix_norm(x, ord, *axes)
+    return _keep(out, n, axes, keepdims)
+
+
+def _keep(out: Any, n: int, axes: tuple, keepdims: bool) -> Any:
+    """``out`` with the reduced ``axes`` back as length-1 axes when ``keepdims``."""
+    if not keepdims:
+        return out
+    shape = list(P.shape_of(out))
+    for a in sorted(axes):
+        shape.insert(a, 1)
+    return P.reshape(out, tuple(shape))
+
+
+def _vector_norm(x: Any, ord: Any, axis: int) -> Any:  # noqa: A002
+    if ord is None or ord == 2:
+        return _safe_sqrt_of(_sum(x * x, axis=axis))
+    if isinstance(ord, str):
+        raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
     if ord == float("inf"):
-        return _max(_abs(x), axis=axes, keepdims=keepdims)
+        return _max(_abs(x), axis=axis)
     if ord == -float("inf"):
-        return _min(_abs(x), axis=axes, keepdims=keepdims)
+        return _min(_abs(x), axis=axis)
     if ord == 0:
-        return _sum(P.convert_element_type(P.ne(x, 0), x.dtype if hasattr(x, "dtype") else float),
-                    axis=axes, keepdims=keepdims)
+        return _sum(P.convert_element_type(P.ne(x, 0), P.dtype_of(x)), axis=axis)
     if ord == 1:
-        return _sum(_abs(x), axis=axes, keepdims=keepdims)
-    return _sum(_abs(x) ** ord, axis=axes, keepdims=keepdims) ** (1.0 / ord)
+        return _sum(_abs(x), axis=axis)
+    return _sum(_abs(x) ** ord, axis=axis) ** (1.0 / ord)
 
 
+def _matrix_norm(x: Any, ord: Any, row: int, col: int) -> Any:  # noqa: A002
+    if ord in (None, "fro"):
+        return _safe_sqrt_of(_sum(x * x, axis=(row, col)))
+    if ord in ("nuc", 2, -2):
+        s = svdvals(_to_last_two(x, row, col))
+        return _sum(s, axis=-1) if ord == "nuc" else (_max if ord == 2 else _min)(s, axis=-1)
+    if ord in (1, -1, float("inf"), -float("inf")):
+        summed, other = (row, col) if ord in (1, -1) else (col, row)
+        extremum = _max if ord in (1, float("inf")) else _min
+        return extremum(_sum(_abs(x), axis=summed), axis=other - (other > summed))
+    raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
+
+
+def _to_last_two(x: Any, row: int, col: int) -> Any:
+    n = P.ndim_of(x)
+    return P.transpose(x, tuple(i for i in range(n) if i not in (row, col)) + (row, col))
+
+
+@_eval_as(np.linalg.vector_norm)
+def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:  # noqa: A002
+    """The array API's vector norm: over all axes (flattened) when ``axis`` is None."""
+    if axis is None:
+        out = _vector_norm(P.reshape(x, (-1,)), ord, 0)
+        return _keep(out, ndim(x), tuple(range(ndim(x))), keepdims)
+    if isinstance(axis, tuple) and len(axis) != 1:
+        axes = _axes(axis, ndim(x))
+        moved = P.transpose(x, tuple(i for i in range(ndim(x)) if i not in axes) + axes)
+        out = _vector_norm(P.reshape(moved, P.shape_of(moved)[:ndim(x) - len(axes)] + (-1,)), ord, -1)
+        return _keep(out, ndim(x), axes, keepdims)
+    return norm(x, ord, axis, keepdims)
+
+
+@_eval_as(np.linalg.matrix_norm)
+def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Any:  # noqa: A002
+    """The array API's matrix norm over the last two axes."""
+    return norm(x, ord, (-2, -1), keepdims)
 
 
 # ---------------------------------------------------------------------------------------
@@ -407,4 +472,201 @@ def qr(a: Any, mode: str = "reduced") -> tuple:
     return tuple(qr_p.bind(a))
 
 
-__all__ = ["norm", "inv", "solve", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "svd", "qr"]
+@_eval_as(np.linalg.svdvals)
+def svdvals(x: Any, /) -> Any:
+    """The singular values (descending) of a matrix or of each matrix in a stack."""
+    return svd_p.bind(x)[1]
+
+
+# ---------------------------------------------------------------------------------------
+# Composite functions, with NumPy's algorithms (so values agree to rounding).
+
+def _inverse_singular_values(s: Any, rcond: Any) -> Any:
+    """``1/s`` where ``s`` exceeds ``rcond`` times the largest singular value, else 0."""
+    large = P.gt(s, P.mul(rcond, _max(s, axis=-1, keepdims=True)))
+    return P.where(large, P.div(1.0, P.where(large, s, 1.0)), P.zeros_like(s))
+
+
+@_eval_as(np.linalg.pinv)
+def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:
+    """The Moore-Penrose pseudo-inverse, from the SVD (NumPy's cutoff ``rcond`` = 1e-15 relative
+    to the largest singular value; ``rtol`` as in NumPy). Differentiable where the rank is
+    constant and the singular values are distinct.
+
+    Example:
+        >>> import functrans.numpy as fnp
+        >>> fnp.linalg.pinv(fnp.array([[2.0, 0.0], [0.0, 0.0]]))
+        array([[0.5, 0. ],
+               [0. , 0. ]])
+    """
+    if rcond is None:
+        rcond = 1e-15 if rtol is None else rtol
+    u, s, vh = svd_p.bind(a)
+    s_inv = _inverse_singular_values(s, rcond)
+    return P.matmul(_mT(vh), P.mul(P.expand_dims(s_inv, -1), _mT(u)))
+
+
+@_eval_as(np.linalg.matrix_power)
+def matrix_power(a: Any, n: int) -> Any:
+    """``a`` to the integer power ``n`` (negative: of the inverse), by NumPy's repeated squaring.
+
+    Example:
+        >>> import functrans.numpy as fnp
+        >>> fnp.linalg.matrix_power(fnp.array([[2.0, 0.0], [0.0, 3.0]]), -1)
+        array([[0.5       , 0.        ],
+               [0.        , 0.33333333]])
+    """
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise TypeError(f"matrix_power: the exponent must be an integer, got {n!r}")
+    shape = P.shape_of(a)
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise ValueError(f"matrix_power: expected a stack of square matrices, got shape {tuple(shape)}")
+    n = int(n)
+    if n == 0:
+        return P.add(P.zeros_like(a), np.eye(shape[-1], dtype=P.dtype_of(a)))
+    if n < 0:
+        a, n = inv(a), -n
+    if n <= 3:
+        out = a
+        for _ in range(n - 1):
+            out = P.matmul(out, a)
+        return out
+    z = result = None
+    while n > 0:
+        z = a if z is None else P.matmul(z, z)
+        n, bit = divmod(n, 2)
+        if bit:
+            result = z if result is None else P.matmul(result, z)
+    return result
+
+
+@_eval_as(np.linalg.lstsq)
+def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple:
+    """The least-squares solution of ``a @ x = b``: NumPy's ``(x, residuals, rank, s)``.
+
+    ``x`` (through the SVD) and ``s`` are differentiable, ``rank`` is an integer and
+    ``residuals`` (the squared residual norms, present when ``a`` has full column rank and
+    more rows than columns) follow ``x``. ``rcond`` defaults to eps · max(M, N) as in NumPy.
+    Under ``vmap`` the rank is per example, so the residuals are computed whenever M > N.
+
+    Example:
+        >>> import functrans.numpy as fnp
+        >>> x, res, rank, s = fnp.linalg.lstsq(fnp.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]]),
+        ...                                    fnp.array([1.0, 2.0, 3.0]))
+        >>> x.round(12), int(rank)
+        (array([1., 1.]), 2)
+    """
+    m, n = P.shape_of(a)[-2:]
+    if rcond is None:
+        rcond = np.finfo(P.dtype_of(a)).eps * max(m, n)
+    u, s, vh = svd_p.bind(a)
+    s_inv = _inverse_singular_values(s, rcond)
+    vector = ndim(b) == 1
+    b2 = P.expand_dims(b, -1) if vector else b
+    x = P.matmul(_mT(vh), P.mul(P.expand_dims(s_inv, -1), P.matmul(_mT(u), b2)))
+    rank = count_nonzero(s_inv, axis=-1)
+    residuals = np.zeros((0,), P.dtype_of(x))
+    if m > n:
+        try:
+            full_rank = int(_concrete(rank, "lstsq's rank")) == n
+        except ConcretizationError:   # batched by vmap: the rank is per example
+            full_rank = True
+        if full_rank:
+            r = P.sub(P.matmul(a, x), b2)
+            residuals = _sum(P.mul(r, r), axis=-2)
+    return (P.reshape(x, P.shape_of(x)[:-1]) if vector else x), residuals, rank, s
+
+
+@_eval_as(np.linalg.matrix_rank)
+def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:  # noqa: N803
+    """The number of singular values above ``tol`` (NumPy's default: S.max() · max(M, N) · eps)."""
+    if ndim(A) < 2:
+        return P.convert_element_type(P.ne(count_nonzero(A), 0), np.int64)
+    s = svdvals(A)
+    if tol is None:
+        m, n = P.shape_of(A)[-2:]
+        tol = P.mul(_max(s, axis=-1, keepdims=True), (max(m, n) * np.finfo(P.dtype_of(s)).eps
+                                                      if rtol is None else rtol))
+    else:
+        tol = P.expand_dims(tol, -1) if ndim(tol) else tol
+    return count_nonzero(P.gt(s, tol), axis=-1)
+
+
+@_eval_as(np.linalg.cond)
+def cond(x: Any, p: Any = None) -> Any:
+    """The condition number: ratio of extreme singular values (p None, 2, -2), else
+    ``norm(x, p) * norm(inv(x), p)``."""
+    if p in (None, 2, -2):
+        s = svdvals(x)
+        first, last = s[..., 0], s[..., -1]
+        return P.div(first, last) if p != -2 else P.div(last, first)
+    return P.mul(norm(x, p, axis=(-2, -1)), norm(inv(x), p, axis=(-2, -1)))
+
+
+@_eval_as(np.linalg.multi_dot)
+def multi_dot(arrays: Any, *, out: Any = None) -> Any:
+    """The product of a chain of matrices, in the cheapest order (NumPy's); a 1-D first
+    (last) argument is a row (column) vector."""
+    if out is not None:
+        raise TypeError("multi_dot: `out` is not supported (functrans arrays are immutable)")
+    arrays = list(arrays)
+    if len(arrays) < 2:
+        raise ValueError(f"multi_dot: expecting at least two arrays, got {len(arrays)}")
+    first, last = ndim(arrays[0]) == 1, ndim(arrays[-1]) == 1
+    if first:
+        arrays[0] = P.reshape(arrays[0], (1, -1))
+    if last:
+        arrays[-1] = P.reshape(arrays[-1], (-1, 1))
+    out = _chain(arrays, _chain_order([P.shape_of(x) for x in arrays]), 0, len(arrays) - 1)
+    shape = P.shape_of(out)
+    return P.reshape(out, tuple(d for keep, d in zip((not first, not last), shape) if keep))
+
+
+def _chain_order(shapes: list) -> Any:
+    """NumPy's matrix-chain dynamic programme: ``split[i][j]`` is where to split i..j."""
+    dims = [s[0] for s in shapes] + [shapes[-1][1]]
+    n = len(shapes)
+    cost = np.zeros((n, n))
+    split = np.zeros((n, n), dtype=int)
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i, j] = np.inf
+            for k in range(i, j):
+                c = cost[i, k] + cost[k + 1, j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if c < cost[i, j]:
+                    cost[i, j], split[i, j] = c, k
+    return split
+
+
+def _chain(arrays: list, split: Any, i: int, j: int) -> Any:
+    if i == j:
+        return arrays[i]
+    k = split[i, j]
+    return P.matmul(_chain(arrays, split, i, k), _chain(arrays, split, k + 1, j))
+
+
+def matrix_transpose(x: Any, /) -> Any:
+    return _mT(x)
+
+
+def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Any:
+    """The array API's trace: over the last two axes."""
+    out = _trace(x, offset, -2, -1)
+    return out if dtype is None else P.convert_element_type(out, dtype)
+
+
+def diagonal(x: Any, /, *, offset: int = 0) -> Any:
+    """The array API's diagonal: of the last two axes."""
+    return _diagonal(x, offset, -2, -1)
+
+
+@_eval_as(np.linalg.vecdot)
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    return _sum(P.mul(x1, x2), axis=axis)
+
+
+__all__ = ["norm", "vector_norm", "matrix_norm", "inv", "solve", "det", "slogdet", "cholesky", "eigh",
+           "eigvalsh", "svd", "svdvals", "qr", "pinv", "matrix_power", "lstsq", "matrix_rank", "cond",
+           "multi_dot", "matrix_transpose", "trace", "diagonal", "vecdot", "matmul", "tensordot",
+           "outer", "cross"]

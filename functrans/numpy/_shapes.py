@@ -1,0 +1,657 @@
+"""Shapes and selection under NumPy's names and signatures (re-exported by functrans.numpy).
+
+Everything here is composed from a few primitives: reshape, transpose, broadcast_to,
+concatenate, getitem (gathers with index arrays) and scatter, so each function is exactly
+differentiable and batchable through them. Where a layout is irregular (pad, repeat, insert,
+delete, roll), NumPy itself computes the index array from the shape alone, which makes the
+layout NumPy's by construction. Functions that NumPy implements in Python call NumPy directly
+when no transform is running (``_eval_as``): the eval fast path.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, Callable, Sequence
+
+import numpy as _np
+
+from .. import core as _core
+from .. import primitives as P
+from ..core import Tracer, dtype_of, shape_of
+from . import ArrayLike, _axes, _concrete, _eval_as, getitem, ndim, normalize_axis, sum, where
+
+
+def _along(axis: int, index: Any) -> tuple:
+    """The index that applies ``index`` to axis ``axis`` (all earlier axes kept whole)."""
+    return (slice(None),) * axis + (index,)
+
+
+def _no_out(name: str, out: Any) -> None:
+    if out is not None:
+        raise TypeError(f"{name}: `out` is not supported on traced values (they are immutable); "
+                        f"use the returned array")
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, (int, _np.integer)) and not isinstance(x, (bool, _np.bool_))
+
+
+# ---------------------------------------------------------------------------------------
+# Reshaping and axes.
+
+def reshape(a: ArrayLike, newshape: Any, order: str = "C") -> Any:
+    if not _core._active:                      # eval fast path: nothing can be traced
+        return _np.reshape(a, newshape, order=order)
+    if order != "C":
+        raise ValueError(f"reshape: only order='C' is supported, got order={order!r}")
+    if _is_int(newshape):
+        newshape = (int(newshape),)
+    return P.reshape(a, tuple(int(d) for d in newshape))
+
+
+@_eval_as(_np.ravel)
+def ravel(a: ArrayLike, order: str = "C") -> Any:
+    """The elements of ``a`` as a 1-D array (row-major)."""
+    return reshape(a, (-1,), order=order)
+
+
+def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
+    n = ndim(a)
+    perm = tuple(reversed(range(n))) if axes is None else tuple(normalize_axis(i, n, "axes") for i in axes)
+    if sorted(perm) != list(range(n)):
+        raise ValueError(f"transpose: axes must be a permutation of range({n}), got {axes}")
+    return P.transpose(a, perm)
+
+
+@_eval_as(_np.moveaxis)
+def moveaxis(a: ArrayLike, source: int | Sequence[int], destination: int | Sequence[int]) -> Any:
+    """Move axes ``source`` to positions ``destination`` (ints or sequences of ints)."""
+    n = ndim(a)
+    src: list = [source] if _is_int(source) else list(source)  # type: ignore[arg-type]
+    dst: list = [destination] if _is_int(destination) else list(destination)  # type: ignore[arg-type]
+    if len(src) != len(dst):
+        raise ValueError(f"moveaxis: `source` and `destination` must have the same number of "
+                         f"elements, got {len(src)} and {len(dst)}")
+    src = [normalize_axis(s, n, "source") for s in src]
+    dst = [normalize_axis(d, n, "destination") for d in dst]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"moveaxis: repeated axis in `source` {src} or `destination` {dst}")
+    order = [i for i in range(n) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return P.transpose(a, tuple(order))
+
+
+@_eval_as(_np.rollaxis)
+def rollaxis(a: ArrayLike, axis: int, start: int = 0) -> Any:
+    """NumPy's older ``moveaxis``: axis ``axis`` goes to just before position ``start``."""
+    n = ndim(a)
+    axis = normalize_axis(axis, n)
+    if not -n <= start <= n:
+        raise ValueError(f"rollaxis: start {start} must satisfy -{n} <= start <= {n}")
+    start = start + n if start < 0 else start
+    start -= axis < start
+    return moveaxis(a, axis, start)
+
+
+@_eval_as(_np.swapaxes)
+def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
+    n = ndim(a)
+    perm = list(range(n))
+    i, j = normalize_axis(axis1, n, "axis1"), normalize_axis(axis2, n, "axis2")
+    perm[i], perm[j] = j, i
+    return P.transpose(a, tuple(perm))
+
+
+def broadcast_to(a: ArrayLike, shape: Any) -> Any:
+    shape = (shape,) if _is_int(shape) else tuple(shape)
+    _np.broadcast_shapes(shape_of(a), shape)  # raises NumPy's error for incompatible shapes
+    return P.broadcast_to(a, shape)
+
+
+@_eval_as(_np.broadcast_arrays)
+def broadcast_arrays(*args: ArrayLike) -> tuple:
+    shape = _np.broadcast_shapes(*(shape_of(a) for a in args))
+    return tuple(P.broadcast_to(a, shape) for a in args)
+
+
+@_eval_as(_np.expand_dims)
+def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
+    given: tuple = (axis,) if _is_int(axis) else tuple(axis)  # type: ignore[arg-type]
+    n = ndim(a) + len(given)
+    axes = sorted(normalize_axis(ax, n) for ax in given)
+    shp = list(shape_of(a))
+    for ax in axes:
+        shp.insert(ax, 1)
+    return P.reshape(a, tuple(shp))
+
+
+@_eval_as(_np.squeeze)
+def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
+    shp = shape_of(a)
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(shp) if d == 1)
+    else:
+        axes = _axes(axis, len(shp))
+        bad = [i for i in axes if shp[i] != 1]
+        if bad:
+            raise ValueError(f"squeeze: cannot select an axis to squeeze out which has size not "
+                             f"equal to one (axis {bad[0]} of shape {shp})")
+    return P.reshape(a, tuple(d for i, d in enumerate(shp) if i not in axes))
+
+
+def _atleast(rank: int, arys: tuple, layout: Callable[[tuple], tuple]) -> Any:
+    out = [a if ndim(a) >= rank else P.reshape(a, layout(tuple(shape_of(a)))) for a in arys]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+@_eval_as(_np.atleast_1d)
+def atleast_1d(*arys: ArrayLike) -> Any:
+    return _atleast(1, arys, lambda s: (1,))
+
+
+@_eval_as(_np.atleast_2d)
+def atleast_2d(*arys: ArrayLike) -> Any:
+    return _atleast(2, arys, lambda s: (1,) + (s or (1,)))
+
+
+@_eval_as(_np.atleast_3d)
+def atleast_3d(*arys: ArrayLike) -> Any:
+    """0-d becomes (1, 1, 1), (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1), as in NumPy."""
+    return _atleast(3, arys, lambda s: (1, 1, 1) if not s else ((1,) + s + (1,) if len(s) == 1 else s + (1,)))
+
+
+# ---------------------------------------------------------------------------------------
+# Joining and splitting.
+
+def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
+    """Join arrays along an existing axis (``axis=None`` flattens them first)."""
+    arrays = list(arrays)
+    if axis is None:
+        arrays, axis = [ravel(x) for x in arrays], 0
+    if len(arrays) == 1:
+        return arrays[0]
+    return P.concatenate(arrays, normalize_axis(axis, ndim(arrays[0])))
+
+
+@_eval_as(_np.stack)
+def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
+    """Join arrays along a new axis."""
+    arrays = list(arrays)
+    shapes = {tuple(shape_of(x)) for x in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"stack: all input arrays must have the same shape, got {sorted(shapes)}")
+    axis = normalize_axis(axis, ndim(arrays[0]) + 1)
+    return concatenate([expand_dims(x, axis) for x in arrays], axis)
+
+
+@_eval_as(_np.hstack)
+def hstack(arrays: Sequence[ArrayLike]) -> Any:
+    arrays = [atleast_1d(x) for x in arrays]
+    return concatenate(arrays, 0 if ndim(arrays[0]) == 1 else 1)
+
+
+@_eval_as(_np.vstack)
+def vstack(arrays: Sequence[ArrayLike]) -> Any:
+    return concatenate([atleast_2d(x) for x in arrays], 0)
+
+
+@_eval_as(_np.dstack)
+def dstack(arrays: Sequence[ArrayLike]) -> Any:
+    return concatenate([atleast_3d(x) for x in arrays], 2)
+
+
+@_eval_as(_np.column_stack)
+def column_stack(arrays: Sequence[ArrayLike]) -> Any:
+    """1-D arrays become columns; 2-D arrays are joined along their second axis."""
+    return concatenate([P.reshape(x, (-1, 1)) if ndim(x) < 2 else x for x in arrays], 1)
+
+
+@_eval_as(_np.append)
+def append(arr: ArrayLike, values: ArrayLike, axis: int | None = None) -> Any:
+    if axis is None:
+        return concatenate([ravel(arr), ravel(values)], 0)
+    return concatenate([arr, values], axis)
+
+
+@_eval_as(_np.array_split)
+def array_split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list:
+    """Split into ``indices_or_sections`` parts (the first ones one longer if uneven) or at
+    the given indices."""
+    axis = normalize_axis(axis, ndim(ary))
+    length = shape_of(ary)[axis]
+    if _is_int(indices_or_sections):
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise ValueError(f"array_split: the number of sections must be larger than 0, got {sections}")
+        each, extra = divmod(length, sections)
+        bounds = [0] + list(_np.cumsum([each + 1] * extra + [each] * (sections - extra)))
+    else:
+        bounds = [0] + [int(i) for i in indices_or_sections] + [length]
+    return [P.getitem(ary, _along(axis, slice(lo, hi))) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+@_eval_as(_np.split)
+def split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list:
+    """Split into equal parts (``indices_or_sections`` must divide the axis) or at indices."""
+    if _is_int(indices_or_sections):
+        length = shape_of(ary)[normalize_axis(axis, ndim(ary))]
+        if int(indices_or_sections) <= 0 or length % int(indices_or_sections):
+            raise ValueError(f"split: array split does not result in an equal division "
+                             f"({length} into {indices_or_sections} sections)")
+    return array_split(ary, indices_or_sections, axis)
+
+
+def _split_along(name: str, min_ndim: int, axis_of: Callable[[int], int]) -> Callable[..., list]:
+    def f(ary: ArrayLike, indices_or_sections: Any) -> list:
+        if ndim(ary) < min_ndim:
+            raise ValueError(f"{name} only works on arrays of {min_ndim} or more dimensions, "
+                             f"got {ndim(ary)}")
+        return split(ary, indices_or_sections, axis_of(ndim(ary)))
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"NumPy's ``{name}``: ``split`` along axis {axis_of(min_ndim + 1)} (see NumPy)."
+    return f
+
+
+hsplit = _split_along("hsplit", 1, lambda n: 1 if n > 1 else 0)
+vsplit = _split_along("vsplit", 2, lambda n: 0)
+dsplit = _split_along("dsplit", 3, lambda n: 2)
+
+
+# ---------------------------------------------------------------------------------------
+# Repeating, flipping, rolling, padding.
+
+@_eval_as(_np.tile)
+def tile(A: ArrayLike, reps: Any) -> Any:  # noqa: N803 - NumPy's name
+    """``A`` repeated ``reps`` times along each axis: one broadcast between two reshapes."""
+    reps = (int(reps),) if _is_int(reps) else tuple(int(r) for r in reps)
+    d = builtins.max(len(reps), ndim(A))
+    shape = (1,) * (d - ndim(A)) + tuple(shape_of(A))
+    reps = (1,) * (d - len(reps)) + reps
+    x = P.reshape(A, tuple(v for s in shape for v in (1, s)))
+    x = P.broadcast_to(x, tuple(v for r, s in zip(reps, shape) for v in (r, s)))
+    return P.reshape(x, tuple(r * s for r, s in zip(reps, shape)))
+
+
+@_eval_as(_np.repeat)
+def repeat(a: ArrayLike, repeats: Any, axis: int | None = None) -> Any:
+    """Each element repeated ``repeats`` times (an int, or one count per element along ``axis``)."""
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = normalize_axis(axis, ndim(a))
+    shape = tuple(shape_of(a))
+    counts = _np.asarray(_concrete(repeats, "repeat's `repeats`"))
+    if counts.ndim == 0:
+        r = int(counts)
+        if r < 0:
+            raise ValueError(f"repeat: `repeats` may not contain negative values, got {r}")
+        x = P.broadcast_to(P.reshape(a, shape[:axis + 1] + (1,) + shape[axis + 1:]),
+                           shape[:axis + 1] + (r,) + shape[axis + 1:])
+        return P.reshape(x, shape[:axis] + (shape[axis] * r,) + shape[axis + 1:])
+    return P.getitem(a, _along(axis, _np.repeat(_np.arange(shape[axis]), counts)))
+
+
+@_eval_as(_np.flip)
+def flip(m: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
+    axes = _axes(axis, ndim(m))
+    return P.getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(ndim(m))))
+
+
+@_eval_as(_np.fliplr)
+def fliplr(m: ArrayLike) -> Any:
+    if ndim(m) < 2:
+        raise ValueError(f"fliplr: the input must be at least 2-d, got {ndim(m)}-d")
+    return flip(m, 1)
+
+
+@_eval_as(_np.flipud)
+def flipud(m: ArrayLike) -> Any:
+    if ndim(m) < 1:
+        raise ValueError("flipud: the input must be at least 1-d, got 0-d")
+    return flip(m, 0)
+
+
+@_eval_as(_np.roll)
+def roll(a: ArrayLike, shift: Any, axis: Any = None) -> Any:
+    """Elements shifted cyclically by ``shift`` along ``axis`` (ints or matching tuples)."""
+    if axis is None:
+        return P.reshape(roll(ravel(a), shift, 0), tuple(shape_of(a)))
+    n = ndim(a)
+    total: dict = {}
+    for s, ax in _np.broadcast(_np.asarray(shift), _np.asarray(axis)):
+        ax = normalize_axis(int(ax), n)
+        total[ax] = total.get(ax, 0) + int(s)
+    for ax, s in total.items():
+        size = shape_of(a)[ax]
+        s = s % size if size else 0
+        if s:
+            a = P.concatenate([P.getitem(a, _along(ax, slice(size - s, None))),
+                               P.getitem(a, _along(ax, slice(None, size - s)))], ax)
+    return a
+
+
+@_eval_as(_np.rot90)
+def rot90(m: ArrayLike, k: int = 1, axes: Sequence[int] = (0, 1)) -> Any:
+    """Rotation by 90° ``k`` times in the plane of ``axes`` (NumPy's composition of flips and
+    a transpose)."""
+    axes = tuple(axes)
+    n = ndim(m)
+    if len(axes) != 2:
+        raise ValueError(f"rot90: len(axes) must be 2, got {axes}")
+    a0, a1 = normalize_axis(axes[0], n, "axes"), normalize_axis(axes[1], n, "axes")
+    if a0 == a1:
+        raise ValueError(f"rot90: axes must be different, got {axes}")
+    k %= 4
+    if k == 0:
+        return m
+    if k == 2:
+        return flip(flip(m, a0), a1)
+    perm = list(range(n))
+    perm[a0], perm[a1] = perm[a1], perm[a0]
+    return P.transpose(flip(m, a1), tuple(perm)) if k == 1 else flip(P.transpose(m, tuple(perm)), a1)
+
+
+_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+
+
+@_eval_as(_np.pad)
+def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
+    """NumPy's ``pad`` for the modes ``constant`` (``constant_values``), ``edge``, ``reflect``,
+    ``symmetric`` and ``wrap``. Non-constant modes are gathers whose indices are NumPy's
+    own ``pad`` of ``arange``: each output element reads the input element NumPy copies."""
+    n = ndim(array)
+    if mode not in _PAD_MODES or set(kwargs) - ({"constant_values"} if mode == "constant" else set()):
+        raise ValueError(f"pad: supported are mode in {_PAD_MODES} (and constant_values with "
+                         f"mode='constant'), got mode={mode!r} with {sorted(kwargs)}")
+    widths = _np.asarray(pad_width)
+    if widths.dtype.kind not in "iu":
+        raise TypeError(f"pad: `pad_width` must be of integral type, got {widths.dtype}")
+    widths = _np.broadcast_to(widths, (n, 2))
+    if (widths < 0).any():
+        raise ValueError(f"pad: `pad_width` cannot contain negative values, got {pad_width}")
+    if mode == "constant":
+        values = kwargs.get("constant_values", 0)
+        if isinstance(values, Tracer):
+            raise TypeError("pad: `constant_values` must be concrete (a number or nested sequence)")
+        values = _np.broadcast_to(_np.asarray(values), (n, 2))
+    for ax, (before, after) in enumerate(widths):
+        if not before and not after:
+            continue
+        if mode == "constant":
+            shape = list(shape_of(array))
+            blocks = []
+            for width, value in ((before, values[ax, 0]), (after, values[ax, 1])):
+                shape[ax] = int(width)
+                blocks.append(_np.full(tuple(shape), value, dtype=dtype_of(array)))
+            array = P.concatenate([blocks[0], array, blocks[1]], ax)
+        else:
+            index = _np.pad(_np.arange(shape_of(array)[ax]), (int(before), int(after)),
+                            mode=mode)  # type: ignore[call-overload]
+            array = P.getitem(array, _along(ax, index))
+    return array
+
+
+# ---------------------------------------------------------------------------------------
+# Diagonals and triangles.
+
+@_eval_as(_np.diagonal)
+def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """The diagonal of the ``axis1``, ``axis2`` planes, as a last axis (NumPy's layout)."""
+    n = ndim(a)
+    if n < 2:
+        raise ValueError(f"diagonal: the array must have at least two dimensions, got {n}")
+    axis1, axis2 = normalize_axis(axis1, n, "axis1"), normalize_axis(axis2, n, "axis2")
+    if axis1 == axis2:
+        raise ValueError(f"diagonal: axis1 and axis2 cannot be the same, got {axis1}")
+    rows, cols = shape_of(a)[axis1], shape_of(a)[axis2]
+    length = builtins.max(0, builtins.min(rows, cols - offset) if offset >= 0
+                          else builtins.min(rows + offset, cols))
+    k = _np.arange(length)
+    x = P.transpose(a, tuple(i for i in range(n) if i not in (axis1, axis2)) + (axis1, axis2))
+    return P.getitem(x, (slice(None),) * (n - 2) + ((k, k + offset) if offset >= 0 else (k - offset, k)))
+
+
+@_eval_as(_np.trace)
+def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """Sum of a diagonal (NumPy's signature: any rectangular shape, ``offset``, axes)."""
+    # A sum, so small integer types widen as in NumPy (int32 -> int64).
+    return P.reduce_sum(diagonal(a, offset, axis1, axis2), (ndim(a) - 2,))
+
+
+@_eval_as(_np.diag)
+def diag(v: ArrayLike, k: int = 0) -> Any:
+    """The ``k``-th diagonal of a 2-D ``v``, or the square matrix with 1-D ``v`` on it."""
+    if ndim(v) == 2:
+        return diagonal(v, k)
+    if ndim(v) != 1:
+        raise ValueError(f"diag: the input must be 1-d or 2-d, got {ndim(v)}-d")
+    m = shape_of(v)[0]
+    size = m + builtins.abs(k)
+    i = _np.arange(m)
+    out = _np.zeros((size, size), dtype=dtype_of(v))
+    return P.scatter_add(out, v, (i + builtins.max(-k, 0), i + builtins.max(k, 0)))
+
+
+@_eval_as(_np.diagflat)
+def diagflat(v: ArrayLike, k: int = 0) -> Any:
+    return diag(ravel(v), k)
+
+
+def _triangle(m: ArrayLike, k: int, upper: bool) -> Any:
+    """``m`` where ``tri(k)`` of its last two axes holds (or, if ``upper``, where ``tri(k - 1)``
+    does not), else 0; a 1-D ``m`` is broadcast as a row, as in NumPy."""
+    shape = tuple(shape_of(m)[-2:])
+    rows, cols = (shape[0], shape[0]) if len(shape) == 1 else shape
+    keep = _np.tri(int(rows), int(cols), k - 1 if upper else k, dtype=bool)
+    return P.where(~keep if upper else keep, m, _np.zeros((), dtype_of(m)))
+
+
+@_eval_as(_np.tril)
+def tril(m: ArrayLike, k: int = 0) -> Any:
+    """``m`` with the elements above the ``k``-th diagonal zeroed (over its last two axes)."""
+    return _triangle(m, k, upper=False)
+
+
+@_eval_as(_np.triu)
+def triu(m: ArrayLike, k: int = 0) -> Any:
+    """``m`` with the elements below the ``k``-th diagonal zeroed (over its last two axes)."""
+    return _triangle(m, k, upper=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Selection: gathers with index arrays (traced ones too).
+
+def _index_mode(indices: Any, size: int, mode: str | None) -> Any:
+    if mode in (None, "raise"):
+        return indices
+    if mode == "wrap":
+        return indices % size
+    if mode == "clip":
+        return P.minimum(P.maximum(indices, 0), size - 1)
+    raise ValueError(f"mode must be one of 'raise', 'wrap' or 'clip', got {mode!r}")
+
+
+@_eval_as(_np.take)
+def take(a: ArrayLike, indices: Any, axis: int | None = None, out: None = None, mode: str = "raise") -> Any:
+    """Elements of ``a`` at ``indices`` along ``axis`` (of the flattened ``a`` if ``None``)."""
+    _no_out("take", out)
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = normalize_axis(axis, ndim(a))
+    indices = indices if isinstance(indices, Tracer) else _np.asarray(indices)
+    return getitem(a, _along(axis, _index_mode(indices, shape_of(a)[axis], mode)))
+
+
+@_eval_as(_np.take_along_axis)
+def take_along_axis(arr: ArrayLike, indices: Any, axis: int | None = -1) -> Any:
+    """``arr`` gathered at ``indices`` along ``axis``, the other axes matched (broadcasting)."""
+    if axis is None:
+        arr, axis = ravel(arr), 0
+    n = ndim(arr)
+    if ndim(indices) != n:
+        raise ValueError(f"take_along_axis: `indices` and `arr` must have the same number of "
+                         f"dimensions, got {ndim(indices)} and {n}")
+    axis = normalize_axis(axis, n)
+    key = tuple(indices if d == axis else _np.arange(s).reshape((1,) * d + (-1,) + (1,) * (n - d - 1))
+                for d, s in enumerate(shape_of(arr)))
+    return getitem(arr, key)
+
+
+@_eval_as(_np.argsort)
+def argsort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order: Any = None, *,
+            stable: bool | None = None) -> Any:
+    """The permutation that sorts ``a`` along ``axis``; integer-valued, with no derivative."""
+    if order is not None:
+        raise ValueError("argsort: `order` (structured arrays) is not supported")
+    if axis is None:
+        a, axis = ravel(a), 0
+    kind = "stable" if stable else kind
+    return P.argsort_p.bind(a, axis=normalize_axis(axis, ndim(a)), kind=kind)
+
+
+@_eval_as(_np.sort)
+def sort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order: Any = None, *,
+         stable: bool | None = None) -> Any:
+    """``a`` sorted along ``axis``: a gather through ``argsort``, so the derivative moves with
+    the elements (the gradient scatters back through the permutation).
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda x: fnp.sort(x)[0])(fnp.array([3.0, 1.0, 2.0]))
+        array([0., 1., 0.])
+    """
+    if axis is None:
+        a, axis = ravel(a), 0
+    return take_along_axis(a, argsort(a, axis, kind, order, stable=stable), axis)
+
+
+@_eval_as(_np.searchsorted)
+def searchsorted(a: ArrayLike, v: ArrayLike, side: str = "left", sorter: Any = None) -> Any:
+    """Indices where ``v`` would be inserted into the sorted 1-D ``a``: traced, it counts the
+    elements before each value (O(len(a) · size(v)), batchable in ``a`` and ``v`` alike)."""
+    if ndim(a) != 1:
+        raise ValueError(f"searchsorted: `a` must be 1-d, got {ndim(a)}-d")
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    if sorter is not None:
+        a = take(a, sorter)
+    before = (P.lt if side == "left" else P.le)(a, P.expand_dims(v, -1))
+    return P.reduce_sum(before, (ndim(before) - 1,))
+
+
+@_eval_as(_np.select)
+def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike], default: ArrayLike = 0) -> Any:
+    """The element of the first choice whose condition holds, else ``default``."""
+    condlist, choicelist = list(condlist), list(choicelist)
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"select: condlist and choicelist must have the same length, got "
+                         f"{len(condlist)} and {len(choicelist)}")
+    if not condlist:
+        raise ValueError("select: condlist is empty")
+    out = default
+    for c, x in zip(reversed(condlist), reversed(choicelist)):
+        out = where(c, x, out)
+    return out
+
+
+@_eval_as(_np.choose)
+def choose(a: ArrayLike, choices: Sequence[ArrayLike], out: None = None, mode: str = "raise") -> Any:
+    """``choices[a[i]][i]`` for every position ``i`` (all broadcast together)."""
+    _no_out("choose", out)
+    choices = list(choices)
+    a = a if isinstance(a, Tracer) else _np.asarray(a)
+    shape = _np.broadcast_shapes(shape_of(a), *(shape_of(c) for c in choices))
+    stacked = stack([P.broadcast_to(c, shape) for c in choices])
+    index = _index_mode(P.broadcast_to(a, shape), len(choices), mode)
+    return P.reshape(take_along_axis(stacked, P.reshape(index, (1,) + shape), 0), shape)
+
+
+@_eval_as(_np.compress)
+def compress(condition: ArrayLike, a: ArrayLike, axis: int | None = None, out: None = None) -> Any:
+    """The slices of ``a`` along ``axis`` where the concrete ``condition`` holds."""
+    _no_out("compress", out)
+    keep = _np.flatnonzero(_concrete(condition, "compress"))
+    return take(a, keep, axis)
+
+
+@_eval_as(_np.extract)
+def extract(condition: ArrayLike, arr: ArrayLike) -> Any:
+    return take(ravel(arr), _np.flatnonzero(_concrete(condition, "extract")))
+
+
+@_eval_as(_np.delete)
+def delete(arr: ArrayLike, obj: Any, axis: int | None = None) -> Any:
+    """``arr`` without the entries ``obj`` (concrete: ints, a slice or a mask) along ``axis``."""
+    if axis is None:
+        arr, axis = ravel(arr), 0
+    axis = normalize_axis(axis, ndim(arr))
+    obj = obj if isinstance(obj, slice) else _concrete(obj, "delete's `obj`")
+    return P.getitem(arr, _along(axis, _np.delete(_np.arange(shape_of(arr)[axis]), obj)))
+
+
+@_eval_as(_np.insert)
+def insert(arr: ArrayLike, obj: Any, values: ArrayLike, axis: int | None = None) -> Any:
+    """``values`` inserted before the (concrete) indices ``obj`` along ``axis``: the input and
+    the values are joined, then gathered in the order NumPy's own ``insert`` gives indices."""
+    if axis is None:
+        arr, axis = ravel(arr), 0
+    n = ndim(arr)
+    axis = normalize_axis(axis, n)
+    length = shape_of(arr)[axis]
+    obj = obj if isinstance(obj, slice) else _np.asarray(_concrete(obj, "insert's `obj`"))
+    target = list(shape_of(arr))
+    if isinstance(obj, _np.ndarray) and obj.ndim == 0:
+        # NumPy: the values become an array of arr's rank whose first axis moves to ``axis``.
+        values = P.reshape(values, (1,) * (n - ndim(values)) + tuple(shape_of(values)))
+        values = moveaxis(values, 0, axis)
+        target[axis] = shape_of(values)[axis]
+    else:
+        target[axis] = len(_np.arange(length)[obj])
+    values = P.broadcast_to(values, tuple(target))
+    if dtype_of(values) != dtype_of(arr):
+        values = P.convert_element_type(values, dtype_of(arr))
+    order = _np.insert(_np.arange(length), obj, _np.arange(length, length + target[axis]))
+    return P.getitem(P.concatenate([arr, values], axis), _along(axis, order))
+
+
+# ---------------------------------------------------------------------------------------
+# Results whose size depends on the values: concrete values only (not under vmap).
+
+def nonzero(a: ArrayLike) -> tuple:
+    """Indices of the non-zero elements; needs a concrete ``a`` (the result's size depends on it)."""
+    return _np.nonzero(_concrete(a, "nonzero"))
+
+
+def flatnonzero(a: ArrayLike) -> Any:
+    return _np.flatnonzero(_concrete(a, "flatnonzero"))
+
+
+def argwhere(a: ArrayLike) -> Any:
+    return _np.argwhere(_concrete(a, "argwhere"))
+
+
+@_eval_as(_np.count_nonzero)
+def count_nonzero(a: ArrayLike, axis: Any = None, *, keepdims: bool = False) -> Any:
+    """The number of non-zero elements (computed on traced values too: its size is static)."""
+    return sum(P.ne(a, 0), axis=axis, keepdims=keepdims)
+
+
+def unique(ar: ArrayLike, return_index: bool = False, return_inverse: bool = False,
+           return_counts: bool = False, axis: int | None = None) -> Any:
+    """NumPy's ``unique`` of a concrete ``ar``; the values are a gather of the first occurrence
+    of each, so they keep their derivative (which goes to that occurrence)."""
+    found = _np.unique(_concrete(ar, "unique"), return_index=True, return_inverse=return_inverse,
+                       return_counts=return_counts, axis=axis)  # type: ignore[call-overload]
+    values = take(ar, found[1], axis)
+    extra = ((found[1],) if return_index else ()) + tuple(found[2:])
+    return (values,) + extra if extra else values
+
+
+__all__ = ["reshape", "ravel", "transpose", "moveaxis", "rollaxis", "swapaxes", "broadcast_to",
+           "broadcast_arrays", "expand_dims", "squeeze", "atleast_1d", "atleast_2d", "atleast_3d",
+           "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "append", "array_split",
+           "split", "hsplit", "vsplit", "dsplit", "tile", "repeat", "flip", "fliplr", "flipud", "roll",
+           "rot90", "pad", "diagonal", "trace", "diag", "diagflat", "tril", "triu", "take",
+           "take_along_axis", "argsort", "sort", "searchsorted", "select", "choose", "compress",
+           "extract", "delete", "insert", "nonzero", "flatnonzero", "argwhere", "count_nonzero",
+           "unique"]

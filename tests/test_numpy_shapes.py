@@ -1,0 +1,78 @@
+"""functrans.numpy's shapes and selection beyond the table of test_primitives: sort's
+derivative in closed form, and the errors of bad arguments (on traced values, where
+functrans computes; on plain arrays NumPy's own function runs and raises NumPy's errors)."""
+
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+
+
+def test_sort_gradient_scatters_back_through_the_permutation():
+    x = np.array([0.3, -1.2, 2.5, 0.7])
+    w = np.array([1.0, 10.0, 100.0, 1000.0])
+    # d/dx_i sum_k w_k sort(x)_k = w at the rank of x_i.
+    ranks = np.argsort(np.argsort(x))
+    np.testing.assert_array_equal(ft.grad(lambda x: fnp.sum(w * fnp.sort(x)))(x), w[ranks])
+    np.testing.assert_array_equal(ft.jvp(fnp.sort, (x,), (np.arange(4.0),))[1], np.argsort(x).astype(float))
+    # along an axis, batched: each row is permuted on its own
+    xs = np.stack([x, -x, x[::-1]])
+    g = ft.vmap(ft.grad(lambda x: fnp.sum(w * fnp.sort(x))))(xs)
+    np.testing.assert_array_equal(g, np.stack([w[np.argsort(np.argsort(r))] for r in xs]))
+    np.testing.assert_array_equal(ft.grad(lambda x: fnp.sum(w[:, None] * fnp.sort(x, axis=0)))(xs.T), g.T)
+
+
+def test_sort_ties_pass_each_cotangent_to_one_element():
+    x = np.array([1.0, 1.0, 0.0])
+    g = ft.grad(lambda x: fnp.sum(np.array([1.0, 2.0, 3.0]) * fnp.sort(x, stable=True)))(x)
+    np.testing.assert_array_equal(g, [2.0, 3.0, 1.0])    # stable: the first 1.0 ranks first
+
+
+def test_argsort_has_no_derivative_and_batches():
+    x = np.array([[3.0, 1.0, 2.0], [0.0, -1.0, 5.0]])
+    np.testing.assert_array_equal(ft.vmap(fnp.argsort)(x), np.argsort(x))
+    np.testing.assert_array_equal(ft.vmap(fnp.argsort, in_axes=1)(x), np.argsort(x.T))
+    np.testing.assert_array_equal(ft.grad(lambda x: fnp.sum(x * fnp.argsort(x)))(x[0]), np.argsort(x[0]))
+
+
+BAD = [
+    (lambda x: fnp.pad(x, 1, mode="mean"), ValueError, "supported are mode in"),
+    (lambda x: fnp.pad(x, 1, mode="reflect", reflect_type="odd"), ValueError, "supported are mode in"),
+    (lambda x: fnp.pad(x, -1), ValueError, "cannot contain negative values"),
+    (lambda x: fnp.pad(x, 1.5), TypeError, "must be of integral type"),
+    (lambda x: fnp.pad(x, 1, constant_values=x[0]), TypeError, "must be concrete"),
+    (lambda x: fnp.split(x, 4), ValueError, "does not result in an equal division"),
+    (lambda x: fnp.array_split(x, 0), ValueError, "must be larger than 0"),
+    (lambda x: fnp.hsplit(x[0], 1), ValueError, "hsplit only works on arrays of 1 or more dimensions"),
+    (lambda x: fnp.vsplit(x, 1), ValueError, "vsplit only works on arrays of 2 or more"),
+    (lambda x: fnp.take_along_axis(x, np.array([[0]]), 0), ValueError, "same number of dimensions"),
+    (lambda x: fnp.cross(x, x), ValueError, "dimension must be 2 or 3"),
+    (lambda x: fnp.cross(x[:3], x[:3], axisc=2), ValueError, "axisc 2 is out of bounds"),
+    (lambda x: fnp.diagonal(x), ValueError, "at least two dimensions"),
+    (lambda x: fnp.diagonal(fnp.reshape(x, (2, 3)), 0, 1, -1), ValueError, "cannot be the same"),
+    (lambda x: fnp.diag(fnp.reshape(x, (1, 2, 3))), ValueError, "1-d or 2-d"),
+    (lambda x: fnp.moveaxis(fnp.reshape(x, (2, 3)), (0, 1), 0), ValueError, "same number of elements"),
+    (lambda x: fnp.moveaxis(fnp.reshape(x, (2, 3)), (0, 0), (0, 1)), ValueError, "repeated axis"),
+    (lambda x: fnp.moveaxis(x, 1, 0), ValueError, "source 1 is out of bounds"),
+    (lambda x: fnp.rot90(fnp.reshape(x, (2, 3)), axes=(0, -2)), ValueError, "axes must be different"),
+    (lambda x: fnp.rot90(fnp.reshape(x, (2, 3)), axes=(0,)), ValueError, "len\\(axes\\) must be 2"),
+    (lambda x: fnp.repeat(x, -1), ValueError, "may not contain negative values"),
+    (lambda x: fnp.searchsorted(fnp.reshape(x, (2, 3)), 0.5), ValueError, "`a` must be 1-d"),
+    (lambda x: fnp.searchsorted(x, 0.5, side="middle"), ValueError, "side must be 'left' or 'right'"),
+    (lambda x: fnp.select([x > 0], [x, x]), ValueError, "must have the same length"),
+    (lambda x: fnp.select([], []), ValueError, "condlist is empty"),
+    (lambda x: fnp.take(x, [0], mode="nearest"), ValueError, "mode must be one of"),
+    (lambda x: fnp.take(x, [0], out=np.empty(1)), TypeError, "`out` is not supported"),
+    (lambda x: fnp.fliplr(x), ValueError, "at least 2-d"),
+    (lambda x: fnp.argsort(x, order="f"), ValueError, "`order`"),
+    (lambda x: fnp.rollaxis(x, 0, 3), ValueError, "start 3 must satisfy"),
+    (lambda x: fnp.linalg.multi_dot([x]), ValueError, "at least two arrays"),
+]
+
+
+@pytest.mark.parametrize("f,error,message", BAD, ids=[b[2] for b in BAD])
+def test_bad_arguments_raise_clear_errors(f, error, message):
+    with pytest.raises(error, match=message):
+        ft.grad(lambda x: fnp.sum(f(x)))(np.linspace(0.0, 1.0, 6))
+    np.testing.assert_array_equal(ft.grad(lambda x: fnp.sum(fnp.sort(x)))(np.ones(2)), np.ones(2))
