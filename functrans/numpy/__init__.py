@@ -26,109 +26,49 @@ from numpy import (bool_, complex64, complex128, dtype, e, float16, float32,  # 
 ArrayLike = Any
 
 # ---------------------------------------------------------------------------------------
-# Elementwise functions: the primitives themselves, under NumPy's names.
+# Elementwise functions (ufuncs) and reductions live in submodules.
 
-sin, cos, tan, arcsin, arccos, arctan = P.sin, P.cos, P.tan, P.arcsin, P.arccos, P.arctan
-sinh, cosh, tanh, arcsinh, arccosh, arctanh = P.sinh, P.cosh, P.tanh, P.arcsinh, P.arccosh, P.arctanh
-exp, log, log1p, expm1, sqrt = P.exp, P.log, P.log1p, P.expm1, P.sqrt
-abs = absolute = P.abs  # noqa: A001
-sign, floor, ceil, trunc = P.sign, P.floor, P.ceil, P.trunc
-add, subtract, multiply = P.add, P.sub, P.mul
-divide = true_divide = P.div
-power = P.pow
-negative = P.neg
-maximum, minimum, arctan2 = P.maximum, P.minimum, P.arctan2
-remainder = mod = P.remainder
-floor_divide = P.floor_divide
-equal, not_equal, less, less_equal, greater, greater_equal = P.eq, P.ne, P.lt, P.le, P.gt, P.ge
-bitwise_and, bitwise_or, bitwise_xor, invert = P.bitwise_and, P.bitwise_or, P.bitwise_xor, P.invert
-bitwise_not = invert
-logical_and, logical_or, logical_xor, logical_not = (P.logical_and, P.logical_or,
-                                                     P.logical_xor, P.logical_not)
-isfinite, isnan, isinf = P.isfinite, P.isnan, P.isinf
-
-
-def round(a: ArrayLike, decimals: int = 0) -> Any:  # noqa: A001
-    """Round to ``decimals`` places; its derivative is zero."""
-    if decimals == 0:
-        return P.round(a)
-    scale = 10.0 ** decimals
-    return P.round(a * scale) / scale
-
-
-around = round
-
-
-def positive(x: ArrayLike) -> Any:
-    return x
-
-
-def square(x: ArrayLike) -> Any:
-    return P.mul(x, x)
-
-
-def reciprocal(x: ArrayLike) -> Any:
-    return P.div(1.0, x)
-
-
-def exp2(x: ArrayLike) -> Any:
-    return P.pow(2.0, x)
-
-
-def log2(x: ArrayLike) -> Any:
-    return P.log(x) / float(_np.log(2.0))  # a Python float keeps float32 (NEP 50)
-
-
-def log10(x: ArrayLike) -> Any:
-    return P.log(x) / float(_np.log(10.0))
-
-
-def hypot(x: ArrayLike, y: ArrayLike) -> Any:
-    return sqrt(x * x + y * y)
-
-
-def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
-    """``log(exp(x) + exp(y))`` without overflow (exact derivative for any shift)."""
-    m = P.stop_gradient_p.bind(P.maximum(x, y))
-    m = P.where(P.isfinite(m), m, 0.0)
-    return m + P.log(P.exp(P.sub(x, m)) + P.exp(P.sub(y, m)))
-
-
-def sigmoid(x: ArrayLike) -> Any:
-    return P.logistic(x)
-
-
-def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any:
-    """Elementwise ``x if condition else y``: the way to branch per element (and per example)."""
-    if x is None and y is None:
-        return nonzero(condition)
-    return P.where(condition, x, y)
-
-
-def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
-    """Limit ``a`` to ``[a_min, a_max]``; the derivative is 1 inside and 0 outside."""
-    if a_min is not None:
-        a = P.where(P.lt(a, a_min), a_min, a)
-    if a_max is not None:
-        a = P.where(P.gt(a, a_max), a_max, a)
-    return a
-
+from ._elementwise import *  # noqa: E402, F401, F403
+from ._elementwise import _concrete, _result_dtype  # noqa: E402
+from ._reductions import *  # noqa: E402, F401, F403
+from ._reductions import _axes  # noqa: E402, F401  (used by linalg)
 
 # ---------------------------------------------------------------------------------------
 # Creation. Concrete arrays are plain NumPy; ``*_like`` follows a traced argument.
 
-array = _np.array
-zeros, ones, full, empty = _np.zeros, _np.ones, _np.full, _np.empty
-arange, linspace, eye, identity, meshgrid, tri = (_np.arange, _np.linspace, _np.eye,
-                                                  _np.identity, _np.meshgrid, _np.tri)
+zeros, ones, empty = _np.zeros, _np.ones, _np.empty
+arange, eye, identity, tri = _np.arange, _np.eye, _np.identity, _np.tri
+
+
+def _any_traced(*args: Any) -> bool:
+    return builtins.any(isinstance(x, Tracer) for x in args)
+
+
+def array(object: ArrayLike, dtype: Any = None, *, copy: bool = True, order: str = "K",  # noqa: A002
+          ndmin: int = 0) -> Any:
+    """NumPy's ``array``; traced values (also inside lists) give a traced array.
+
+    Example:
+        >>> import functrans.numpy as fnp
+        >>> fnp.array([1, 2], dtype=fnp.float32)
+        array([1., 2.], dtype=float32)
+    """
+    if not _core._active:
+        return _np.array(object, dtype, copy=copy, order=order, ndmin=ndmin)
+    out = asarray(object, dtype)
+    if ndim(out) < ndmin:
+        out = P.reshape(out, (1,) * (ndmin - ndim(out)) + tuple(shape_of(out)))
+    return out
 
 
 def asarray(a: ArrayLike, dtype: Any = None) -> Any:
     """``a`` as an array; a traced value stays traced (converted to ``dtype`` if given)."""
+    if not _core._active:
+        return _np.asarray(a, dtype=dtype)
     if isinstance(a, Tracer):
-        return a if dtype is None else P.convert_element_type(a, dtype)
-    if isinstance(a, (list, tuple)) and any(isinstance(x, Tracer) for x in _flat(a)):
-        return stack([asarray(x) for x in a])
+        return a if dtype is None or a.dtype == dtype else P.convert_element_type(a, dtype)
+    if isinstance(a, (list, tuple)) and builtins.any(isinstance(x, Tracer) for x in _flat(a)):
+        return stack([asarray(x, dtype) for x in a])
     return _np.asarray(a, dtype=dtype)
 
 
@@ -139,124 +79,124 @@ def _flat(seq: Any) -> list:
     return out
 
 
-def zeros_like(a: ArrayLike, dtype: Any = None) -> Any:
-    out = P.zeros_like(a)
-    return out if dtype is None else P.convert_element_type(out, dtype)
+def _like(a: ArrayLike, dtype: Any, shape: Any) -> tuple:
+    """The shape and dtype a ``*_like`` function gives for a traced ``a`` (whose per-example
+    shape it is under vmap: a constant needs no batch axis)."""
+    return (tuple(shape_of(a)) if shape is None else shape), (a.dtype if dtype is None else dtype)
 
 
-def ones_like(a: ArrayLike, dtype: Any = None) -> Any:
-    return full_like(a, 1, dtype)
+def zeros_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = True,
+               shape: Any = None) -> Any:
+    """Zeros shaped like ``a``: a plain NumPy array even for a traced ``a`` (a constant)."""
+    if not isinstance(a, Tracer):
+        return _np.zeros_like(a, dtype, order, subok, shape)
+    return _np.zeros(*_like(a, dtype, shape))
 
 
-def full_like(a: ArrayLike, fill_value: Any, dtype: Any = None) -> Any:
-    """As NumPy: the result has ``a``'s dtype (or ``dtype``), whatever ``fill_value``'s type."""
-    out = zeros_like(a, dtype) + fill_value
-    target = _np.dtype(dtype_of(a) if dtype is None else dtype)
-    return out if dtype_of(out) == target else P.convert_element_type(out, target)
+def ones_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = True,
+              shape: Any = None) -> Any:
+    """Ones shaped like ``a``: a plain NumPy array even for a traced ``a``."""
+    if not isinstance(a, Tracer):
+        return _np.ones_like(a, dtype, order, subok, shape)
+    return _np.ones(*_like(a, dtype, shape))
+
+
+def empty_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = True,
+               shape: Any = None) -> Any:
+    """An uninitialised array shaped like ``a`` (plain NumPy, also for a traced ``a``)."""
+    if not isinstance(a, Tracer):
+        return _np.empty_like(a, dtype, order, subok, shape)
+    return _np.empty(*_like(a, dtype, shape))
+
+
+def full(shape: Any, fill_value: ArrayLike, dtype: Any = None, order: str = "C") -> Any:
+    """An array of ``shape`` filled with ``fill_value`` (traced if ``fill_value`` is)."""
+    if not isinstance(fill_value, Tracer):
+        return _np.full(shape, fill_value, dtype, order)
+    shape = (shape,) if isinstance(shape, (int, _np.integer)) else tuple(shape)
+    return P.broadcast_to(fill_value if dtype is None else astype(fill_value, dtype), shape)
+
+
+def full_like(a: ArrayLike, fill_value: ArrayLike, dtype: Any = None, order: str = "K",
+              subok: bool = True, shape: Any = None) -> Any:
+    """As NumPy: the result has ``a``'s dtype (or ``dtype``), whatever ``fill_value``'s type;
+    it is traced only if ``fill_value`` is."""
+    if not isinstance(fill_value, Tracer):
+        if not isinstance(a, Tracer):
+            return _np.full_like(a, fill_value, dtype, order, subok, shape)
+        shape, dtype = _like(a, dtype, shape)
+        return _np.full(shape, fill_value, dtype)
+    shape, dtype = _like(a if isinstance(a, Tracer) else _np.asarray(a), dtype, shape)
+    return P.broadcast_to(astype(fill_value, dtype), shape)
+
+
+def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
+             retstep: bool = False, dtype: Any = None, axis: int = 0) -> Any:
+    """``num`` evenly spaced values from ``start`` to ``stop``; differentiable in both.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.jacfwd(lambda b: fnp.linspace(0.0, b, 3))(2.0)
+        array([0. , 0.5, 1. ])
+    """
+    if not _any_traced(start, stop):
+        return _np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
+    div = (num - 1) if endpoint else num
+    dt = _result_dtype(start, stop, float(num))
+    start, stop = astype(start, dt), astype(stop, dt)
+    shp = _np.broadcast_shapes(shape_of(start), shape_of(stop))
+    steps = _np.arange(num, dtype=dt).reshape((num,) + (1,) * len(shp))
+    step = (stop - start) / div if div > 0 else (stop - start) * _np.nan
+    y = steps * step + start if div > 0 else P.broadcast_to(start, (num,) + shp)
+    if endpoint and num > 1:
+        last = _np.arange(num).reshape(steps.shape) == num - 1
+        y = P.where(last, stop, y)
+    y = moveaxis(y, 0, axis) if axis != 0 else y
+    y = y if dtype is None else astype(y, dtype)
+    return (y, step) if retstep else y
+
+
+def logspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
+             base: ArrayLike = 10.0, dtype: Any = None, axis: int = 0) -> Any:
+    """``base ** linspace(start, stop)``; differentiable in ``start``, ``stop`` and ``base``."""
+    if not _any_traced(start, stop, base):
+        return _np.logspace(start, stop, num, endpoint, base, dtype, axis)
+    y = P.pow(base, linspace(start, stop, num, endpoint, axis=axis))
+    return y if dtype is None else astype(y, dtype)
+
+
+def geomspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
+              dtype: Any = None, axis: int = 0) -> Any:
+    """Values spaced evenly on a log scale from ``start`` to ``stop`` (of one sign), which are
+    hit exactly; differentiable in both."""
+    if not _any_traced(start, stop):
+        return _np.geomspace(start, stop, num, endpoint, dtype, axis)
+    sgn = P.sign(P.stop_gradient_p.bind(start))
+    y = sgn * logspace(log10(P.abs(start)), log10(P.abs(stop)), num, endpoint, axis=0)
+    first = _np.arange(num).reshape((num,) + (1,) * (ndim(y) - 1)) == 0
+    y = P.where(first, start, y)
+    if endpoint and num > 1:
+        y = P.where(first[::-1], stop, y)
+    y = moveaxis(y, 0, axis) if axis != 0 else y
+    return y if dtype is None else astype(y, dtype)
+
+
+def meshgrid(*xi: ArrayLike, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> Any:
+    """Coordinate matrices from coordinate vectors; traced vectors give traced grids."""
+    if not _any_traced(*xi):
+        return _np.meshgrid(*xi, copy=copy, sparse=sparse, indexing=indexing)
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    n = len(xi)
+    axes = list(range(n))
+    if indexing == "xy" and n > 1:
+        axes[0], axes[1] = 1, 0
+    out = [P.reshape(x, tuple(-1 if k == ax else 1 for k in range(n))) for x, ax in zip(xi, axes)]
+    return tuple(out) if sparse else tuple(broadcast_arrays(*out))
 
 
 def astype(x: ArrayLike, dtype: Any) -> Any:
     return P.convert_element_type(x, dtype)
-
-
-# ---------------------------------------------------------------------------------------
-# Reductions.
-
-def ndim(a: ArrayLike) -> int:
-    return len(shape_of(a))
-
-
-def shape(a: ArrayLike) -> tuple:
-    return tuple(shape_of(a))
-
-
-def size(a: ArrayLike) -> int:
-    return int(_np.prod(shape_of(a), dtype=_np.int64))
-
-
-def normalize_axis(axis: int, ndim: int, argname: str = "axis") -> int:
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"{argname} {axis} is out of bounds for an array of dimension {ndim}")
-    return axis + ndim if axis < 0 else axis
-
-
-def _axes(axis: int | Sequence[int] | None, ndim: int) -> tuple:
-    if axis is None:
-        return tuple(range(ndim))
-    if isinstance(axis, (int, _np.integer)):
-        axis = (axis,)
-    return tuple(sorted(normalize_axis(int(a), ndim) for a in axis))
-
-
-def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Sum over ``axis`` (all axes if ``None``)."""
-    if dtype is not None:
-        a = P.convert_element_type(a, dtype)
-    if axis is None:
-        return P.reduce_sum_p.bind(a, axes=None, keepdims=keepdims)
-    axes = _axes(axis, ndim(a))
-    return P.reduce_sum(a, axes, keepdims) if axes or keepdims else a
-
-
-def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
-    """Arithmetic mean over ``axis``."""
-    shp = shape_of(a)
-    axes = _axes(axis, len(shp))
-    count = int(_np.prod([shp[i] for i in axes], dtype=_np.int64))
-    total = sum(a, axis=axes, dtype=dtype, keepdims=keepdims)
-    return P.div(total, count) if dtype_of(total).kind in "fc" else P.div(total, float(count))
-
-
-def var(a: ArrayLike, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
-    shp = shape_of(a)
-    axes = _axes(axis, len(shp))
-    count = int(_np.prod([shp[i] for i in axes], dtype=_np.int64))
-    centered = a - mean(a, axis=axes, keepdims=True)
-    return sum(centered * centered, axis=axes, keepdims=keepdims) / builtins.max(count - ddof, 0)
-
-
-def std(a: ArrayLike, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
-    return sqrt(var(a, axis=axis, ddof=ddof, keepdims=keepdims))
-
-
-def max(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Maximum over ``axis``; tied maxima share the derivative equally."""
-    return P.reduce_max(a, None if axis is None else _axes(axis, ndim(a)), keepdims)
-
-
-def min(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Minimum over ``axis``; tied minima share the derivative equally."""
-    return P.reduce_min(a, None if axis is None else _axes(axis, ndim(a)), keepdims)
-
-
-amax, amin = max, min
-
-
-def prod(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
-    """Product over ``axis``; exact derivatives even where elements are zero."""
-    return P.reduce_prod(a, _axes(axis, ndim(a)), keepdims)
-
-
-def _argreduce(impl: Any, a: ArrayLike, axis: int | None, keepdims: bool) -> Any:
-    if axis is not None:
-        axis = normalize_axis(axis, ndim(a))
-    return P.argreduce_p.bind(a, axis=axis, keepdims=keepdims, impl=impl)
-
-
-def argmax(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Any:
-    return _argreduce(_np.argmax, a, axis, keepdims)
-
-
-def argmin(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Any:
-    return _argreduce(_np.argmin, a, axis, keepdims)
-
-
-def all(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    return P.reduce_min(P.ne(a, 0), _axes(axis, ndim(a)), keepdims)
-
-
-def any(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    return P.reduce_max(P.ne(a, 0), _axes(axis, ndim(a)), keepdims)
 
 
 # ---------------------------------------------------------------------------------------
@@ -367,13 +307,6 @@ def vstack(arrays: Sequence[ArrayLike]) -> Any:
 def nonzero(a: ArrayLike) -> tuple:
     """Indices of the non-zero elements; needs a concrete ``a`` (the result's size depends on it)."""
     return _np.nonzero(_concrete(a, "nonzero"))
-
-
-def _concrete(a: ArrayLike, what: str) -> Any:
-    try:
-        return concrete_value(a)
-    except ConcretizationError as err:
-        raise ConcretizationError(f"{what} needs a concrete value: {err}") from None
 
 
 # ---------------------------------------------------------------------------------------

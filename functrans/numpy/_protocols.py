@@ -69,6 +69,11 @@ def install_tracer_methods(at_cls: type) -> None:
                  "any", "ravel", "transpose", "swapaxes", "squeeze", "clip", "dot", "astype",
                  "round", "nonzero"):
         setattr(Tracer, name, method(getattr(fnp, name)))
+    # NumPy 2's ndarray methods of the reductions and complex parts (no ``ptp``: removed)
+    for name in ("cumsum", "cumprod", "conj", "conjugate"):
+        setattr(Tracer, name, method(getattr(fnp, name)))
+    Tracer.real = property(fnp.real)  # type: ignore[attr-defined]
+    Tracer.imag = property(fnp.imag)  # type: ignore[attr-defined]
     Tracer.flatten = method(fnp.ravel)  # type: ignore[attr-defined]
     Tracer.copy = lambda self: self  # type: ignore[attr-defined]
     Tracer.item = lambda self: self.concrete().item()  # type: ignore[attr-defined]
