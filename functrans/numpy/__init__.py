@@ -142,6 +142,7 @@ def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = 
     if not _any_traced(start, stop):
         return _np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
     div = (num - 1) if endpoint else num
+    out_dtype = _numpy_dtype(_np.linspace, start, stop, num, endpoint, False, dtype, axis)
     dt = _result_dtype(start, stop, float(num))
     start, stop = astype(start, dt), astype(stop, dt)
     shp = _np.broadcast_shapes(shape_of(start), shape_of(stop))
@@ -151,8 +152,7 @@ def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = 
     if endpoint and num > 1:
         last = _np.arange(num).reshape(steps.shape) == num - 1
         y = P.where(last, stop, y)
-    y = moveaxis(y, 0, axis) if axis != 0 else y
-    y = y if dtype is None else astype(y, dtype)
+    y = astype(moveaxis(y, 0, axis) if axis != 0 else y, out_dtype)
     return (y, step) if retstep else y
 
 
@@ -161,8 +161,10 @@ def logspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = 
     """``base ** linspace(start, stop)``; differentiable in ``start``, ``stop`` and ``base``."""
     if not _any_traced(start, stop, base):
         return _np.logspace(start, stop, num, endpoint, base, dtype, axis)
-    y = P.pow(base, linspace(start, stop, num, endpoint, axis=axis))
-    return y if dtype is None else astype(y, dtype)
+    out_dtype = _numpy_dtype(_np.logspace, start, stop, num, endpoint, base, dtype, axis)
+    if ndim(base):
+        base = expand_dims(base, axis)
+    return astype(P.pow(base, linspace(start, stop, num, endpoint, axis=axis)), out_dtype)
 
 
 def geomspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
@@ -171,6 +173,8 @@ def geomspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool =
     hit exactly; differentiable in both."""
     if not _any_traced(start, stop):
         return _np.geomspace(start, stop, num, endpoint, dtype, axis)
+    out_dtype = _numpy_dtype(_np.geomspace, start, stop, num, endpoint, dtype, axis)
+    start, stop = astype(start, out_dtype), astype(stop, out_dtype)
     sgn = P.sign(P.stop_gradient_p.bind(start))
     y = sgn * logspace(log10(P.abs(start)), log10(P.abs(stop)), num, endpoint, axis=0)
     first = _np.arange(num).reshape((num,) + (1,) * (ndim(y) - 1)) == 0
@@ -178,7 +182,13 @@ def geomspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool =
     if endpoint and num > 1:
         y = P.where(first[::-1], stop, y)
     y = moveaxis(y, 0, axis) if axis != 0 else y
-    return y if dtype is None else astype(y, dtype)
+    return astype(y, out_dtype)
+
+
+def _numpy_dtype(fun: Any, *args: Any) -> Any:
+    """The dtype of NumPy's ``fun(*args)`` with traced arguments replaced by ones: the
+    promotion rules of linspace and friends differ between numbers and arrays."""
+    return fun(*(_np.ones(shape_of(a), a.dtype) if isinstance(a, Tracer) else a for a in args)).dtype
 
 
 def meshgrid(*xi: ArrayLike, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> Any:
