@@ -807,7 +807,8 @@ for _q, _kwargs, _shapes in QUANTILE_CASES:
             (lambda q, kw: lambda x: np.quantile(x, q, **kw))(_q, _kwargs), ["quantile"]),
         rec(f"percentile(q={_q!r},{_kw(_kwargs)})",
             (lambda q, kw: lambda x: fnp.percentile(x, np.multiply(q, 100.0), **kw))(_q, _kwargs), 1,
-            NORMAL, _shapes, (lambda q, kw: lambda x: np.percentile(x, np.multiply(q, 100.0), **kw))(_q, _kwargs),
+            NORMAL, _shapes,
+            (lambda q, kw: lambda x: np.percentile(x, np.multiply(q, 100.0), **kw))(_q, _kwargs),
             ["percentile"]))
 add(
     rec("median(axis=1)", lambda x: fnp.median(x, axis=1), 1, NORMAL, [(2, 4), (2, 3, 2)],
@@ -843,8 +844,9 @@ add(
         lambda x, y: np.stack(np.meshgrid(x, y)), ["meshgrid"]),
     rec("meshgrid(ij)", lambda x, y: fnp.stack(fnp.meshgrid(x, y, x, indexing="ij")), 2, NORMAL,
         [((3,), (2,))], lambda x, y: np.stack(np.meshgrid(x, y, x, indexing="ij")), ["meshgrid"]),
-    rec("meshgrid(sparse)", lambda x, y: fnp.meshgrid(x, y, sparse=True)[0] * fnp.meshgrid(x, y, sparse=True)[1],
-        2, NORMAL, [((3,), (2,))], lambda x, y: np.meshgrid(x, y, sparse=True)[0] * np.meshgrid(x, y, sparse=True)[1],
+    rec("meshgrid(sparse)", (lambda m: lambda x, y: m(x, y, sparse=True)[0] * m(x, y, sparse=True)[1])(fnp.meshgrid),
+        2, NORMAL, [((3,), (2,))],
+        (lambda m: lambda x, y: m(x, y, sparse=True)[0] * m(x, y, sparse=True)[1])(np.meshgrid),
         ["meshgrid"]),
 )
 

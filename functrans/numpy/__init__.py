@@ -15,8 +15,8 @@ import numpy as _np
 
 from .. import core as _core
 from .. import primitives as P
-from ..core import Tracer, concrete_value, dtype_of, shape_of
-from ..errors import ConcretizationError
+from ..core import Tracer, concrete_value, dtype_of, shape_of  # noqa: F401
+from ..errors import ConcretizationError  # noqa: F401
 
 # Dtypes and constants, so ``fnp.float32`` and ``fnp.pi`` work as with NumPy.
 from numpy import (bool_, complex64, complex128, dtype, e, float16, float32,  # noqa: F401
@@ -28,10 +28,10 @@ ArrayLike = Any
 # ---------------------------------------------------------------------------------------
 # Elementwise functions (ufuncs) and reductions live in submodules.
 
-from ._elementwise import *  # noqa: E402, F401, F403
-from ._elementwise import _concrete, _result_dtype  # noqa: E402
-from ._reductions import *  # noqa: E402, F401, F403
-from ._reductions import _axes  # noqa: E402, F401  (used by linalg)
+from ._elementwise import *  # noqa: E402, F401, F403  (re-exported: see its __all__)
+from ._elementwise import _concrete, _result_dtype, log10  # noqa: E402
+from ._reductions import *  # noqa: E402, F401, F403  (re-exported: see its __all__)
+from ._reductions import _axes, ndim, normalize_axis  # noqa: E402, F401  (_axes: for linalg)
 
 # ---------------------------------------------------------------------------------------
 # Creation. Concrete arrays are plain NumPy; ``*_like`` follows a traced argument.
