@@ -246,3 +246,22 @@ def test_traced_methods():
     want = np.sum(np.cumsum(x) * x) + x.var() + x.std(ddof=1) + x.clip(0, 1).sum() + x.round().sum()
     assert np.isclose(ft.value_and_grad(f)(x)[0], want)
     assert not hasattr(core.Tracer, "ptp")      # NumPy 2 removed ndarray.ptp
+
+
+# ---- plain NumPy on traced values ------------------------------------------------------------
+
+def test_numpy_calls_on_traced_values_reach_the_new_functions():
+    x = np.array([0.5, 2.0, -1.0, 3.0])
+
+    def f(x):
+        return (np.sum(np.cumsum(x)) + np.median(x) + np.quantile(x, 0.25) + np.var(x, ddof=1)
+                + np.sum(np.cbrt(x)) + np.sum(np.fmax(x, 0.0)) + np.sum(np.clip(x, 0.0, 1.0))
+                + np.real(np.sum(np.conjugate(x))) + np.ptp(x) + np.nansum(x) + np.average(x)
+                + np.sum(np.deg2rad(x)) + np.sum(np.sinc(x)))
+
+    want = (np.sum(np.cumsum(x)) + np.median(x) + np.quantile(x, 0.25) + np.var(x, ddof=1)
+            + np.sum(np.cbrt(x)) + np.sum(np.fmax(x, 0.0)) + np.sum(np.clip(x, 0.0, 1.0)) + np.sum(x)
+            + np.ptp(x) + np.sum(x) + np.mean(x) + np.sum(np.deg2rad(x)) + np.sum(np.sinc(x)))
+    v, g = ft.value_and_grad(f)(x)
+    np.testing.assert_allclose(v, want, rtol=1e-14)
+    ft.check_grads(f, (x,), order=2)

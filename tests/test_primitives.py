@@ -727,6 +727,10 @@ add(
     rec("nan_to_num(nan,inf)", lambda x: fnp.nan_to_num(_nonfinite(fnp, x), nan=-9.0, neginf=-5.0), 1,
         avoiding(-2, 2, (-1.6, -1.4), (-0.7, -0.5), (0.5, 0.7), (1.4, 1.6)), SHAPES1,
         lambda x: np.nan_to_num(_nonfinite(np, x), nan=-9.0, neginf=-5.0), ["nan_to_num"]),
+    rec("modf", lambda x: fnp.stack(fnp.modf(x)), 1, near_half_integers(), SHAPES1,
+        lambda x: np.stack(np.modf(x)), ["modf"]),
+    rec("ldexp", lambda x: fnp.ldexp(x, np.array([1, -2, 3])), 1, NORMAL, [(3,), (2, 3)],
+        lambda x: np.ldexp(x, np.array([1, -2, 3])), ["ldexp"]),
     rec("primitives.zeros_like", primitives.zeros_like, 1, NORMAL, SHAPES1, np.zeros_like, diff=False),
 )
 
@@ -794,6 +798,17 @@ add(
         (NORMAL, POSITIVE), [((3,), (3,)), ((2, 3), (2, 3))],
         lambda x, w: np.stack(np.average(x, 0, w, returned=True)), ["average"]),
 )
+for _name in ("nanargmax", "nanargmin"):
+    for _kwargs, _shapes in [({}, SHAPES1), ({"axis": 0}, [(3,), (2, 3)]),
+                             ({"axis": -1, "keepdims": True}, [(2, 3)])]:
+        add(rec(f"{_name}({_kw(_kwargs)})", (lambda f, kw: lambda x: f(x, **kw))(getattr(fnp, _name), _kwargs),
+                1, with_nans(), [s for s in _shapes if s != ()],
+                (lambda f, kw: lambda x: f(x, **kw))(getattr(np, _name), _kwargs), [_name], diff=False))
+for _name in ("nancumsum", "nancumprod"):
+    for _kwargs, _shapes in [({}, SHAPES1), ({"axis": 0}, [(3,), (2, 3)]), ({"axis": -1}, [(2, 3)])]:
+        add(rec(f"{_name}({_kw(_kwargs)})", (lambda f, kw: lambda x: f(x, **kw))(getattr(fnp, _name), _kwargs),
+                1, with_nans(0.5, 1.5), _shapes,
+                (lambda f, kw: lambda x: f(x, **kw))(getattr(np, _name), _kwargs), [_name]))
 QUANTILE_CASES = [  # (q, kwargs, shapes)
     (0.3, {}, SHAPES1),
     ([0.0, 0.25, 0.5, 1.0], {}, [(3,), (2, 3)]),

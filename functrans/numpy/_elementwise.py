@@ -241,6 +241,22 @@ def divmod(x: ArrayLike, y: ArrayLike) -> tuple:  # noqa: A001
     return P.floor_divide(x, y), P.remainder(x, y)
 
 
+def modf(x: ArrayLike) -> tuple:
+    """``(fractional part, integral part)``, both with the sign of ``x``."""
+    if not _core._active:
+        return _np.modf(x)
+    whole = P.trunc(x)
+    return P.sub(x, whole), whole
+
+
+def ldexp(x1: ArrayLike, x2: ArrayLike) -> Any:
+    """``x1 * 2**x2`` for integer exponents ``x2`` (differentiable in ``x1``)."""
+    if not _core._active:
+        return _np.ldexp(x1, x2)
+    dtype = _result_dtype(x1)
+    return _as(P.mul(x1, _as(P.pow(2.0, P.stop_gradient_p.bind(x2)), dtype)), dtype)
+
+
 def angle(z: ArrayLike, deg: bool = False) -> Any:
     """The argument of ``z`` (``arctan2(imag, real)``), in degrees if ``deg``."""
     if not _core._active:

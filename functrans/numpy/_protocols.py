@@ -94,7 +94,7 @@ def install_tracer_methods(at_cls: type) -> None:
     Tracer.__array__ = _array  # type: ignore[attr-defined]
 
 
-_UFUNC_NAMES = {"absolute": "abs", "true_divide": "divide", "conjugate": None}
+_UFUNC_NAMES = {"absolute": "abs", "true_divide": "divide"}
 
 
 def _lookup(name: str, module: str = "") -> Any:

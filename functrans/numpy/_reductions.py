@@ -26,11 +26,11 @@ def ndim(a: ArrayLike) -> int:
 
 
 def shape(a: ArrayLike) -> tuple:
-    return tuple(shape_of(a))
+    return tuple(a.shape) if isinstance(a, Tracer) else _np.shape(a)
 
 
 def size(a: ArrayLike) -> int:
-    return int(_np.prod(shape_of(a), dtype=_np.int64))
+    return a.size if isinstance(a, Tracer) else _np.size(a)
 
 
 def normalize_axis(axis: int, ndim: int, argname: str = "axis") -> int:
@@ -359,6 +359,38 @@ def nanmin(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = Fal
     return _nan_extremum(min, _np.inf, a, axis, keepdims)
 
 
+def nanargmax(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
+    """Index of the maximum ignoring NaN."""
+    if not _core._active:
+        return _np.nanargmax(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "nanargmax")
+    return argmax(_nan_filled(a, -_np.inf), axis, keepdims=keepdims)
+
+
+def nanargmin(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
+    """Index of the minimum ignoring NaN."""
+    if not _core._active:
+        return _np.nanargmin(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "nanargmin")
+    return argmin(_nan_filled(a, _np.inf), axis, keepdims=keepdims)
+
+
+def nancumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
+    """Cumulative sum treating NaN as zero."""
+    if not _core._active:
+        return _np.nancumsum(a, axis=axis, dtype=dtype, out=out)
+    _no_out(out, "nancumsum")
+    return cumsum(_nan_filled(a, 0.0), axis, dtype)
+
+
+def nancumprod(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
+    """Cumulative product treating NaN as one."""
+    if not _core._active:
+        return _np.nancumprod(a, axis=axis, dtype=dtype, out=out)
+    _no_out(out, "nancumprod")
+    return cumprod(_nan_filled(a, 1.0), axis, dtype)
+
+
 # ---- order statistics ----------------------------------------------------------------------
 # Sorting is an index permutation (argsort, no derivative) followed by a gather, which
 # carries the derivative. ``_argsort_p`` is private to this module: it serves median and
@@ -455,4 +487,5 @@ def median(a: ArrayLike, axis: Any = None, out: Any = None, overwrite_input: boo
 __all__ = ["ndim", "shape", "size", "normalize_axis", "sum", "mean", "var", "std", "max", "min",
            "amax", "amin", "ptp", "prod", "argmax", "argmin", "all", "any", "count_nonzero",
            "cumsum", "cumprod", "average", "nansum", "nanprod", "nanmean", "nanvar", "nanstd",
-           "nanmax", "nanmin", "quantile", "percentile", "median"]
+           "nanmax", "nanmin", "nanargmax", "nanargmin", "nancumsum", "nancumprod", "quantile",
+           "percentile", "median"]
