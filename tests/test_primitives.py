@@ -798,17 +798,20 @@ add(
         (NORMAL, POSITIVE), [((3,), (3,)), ((2, 3), (2, 3))],
         lambda x, w: np.stack(np.average(x, 0, w, returned=True)), ["average"]),
 )
+def with_kw(f, kw):
+    return lambda x: f(x, **kw)
+
+
 for _name in ("nanargmax", "nanargmin"):
     for _kwargs, _shapes in [({}, SHAPES1), ({"axis": 0}, [(3,), (2, 3)]),
                              ({"axis": -1, "keepdims": True}, [(2, 3)])]:
-        add(rec(f"{_name}({_kw(_kwargs)})", (lambda f, kw: lambda x: f(x, **kw))(getattr(fnp, _name), _kwargs),
-                1, with_nans(), [s for s in _shapes if s != ()],
-                (lambda f, kw: lambda x: f(x, **kw))(getattr(np, _name), _kwargs), [_name], diff=False))
+        add(rec(f"{_name}({_kw(_kwargs)})", with_kw(getattr(fnp, _name), _kwargs), 1, with_nans(),
+                [s for s in _shapes if s != ()], with_kw(getattr(np, _name), _kwargs), [_name],
+                diff=False))
 for _name in ("nancumsum", "nancumprod"):
     for _kwargs, _shapes in [({}, SHAPES1), ({"axis": 0}, [(3,), (2, 3)]), ({"axis": -1}, [(2, 3)])]:
-        add(rec(f"{_name}({_kw(_kwargs)})", (lambda f, kw: lambda x: f(x, **kw))(getattr(fnp, _name), _kwargs),
-                1, with_nans(0.5, 1.5), _shapes,
-                (lambda f, kw: lambda x: f(x, **kw))(getattr(np, _name), _kwargs), [_name]))
+        add(rec(f"{_name}({_kw(_kwargs)})", with_kw(getattr(fnp, _name), _kwargs), 1,
+                with_nans(0.5, 1.5), _shapes, with_kw(getattr(np, _name), _kwargs), [_name]))
 QUANTILE_CASES = [  # (q, kwargs, shapes)
     (0.3, {}, SHAPES1),
     ([0.0, 0.25, 0.5, 1.0], {}, [(3,), (2, 3)]),
