@@ -31,14 +31,15 @@ UNARY = ("sin cos tan arcsin arccos arctan sinh cosh tanh arcsinh arctanh exp ex
          "log1p sqrt cbrt abs absolute fabs negative positive square reciprocal sign floor ceil "
          "trunc rint fix round around isfinite isnan isinf isposinf isneginf signbit conj "
          "conjugate real imag angle sinc deg2rad rad2deg degrees radians nan_to_num isreal "
-         "iscomplex logical_not ravel transpose atleast_1d squeeze asarray array zeros_like "
+         "iscomplex modf logical_not ravel transpose atleast_1d squeeze asarray array zeros_like "
          "ones_like empty_like").split()
 BINARY = ("add subtract multiply divide true_divide power arctan2 hypot logaddexp logaddexp2 "
           "maximum minimum fmax fmin copysign heaviside float_power remainder mod fmod "
           "floor_divide divmod equal not_equal less less_equal greater greater_equal logical_and "
           "logical_or logical_xor isclose allclose").split()
 REDUCTIONS = ("sum mean var std max min amax amin ptp prod argmax argmin all any count_nonzero "
-              "cumsum cumprod average nansum nanprod nanmean nanvar nanstd nanmax nanmin median").split()
+              "cumsum cumprod average nansum nanprod nanmean nanvar nanstd nanmax nanmin nanargmax "
+              "nanargmin nancumsum nancumprod median").split()
 
 CALLS: dict[str, tuple] = {}
 CALLS.update({n: ((v,), {}) for n in UNARY})
@@ -51,7 +52,7 @@ CALLS.update({
     "sigmoid": None,                        # NumPy has no sigmoid
     "bitwise_and": ((mask, ~mask), {}), "bitwise_or": ((mask, ~mask), {}),
     "bitwise_xor": ((ints, ints), {}), "invert": ((ints,), {}), "bitwise_not": ((ints,), {}),
-    "clip": ((v, -0.2, 0.2), {}), "where": ((mask, v, w), {}),
+    "clip": ((v, -0.2, 0.2), {}), "ldexp": ((v, ints), {}), "where": ((mask, v, w), {}),
     "quantile": ((m, 0.3), {}), "percentile": ((m, 30.0), {}),
     "full_like": ((v, 2.0), {}), "astype": None,
     "zeros": (((3, 3),), {}), "ones": (((3, 3),), {}), "empty": (((3, 3),), {}),

@@ -197,12 +197,13 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
 
 
 def _check_holomorphic(inputs: Sequence[Any], out: Any, name: str) -> None:
-    """``holomorphic=True`` needs complex inputs and a complex output (as in JAX)."""
+    """``holomorphic=True`` needs complex inputs and a complex output (as in JAX); ``out`` is
+    ``None`` where only the inputs are known."""
     for k, x in enumerate(inputs):
         if dtype_of(x).kind != "c":
             raise TypeError(f"{name} with holomorphic=True requires complex inputs; input leaf {k} "
                             f"has dtype {dtype_of(x)}. Convert it, e.g. x.astype(complex)")
-    if dtype_of(out).kind != "c":
+    if out is not None and dtype_of(out).kind != "c":
         raise TypeError(f"{name} with holomorphic=True requires a complex output, got dtype "
                         f"{dtype_of(out)}")
 
@@ -514,7 +515,7 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *,
         labels = [f"argument {i}" for i in nums]
         in_flat, in_tree = _flat_diff_inputs(dargs, "jacfwd", labels)
         if holomorphic:
-            _check_holomorphic(in_flat, np.zeros((), complex), "jacfwd")
+            _check_holomorphic(in_flat, None, "jacfwd")
         partial = _split_args(fun, args, kwargs, nums)
 
         def push(*ts: Any) -> Any:

@@ -89,7 +89,8 @@ def zeros_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = 
                shape: Any = None) -> Any:
     """Zeros shaped like ``a``: a plain NumPy array even for a traced ``a`` (a constant)."""
     if not isinstance(a, Tracer):
-        return _np.zeros_like(a, dtype, order, subok, shape)
+        plain = dtype is None and shape is None
+        return _np.zeros_like(a) if plain else _np.zeros_like(a, dtype, order, subok, shape)
     return _np.zeros(*_like(a, dtype, shape))
 
 
@@ -97,7 +98,8 @@ def ones_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = T
               shape: Any = None) -> Any:
     """Ones shaped like ``a``: a plain NumPy array even for a traced ``a``."""
     if not isinstance(a, Tracer):
-        return _np.ones_like(a, dtype, order, subok, shape)
+        plain = dtype is None and shape is None
+        return _np.ones_like(a) if plain else _np.ones_like(a, dtype, order, subok, shape)
     return _np.ones(*_like(a, dtype, shape))
 
 
@@ -105,7 +107,8 @@ def empty_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = 
                shape: Any = None) -> Any:
     """An uninitialised array shaped like ``a`` (plain NumPy, also for a traced ``a``)."""
     if not isinstance(a, Tracer):
-        return _np.empty_like(a, dtype, order, subok, shape)
+        plain = dtype is None and shape is None
+        return _np.empty_like(a) if plain else _np.empty_like(a, dtype, order, subok, shape)
     return _np.empty(*_like(a, dtype, shape))
 
 
@@ -123,7 +126,9 @@ def full_like(a: ArrayLike, fill_value: ArrayLike, dtype: Any = None, order: str
     it is traced only if ``fill_value`` is."""
     if not isinstance(fill_value, Tracer):
         if not isinstance(a, Tracer):
-            return _np.full_like(a, fill_value, dtype, order, subok, shape)
+            plain = dtype is None and shape is None
+            return (_np.full_like(a, fill_value) if plain
+                    else _np.full_like(a, fill_value, dtype, order, subok, shape))
         shape, dtype = _like(a, dtype, shape)
         return _np.full(shape, fill_value, dtype)
     shape, dtype = _like(a if isinstance(a, Tracer) else _np.asarray(a), dtype, shape)
@@ -188,7 +193,9 @@ def geomspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool =
 def _numpy_dtype(fun: Any, *args: Any) -> Any:
     """The dtype of NumPy's ``fun(*args)`` with traced arguments replaced by ones: the
     promotion rules of linspace and friends differ between numbers and arrays."""
-    return fun(*(_np.ones(shape_of(a), a.dtype) if isinstance(a, Tracer) else a for a in args)).dtype
+    with _np.errstate(all="ignore"):     # the ones may not fit the other values (geomspace)
+        return fun(*(_np.ones(shape_of(a), a.dtype) if isinstance(a, Tracer) else a
+                     for a in args)).dtype
 
 
 def meshgrid(*xi: ArrayLike, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> Any:

@@ -26,11 +26,11 @@ def ndim(a: ArrayLike) -> int:
 
 
 def shape(a: ArrayLike) -> tuple:
-    return tuple(a.shape) if isinstance(a, Tracer) else _np.shape(a)
+    return a.shape if type(a) is _np.ndarray or isinstance(a, Tracer) else _np.shape(a)
 
 
 def size(a: ArrayLike) -> int:
-    return a.size if isinstance(a, Tracer) else _np.size(a)
+    return a.size if type(a) is _np.ndarray or isinstance(a, Tracer) else _np.size(a)
 
 
 def normalize_axis(axis: int, ndim: int, argname: str = "axis") -> int:
