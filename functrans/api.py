@@ -159,8 +159,12 @@ vjp = value_and_pullback
 
 
 def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
-                   has_aux: bool = False) -> Callable[..., Any]:
+                   has_aux: bool = False, holomorphic: bool = False) -> Callable[..., Any]:
     """A function returning ``(fun(*args), gradient)`` (or ``((value, aux), gradient)``).
+
+    Complex inputs follow JAX: for a real ``fun`` the gradient is ``df/dx - i df/dy`` (so
+    ``-conj(gradient)`` is the steepest-descent direction); with ``holomorphic=True`` a
+    complex ``fun`` of complex inputs gives its complex derivative ``f'(z)``.
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
@@ -179,9 +183,12 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
             raise TypeError(f"grad requires a scalar output (shape ()), got {got}. Use "
                             f"ft.jacrev or ft.value_and_pullback for non-scalar outputs.")
         value = rev.out_flat[0]
-        if dtype_of(value).kind not in "f":
+        if holomorphic:
+            _check_holomorphic(rev.in_flat, value, "grad")
+        elif dtype_of(value).kind not in "f":
             raise TypeError(f"grad requires a real floating-point output, got dtype "
-                            f"{dtype_of(value)}; use ft.value_and_pullback for complex outputs")
+                            f"{dtype_of(value)}; pass holomorphic=True for a holomorphic function "
+                            f"of complex inputs, or use ft.value_and_pullback")
         seed = np.ones((), dtype=dtype_of(value))
         grads = tree.unflatten(rev.in_tree, rev.input_cotangents([seed], consume=True))
         g = grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)
@@ -189,8 +196,24 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
     return value_and_grad_fun
 
 
-def grad(fun: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False) -> Callable[..., Any]:
+def _check_holomorphic(inputs: Sequence[Any], out: Any, name: str) -> None:
+    """``holomorphic=True`` needs complex inputs and a complex output (as in JAX); ``out`` is
+    ``None`` where only the inputs are known."""
+    for k, x in enumerate(inputs):
+        if dtype_of(x).kind != "c":
+            raise TypeError(f"{name} with holomorphic=True requires complex inputs; input leaf {k} "
+                            f"has dtype {dtype_of(x)}. Convert it, e.g. x.astype(complex)")
+    if out is not None and dtype_of(out).kind != "c":
+        raise TypeError(f"{name} with holomorphic=True requires a complex output, got dtype "
+                        f"{dtype_of(out)}")
+
+
+def grad(fun: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False,
+         holomorphic: bool = False) -> Callable[..., Any]:
     """The gradient of a scalar-valued ``fun`` with respect to the argument(s) at ``argnums``.
+
+    With ``holomorphic=True``, the complex derivative of a holomorphic ``fun``
+    (see :func:`value_and_grad`).
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
@@ -198,8 +221,10 @@ def grad(fun: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False) -
         1.0
         >>> float(ft.grad(ft.grad(ft.grad(lambda x: x ** 4)))(1.0))
         24.0
+        >>> complex(ft.grad(lambda z: z ** 2, holomorphic=True)(1 + 1j))
+        (2+2j)
     """
-    value_and_grad_fun = value_and_grad(fun, argnums, has_aux)
+    value_and_grad_fun = value_and_grad(fun, argnums, has_aux, holomorphic)
 
     def grad_fun(*args: Any, **kwargs: Any) -> Any:
         (_, aux), g = _aux_pair(value_and_grad_fun(*args, **kwargs), has_aux)
@@ -432,10 +457,12 @@ def _pack(argnums: Argnums, per_arg: tuple) -> Any:
 
 
 def jacrev(fun: Callable[..., Any], argnums: Argnums = 0, *,
-           chunk_size: int | None = None) -> Callable[..., Any]:
+           chunk_size: int | None = None, holomorphic: bool = False) -> Callable[..., Any]:
     """The Jacobian by reverse mode: one pullback, vmapped over the output basis.
 
-    ``chunk_size`` bounds memory by mapping that many basis rows at a time.
+    ``chunk_size`` bounds memory by mapping that many basis rows at a time. For complex
+    inputs and outputs the result is the complex Jacobian of a holomorphic ``fun``;
+    ``holomorphic=True`` checks that both are complex.
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
@@ -446,6 +473,9 @@ def jacrev(fun: Callable[..., Any], argnums: Argnums = 0, *,
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacrev")
         out, pullback = value_and_pullback(_split_args(fun, args, kwargs, nums), *dargs)
+        if holomorphic:
+            for o in tree.leaves(out):
+                _check_holomorphic(tree.leaves(dargs), o, "jacrev")
         return _jacobian_from_pullback(out, pullback, argnums, chunk_size)
     return jac
 
@@ -469,10 +499,11 @@ def _jacobian_from_pullback(out: Any, pullback: Callable[..., Any], argnums: Arg
 
 
 def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *,
-           chunk_size: int | None = None) -> Callable[..., Any]:
+           chunk_size: int | None = None, holomorphic: bool = False) -> Callable[..., Any]:
     """The Jacobian by forward mode: one jvp, vmapped over the input basis.
 
     ``chunk_size`` bounds memory by mapping that many basis columns at a time.
+    ``holomorphic=True`` checks that the inputs are complex (see :func:`jacrev`).
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
@@ -483,6 +514,8 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *,
         nums, dargs = _jacobian_argnums(argnums, args, "jacfwd")
         labels = [f"argument {i}" for i in nums]
         in_flat, in_tree = _flat_diff_inputs(dargs, "jacfwd", labels)
+        if holomorphic:
+            _check_holomorphic(in_flat, None, "jacfwd")
         partial = _split_args(fun, args, kwargs, nums)
 
         def push(*ts: Any) -> Any:

@@ -98,6 +98,8 @@ def unbroadcast(ct: Any, x: Any) -> Any:
             ct = reshape(ct, shape)
     dtype = dtype_of(x)
     if dtype_of(ct) != dtype and dtype.kind in "fc":
+        if dtype.kind == "f" and dtype_of(ct).kind == "c":
+            ct = real(ct)         # a real input's cotangent is the real part (as in JAX)
         ct = convert_element_type(ct, dtype)
     return ct
 
@@ -260,15 +262,22 @@ defbroadcasting(arctan2_p)
 arctan2 = op2(arctan2_p)
 
 
+def _defmodulo(prim: Primitive, quotient: Callable[[Any, Any], Any]) -> None:
+    """``x - y * quotient(x, y)`` with a piecewise-constant quotient: derivatives 1 and -q."""
+    defjvp(prim, lambda t, ans, x, y: broadcast_like(t, ans),
+           lambda t, ans, x, y: neg(mul(t, quotient(x, y))))
+    defvjp(prim, lambda ct, ans, x, y: unbroadcast(ct, x),
+           lambda ct, ans, x, y: unbroadcast(neg(mul(ct, quotient(x, y))), y))
+    defbroadcasting(prim)
+
+
 remainder_p = Primitive("remainder", np.remainder)
-defjvp(remainder_p, lambda t, ans, x, y: broadcast_like(t, ans),
-       lambda t, ans, x, y: neg(mul(t, floor_divide(x, y))))
-defvjp(remainder_p, lambda ct, ans, x, y: unbroadcast(ct, x),
-       lambda ct, ans, x, y: unbroadcast(neg(mul(ct, floor_divide(x, y))), y))
-defbroadcasting(remainder_p)
-
-
+_defmodulo(remainder_p, lambda x, y: floor_divide(x, y))
 remainder = op2(remainder_p)
+
+fmod_p = Primitive("fmod", np.fmod)                 # the sign of x, as C's fmod
+_defmodulo(fmod_p, lambda x, y: trunc(div(x, y)))
+fmod = op2(fmod_p)
 
 
 # ---------------------------------------------------------------------------------------
@@ -291,6 +300,7 @@ log_p, log = _unary("log", np.log, lambda ans, x: 1.0 / x)
 log1p_p, log1p = _unary("log1p", np.log1p, lambda ans, x: 1.0 / (1.0 + x))
 expm1_p, expm1 = _unary("expm1", np.expm1, lambda ans, x: ans + 1.0, "ans")
 sqrt_p, sqrt = _unary("sqrt", np.sqrt, lambda ans, x: 0.5 / ans, "ans")
+cbrt_p, cbrt = _unary("cbrt", np.cbrt, lambda ans, x: 1.0 / (3.0 * ans * ans), "ans")
 abs_p, abs = _unary("abs", np.abs, lambda ans, x: sign(x))  # noqa: A001
 logistic_p, logistic = _unary(
     "logistic", lambda x: np.exp(-np.logaddexp(0, -x)).astype(float_dtype(x)),
@@ -318,6 +328,46 @@ invert_p, invert = _nondiff("invert", np.invert, 1)
 isfinite_p, isfinite = _nondiff("isfinite", np.isfinite, 1)
 isnan_p, isnan = _nondiff("isnan", np.isnan, 1)
 isinf_p, isinf = _nondiff("isinf", np.isinf, 1)
+signbit_p, signbit = _nondiff("signbit", np.signbit, 1)
+
+# ---------------------------------------------------------------------------------------
+# Complex parts. Derivatives follow JAX: a cotangent rule is the transpose of the (real-
+# linear) tangent map, so ``conj`` conjugates its cotangent, ``real`` makes the real
+# cotangent complex and ``imag`` multiplies it by -1j; a holomorphic rule is ``ct * f'(z)``.
+
+
+def _is_complex(x: Any) -> bool:
+    return dtype_of(x).kind == "c"
+
+
+conj_p = Primitive("conj", np.conjugate, residuals="avals")
+deflinear(conj_p)
+defvjp(conj_p, lambda ct, ans, x: conj(ct))
+defvectorized(conj_p)
+conj = op1(conj_p)
+
+real_p = Primitive("real", np.real, residuals="avals")
+deflinear(real_p)
+defvjp(real_p, lambda ct, ans, x: unbroadcast(ct, x))
+defvectorized(real_p)
+real = op1(real_p)
+
+imag_p = Primitive("imag", np.imag, residuals="avals")
+deflinear(imag_p)
+defvjp(imag_p, lambda ct, ans, x: mul(ct, -1j) if _is_complex(x) else zeros_like(x))
+defvectorized(imag_p)
+imag = op1(imag_p)
+
+
+def _abs_jvp(t: Any, ans: Any, x: Any) -> Any:
+    """|z| has the real tangent Re(conj(sign z) t) (0 at z = 0, as for real x)."""
+    return real(mul(conj(sign(x)), t)) if _is_complex(x) else mul(t, sign(x))
+
+
+defjvp(abs_p, _abs_jvp)
+vjp_rules[abs_p] = lambda ct, ans, primals, params, argnums: (
+    unbroadcast(mul(ct, conj(sign(primals[0]))), primals[0]) if _is_complex(primals[0])
+    else mul(ct, sign(primals[0])),)
 
 
 def _mask_impl(x: Any, keep: Any) -> Any:
@@ -361,7 +411,10 @@ def where(condition: Any, x: Any, y: Any) -> Any:
 
 
 def _convert(x: Any, dtype: Any) -> Any:
-    return np.asarray(x).astype(dtype, copy=False)
+    x = np.asarray(x)
+    if x.dtype.kind == "c" and dtype.kind != "c":
+        x = x.real                # complex to real keeps the real part, without a warning
+    return x.astype(dtype, copy=False)
 
 
 convert_element_type_p = Primitive("convert_element_type", _convert)
@@ -497,6 +550,54 @@ _reduce_batch(reduce_prod_p)
 
 def reduce_prod(x: Any, axes: tuple, keepdims: bool = False) -> Any:
     return reduce_prod_p.bind(x, axes=axes, keepdims=keepdims)
+
+
+# Cumulative sums and products along one (non-negative) ``axis``.
+
+def _cum_batch(prim: Primitive) -> None:
+    def batch(axis_size: int, vals: list, dims: list, *, axis: int) -> tuple[Any, int]:
+        (x,), (d,) = vals, dims
+        return prim.bind(x, axis=axis + (axis >= d)), d
+    batch_rules[prim] = batch
+
+
+def _reverse(x: Any, axis: int) -> Any:
+    return getitem(x, (slice(None),) * axis + (slice(None, None, -1),))
+
+
+cumsum_p = Primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis), residuals="avals")
+deflinear(cumsum_p)
+defvjp(cumsum_p, lambda ct, ans, x, axis: unbroadcast(_reverse(cumsum(_reverse(ct, axis), axis), axis), x))
+_cum_batch(cumsum_p)
+
+
+def cumsum(x: Any, axis: int) -> Any:
+    return cumsum_p.bind(x, axis=axis)
+
+
+def _cumprod_partials(x: Any, axis: int) -> Any:
+    """``A[..., i, j, ...] = prod_{k <= j, k != i} x[..., k, ...]`` (i inserted before ``axis``).
+
+    ``d cumprod(x)_j / d x_i`` is ``A[i, j]`` for ``i <= j`` and 0 above: a cumprod of copies
+    of ``x`` with a 1 at ``i``, so zeros in ``x`` are exact (no division) to any order.
+    """
+    n = shape_of(x)[axis]
+    rest = ndim_of(x) - axis - 1
+    eye = np.eye(n, dtype=bool).reshape((n, n) + (1,) * rest)
+    copies = where(eye, 1.0, expand_dims(x, axis))
+    return mask(cumprod(copies, axis + 1), np.tri(n, dtype=bool).T.reshape((n, n) + (1,) * rest))
+
+
+cumprod_p = Primitive("cumprod", lambda x, axis: np.cumprod(x, axis=axis), residuals="primals")
+defjvp(cumprod_p, lambda t, ans, x, axis: reduce_sum(
+    mul(expand_dims(t, axis + 1), _cumprod_partials(x, axis)), (axis,)))
+defvjp(cumprod_p, lambda ct, ans, x, axis: unbroadcast(reduce_sum(
+    mul(expand_dims(ct, axis), _cumprod_partials(x, axis)), (axis + 1,)), x))
+_cum_batch(cumprod_p)
+
+
+def cumprod(x: Any, axis: int) -> Any:
+    return cumprod_p.bind(x, axis=axis)
 
 
 def _arg_batch(axis_size: int, vals: list, dims: list, *, axis: int | None,

@@ -10,14 +10,14 @@ from __future__ import annotations
 import builtins
 import functools
 import string
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as _np
 
 from .. import core as _core
 from .. import primitives as P
-from ..core import Tracer, concrete_value, dtype_of, shape_of
-from ..errors import ConcretizationError
+from ..core import Tracer, concrete_value, dtype_of, shape_of  # noqa: F401
+from ..errors import ConcretizationError  # noqa: F401
 
 # Dtypes and constants, so ``fnp.float32`` and ``fnp.pi`` work as with NumPy.
 from numpy import (bool_, complex64, complex128, dtype, e, float16, float32,  # noqa: F401
@@ -41,7 +41,8 @@ __all__ = [
     "positive", "square", "reciprocal", "exp2", "log2", "log10", "hypot", "logaddexp", "sigmoid",
     "where", "clip",
     # creation from arrays, shapes and dtypes
-    "asarray", "zeros_like", "ones_like", "full_like", "astype", "ndim", "shape", "size",
+    "asarray", "zeros_like", "ones_like", "full_like", "empty_like", "logspace", "geomspace",
+    "astype", "ndim", "shape", "size",
     "normalize_axis",
     # reductions
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "prod", "argmax", "argmin", "all", "any",
@@ -52,297 +53,49 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------------------------
-# Elementwise functions: the primitives themselves, under NumPy's names.
+# Elementwise functions (ufuncs) and reductions live in submodules.
 
-sin, cos, tan, arcsin, arccos, arctan = P.sin, P.cos, P.tan, P.arcsin, P.arccos, P.arctan
-sinh, cosh, tanh, arcsinh, arccosh, arctanh = P.sinh, P.cosh, P.tanh, P.arcsinh, P.arccosh, P.arctanh
-exp, log, log1p, expm1, sqrt = P.exp, P.log, P.log1p, P.expm1, P.sqrt
-abs = absolute = P.abs  # noqa: A001
-sign, floor, ceil, trunc = P.sign, P.floor, P.ceil, P.trunc
-add, subtract, multiply = P.add, P.sub, P.mul
-divide = true_divide = P.div
-power = P.pow
-negative = P.neg
-maximum, minimum, arctan2 = P.maximum, P.minimum, P.arctan2
-remainder = mod = P.remainder
-floor_divide = P.floor_divide
-equal, not_equal, less, less_equal, greater, greater_equal = P.eq, P.ne, P.lt, P.le, P.gt, P.ge
-bitwise_and, bitwise_or, bitwise_xor, invert = P.bitwise_and, P.bitwise_or, P.bitwise_xor, P.invert
-bitwise_not = invert
-logical_and, logical_or, logical_xor, logical_not = (P.logical_and, P.logical_or,
-                                                     P.logical_xor, P.logical_not)
-isfinite, isnan, isinf = P.isfinite, P.isnan, P.isinf
-
-
-def _document(fun: Any, name: str, summary: str | None, example: str) -> None:
-    """Give an elementwise primitive its NumPy name, a summary (if it has none) and an example."""
-    fun.__name__ = fun.__qualname__ = name
-    doc = summary or fun.__doc__
-    lines = ["    " + line for line in (">>> import numpy as np, functrans as ft, functrans.numpy as fnp\n"
-                                         + example).split("\n")]
-    fun.__doc__ = doc + "\n\nExample:\n" + "\n".join(lines)
-
-
-def _unary_example(name: str, x: float, printed: str) -> str:
-    return f">>> np.round([fnp.{name}({x}), ft.grad(fnp.{name})({x})], 6)   # value, derivative\n{printed}"
-
-
-# One example per elementwise function; the values and derivatives agree with the closed forms.
-for _fun, _name, _x, _printed in [
-        (sin, "sin", 0.5, "array([0.479426, 0.877583])"),
-        (cos, "cos", 0.5, "array([ 0.877583, -0.479426])"),
-        (tan, "tan", 0.5, "array([0.546302, 1.298446])"),
-        (arcsin, "arcsin", 0.5, "array([0.523599, 1.154701])"),
-        (arccos, "arccos", 0.5, "array([ 1.047198, -1.154701])"),
-        (arctan, "arctan", 0.5, "array([0.463648, 0.8     ])"),
-        (sinh, "sinh", 0.5, "array([0.521095, 1.127626])"),
-        (cosh, "cosh", 0.5, "array([1.127626, 0.521095])"),
-        (tanh, "tanh", 0.5, "array([0.462117, 0.786448])"),
-        (arcsinh, "arcsinh", 0.5, "array([0.481212, 0.894427])"),
-        (arccosh, "arccosh", 2.0, "array([1.316958, 0.57735 ])"),
-        (arctanh, "arctanh", 0.5, "array([0.549306, 1.333333])"),
-        (exp, "exp", 0.5, "array([1.648721, 1.648721])"),
-        (log, "log", 0.5, "array([-0.693147,  2.      ])"),
-        (log1p, "log1p", 0.5, "array([0.405465, 0.666667])"),
-        (expm1, "expm1", 0.5, "array([0.648721, 1.648721])"),
-        (sqrt, "sqrt", 0.5, "array([0.707107, 0.707107])"),
-        (abs, "abs", -0.5, "array([ 0.5, -1. ])")]:
-    _document(_fun, _name, None, _unary_example(_name, _x, _printed))
-
-for _op, _op_name, _summary, _example in [
-        (add, "add", "``x + y`` with broadcasting.",
-         ">>> fnp.add(np.array([1.0, 2.0]), 3.0)\narray([4., 5.])"),
-        (subtract, "subtract", "``x - y`` with broadcasting.",
-         ">>> fnp.subtract(np.array([1.0, 2.0]), 3.0)\narray([-2., -1.])"),
-        (multiply, "multiply", "``x * y`` with broadcasting.",
-         ">>> [float(g) for g in ft.grad(fnp.multiply, argnums=(0, 1))(2.0, 3.0)]\n[3.0, 2.0]"),
-        (divide, "divide", "``x / y`` (true division).",
-         ">>> fnp.divide(np.array([1.0, 3.0]), 2.0)\narray([0.5, 1.5])"),
-        (power, "power", "``x ** y``; differentiable in both arguments.",
-         ">>> float(fnp.power(2.0, 3.0)), float(ft.grad(fnp.power)(2.0, 3.0))\n(8.0, 12.0)"),
-        (negative, "negative", "``-x``.",
-         ">>> fnp.negative(np.array([1.0, -2.0]))\narray([-1.,  2.])"),
-        (maximum, "maximum", "Elementwise maximum; ties share the derivative equally.",
-         ">>> fnp.maximum(np.array([1.0, 5.0]), 3.0)\narray([3., 5.])"),
-        (minimum, "minimum", "Elementwise minimum; ties share the derivative equally.",
-         ">>> fnp.minimum(np.array([1.0, 5.0]), 3.0)\narray([1., 3.])"),
-        (arctan2, "arctan2", "The angle of the point ``(x, y)``: ``arctan2(y, x)``.",
-         ">>> float(np.round(fnp.arctan2(1.0, 1.0), 6))\n0.785398"),
-        (remainder, "remainder", "``x mod y`` with the sign of ``y`` (NumPy's ``remainder``).",
-         ">>> fnp.remainder(np.array([5.0, -5.0]), 3.0)\narray([2., 1.])"),
-        (floor_divide, "floor_divide", None,
-         ">>> fnp.floor_divide(np.array([5, -5]), 3)\narray([ 1, -2])"),
-        (sign, "sign", None, ">>> fnp.sign(np.array([-2.0, 0.0, 3.0]))\narray([-1.,  0.,  1.])"),
-        (floor, "floor", None, ">>> fnp.floor(np.array([-1.5, 1.5])), float(ft.grad(fnp.floor)(1.5))\n"
-                               "(array([-2.,  1.]), 0.0)"),
-        (ceil, "ceil", None, ">>> fnp.ceil(np.array([-1.5, 1.5]))\narray([-1.,  2.])"),
-        (trunc, "trunc", None, ">>> fnp.trunc(np.array([-1.5, 1.5]))\narray([-1.,  1.])"),
-        (equal, "equal", None, ">>> fnp.equal(np.array([1, 2]), 2)\narray([False,  True])"),
-        (not_equal, "not_equal", None, ">>> fnp.not_equal(np.array([1, 2]), 2)\narray([ True, False])"),
-        (less, "less", None, ">>> fnp.less(np.array([1, 2, 3]), 2)\narray([ True, False, False])"),
-        (less_equal, "less_equal", None,
-         ">>> fnp.less_equal(np.array([1, 2, 3]), 2)\narray([ True,  True, False])"),
-        (greater, "greater", None, ">>> fnp.greater(np.array([1, 2, 3]), 2)\narray([False, False,  True])"),
-        (greater_equal, "greater_equal", None,
-         ">>> fnp.greater_equal(np.array([1, 2, 3]), 2)\narray([False,  True,  True])"),
-        (bitwise_and, "bitwise_and", None, ">>> fnp.bitwise_and(np.array([12, 10]), 6)\narray([4, 2])"),
-        (bitwise_or, "bitwise_or", None, ">>> fnp.bitwise_or(np.array([12, 10]), 6)\narray([14, 14])"),
-        (bitwise_xor, "bitwise_xor", None, ">>> fnp.bitwise_xor(np.array([12, 10]), 6)\narray([10, 12])"),
-        (invert, "invert", None, ">>> fnp.invert(np.array([True, False])), fnp.invert(np.array([0]))\n"
-                                 "(array([False,  True]), array([-1]))"),
-        (logical_and, "logical_and", None,
-         ">>> fnp.logical_and(np.array([True, True]), np.array([True, False]))\narray([ True, False])"),
-        (logical_or, "logical_or", None,
-         ">>> fnp.logical_or(np.array([True, False]), np.array([False, False]))\narray([ True, False])"),
-        (logical_xor, "logical_xor", None,
-         ">>> fnp.logical_xor(np.array([True, True]), np.array([True, False]))\narray([False,  True])"),
-        (logical_not, "logical_not", None, ">>> fnp.logical_not(np.array([0, 1]))\narray([ True, False])"),
-        (isfinite, "isfinite", None,
-         ">>> fnp.isfinite(np.array([1.0, np.inf, np.nan]))\narray([ True, False, False])"),
-        (isnan, "isnan", None,
-         ">>> fnp.isnan(np.array([1.0, np.inf, np.nan]))\narray([False, False,  True])"),
-        (isinf, "isinf", None,
-         ">>> fnp.isinf(np.array([1.0, np.inf, np.nan]))\narray([False,  True, False])")]:
-    _document(_op, _op_name, _summary, _example)
-
-
-def round(a: ArrayLike, decimals: int = 0) -> Any:  # noqa: A001
-    """Round to ``decimals`` places; its derivative is zero.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.round(np.array([1.234, 5.678]), 1)
-        array([1.2, 5.7])
-    """
-    if decimals == 0:
-        return P.round(a)
-    scale = 10.0 ** decimals
-    return P.round(a * scale) / scale
-
-
-around = round
-
-
-def positive(x: ArrayLike) -> Any:
-    """``+x``: ``x`` itself.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.positive(np.array([-1.0, 2.0]))
-        array([-1.,  2.])
-    """
-    return x
-
-
-def square(x: ArrayLike) -> Any:
-    """``x * x``.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> float(fnp.square(3.0)), float(ft.grad(fnp.square)(3.0))
-        (9.0, 6.0)
-    """
-    return P.mul(x, x)
-
-
-def reciprocal(x: ArrayLike) -> Any:
-    """``1 / x``.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> float(fnp.reciprocal(4.0)), float(ft.grad(fnp.reciprocal)(2.0))
-        (0.25, -0.25)
-    """
-    return P.div(1.0, x)
-
-
-def exp2(x: ArrayLike) -> Any:
-    """``2 ** x``.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> float(fnp.exp2(3.0))
-        8.0
-    """
-    return P.pow(2.0, x)
-
-
-def log2(x: ArrayLike) -> Any:
-    """Base-2 logarithm.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> float(fnp.log2(8.0))
-        3.0
-    """
-    return P.log(x) / float(_np.log(2.0))  # a Python float keeps float32 (NEP 50)
-
-
-def log10(x: ArrayLike) -> Any:
-    """Base-10 logarithm.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> float(np.round(fnp.log10(1000.0), 12))
-        3.0
-    """
-    return P.log(x) / float(_np.log(10.0))
-
-
-def hypot(x: ArrayLike, y: ArrayLike) -> Any:
-    """``sqrt(x**2 + y**2)``.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> float(fnp.hypot(3.0, 4.0)), float(np.round(ft.grad(fnp.hypot)(3.0, 4.0), 12))
-        (5.0, 0.6)
-    """
-    return sqrt(x * x + y * y)
-
-
-def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
-    """``log(exp(x) + exp(y))`` without overflow (exact derivative for any shift).
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> float(np.round(fnp.logaddexp(1000.0, 1000.0) - 1000.0, 9))
-        0.693147181
-        >>> float(ft.grad(fnp.logaddexp)(1000.0, 1000.0))
-        0.5
-    """
-    m = P.stop_gradient_p.bind(P.maximum(x, y))
-    m = P.where(P.isfinite(m), m, 0.0)
-    return m + P.log(P.exp(P.sub(x, m)) + P.exp(P.sub(y, m)))
-
-
-def sigmoid(x: ArrayLike) -> Any:
-    """The logistic function ``1 / (1 + exp(-x))``, computed without overflow.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> float(fnp.sigmoid(0.0)), float(ft.grad(fnp.sigmoid)(0.0))
-        (0.5, 0.25)
-    """
-    return P.logistic(x)
-
-
-def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any:
-    """Elementwise ``x if condition else y``: the way to branch per element (and per example).
-
-    With only ``condition``, the indices of its non-zero elements (as ``nonzero``).
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> x = np.array([-2.0, 3.0])
-        >>> fnp.where(x > 0, x, 0.0)
-        array([0., 3.])
-        >>> ft.grad(lambda x: fnp.sum(fnp.where(x > 0, x * x, -x)))(x)
-        array([-1.,  6.])
-    """
-    if x is None and y is None:
-        return nonzero(condition)
-    return P.where(condition, x, y)
-
-
-def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
-    """Limit ``a`` to ``[a_min, a_max]``; the derivative is 1 inside and 0 outside.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> x = np.array([-2.0, 0.5, 3.0])
-        >>> fnp.clip(x, -1.0, 1.0)
-        array([-1. ,  0.5,  1. ])
-        >>> ft.grad(lambda x: fnp.sum(fnp.clip(x, -1.0, 1.0)))(x)
-        array([0., 1., 0.])
-    """
-    if a_min is not None:
-        a = P.where(P.lt(a, a_min), a_min, a)
-    if a_max is not None:
-        a = P.where(P.gt(a, a_max), a_max, a)
-    return a
-
+from ._elementwise import *  # noqa: E402, F401, F403  (re-exported: see its __all__)
+from ._elementwise import _concrete, _result_dtype, log10  # noqa: E402
+from ._reductions import *  # noqa: E402, F401, F403  (re-exported: see its __all__)
+from ._reductions import _axes, ndim, normalize_axis  # noqa: E402, F401  (_axes: for linalg)
 
 # ---------------------------------------------------------------------------------------
 # Creation. Concrete arrays are plain NumPy; ``*_like`` follows a traced argument.
 
-array = _np.array
-zeros, ones, full, empty = _np.zeros, _np.ones, _np.full, _np.empty
-arange, linspace, eye, identity, meshgrid, tri = (_np.arange, _np.linspace, _np.eye,
-                                                  _np.identity, _np.meshgrid, _np.tri)
+zeros, ones, empty = _np.zeros, _np.ones, _np.empty
+arange, eye, identity, tri = _np.arange, _np.eye, _np.identity, _np.tri
+
+
+def _any_traced(*args: Any) -> bool:
+    return builtins.any(isinstance(x, Tracer) for x in args)
+
+
+def array(object: ArrayLike, dtype: Any = None, *, copy: bool = True, order: str = "K",  # noqa: A002
+          ndmin: int = 0) -> Any:
+    """NumPy's ``array``; traced values (also inside lists) give a traced array.
+
+    Example:
+        >>> import functrans.numpy as fnp
+        >>> fnp.array([1, 2], dtype=fnp.float32)
+        array([1., 2.], dtype=float32)
+    """
+    if not _core._active:
+        return _np.array(object, dtype, copy=copy, order=order, ndmin=ndmin)
+    out = asarray(object, dtype)
+    if ndim(out) < ndmin:
+        out = P.reshape(out, (1,) * (ndmin - ndim(out)) + tuple(shape_of(out)))
+    return out
 
 
 def asarray(a: ArrayLike, dtype: Any = None) -> Any:
-    """``a`` as an array; a traced value stays traced (converted to ``dtype`` if given).
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.asarray([1, 2], dtype=np.float32)
-        array([1., 2.], dtype=float32)
-    """
+    """``a`` as an array; a traced value stays traced (converted to ``dtype`` if given)."""
+    if not _core._active:
+        return _np.asarray(a, dtype=dtype)
     if isinstance(a, Tracer):
-        return a if dtype is None else P.convert_element_type(a, dtype)
+        return a if dtype is None or a.dtype == dtype else P.convert_element_type(a, dtype)
     if isinstance(a, (list, tuple)) and builtins.any(isinstance(x, Tracer) for x in _flat(a)):
-        return asarray(stack([asarray(x) for x in a]), dtype)
+        return stack([asarray(x, dtype) for x in a])
     return _np.asarray(a, dtype=dtype)
 
 
@@ -353,40 +106,137 @@ def _flat(seq: Any) -> list:
     return out
 
 
-def zeros_like(a: ArrayLike, dtype: Any = None) -> Any:
-    """Zeros with ``a``'s shape and dtype (or ``dtype``).
+def _like(a: ArrayLike, dtype: Any, shape: Any) -> tuple:
+    """The shape and dtype a ``*_like`` function gives for a traced ``a`` (whose per-example
+    shape it is under vmap: a constant needs no batch axis)."""
+    return (tuple(shape_of(a)) if shape is None else shape), (a.dtype if dtype is None else dtype)
+
+
+def zeros_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = True,
+               shape: Any = None) -> Any:
+    """Zeros shaped like ``a``: a plain NumPy array even for a traced ``a`` (a constant)."""
+    if not isinstance(a, Tracer):
+        plain = dtype is None and shape is None
+        return _np.zeros_like(a) if plain else _np.zeros_like(a, dtype, order, subok, shape)
+    return _np.zeros(*_like(a, dtype, shape))
+
+
+def ones_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = True,
+              shape: Any = None) -> Any:
+    """Ones shaped like ``a``: a plain NumPy array even for a traced ``a``."""
+    if not isinstance(a, Tracer):
+        plain = dtype is None and shape is None
+        return _np.ones_like(a) if plain else _np.ones_like(a, dtype, order, subok, shape)
+    return _np.ones(*_like(a, dtype, shape))
+
+
+def empty_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = True,
+               shape: Any = None) -> Any:
+    """An uninitialised array shaped like ``a`` (plain NumPy, also for a traced ``a``)."""
+    if not isinstance(a, Tracer):
+        plain = dtype is None and shape is None
+        return _np.empty_like(a) if plain else _np.empty_like(a, dtype, order, subok, shape)
+    return _np.empty(*_like(a, dtype, shape))
+
+
+def full(shape: Any, fill_value: ArrayLike, dtype: Any = None, order: str = "C") -> Any:
+    """An array of ``shape`` filled with ``fill_value`` (traced if ``fill_value`` is)."""
+    if not isinstance(fill_value, Tracer):
+        return _np.full(shape, fill_value, dtype, order)
+    shape = (shape,) if isinstance(shape, (int, _np.integer)) else tuple(shape)
+    return P.broadcast_to(fill_value if dtype is None else astype(fill_value, dtype), shape)
+
+
+def full_like(a: ArrayLike, fill_value: ArrayLike, dtype: Any = None, order: str = "K",
+              subok: bool = True, shape: Any = None) -> Any:
+    """As NumPy: the result has ``a``'s dtype (or ``dtype``), whatever ``fill_value``'s type;
+    it is traced only if ``fill_value`` is."""
+    if not isinstance(fill_value, Tracer):
+        if not isinstance(a, Tracer):
+            plain = dtype is None and shape is None
+            return (_np.full_like(a, fill_value) if plain
+                    else _np.full_like(a, fill_value, dtype, order, subok, shape))
+        shape, dtype = _like(a, dtype, shape)
+        return _np.full(shape, fill_value, dtype)
+    shape, dtype = _like(a if isinstance(a, Tracer) else _np.asarray(a), dtype, shape)
+    return P.broadcast_to(astype(fill_value, dtype), shape)
+
+
+def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
+             retstep: bool = False, dtype: Any = None, axis: int = 0) -> Any:
+    """``num`` evenly spaced values from ``start`` to ``stop``; differentiable in both.
 
     Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.zeros_like(np.array([1.5, 2.5]))
-        array([0., 0.])
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.jacfwd(lambda b: fnp.linspace(0.0, b, 3))(2.0)
+        array([0. , 0.5, 1. ])
     """
-    out = P.zeros_like(a)
-    return out if dtype is None else P.convert_element_type(out, dtype)
+    if not _any_traced(start, stop):
+        return _np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
+    div = (num - 1) if endpoint else num
+    out_dtype = _numpy_dtype(_np.linspace, start, stop, num, endpoint, False, dtype, axis)
+    dt = _result_dtype(start, stop, float(num))
+    start, stop = astype(start, dt), astype(stop, dt)
+    shp = _np.broadcast_shapes(shape_of(start), shape_of(stop))
+    steps = _np.arange(num, dtype=dt).reshape((num,) + (1,) * len(shp))
+    step = (stop - start) / div if div > 0 else (stop - start) * _np.nan
+    y = steps * step + start if div > 0 else P.broadcast_to(start, (num,) + shp)
+    if endpoint and num > 1:
+        last = _np.arange(num).reshape(steps.shape) == num - 1
+        y = P.where(last, stop, y)
+    y = astype(moveaxis(y, 0, axis) if axis != 0 else y, out_dtype)
+    return (y, step) if retstep else y
 
 
-def ones_like(a: ArrayLike, dtype: Any = None) -> Any:
-    """Ones with ``a``'s shape and dtype (or ``dtype``).
+def logspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
+             base: ArrayLike = 10.0, dtype: Any = None, axis: int = 0) -> Any:
+    """``base ** linspace(start, stop)``; differentiable in ``start``, ``stop`` and ``base``."""
+    if not _any_traced(start, stop, base):
+        return _np.logspace(start, stop, num, endpoint, base, dtype, axis)
+    out_dtype = _numpy_dtype(_np.logspace, start, stop, num, endpoint, base, dtype, axis)
+    if ndim(base):
+        base = expand_dims(base, axis)
+    return astype(P.pow(base, linspace(start, stop, num, endpoint, axis=axis)), out_dtype)
 
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.ones_like(np.array([1, 2]), dtype=np.float32)
-        array([1., 1.], dtype=float32)
-    """
-    return full_like(a, 1, dtype)
+
+def geomspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
+              dtype: Any = None, axis: int = 0) -> Any:
+    """Values spaced evenly on a log scale from ``start`` to ``stop`` (of one sign), which are
+    hit exactly; differentiable in both."""
+    if not _any_traced(start, stop):
+        return _np.geomspace(start, stop, num, endpoint, dtype, axis)
+    out_dtype = _numpy_dtype(_np.geomspace, start, stop, num, endpoint, dtype, axis)
+    start, stop = astype(start, out_dtype), astype(stop, out_dtype)
+    sgn = P.sign(P.stop_gradient_p.bind(start))
+    y = sgn * logspace(log10(P.abs(start)), log10(P.abs(stop)), num, endpoint, axis=0)
+    first = _np.arange(num).reshape((num,) + (1,) * (ndim(y) - 1)) == 0
+    y = P.where(first, start, y)
+    if endpoint and num > 1:
+        y = P.where(first[::-1], stop, y)
+    y = moveaxis(y, 0, axis) if axis != 0 else y
+    return astype(y, out_dtype)
 
 
-def full_like(a: ArrayLike, fill_value: Any, dtype: Any = None) -> Any:
-    """As NumPy: the result has ``a``'s dtype (or ``dtype``), whatever ``fill_value``'s type.
+def _numpy_dtype(fun: Any, *args: Any) -> Any:
+    """The dtype of NumPy's ``fun(*args)`` with traced arguments replaced by ones: the
+    promotion rules of linspace and friends differ between numbers and arrays."""
+    with _np.errstate(all="ignore"):     # the ones may not fit the other values (geomspace)
+        return fun(*(_np.ones(shape_of(a), a.dtype) if isinstance(a, Tracer) else a
+                     for a in args)).dtype
 
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.full_like(np.array([1, 2]), 7.9)
-        array([7, 7])
-    """
-    out = zeros_like(a, dtype) + fill_value
-    target = _np.dtype(dtype_of(a) if dtype is None else dtype)
-    return out if dtype_of(out) == target else P.convert_element_type(out, target)
+
+def meshgrid(*xi: ArrayLike, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> Any:
+    """Coordinate matrices from coordinate vectors; traced vectors give traced grids."""
+    if not _any_traced(*xi):
+        return _np.meshgrid(*xi, copy=copy, sparse=sparse, indexing=indexing)
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    n = len(xi)
+    axes = list(range(n))
+    if indexing == "xy" and n > 1:
+        axes[0], axes[1] = 1, 0
+    out = [P.reshape(x, tuple(-1 if k == ax else 1 for k in range(n))) for x, ax in zip(xi, axes)]
+    return tuple(out) if sparse else tuple(broadcast_arrays(*out))
 
 
 def astype(x: ArrayLike, dtype: Any) -> Any:
@@ -401,226 +251,7 @@ def astype(x: ArrayLike, dtype: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------
-# Reductions.
-
-def ndim(a: ArrayLike) -> int:
-    """The number of axes (also of a traced value).
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.ndim(np.zeros((2, 3)))
-        2
-    """
-    return len(shape_of(a))
-
-
-def shape(a: ArrayLike) -> tuple:
-    """The shape as a tuple (also of a traced value).
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.shape(np.zeros((2, 3)))
-        (2, 3)
-    """
-    return tuple(shape_of(a))
-
-
-def size(a: ArrayLike) -> int:
-    """The number of elements.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.size(np.zeros((2, 3)))
-        6
-    """
-    return int(_np.prod(shape_of(a), dtype=_np.int64))
-
-
-def normalize_axis(axis: int, ndim: int, argname: str = "axis") -> int:
-    """``axis`` in ``range(ndim)`` (negative axes count from the end); a clear error
-    naming ``argname`` when it is out of bounds.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.normalize_axis(-1, 3)
-        2
-        >>> fnp.normalize_axis(3, 3)
-        Traceback (most recent call last):
-        ...
-        ValueError: axis 3 is out of bounds for an array of dimension 3
-    """
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"{argname} {axis} is out of bounds for an array of dimension {ndim}")
-    return axis + ndim if axis < 0 else axis
-
-
-def _axes(axis: int | Sequence[int] | None, ndim: int) -> tuple:
-    if axis is None:
-        return tuple(range(ndim))
-    if isinstance(axis, (int, _np.integer)):
-        axis = (axis,)
-    return tuple(sorted(normalize_axis(int(a), ndim) for a in axis))
-
-
-def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Sum over ``axis`` (all axes if ``None``).
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> x = np.arange(6.0).reshape(2, 3)
-        >>> fnp.sum(x, axis=0)
-        array([3., 5., 7.])
-        >>> ft.grad(fnp.sum)(x)
-        array([[1., 1., 1.],
-               [1., 1., 1.]])
-    """
-    if dtype is not None:
-        a = P.convert_element_type(a, dtype)
-    if axis is None:
-        return P.reduce_sum_p.bind(a, axes=None, keepdims=keepdims)
-    axes = _axes(axis, ndim(a))
-    return P.reduce_sum(a, axes, keepdims) if axes or keepdims else a
-
-
-def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
-    """Arithmetic mean over ``axis``.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> x = np.array([1.0, 2.0, 6.0])
-        >>> float(fnp.mean(x))
-        3.0
-        >>> ft.grad(fnp.mean)(x)
-        array([0.33333333, 0.33333333, 0.33333333])
-    """
-    shp = shape_of(a)
-    axes = _axes(axis, len(shp))
-    count = int(_np.prod([shp[i] for i in axes], dtype=_np.int64))
-    total = sum(a, axis=axes, dtype=dtype, keepdims=keepdims)
-    return P.div(total, count) if dtype_of(total).kind in "fc" else P.div(total, float(count))
-
-
-def var(a: ArrayLike, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
-    """Variance over ``axis`` (``ddof`` as NumPy's).
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> x = np.array([1.0, 2.0, 6.0])
-        >>> float(np.round(fnp.var(x), 6)), float(fnp.var(x, ddof=1))
-        (4.666667, 7.0)
-        >>> ft.grad(fnp.var)(x)
-        array([-1.33333333, -0.66666667,  2.        ])
-    """
-    shp = shape_of(a)
-    axes = _axes(axis, len(shp))
-    count = int(_np.prod([shp[i] for i in axes], dtype=_np.int64))
-    centered = a - mean(a, axis=axes, keepdims=True)
-    return sum(centered * centered, axis=axes, keepdims=keepdims) / builtins.max(count - ddof, 0)
-
-
-def std(a: ArrayLike, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
-    """Standard deviation over ``axis``: ``sqrt(var(a))``.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> float(fnp.std(np.array([1.0, 3.0])))
-        1.0
-    """
-    return sqrt(var(a, axis=axis, ddof=ddof, keepdims=keepdims))
-
-
-def max(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Maximum over ``axis``; tied maxima share the derivative equally.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> x = np.array([1.0, 3.0, 3.0])
-        >>> float(fnp.max(x)), ft.grad(fnp.max)(x)
-        (3.0, array([0. , 0.5, 0.5]))
-    """
-    return P.reduce_max(a, None if axis is None else _axes(axis, ndim(a)), keepdims)
-
-
-def min(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Minimum over ``axis``; tied minima share the derivative equally.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> x = np.array([[1.0, 4.0], [2.0, 0.5]])
-        >>> fnp.min(x, axis=1)
-        array([1. , 0.5])
-    """
-    return P.reduce_min(a, None if axis is None else _axes(axis, ndim(a)), keepdims)
-
-
-amax, amin = max, min
-
-
-def prod(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
-    """Product over ``axis``; exact derivatives even where elements are zero.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> x = np.array([2.0, 0.0, 5.0])
-        >>> float(fnp.prod(x)), ft.grad(fnp.prod)(x)
-        (0.0, array([ 0., 10.,  0.]))
-    """
-    return P.reduce_prod(a, _axes(axis, ndim(a)), keepdims)
-
-
-def _argreduce(impl: Any, a: ArrayLike, axis: int | None, keepdims: bool) -> Any:
-    if axis is not None:
-        axis = normalize_axis(axis, ndim(a))
-    return P.argreduce_p.bind(a, axis=axis, keepdims=keepdims, impl=impl)
-
-
-def argmax(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Any:
-    """Index of the maximum (the first one) along ``axis``; an integer, not differentiated.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.argmax(np.array([[1, 5], [7, 2]]), axis=1)
-        array([1, 0])
-    """
-    return _argreduce(_np.argmax, a, axis, keepdims)
-
-
-def argmin(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Any:
-    """Index of the minimum (the first one) along ``axis``; an integer, not differentiated.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> int(fnp.argmin(np.array([3.0, 1.0, 2.0])))
-        1
-    """
-    return _argreduce(_np.argmin, a, axis, keepdims)
-
-
-def all(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Whether every element along ``axis`` is non-zero.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.all(np.array([[1, 0], [1, 1]]), axis=1)
-        array([False,  True])
-    """
-    return P.reduce_min(P.ne(a, 0), _axes(axis, ndim(a)), keepdims)
-
-
-def any(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Whether some element along ``axis`` is non-zero.
-
-    Example:
-        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
-        >>> fnp.any(np.array([[1, 0], [0, 0]]), axis=1)
-        array([ True, False])
-    """
-    return P.reduce_max(P.ne(a, 0), _axes(axis, ndim(a)), keepdims)
-
-
-# ---------------------------------------------------------------------------------------
-# Shapes and selection: functrans/numpy/_shapes.py (imported at the end of this module).
-# Composite functions there and below take NumPy's own path when nothing is traced.
+# Shapes.
 
 def _eval_as(numpy_fun: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Call ``numpy_fun`` when no transform runs anywhere (nothing can be traced)."""
@@ -632,13 +263,6 @@ def _eval_as(numpy_fun: Callable[..., Any]) -> Callable[[Callable[..., Any]], Ca
             return f(*args, **kwargs)
         return fun
     return wrap
-
-
-def _concrete(a: ArrayLike, what: str) -> Any:
-    try:
-        return concrete_value(a)
-    except ConcretizationError as err:
-        raise ConcretizationError(f"{what} needs a concrete value: {err}") from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -955,9 +579,10 @@ class _At:
 
 
 from ._shapes import *  # noqa: E402, F401, F403
-from . import _shapes  # noqa: E402
+from . import _elementwise, _reductions, _shapes  # noqa: E402
 
-__all__ += _shapes.__all__
+# Each submodule lists its own names; together with the list above they are the public API.
+__all__ = list(dict.fromkeys(__all__ + _elementwise.__all__ + _reductions.__all__ + _shapes.__all__))
 from . import linalg  # noqa: E402, F401  (fnp.linalg)
 from ._protocols import install_tracer_methods  # noqa: E402
 

@@ -71,6 +71,11 @@ def install_tracer_methods(at_cls: type) -> None:
         setattr(Tracer, name, method(getattr(fnp, name)))
     for name in ("repeat", "take", "diagonal", "trace", "argsort", "searchsorted"):
         setattr(Tracer, name, method(getattr(fnp, name)))
+    # NumPy 2's ndarray methods of the reductions and complex parts (no ``ptp``: removed)
+    for name in ("cumsum", "cumprod", "conj", "conjugate"):
+        setattr(Tracer, name, method(getattr(fnp, name)))
+    Tracer.real = property(fnp.real)  # type: ignore[attr-defined]
+    Tracer.imag = property(fnp.imag)  # type: ignore[attr-defined]
     Tracer.compress = lambda self, condition, axis=None: fnp.compress(condition, self, axis)  # type: ignore[attr-defined]
     for name in ("sort", "fill", "put", "resize", "partition", "itemset", "setfield", "byteswap"):
         setattr(Tracer, name, _in_place_method(name))
@@ -106,7 +111,7 @@ def _in_place_method(name: str) -> Any:
     return op
 
 
-_UFUNC_NAMES = {"absolute": "abs", "true_divide": "divide", "conjugate": None}
+_UFUNC_NAMES = {"absolute": "abs", "true_divide": "divide"}
 # ``np.add.reduce(t, axis)`` and friends: the functrans.numpy reduction of the same meaning.
 _UFUNC_REDUCTIONS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min",
                      "logical_and": "all", "logical_or": "any"}

@@ -1,0 +1,477 @@
+"""Reductions and cumulative functions, with NumPy's ``axis`` (int, tuple, negative, None),
+``keepdims``, ``dtype`` and ``ddof``.
+
+Each starts with the eval fast path (NumPy's own function when no transform runs anywhere);
+otherwise it is built from the reduction primitives. Derivatives follow API.md: tied
+extrema share the derivative equally, products are exact at zeros.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, Sequence
+
+import numpy as _np
+
+from .. import core as _core
+from .. import primitives as P
+from ..core import Tracer, concrete_value, dtype_of, shape_of
+
+ArrayLike = Any
+
+
+def ndim(a: ArrayLike) -> int:
+    return len(shape_of(a))
+
+
+def shape(a: ArrayLike) -> tuple:
+    return a.shape if type(a) is _np.ndarray or isinstance(a, Tracer) else _np.shape(a)
+
+
+def size(a: ArrayLike) -> int:
+    return a.size if type(a) is _np.ndarray or isinstance(a, Tracer) else _np.size(a)
+
+
+def normalize_axis(axis: int, ndim: int, argname: str = "axis") -> int:
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{argname} {axis} is out of bounds for an array of dimension {ndim}")
+    return axis + ndim if axis < 0 else axis
+
+
+def _axes(axis: int | Sequence[int] | None, ndim: int) -> tuple:
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (int, _np.integer)):
+        axis = (axis,)
+    return tuple(sorted(normalize_axis(int(a), ndim) for a in axis))
+
+
+def _count(a: ArrayLike, axes: tuple) -> int:
+    shp = shape_of(a)
+    return int(_np.prod([shp[i] for i in axes], dtype=_np.int64))
+
+
+def _no_out(out: Any, name: str) -> None:
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported on traced values (they are immutable); "
+                        f"use the returned value")
+
+
+def _real_square(c: Any) -> Any:
+    """``|c|**2``: ``c * c`` for real ``c``, ``Re(c conj(c))`` for complex (as NumPy's var)."""
+    return P.real(P.mul(c, P.conj(c))) if dtype_of(c).kind == "c" else P.mul(c, c)
+
+
+def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,  # noqa: A001
+        keepdims: bool = False) -> Any:
+    """Sum over ``axis`` (all axes if ``None``).
+
+    Example:
+        >>> import functrans.numpy as fnp
+        >>> fnp.sum(fnp.array([[1.0, 2.0], [3.0, 4.0]]), axis=0)
+        array([4., 6.])
+    """
+    if not _core._active:
+        return _np.sum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+    _no_out(out, "sum")
+    if dtype is not None:
+        a = P.convert_element_type(a, dtype)
+    if axis is None:
+        return P.reduce_sum_p.bind(a, axes=None, keepdims=keepdims)
+    axes = _axes(axis, ndim(a))
+    return P.reduce_sum(a, axes, keepdims) if axes or keepdims else a
+
+
+def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
+         keepdims: bool = False) -> Any:
+    """Arithmetic mean over ``axis``."""
+    if not _core._active:
+        return _np.mean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+    _no_out(out, "mean")
+    axes = _axes(axis, ndim(a))
+    count = _count(a, axes)
+    total = sum(a, axis=axes, dtype=dtype, keepdims=keepdims)
+    return P.div(total, count) if dtype_of(total).kind in "fc" else P.div(total, float(count))
+
+
+def var(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+        keepdims: bool = False) -> Any:
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (real for complex ``a``)."""
+    if not _core._active:
+        return _np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+    _no_out(out, "var")
+    axes = _axes(axis, ndim(a))
+    count = _count(a, axes)
+    centered = a - mean(a, axis=axes, dtype=dtype, keepdims=True)
+    return sum(_real_square(centered), axis=axes, keepdims=keepdims) / builtins.max(count - ddof, 0)
+
+
+def std(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+        keepdims: bool = False) -> Any:
+    """Standard deviation over ``axis``: ``sqrt(var)``."""
+    if not _core._active:
+        return _np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+    _no_out(out, "std")
+    return P.sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+
+
+def max(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Maximum over ``axis``; tied maxima share the derivative equally."""
+    if not _core._active:
+        return _np.max(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "max")
+    return P.reduce_max(a, None if axis is None else _axes(axis, ndim(a)), keepdims)
+
+
+def min(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Minimum over ``axis``; tied minima share the derivative equally."""
+    if not _core._active:
+        return _np.min(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "min")
+    return P.reduce_min(a, None if axis is None else _axes(axis, ndim(a)), keepdims)
+
+
+amax, amin = max, min
+
+
+def ptp(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+    """Range ``max - min`` over ``axis`` (peak to peak)."""
+    if not _core._active:
+        return _np.ptp(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "ptp")
+    return max(a, axis, keepdims=keepdims) - min(a, axis, keepdims=keepdims)
+
+
+def prod(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
+         keepdims: bool = False) -> Any:
+    """Product over ``axis``; exact derivatives even where elements are zero."""
+    if not _core._active:
+        return _np.prod(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+    _no_out(out, "prod")
+    if dtype is not None:
+        a = P.convert_element_type(a, dtype)
+    return P.reduce_prod(a, _axes(axis, ndim(a)), keepdims)
+
+
+def _argreduce(impl: Any, a: ArrayLike, axis: int | None, keepdims: bool) -> Any:
+    if axis is not None:
+        axis = normalize_axis(axis, ndim(a))
+    return P.argreduce_p.bind(a, axis=axis, keepdims=keepdims, impl=impl)
+
+
+def argmax(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
+    """Index of the (first) maximum along ``axis`` (of the flattened array if ``None``)."""
+    if not _core._active:
+        return _np.argmax(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "argmax")
+    return _argreduce(_np.argmax, a, axis, keepdims)
+
+
+def argmin(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
+    """Index of the (first) minimum along ``axis`` (of the flattened array if ``None``)."""
+    if not _core._active:
+        return _np.argmin(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "argmin")
+    return _argreduce(_np.argmin, a, axis, keepdims)
+
+
+def all(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    if not _core._active:
+        return _np.all(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "all")
+    return P.reduce_min(P.ne(a, 0), _axes(axis, ndim(a)), keepdims)
+
+
+def any(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    if not _core._active:
+        return _np.any(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "any")
+    return P.reduce_max(P.ne(a, 0), _axes(axis, ndim(a)), keepdims)
+
+
+def count_nonzero(a: ArrayLike, axis: Any = None, *, keepdims: bool = False) -> Any:
+    """Number of non-zero elements over ``axis``; an integer, zero derivative."""
+    if not _core._active:
+        return _np.count_nonzero(a, axis=axis, keepdims=keepdims)
+    return P.reduce_sum(P.ne(a, 0), _axes(axis, ndim(a)), keepdims)
+
+
+def _cumulative(prim_fun: Any, a: ArrayLike, axis: int | None, dtype: Any) -> Any:
+    if dtype is not None:
+        a = P.convert_element_type(a, dtype)
+    if axis is None:
+        a, axis = P.reshape(a, (-1,)), 0
+    return prim_fun(a, normalize_axis(axis, ndim(a)))
+
+
+def cumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
+    """Cumulative sum along ``axis`` (of the flattened array if ``None``).
+
+    Example:
+        >>> import functrans.numpy as fnp
+        >>> fnp.cumsum(fnp.array([1.0, 2.0, 3.0]))
+        array([1., 3., 6.])
+    """
+    if not _core._active:
+        return _np.cumsum(a, axis=axis, dtype=dtype, out=out)
+    _no_out(out, "cumsum")
+    return _cumulative(P.cumsum, a, axis, dtype)
+
+
+def cumprod(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
+    """Cumulative product along ``axis``; derivatives exact where elements are zero.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda x: fnp.cumprod(x)[-1])(fnp.array([2.0, 0.0, 3.0]))
+        array([0., 6., 0.])
+    """
+    if not _core._active:
+        return _np.cumprod(a, axis=axis, dtype=dtype, out=out)
+    _no_out(out, "cumprod")
+    return _cumulative(P.cumprod, a, axis, dtype)
+
+
+def average(a: ArrayLike, axis: Any = None, weights: ArrayLike = None, returned: bool = False, *,
+            keepdims: bool = False) -> Any:
+    """Weighted mean over ``axis``; with ``returned``, also the sum of the weights.
+
+    1-D ``weights`` along a single ``axis`` are allowed, as in NumPy.
+    """
+    if not _core._active:
+        return _np.average(a, axis=axis, weights=weights, returned=returned, keepdims=keepdims)
+    nd = ndim(a)
+    axes = _axes(axis, nd)
+    if weights is None:
+        avg = mean(a, axis=axes, keepdims=keepdims)
+        scale = _count(a, axes)
+    else:
+        w = weights if isinstance(weights, Tracer) else _np.asarray(weights)
+        if tuple(shape_of(w)) != tuple(shape_of(a)):
+            if axis is None or not isinstance(axis, (int, _np.integer)):
+                raise TypeError("average: axis must be an int when the shapes of a and weights "
+                                f"differ, got axis={axis!r}")
+            if ndim(w) != 1 or shape_of(w)[0] != shape_of(a)[axes[0]]:
+                raise ValueError(f"average: 1-D weights must have the length of a along axis "
+                                 f"{axis}; got weights of shape {tuple(shape_of(w))} for a of shape "
+                                 f"{tuple(shape_of(a))}")
+            w = P.reshape(w, tuple(-1 if i == axes[0] else 1 for i in range(nd)))
+        dtype = _np.result_type(dtype_of(a), dtype_of(w))
+        if dtype.kind not in "fc":
+            dtype = _np.result_type(dtype, _np.float64)
+        scale = sum(P.broadcast_to(P.convert_element_type(w, dtype), tuple(shape_of(a))),
+                    axis=axes, keepdims=keepdims)
+        avg = sum(P.mul(a, w), axis=axes, keepdims=keepdims) / scale
+        avg = P.convert_element_type(avg, dtype) if dtype_of(avg) != dtype else avg
+    if not returned:
+        return avg
+    return avg, P.broadcast_to(P.convert_element_type(scale, dtype_of(avg)), tuple(shape_of(avg)))
+
+
+# ---- ignoring NaN --------------------------------------------------------------------------
+
+def _nan_filled(a: ArrayLike, fill: float) -> Any:
+    return P.where(P.isnan(a), fill, a) if dtype_of(a).kind in "fc" else a
+
+
+def nansum(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
+           keepdims: bool = False) -> Any:
+    """Sum treating NaN as zero."""
+    if not _core._active:
+        return _np.nansum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+    _no_out(out, "nansum")
+    return sum(_nan_filled(a, 0.0), axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def nanprod(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
+            keepdims: bool = False) -> Any:
+    """Product treating NaN as one."""
+    if not _core._active:
+        return _np.nanprod(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+    _no_out(out, "nanprod")
+    return prod(_nan_filled(a, 1.0), axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def _nan_count(a: ArrayLike, axes: tuple, keepdims: bool) -> Any:
+    return P.reduce_sum(P.logical_not(P.isnan(a)), axes, keepdims)
+
+
+def nanmean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
+            keepdims: bool = False) -> Any:
+    """Mean of the non-NaN elements (NaN for an all-NaN slice)."""
+    if not _core._active:
+        return _np.nanmean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+    _no_out(out, "nanmean")
+    if dtype_of(a).kind not in "fc":
+        return mean(a, axis=axis, dtype=dtype, keepdims=keepdims)
+    axes = _axes(axis, ndim(a))
+    total = nansum(a, axis=axes, dtype=dtype, keepdims=keepdims)
+    return total / P.convert_element_type(_nan_count(a, axes, keepdims), dtype_of(total))
+
+
+def nanvar(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+           keepdims: bool = False) -> Any:
+    """Variance of the non-NaN elements."""
+    if not _core._active:
+        return _np.nanvar(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+    _no_out(out, "nanvar")
+    if dtype_of(a).kind not in "fc":
+        return var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+    axes = _axes(axis, ndim(a))
+    centered = _nan_filled(a - nanmean(a, axis=axes, dtype=dtype, keepdims=True), 0.0)
+    total = sum(_real_square(centered), axis=axes, keepdims=keepdims)
+    count = P.convert_element_type(_nan_count(a, axes, keepdims), dtype_of(total))
+    return total / P.maximum(count - ddof, 0.0)
+
+
+def nanstd(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+           keepdims: bool = False) -> Any:
+    """Standard deviation of the non-NaN elements."""
+    if not _core._active:
+        return _np.nanstd(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+    _no_out(out, "nanstd")
+    return P.sqrt(nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+
+
+def _nan_extremum(reduce: Any, fill: float, a: ArrayLike, axis: Any, keepdims: bool) -> Any:
+    if dtype_of(a).kind not in "fc":
+        return reduce(a, axis=axis, keepdims=keepdims)
+    axes = _axes(axis, ndim(a))
+    nans = P.isnan(a)
+    m = reduce(P.where(nans, fill, a), axis=axes, keepdims=keepdims)
+    return P.where(P.reduce_min(nans, axes, keepdims), _np.nan, m)
+
+
+def nanmax(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+    """Maximum ignoring NaN (NaN for an all-NaN slice); ties share the derivative."""
+    if not _core._active:
+        return _np.nanmax(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "nanmax")
+    return _nan_extremum(max, -_np.inf, a, axis, keepdims)
+
+
+def nanmin(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+    """Minimum ignoring NaN (NaN for an all-NaN slice); ties share the derivative."""
+    if not _core._active:
+        return _np.nanmin(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "nanmin")
+    return _nan_extremum(min, _np.inf, a, axis, keepdims)
+
+
+def nanargmax(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
+    """Index of the maximum ignoring NaN."""
+    if not _core._active:
+        return _np.nanargmax(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "nanargmax")
+    return argmax(_nan_filled(a, -_np.inf), axis, keepdims=keepdims)
+
+
+def nanargmin(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
+    """Index of the minimum ignoring NaN."""
+    if not _core._active:
+        return _np.nanargmin(a, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "nanargmin")
+    return argmin(_nan_filled(a, _np.inf), axis, keepdims=keepdims)
+
+
+def nancumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
+    """Cumulative sum treating NaN as zero."""
+    if not _core._active:
+        return _np.nancumsum(a, axis=axis, dtype=dtype, out=out)
+    _no_out(out, "nancumsum")
+    return cumsum(_nan_filled(a, 0.0), axis, dtype)
+
+
+def nancumprod(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
+    """Cumulative product treating NaN as one."""
+    if not _core._active:
+        return _np.nancumprod(a, axis=axis, dtype=dtype, out=out)
+    _no_out(out, "nancumprod")
+    return cumprod(_nan_filled(a, 1.0), axis, dtype)
+
+
+# ---- order statistics ----------------------------------------------------------------------
+# Sorting is an index permutation (argsort, no derivative) followed by a gather, which
+# carries the derivative.
+
+def _sorted_last(x: Any) -> Any:
+    """``x`` sorted along its last axis (NaN last, as NumPy sorts)."""
+    order = P.argsort_p.bind(x, axis=-1, kind="stable")
+    lead = shape_of(x)[:-1]
+    grids = [_np.arange(n).reshape((n,) + (1,) * (len(lead) - k)) for k, n in enumerate(lead)]
+    if isinstance(order, Tracer):
+        return P.getitem(x, tuple(grids) + (P.DYNAMIC,), [order])
+    return P.getitem(x, tuple(grids) + (order,))
+
+
+def quantile(a: ArrayLike, q: ArrayLike, axis: Any = None, out: Any = None,
+             overwrite_input: bool = False, method: str = "linear", keepdims: bool = False) -> Any:
+    """The ``q``-th quantiles over ``axis`` by linear interpolation between order statistics
+    (NumPy's default method). The derivative flows to the two neighbouring elements.
+
+    Example:
+        >>> import functrans.numpy as fnp
+        >>> fnp.quantile(fnp.array([4.0, 1.0, 3.0, 2.0]), [0.0, 0.5, 0.9])
+        array([1. , 2.5, 3.7])
+    """
+    if not _core._active:
+        return _np.quantile(a, q, axis=axis, out=out, overwrite_input=overwrite_input,
+                            method=method, keepdims=keepdims)
+    _no_out(out, "quantile")
+    if method != "linear":
+        raise ValueError(f"quantile: only method='linear' is supported on traced values, got "
+                         f"method={method!r}")
+    qs = _np.asarray(concrete_value(q), dtype=_np.float64)
+    if _np.any((qs < 0) | (qs > 1)):
+        raise ValueError(f"quantile: q must be in [0, 1], got {q!r}")
+    out_dtype = _np.result_type(dtype_of(a), q if isinstance(q, float) else qs.dtype)
+    if out_dtype.kind not in "fc":
+        out_dtype = _np.result_type(out_dtype, _np.float64)
+    shp = tuple(shape_of(a))
+    axes = _axes(axis, len(shp))
+    kept = [i for i in range(len(shp)) if i not in axes]
+    n = _count(a, axes)
+    x = P.reshape(P.transpose(a, tuple(kept) + axes), tuple(shp[i] for i in kept) + (n,))
+    s = _sorted_last(P.convert_element_type(x, out_dtype) if dtype_of(x) != out_dtype else x)
+    index = qs * (n - 1)
+    below = _np.floor(index).astype(_np.intp)
+    above = _np.minimum(below + 1, n - 1)
+    gamma = _np.asarray(index - below, dtype=out_dtype)
+    lead = (slice(None),) * len(kept)
+    lo, hi = P.getitem(s, lead + (below,)), P.getitem(s, lead + (above,))
+    # NumPy's lerp: from whichever end is nearer, so q = 1 gives the maximum exactly.
+    diff = hi - lo
+    res = P.where(gamma >= 0.5, hi - diff * (1 - gamma), lo + diff * gamma)
+    nq = qs.ndim
+    has_nan = P.reduce_max(P.isnan(s), (len(kept),))
+    res = P.where(P.reshape(has_nan, tuple(shape_of(has_nan)) + (1,) * nq), _np.nan, res)
+    # (kept..., *q.shape) -> (*q.shape, kept...), with unit axes for keepdims
+    res = P.transpose(res, tuple(range(len(kept), len(kept) + nq)) + tuple(range(len(kept))))
+    if keepdims:
+        res = P.reshape(res, qs.shape + tuple(1 if i in axes else d for i, d in enumerate(shp)))
+    return res
+
+
+def percentile(a: ArrayLike, q: ArrayLike, axis: Any = None, out: Any = None,
+               overwrite_input: bool = False, method: str = "linear", keepdims: bool = False) -> Any:
+    """The ``q``-th percentiles (``q`` in [0, 100]): :func:`quantile` of ``q / 100``."""
+    if not _core._active:
+        return _np.percentile(a, q, axis=axis, out=out, overwrite_input=overwrite_input,
+                              method=method, keepdims=keepdims)
+    q = q / 100.0 if isinstance(q, float) else _np.true_divide(concrete_value(q), 100)
+    return quantile(a, q, axis=axis, out=out, method=method, keepdims=keepdims)
+
+
+def median(a: ArrayLike, axis: Any = None, out: Any = None, overwrite_input: bool = False,
+           keepdims: bool = False) -> Any:
+    """The median over ``axis`` (the mean of the two middle elements of an even count)."""
+    if not _core._active:
+        return _np.median(a, axis=axis, out=out, overwrite_input=overwrite_input, keepdims=keepdims)
+    return quantile(a, 0.5, axis=axis, out=out, keepdims=keepdims)
+
+
+__all__ = ["ndim", "shape", "size", "normalize_axis", "sum", "mean", "var", "std", "max", "min",
+           "amax", "amin", "ptp", "prod", "argmax", "argmin", "all", "any", "count_nonzero",
+           "cumsum", "cumprod", "average", "nansum", "nanprod", "nanmean", "nanvar", "nanstd",
+           "nanmax", "nanmin", "nanargmax", "nanargmin", "nancumsum", "nancumprod", "quantile",
+           "percentile", "median"]
