@@ -96,10 +96,26 @@ class EvalTrace(Trace):
 
 
 def raise_leaked(tracer: Tracer, where: str) -> None:
+    if tracer._trace.alive:      # its transform still runs, but not in this thread's stack
+        raise LeakedTracerError(
+            f"a value traced by `{tracer._trace.transform}` was used in '{where}' outside that "
+            f"transform, which is still running in another thread (or was started elsewhere): "
+            f"traced values cannot cross threads. Pass the concrete value instead (compute it "
+            f"before the transform, or use ft.stop_gradient(x) and x.item() inside it).")
     raise LeakedTracerError(
         f"a value traced by `{tracer._trace.transform}` was used in '{where}' after that "
         f"transform returned (a leaked tracer). Return it from the transformed function as an "
         f"output (or as aux with has_aux=True) instead of storing it outside.")
+
+
+def in_current_stack(trace: Trace) -> bool:
+    """Whether ``trace`` is the current trace of this thread or one of its parents."""
+    t: Trace | None = _state.trace
+    while t is not None:
+        if t is trace:
+            return True
+        t = t.parent
+    return False
 
 
 EVAL = EvalTrace(None, "eval")
@@ -316,5 +332,5 @@ def add_any(x: Any, y: Any) -> Any:
 
 __all__ = ["Primitive", "Trace", "Tracer", "PrimalTracer", "Aval", "aval_of", "EvalTrace", "EVAL",
            "current_trace", "run_under",
-           "concrete_value", "shape_of", "dtype_of", "raise_leaked", "add_p", "zeros_like_p",
+           "concrete_value", "shape_of", "dtype_of", "raise_leaked", "in_current_stack", "add_p", "zeros_like_p",
            "add_any", "trace_call", "op1", "op2"]
