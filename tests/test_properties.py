@@ -95,8 +95,11 @@ def test_unary_on_random_shapes(row, shape, dtype, seed):
 @given(row=st.sampled_from(BINARY), dtype=dtypes, seed=seeds,
        pair=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=3))
 def test_binary_on_random_broadcasting_pairs(row, pair, dtype, seed):
-    _, f, ref, dom = row
+    name, f, ref, dom = row
     doms = list(dom) if isinstance(dom, tuple) else [dom, dom]
+    if name in ("maximum", "minimum"):    # finite differences across the kink x == y are wrong
+        x, y = sample(doms, seed, pair.input_shapes, dtype)
+        assume(np.min(np.abs(x - y), initial=1.0) > 1e-2)
     check_value_grads_vmap(f, ref, doms, list(pair.input_shapes), dtype, seed)
 
 
@@ -141,7 +144,7 @@ BINARY_STEPS = [
 ]
 REDUCE_STEPS = [
     (lambda x: fnp.sum(x * x, axis=-1, keepdims=True), lambda x: np.sum(x * x, axis=-1, keepdims=True)),
-    (lambda x: fnp.mean(x, axis=0), lambda x: np.mean(x, axis=0)),
+    (lambda x: fnp.mean(x, axis=0, keepdims=True), lambda x: np.mean(x, axis=0, keepdims=True)),
 ]
 
 
