@@ -630,3 +630,45 @@ def test_nan_cotangent_propagates():
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     close(got[0], want[0], rtol=1e-14)
     assert got[2] == want[2]
+
+
+# ---------------------------------------------------------------------------------------
+# Regressions: failures the property tests (tests/test_properties.py) and the tests above found.
+
+def test_regression_hypot_at_origin_has_the_norms_zero_derivative():
+    """Found by test_random_programs: hypot(x - x, x - x) had derivative NaN (sqrt'(0) * 0),
+    though it is constant; like the 2-norm at 0 (API.md) its derivative there is 0."""
+    for d in _derivs(lambda x: fnp.hypot(x, x), 0.0):
+        np.testing.assert_array_equal(d, 0.0)
+    np.testing.assert_array_equal(ft.grad(lambda x: fnp.hypot(x - x, x - x) + 0.5)(0.3), 0.0)
+    ft.check_grads(lambda x: fnp.hypot(x, 0.5 * x + 1.0), (np.array([0.0, -2.0, 1e-3]),), order=3)
+
+
+def test_regression_hypot_does_not_overflow():
+    """Found while fixing the above: hypot was sqrt(x*x + y*y), inf for |x| > 1e154."""
+    for x, y in ((1e200, 1e200), (3e-200, 4e-200), (np.float32(3e20), np.float32(4e20))):
+        got = fnp.hypot(x, y)
+        np.testing.assert_allclose(got, np.hypot(x, y), rtol=1e-6)
+        assert np.asarray(got).dtype == np.hypot(x, y).dtype
+    close(ft.grad(fnp.hypot, argnums=(0, 1))(3e200, 4e200), (0.6, 0.8), rtol=1e-14)
+    assert np.asarray(fnp.hypot(np.float32(3.0), 4.0)).dtype == np.float32
+
+
+def test_regression_nan_through_maximum_is_not_a_silent_zero():
+    """maximum/minimum/relu gave derivative 0 at a NaN argument (a mask of comparisons, all
+    False); now NaN. Ties still split (API.md) and the other argument still gets 0."""
+    g = ft.grad(lambda x, y: fnp.maximum(x, y), argnums=(0, 1))
+    for (x, y), want in [((NAN, 1.0), (NAN, 0.0)), ((1.0, NAN), (0.0, NAN)), ((1.0, 1.0), (0.5, 0.5)),
+                         ((2.0, 1.0), (1.0, 0.0))]:
+        np.testing.assert_array_equal(g(x, y), want)
+    x = np.array([NAN, -1.0, 0.0, 2.0], np.float32)
+    got = ft.grad(lambda x: fnp.sum(ft.nn.relu(x)))(x)
+    np.testing.assert_array_equal(got, np.array([NAN, 0.0, 0.0, 1.0], np.float32))
+    assert got.dtype == np.float32
+
+
+def test_regression_tracer_of_another_thread_raised_recursion_error():
+    """A tracer handed to another thread's transform recursed forever (it was neither that
+    transform's nor dead); now LeakedTracerError (see test_tracer_of_another_thread_is_refused)."""
+    result = _hand_over(lambda t: ft.grad(lambda y: y * fnp.sin(t))(2.0))
+    assert isinstance(result["b_error"], LeakedTracerError)

@@ -84,7 +84,15 @@ def log10(x: ArrayLike) -> Any:
 
 
 def hypot(x: ArrayLike, y: ArrayLike) -> Any:
-    return sqrt(x * x + y * y)
+    """``sqrt(x**2 + y**2)`` scaled by the larger magnitude, so it does not overflow (as NumPy's);
+    its derivative at ``(0, 0)`` is 0, as the 2-norm's (API.md), not NaN."""
+    ax, ay = (P.abs(a) if hasattr(a, "dtype") else builtins.abs(a) for a in (x, y))  # keep Python
+    m = P.stop_gradient_p.bind(P.maximum(ax, ay))          # numbers weak, as NumPy's promotion does
+    m = P.convert_element_type(P.where(P.isfinite(m), P.where(P.eq(m, 0), 1.0, m), 1.0), dtype_of(m))
+    u, v = P.div(x, m), P.div(y, m)
+    s = P.add(P.mul(u, u), P.mul(v, v))
+    zero = P.eq(s, 0)
+    return P.mul(m, P.where(zero, 0.0, P.sqrt(P.where(zero, 1.0, s))))
 
 
 def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
