@@ -90,6 +90,7 @@ def install_tracer_methods(at_cls: type) -> None:
 
 
 _UFUNC_NAMES = {"absolute": "abs", "true_divide": "divide", "conjugate": None}
+_REDUCTIONS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}   # ufunc.reduce
 
 
 def _lookup(name: str, module: str = "") -> Any:
@@ -112,8 +113,14 @@ def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any
         raise TypeError(
             f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method} has no "
             f"functrans rule for traced values (with arguments {sorted(kwargs) or 'none'}); "
-            f"use functrans.numpy.{_UFUNC_NAMES.get(ufunc.__name__, ufunc.__name__)} instead")
+            f"use functrans.numpy.{_suggest(ufunc.__name__, method)} instead")
     return f(*inputs)
+
+
+def _suggest(name: str, method: str) -> str:
+    if method == "reduce" and name in _REDUCTIONS:
+        return _REDUCTIONS[name]
+    return _UFUNC_NAMES.get(name, name) or name
 
 
 def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
