@@ -8,8 +8,9 @@
 * random programs of primitives (with fan-out) against a NumPy evaluation of the same program
   and against finite differences;
 * random stacks of transforms (``grad``, ``jvp``, ``vjp``, ``vmap``, ``remat``,
-  ``custom_vjp``, ``jacfwd``/``jacrev``) one to three deep, against closed-form derivatives
-  and, for ``vmap``, a Python loop.
+  ``custom_vjp``, ``custom_jvp``, ``jacfwd``/``jacrev``, ``hvp``, ``linearize``) one to
+  three deep, against closed-form derivatives, finite differences and, for ``vmap``, a
+  Python loop.
 
 The number of examples comes from the hypothesis profile (``tests/conftest.py``): ``ci`` by
 default, ``HYPOTHESIS_PROFILE=long`` (``nox -s props``) for a long run.
@@ -268,6 +269,15 @@ def _custom_vjp(e):
     return f
 
 
+def _custom_jvp(e):
+    f = ft.custom_jvp(lambda x: e(x))
+
+    @f.defjvp
+    def rule(primals, tangents):
+        return ft.jvp(e, primals, tangents)
+    return f
+
+
 def _linearize(e):
     return lambda x: ft.linearize(e, x)[0]
 
@@ -275,7 +285,8 @@ def _linearize(e):
 # (name, transform, derivative order it adds)
 LAYERS = [("grad", _grad, 1), ("jvp", _jvp, 1), ("vjp", _vjp, 1), ("jacfwd", _jacfwd, 1),
           ("jacrev", _jacrev, 1), ("hvp", _hvp, 2), ("vmap", _vmap, 0), ("vmap_elements", _vmap_loop, 0),
-          ("remat", _remat, 0), ("custom_vjp", _custom_vjp, 0), ("linearize", _linearize, 0)]
+          ("remat", _remat, 0), ("custom_vjp", _custom_vjp, 0), ("custom_jvp", _custom_jvp, 0),
+          ("linearize", _linearize, 0)]
 
 
 @given(layers=st.lists(st.sampled_from(LAYERS), min_size=1, max_size=3),
