@@ -383,6 +383,25 @@ def test_active_counter_after_exceptions_in_threads():
     assert_no_interpreter()
 
 
+def test_one_pullback_called_from_eight_threads_at_once():
+    """A pullback is data: threads other than its creator may call it, concurrently."""
+    _, pullback = ft.vjp(lambda x: fnp.sin(x) * x ** 2, X)
+    barrier = threading.Barrier(8)
+    got = {}
+
+    def worker(k):
+        def run():
+            barrier.wait(timeout=60)
+            for _ in range(20):
+                got[k] = pullback(np.full(3, float(k)))[0]
+        return run
+    _run_threads([worker(k) for k in range(8)])
+    for k in range(8):
+        np.testing.assert_array_equal(got[k], pullback(np.full(3, float(k)))[0])
+        close(got[k], k * _d(1, X), rtol=1e-14)
+    assert_no_interpreter()
+
+
 def _hand_over(use):
     """Thread A's grad hands its tracer to thread B, which calls ``use(tracer)``; B's
     exception (if any) is returned after A has finished with an exact answer."""
