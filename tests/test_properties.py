@@ -312,3 +312,88 @@ def test_random_transform_stacks(layers, phi, a, b, n, dtype, seed):
         xs = np.random.default_rng(seed + 1).uniform(-1.2, 1.2, (2, n))
         np.testing.assert_allclose(ft.vmap(e)(xs), np.stack([np.asarray(e(xi)) for xi in xs]),
                                    rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# Jacobians, Hessians, chunking and out_axes on random programs with vector outputs.
+
+def vector_program(steps, x):
+    """A random program's intermediates stacked into a vector output (same as run_program's)."""
+    values = [x]
+    for kind, which, operands in steps:
+        table = {"unary": UNARY_STEPS, "binary": BINARY_STEPS, "reduce": REDUCE_STEPS}[kind]
+        values.append(table[which][0](*[values[i] for i in operands]))
+    return fnp.concatenate([fnp.ravel(v) for v in values[1:]] + [fnp.ravel(x) * 0.5])
+
+
+def fd_jacobian(f, x, eps=1e-6):
+    cols = []
+    for i in range(x.size):
+        e = np.zeros(x.size)
+        e[i] = eps
+        e = e.reshape(x.shape)
+        cols.append((np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * eps))
+    return np.stack(cols, axis=-1).reshape(np.shape(f(x)) + x.shape)
+
+
+@given(steps=programs(), n=st.integers(1, 3), seed=seeds, chunk=st.integers(1, 4))
+def test_jacobians_agree_with_each_other_and_finite_differences(steps, n, seed, chunk):
+    x = np.random.default_rng(seed).uniform(-1.5, 1.5, (n,))
+    f = lambda x: vector_program(steps, x)
+    want = fd_jacobian(f, x)
+    for jac in (ft.jacrev(f), ft.jacfwd(f), ft.jacrev(f, chunk_size=chunk), ft.jacfwd(f, chunk_size=chunk),
+                ft.jacobian(f)):
+        np.testing.assert_allclose(jac(x), want, rtol=1e-6, atol=1e-7)
+    # Hessian of a scalar program: symmetric, and the finite-difference Jacobian of the gradient
+    g = lambda x: run_program(steps, x, False)
+    h = np.asarray(ft.hessian(g)(x))
+    np.testing.assert_allclose(h, h.T, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h, fd_jacobian(ft.grad(g), x), rtol=1e-5, atol=1e-6)
+    t = np.random.default_rng(seed + 2).standard_normal(n)
+    np.testing.assert_allclose(ft.hvp(g, (x,), (t,)), h @ t, rtol=1e-10, atol=1e-12)
+
+
+@given(steps=programs(), batch=st.integers(1, 4), n=st.integers(1, 3), in_axis=st.sampled_from([0, 1, -1]),
+       out_axis=st.sampled_from([0, 1, -1]), chunk=st.none() | st.integers(1, 3), seed=seeds)
+def test_vmap_axes_and_chunks_match_the_loop(steps, batch, n, in_axis, out_axis, chunk, seed):
+    f = lambda x: vector_program(steps, x)
+    xs = np.random.default_rng(seed).uniform(-1.5, 1.5, (batch, n))
+    want = np.stack([np.asarray(f(x)) for x in xs])                 # (batch, m)
+    arg = np.moveaxis(xs, 0, in_axis)
+    got = ft.vmap(f, in_axes=in_axis, out_axes=out_axis, chunk_size=chunk)(arg)
+    np.testing.assert_allclose(got, np.moveaxis(want, 0, out_axis), rtol=1e-13, atol=1e-13)
+    # per-example gradients equal the loop of gradients
+    g = ft.grad(lambda x: run_program(steps, x, False))
+    np.testing.assert_allclose(ft.vmap(g, in_axes=in_axis, chunk_size=chunk)(arg),
+                               np.stack([g(x) for x in xs]), rtol=1e-13, atol=1e-13)
+
+
+@st.composite
+def pytrees(draw):
+    """A dict/tuple/list pytree of 1 to 4 float arrays of small random shapes."""
+    leaves = draw(st.lists(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3), min_size=1, max_size=4))
+    kind = draw(st.sampled_from(["dict", "tuple", "list", "nested"]))
+    if kind == "dict":
+        return {f"k{i}": s for i, s in enumerate(leaves)}
+    if kind == "tuple":
+        return tuple(leaves)
+    if kind == "list":
+        return list(leaves)
+    return {"a": tuple(leaves[:1]), "b": [{"c": s} for s in leaves[1:]]}
+
+
+@given(shapes=pytrees(), seed=seeds)
+def test_gradients_of_pytrees_keep_their_structure(shapes, seed):
+    rng = np.random.default_rng(seed)
+    leaf_shapes, treedef = ft.tree.flatten(shapes, is_leaf=lambda s: isinstance(s, tuple) and all(
+        isinstance(d, int) for d in s))
+    params = ft.tree.unflatten(treedef, [rng.uniform(-1, 1, s) for s in leaf_shapes])
+
+    def loss(p):
+        return sum(fnp.sum(fnp.sin(leaf) * (k + 1)) for k, leaf in enumerate(ft.tree.leaves(p)))
+    g = ft.grad(loss)(params)
+    assert ft.tree.structure(g) == ft.tree.structure(params)
+    for k, (gl, pl) in enumerate(zip(ft.tree.leaves(g), ft.tree.leaves(params))):
+        np.testing.assert_allclose(gl, (k + 1) * np.cos(pl), rtol=1e-14)
+        assert np.shape(gl) == np.shape(pl)
+    ft.check_grads(loss, (params,), order=2)
