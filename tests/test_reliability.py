@@ -544,6 +544,24 @@ def test_pullback_called_many_times_with_different_cotangents():
     close(ft.grad(lambda c: fnp.sum(pullback((c, 1.0))[0]))(np.ones(3)), 3 * np.cos(x), rtol=1e-14)
 
 
+@pytest.mark.parametrize("wrap", ["custom_vjp", "custom_jvp", "remat", "with_gradient", "vmap_inside"])
+def test_pullback_through_rules_called_many_times(wrap):
+    """The tape of a custom rule, a remat call or a hook is not consumed by a first call."""
+    if wrap == "custom_vjp":
+        g = _custom_vjp()
+    elif wrap == "custom_jvp":
+        g = _custom_jvp(lambda p, t: (fnp.sin(p[0]), t[0] * fnp.cos(p[0])))
+    elif wrap == "remat":
+        g = ft.remat(fnp.sin)
+    elif wrap == "with_gradient":
+        g = lambda x: fnp.sin(ft.with_gradient(x, lambda ct: None))
+    else:
+        g = lambda x: ft.vmap(fnp.sin)(x)
+    _, pullback = ft.vjp(lambda x: g(x) * x, X)
+    for k in (1.0, -2.0, 0.5, 3.0):
+        close(pullback(np.full(3, k))[0], k * (np.cos(X) * X + np.sin(X)), rtol=1e-14)
+
+
 def test_pullback_after_the_function_and_inputs_are_gone():
     def make():
         x = np.array([0.5, 1.5])
