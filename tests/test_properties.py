@@ -39,14 +39,14 @@ def sample(dom, seed, shapes, dtype):
     return [d.sample(rng, s, dtype) for d, s in zip(dom, shapes)]
 
 
-def check_value_grads_vmap(fun, ref, doms, shapes, dtype, seed, diff=True, order=1, tol=None):
+def check_value_grads_vmap(fun, ref, doms, shapes, dtype, seed, diff=True, order=1, tol=None, eps=None):
     """Value vs ``ref``, derivatives vs finite differences, vmap over each argument vs a loop."""
     args = sample(doms, seed, shapes, dtype)
     assert_same(fun(*args), ref(*[a.copy() for a in args]), dtype)
     nums = [i for i, d in enumerate(doms) if d.diff]
     if diff and nums:
         f = partial_in(fun, args, nums)
-        ft.check_grads(f, [args[i] for i in nums], order=order, atol=tol, rtol=tol)
+        ft.check_grads(f, [args[i] for i in nums], order=order, atol=tol, rtol=tol, eps=eps)
     B = 3
     rng = np.random.default_rng(seed + 1)
     in_axes = tuple(int(rng.integers(-1, len(s) + 1)) if rng.random() < 0.8 else None for s in shapes)
@@ -126,8 +126,11 @@ def test_reductions_on_random_axes(row, case, dtype, seed):
     axes = range(len(shape)) if axis is None else [axis] if isinstance(axis, int) else axis
     reduced = math.prod(shape[a] for a in axes)
     assume(not (name == "std" and reduced == 1))     # sqrt(0): not differentiable (API.md)
+    # A small step: the std of a few nearly equal values curves sharply, and the default step's
+    # truncation error (found by the long profile: 1.5e-5 at std 0.004) exceeded the tolerance.
     check_value_grads_vmap(lambda x: f(x, axis=axis, keepdims=keepdims),
-                           lambda x: ref(x, axis=axis, keepdims=keepdims), [dom], [shape], dtype, seed)
+                           lambda x: ref(x, axis=axis, keepdims=keepdims), [dom], [shape], dtype, seed,
+                           eps=1e-6)
 
 
 # ---------------------------------------------------------------------------------------
