@@ -710,3 +710,17 @@ def test_regression_tracer_of_another_thread_raised_recursion_error():
     transform's nor dead); now LeakedTracerError (see test_tracer_of_another_thread_is_refused)."""
     result = _hand_over(lambda t: ft.grad(lambda y: y * fnp.sin(t))(2.0))
     assert isinstance(result["b_error"], LeakedTracerError)
+
+
+def test_regression_reshape_order_f_under_transforms():
+    """Found while cataloguing errors: fnp.reshape(order="F") worked on arrays but raised on
+    traced values; now it is Fortran order under every transform too."""
+    x = np.arange(6.0)
+    w = np.arange(6.0).reshape(3, 2) + 1.0
+    f = lambda x: fnp.sum(fnp.reshape(x, (3, 2), order="F") * w)
+    np.testing.assert_array_equal(f(x), np.sum(np.reshape(x, (3, 2), order="F") * w))
+    np.testing.assert_array_equal(ft.grad(f)(x), np.reshape(w, 6, order="F"))
+    xs = np.stack([x, 2 * x])
+    np.testing.assert_array_equal(ft.vmap(lambda v: fnp.reshape(v, (3, 2), order="F"))(xs),
+                                  np.stack([np.reshape(v, (3, 2), order="F") for v in xs]))
+    ft.check_grads(lambda x: fnp.reshape(x, (2, 3), order="F") ** 2, (x,), order=2)
