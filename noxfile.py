@@ -1,4 +1,4 @@
-"""Developer tasks: ``nox -s tests|lint|typecheck|bench|docs``.
+"""Developer tasks: ``nox -s tests|props|lint|typecheck|bench|docs``.
 
 Install nox with ``pip install nox``; each session builds its own virtualenv under ``.nox/``.
 """
@@ -20,6 +20,14 @@ def tests(session: nox.Session) -> None:
     """Install functrans with the test extra and run pytest (extra arguments go to pytest)."""
     session.install(".[test]")
     session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def props(session: nox.Session) -> None:
+    """The property-based tests with the long hypothesis profile (many more, fresh examples)."""
+    session.install(".[test]")
+    session.run("python", "-m", "pytest", "tests/test_properties.py", *session.posargs,
+                env={"HYPOTHESIS_PROFILE": "long"})
 
 
 @nox.session

@@ -81,8 +81,13 @@ def _split_aux(out: Any, has_aux: bool, name: str) -> tuple[Any, Any]:
     if not has_aux:
         return out, None
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        got = f"a {type(out).__name__}"
+        if hasattr(out, "shape"):
+            got = f"an array of shape {tuple(shape_of(out))}"
+        elif isinstance(out, (tuple, list)):
+            got += f" of length {len(out)}"
         raise TypeError(f"{name} with has_aux=True needs the function to return a pair "
-                        f"(output, aux), got {type(out).__name__}")
+                        f"(output, aux), got {got}: return `value, aux`, or drop has_aux")
     return out[0], out[1]
 
 

@@ -69,7 +69,9 @@ class BatchTrace(Trace):
             return parent.process(prim, vals, params)
         rule = batch_rules.get(prim)
         if rule is None:
-            raise NotImplementedError(f"batching rule for '{prim.name}' not registered")
+            raise NotImplementedError(f"batching rule for '{prim.name}' not registered: register one "
+                                      f"with batching.batch_rules[prim] = rule "
+                                      f"(see docs/adding_a_primitive.md)")
         previous = _state.trace
         _state.trace = parent
         try:

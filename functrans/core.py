@@ -62,7 +62,8 @@ class Primitive:
         return _state.trace.process(self, args, params)
 
     def _missing_impl(self, *args: Any, **params: Any) -> Any:
-        raise NotImplementedError(f"evaluation rule for '{self.name}' not registered")
+        raise NotImplementedError(f"evaluation rule for '{self.name}' not registered: create the "
+                                  f"primitive as Primitive(name, impl) or call {self.name}_p.def_impl(impl)")
 
     def __repr__(self) -> str:
         return f"Primitive({self.name!r})"
@@ -83,7 +84,8 @@ class Trace:
         self.alive = True
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}.process: a Trace subclass must implement "
+                                  f"process(prim, args, params) to apply '{prim.name}'")
 
 
 class EvalTrace(Trace):
@@ -101,10 +103,26 @@ class EvalTrace(Trace):
 
 
 def raise_leaked(tracer: Tracer, where: str) -> None:
+    if tracer._trace.alive:      # its transform still runs, but not in this thread's stack
+        raise LeakedTracerError(
+            f"a value traced by `{tracer._trace.transform}` was used in '{where}' outside that "
+            f"transform, which is still running in another thread (or was started elsewhere): "
+            f"traced values cannot cross threads. Pass the concrete value instead (compute it "
+            f"before the transform, or use ft.stop_gradient(x) and x.item() inside it).")
     raise LeakedTracerError(
         f"a value traced by `{tracer._trace.transform}` was used in '{where}' after that "
         f"transform returned (a leaked tracer). Return it from the transformed function as an "
         f"output (or as aux with has_aux=True) instead of storing it outside.")
+
+
+def in_current_stack(trace: Trace) -> bool:
+    """Whether ``trace`` is the current trace of this thread or one of its parents."""
+    t: Trace | None = _state.trace
+    while t is not None:
+        if t is trace:
+            return True
+        t = t.parent
+    return False
 
 
 EVAL = EvalTrace(None, "eval")
@@ -204,13 +222,16 @@ class Tracer:
 
     def __len__(self) -> int:
         if not self.shape:
-            raise TypeError("len() of unsized object (a 0-d traced value)")
+            raise TypeError("len() of unsized object (a 0-d traced value, shape ()); use x.shape "
+                            "or x.size, which every traced value has")
         return self.shape[0]
 
     def concrete(self) -> Any:
         """The value as a NumPy array, if the trace knows it (raises ConcretizationError if not)."""
         raise ConcretizationError(
-            f"a concrete value is needed but this value is abstract under `{self._trace.transform}`")
+            f"a concrete value (bool, int or index) is needed but this value is abstract under "
+            f"`{self._trace.transform}` (shape {self.shape}): avoid Python control flow and "
+            f"conversions on it, e.g. select with functrans.numpy.where")
 
     def __bool__(self) -> bool:
         return bool(self.concrete())
@@ -228,7 +249,9 @@ class Tracer:
         return self.concrete().__index__()
 
     def __hash__(self) -> int:
-        raise TypeError("traced values are unhashable (like NumPy arrays)")
+        raise TypeError(f"traced values are unhashable (like NumPy arrays), got a value traced by "
+                        f"`{self._trace.transform}` as a dict key or set member; key by id(x) or a "
+                        f"name instead")
 
     def __str__(self) -> str:
         try:
@@ -321,5 +344,6 @@ def add_any(x: Any, y: Any) -> Any:
 
 __all__ = ["Primitive", "Trace", "Tracer", "PrimalTracer", "Aval", "aval_of", "EvalTrace", "EVAL",
            "current_trace", "run_under",
-           "concrete_value", "shape_of", "dtype_of", "raise_leaked", "add_p", "zeros_like_p",
+           "concrete_value", "shape_of", "dtype_of", "raise_leaked", "in_current_stack",
+           "add_p", "zeros_like_p",
            "add_any", "trace_call", "op1", "op2"]

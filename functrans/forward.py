@@ -53,7 +53,8 @@ class JVPTrace(Trace):
             return parent.process(prim, primals, params)
         rule = jvp_rules.get(prim)
         if rule is None:
-            raise NotImplementedError(f"jvp rule for '{prim.name}' not registered")
+            raise NotImplementedError(f"jvp rule for '{prim.name}' not registered: register one "
+                                      f"with forward.defjvp(prim, ...) (see docs/adding_a_primitive.md)")
         previous = _state.trace
         _state.trace = parent
         try:

@@ -212,12 +212,13 @@ pow = op2(pow_p)
 
 
 def _split_ties(ct: Any, x: Any, y: Any, wins: Callable[[Any, Any], Any]) -> Any:
-    """``ct`` where ``x`` wins, half of it at a tie, else 0 (ties split the cotangent).
+    """``ct`` where ``x`` wins, half of it at a tie, NaN where ``x`` is NaN, else 0.
 
-    The share is computed on the primals and applied with one product, so a batched ``ct``
-    (a Jacobian's basis) costs a single pass.
+    Ties split the cotangent (API.md). A NaN ``x`` makes the output NaN, so its derivative is
+    NaN rather than a silent zero. The share is computed on the primals and applied with one
+    product, so a batched ``ct`` (a Jacobian's basis) costs a single pass.
     """
-    share = where(wins(x, y), 1.0, where(eq(x, y), 0.5, 0.0))
+    share = where(wins(x, y), 1.0, where(eq(x, y), 0.5, where(isnan(x), np.nan, 0.0)))
     return mul(ct, convert_element_type(share, dtype_of(ct)))
 
 

@@ -64,7 +64,8 @@ class VJPTrace(Trace):
             return ans
         rule = vjp_rules.get(prim)
         if rule is None:
-            raise NotImplementedError(f"vjp rule for '{prim.name}' not registered")
+            raise NotImplementedError(f"vjp rule for '{prim.name}' not registered: register one "
+                                      f"with reverse.defvjp(prim, ...) (see docs/adding_a_primitive.md)")
         slot = self.num_slots
         if prim.multiple_results:
             n = len(ans)

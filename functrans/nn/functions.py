@@ -24,7 +24,9 @@ __all__ = ["relu", "relu_p", "bias_add", "bias_add_p", "elu", "sigmoid", "softpl
 
 
 def _relu_mask(ans: Any) -> Any:
-    return P.convert_element_type(P.gt(ans, 0), dtype_of(ans))
+    # ans = max(x, 0) is 0, positive or NaN, so its sign is the derivative: 0 at 0 (API.md),
+    # and NaN (not a silent zero) where x is NaN.
+    return P.sign(ans)
 
 
 # A primitive, not ``where(x > 0, x, 0)``: NumPy's ``where`` on a random mask is ~10x slower

@@ -7,6 +7,7 @@ from primitives, which makes it differentiable and batchable.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as _np
@@ -142,9 +143,17 @@ radians, degrees = deg2rad, rad2deg
 
 
 def hypot(x: ArrayLike, y: ArrayLike) -> Any:
+    """``sqrt(x**2 + y**2)`` scaled by the larger magnitude, so it does not overflow (as NumPy's);
+    its derivative at ``(0, 0)`` is 0, as the 2-norm's (API.md), not NaN."""
     if not _core._active:
         return _np.hypot(x, y)
-    return P.sqrt(x * x + y * y)
+    ax, ay = (P.abs(a) if hasattr(a, "dtype") else builtins.abs(a) for a in (x, y))  # keep Python
+    m = P.stop_gradient_p.bind(P.maximum(ax, ay))          # numbers weak, as NumPy's promotion does
+    m = P.convert_element_type(P.where(P.isfinite(m), P.where(P.eq(m, 0), 1.0, m), 1.0), dtype_of(m))
+    u, v = P.div(x, m), P.div(y, m)
+    s = P.add(P.mul(u, u), P.mul(v, v))
+    zero = P.eq(s, 0)
+    return P.mul(m, P.where(zero, 0.0, P.sqrt(P.where(zero, 1.0, s))))
 
 
 def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:

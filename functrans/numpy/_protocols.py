@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import primitives as P
-from ..core import EVAL, Tracer, current_trace, raise_leaked
+from ..core import Tracer, in_current_stack, raise_leaked
 
 
 def _swap(f: Any) -> Any:
@@ -146,8 +146,8 @@ def _equivalent(name: str, module: str = "numpy") -> str:
 
 def _check_alive(self: Any, where: str) -> None:
     """A traced value reaching NumPy is fine inside its transform (it is handed back to
-    functrans.numpy); after it, or where no transform is current, it has leaked."""
-    if not self._trace.alive or current_trace() is EVAL:
+    functrans.numpy); after it, or outside this thread's stack of transforms, it has leaked."""
+    if not self._trace.alive or not in_current_stack(self._trace):
         raise_leaked(self, where)
 
 

@@ -42,10 +42,13 @@ def _is_int(x: Any) -> bool:
 def reshape(a: ArrayLike, newshape: Any, order: str = "C") -> Any:
     if not _core._active:                      # eval fast path: nothing can be traced
         return _np.reshape(a, newshape, order=order)
-    if order != "C":
-        raise ValueError(f"reshape: only order='C' is supported, got order={order!r}")
+    if order not in ("C", "F"):
+        raise ValueError(f"reshape: only order='C' or 'F' is supported for traced values, got "
+                         f"order={order!r}; pass one of them explicitly")
     if _is_int(newshape):
         newshape = (int(newshape),)
+    if order == "F":            # Fortran order: C order of the reversed axes
+        return transpose(P.reshape(transpose(a), tuple(int(d) for d in reversed(newshape))))
     return P.reshape(a, tuple(int(d) for d in newshape))
 
 
