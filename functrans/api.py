@@ -14,7 +14,7 @@ import numpy as np
 
 from . import primitives as P
 from . import tree
-from .batching import vmap_flat
+from .batching import vmap_basis, vmap_flat
 from .core import dtype_of, shape_of
 from .forward import jvp_flat
 from .reverse import VJPTrace, backward, vjp_flat
@@ -398,6 +398,10 @@ def _map_basis(f: Callable[..., Any], leaves: list, batch_shape: tuple = (),
     """
     total = sum(int(np.prod(tuple(shape_of(x))[len(batch_shape):], dtype=np.int64)) for x in leaves)
     step = total if chunk_size is None else _check_chunk_size(chunk_size)
+    if len(leaves) == 1 and 0 < total <= step:      # the whole basis at once: kept symbolic
+        out, trace = vmap_basis(f, leaves[0], len(batch_shape))
+        flat, out_tree = tree.flatten(out)
+        return [_place_batch_axis(trace.unpack(o), 0, total) for o in flat], out_tree
     results: list = []
     out_tree = None
     for start in range(0, max(total, 1), max(step, 1)):

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .core import Primitive, Trace, Tracer, _state, trace_call
+import numpy as np
+
+from .core import Primitive, Trace, Tracer, _state, dtype_of, shape_of, trace_call
 from .errors import ConcretizationError
 
 batch_rules: dict[Primitive, Callable[..., Any]] = {}
+# Rules that keep a one-hot basis symbolic: ``rule(trace, vals, dims, **params)`` returns a
+# BasisTracer, ``(out, out_dim)``, or ``None`` to have the basis materialised instead.
+basis_rules: dict[Primitive, Callable[..., Any]] = {}
 
 
 class BatchTracer(Tracer):
@@ -45,6 +50,56 @@ class BatchTracer(Tracer):
         return self.val
 
 
+class BasisTracer(BatchTracer):
+    """A one-hot basis batched on axis 0, kept symbolic (the input of a Jacobian).
+
+    Example ``i`` is zero except ``diag`` at the ``i``-th element of its trailing axes, at
+    every index of its ``lead`` leading axes (the examples of ``batch_jacobian``, which share
+    the basis). Elementwise scalings keep it symbolic (``basis_rules``) and a product consumes
+    it at the cost of a scaling, not of a dense product with an identity; every other
+    primitive sees the dense basis, made once.
+    """
+
+    __slots__ = ("diag", "lead", "_dense")
+
+    def __init__(self, trace: BatchTrace, diag: Any, lead: int):
+        self._trace = trace
+        self.diag = diag
+        self.lead = lead
+        self.bdim = 0
+        self._dense = None
+
+    @property
+    def shape(self) -> tuple:  # type: ignore[override]
+        return tuple(shape_of(self.diag))
+
+    @property
+    def dtype(self) -> Any:  # type: ignore[override]
+        return dtype_of(self.diag)
+
+    @property
+    def val(self) -> Any:  # type: ignore[override]
+        """The dense basis ``(n, *shape)``, made on first use (exactly: zeros off the one-hot)."""
+        if self._dense is None:
+            shape, d = self.shape, self.diag
+            lead_shape, own = shape[:self.lead], shape[self.lead:]
+            n, m = int(np.prod(own, dtype=np.int64)), int(np.prod(lead_shape, dtype=np.int64))
+            if type(d) is np.ndarray:
+                dense = np.zeros((n, m, n), dtype=d.dtype)
+                hits = np.arange(n)
+                dense[hits, :, hits] = d.reshape(m, n).T
+                self._dense = dense.reshape((n,) + shape)
+            else:                           # a tracer of an enclosing transform
+                from .primitives import where
+                eye = np.eye(n, dtype=bool).reshape((n,) + (1,) * self.lead + own)
+                self._dense = where(eye, d, np.zeros((), d.dtype))
+        return self._dense
+
+    def same_basis(self, other: Any) -> bool:
+        return (type(other) is BasisTracer and other._trace is self._trace
+                and other.lead == self.lead and other.shape == self.shape)
+
+
 class BatchTrace(Trace):
     __slots__ = ("axis_size",)
 
@@ -55,12 +110,16 @@ class BatchTrace(Trace):
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
         vals = []
         dims = []
-        found = False
+        found = basis = False
         for x in args:
             if type(x) is BatchTracer and x._trace is self:
                 vals.append(x.val)
                 dims.append(x.bdim)
                 found = True
+            elif type(x) is BasisTracer and x._trace is self:
+                vals.append(x)
+                dims.append(0)
+                found = basis = True
             else:
                 vals.append(x)
                 dims.append(None)
@@ -73,6 +132,12 @@ class BatchTrace(Trace):
         previous = _state.trace
         _state.trace = parent
         try:
+            if basis:
+                symbolic = basis_rules.get(prim)
+                result = None if symbolic is None else symbolic(self, vals, dims, **params)
+                if result is not None:
+                    return result if type(result) is BasisTracer else self.lift(*result)
+                vals = [x.val if type(x) is BasisTracer else x for x in vals]
             out, out_dim = rule(self.axis_size, vals, dims, **params)
         finally:
             _state.trace = previous
@@ -84,7 +149,7 @@ class BatchTrace(Trace):
         return val if bdim is None else BatchTracer(self, val, bdim)
 
     def unpack(self, x: Any) -> tuple[Any, int | None]:
-        if type(x) is BatchTracer and x._trace is self:
+        if type(x) in (BatchTracer, BasisTracer) and x._trace is self:
             return x.val, x.bdim
         return x, None
 
@@ -97,4 +162,14 @@ def vmap_flat(fun: Callable[..., Any], args: list, dims: list, axis_size: int,
     return out, trace
 
 
-__all__ = ["BatchTrace", "BatchTracer", "batch_rules", "vmap_flat"]
+def vmap_basis(fun: Callable[..., Any], x: Any, lead: int = 0) -> tuple[Any, BatchTrace]:
+    """Run ``fun`` on the one-hot basis of ``x``'s elements after its ``lead`` axes (whose
+    indices all share it), batched on axis 0 and kept symbolic (:class:`BasisTracer`)."""
+    shape = tuple(shape_of(x))
+    trace = BatchTrace(_state.trace, int(np.prod(shape[lead:], dtype=np.int64)))
+    diag = np.ones(shape, dtype=dtype_of(x))
+    return trace_call(trace, fun, [BasisTracer(trace, diag, lead)]), trace
+
+
+__all__ = ["BatchTrace", "BatchTracer", "BasisTracer", "batch_rules", "basis_rules", "vmap_flat",
+           "vmap_basis"]

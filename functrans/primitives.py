@@ -13,8 +13,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .batching import batch_rules
-from .core import Primitive, Tracer, add_p, dtype_of, op1, op2, shape_of, zeros_like_p
+from .batching import BasisTracer, BatchTrace, basis_rules, batch_rules
+from .core import Primitive, Tracer, add_p, concrete_value, dtype_of, op1, op2, shape_of, zeros_like_p
+from .errors import ConcretizationError
 from .forward import defjvp, deflinear, jvp_rules
 from .reverse import defvjp, defvjp_all, vjp_rules
 
@@ -947,6 +948,100 @@ def _matmul_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:
 
 
 batch_rules[matmul_p] = _matmul_batch
+
+
+# ---------------------------------------------------------------------------------------
+# One-hot bases (see batching.BasisTracer): elementwise scalings by unbatched values keep
+# the basis symbolic, on its diagonal; a product with a matrix is a scaling of the matrix.
+
+def _scales(t: BasisTracer, y: Any, finite: bool = True) -> bool:
+    """Whether the unbatched ``y`` broadcasts into ``t`` without growing it and (if ``finite``)
+    holds no inf or NaN, whose product with the basis' zeros would not be zero."""
+    shape = tuple(shape_of(y))
+    if len(shape) > len(t.shape) or any(a != 1 and a != b for a, b in zip(shape[::-1], t.shape[::-1])):
+        return False
+    return not finite or _finite(y)
+
+
+def _finite(y: Any) -> bool:
+    """``y`` is known to hold no inf or NaN (a value without a concrete value is not)."""
+    try:
+        return _all_finite(concrete_value(y))
+    except ConcretizationError:
+        return False
+
+
+def _basis_scaling(op: Callable[[Any, Any], Any], finite: bool) -> Callable[..., Any]:
+    """Rule of an elementwise product-like ``op`` (zero times anything finite is zero)."""
+    def rule(trace: BatchTrace, vals: list, dims: list) -> Any:
+        (x, y), (dx, dy) = vals, dims
+        if type(x) is BasisTracer and type(y) is BasisTracer:
+            return BasisTracer(trace, op(x.diag, y.diag), x.lead) if x.same_basis(y) else None
+        if type(x) is BasisTracer and dy is None and _scales(x, y, finite):
+            return BasisTracer(trace, op(x.diag, y), x.lead)
+        if type(y) is BasisTracer and dx is None and op is mul and _scales(y, x, finite):
+            return BasisTracer(trace, op(x, y.diag), y.lead)
+        return None
+    return rule
+
+
+def _basis_linear(op: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """Rule of ``add``/``sub``: the sum of two copies of the same basis stays one."""
+    def rule(trace: BatchTrace, vals: list, dims: list) -> Any:
+        x, y = vals
+        return BasisTracer(trace, op(x.diag, y.diag), x.lead) if (
+            type(x) is BasisTracer and x.same_basis(y)) else None
+    return rule
+
+
+def _basis_unary(op: Callable[..., Any]) -> Callable[..., Any]:
+    def rule(trace: BatchTrace, vals: list, dims: list, **params: Any) -> Any:
+        return BasisTracer(trace, op(vals[0].diag, **params), vals[0].lead)
+    return rule
+
+
+def _basis_select(trace: BatchTrace, vals: list, dims: list) -> Any:
+    c, x, y = vals
+    if dims[0] is None and type(x) is BasisTracer and x.same_basis(y) and _scales(x, c, False):
+        return BasisTracer(trace, where(c, x.diag, y.diag), x.lead)
+    return None
+
+
+def _basis_sum(trace: BatchTrace, vals: list, dims: list, *, axes: tuple | None,
+               keepdims: bool) -> Any:
+    """Summing out the basis' own axes leaves its diagonal, example ``i`` its element ``i``."""
+    (t,) = vals
+    lead, shape = t.lead, t.shape
+    if keepdims or all_axes(axes, t) != tuple(range(lead, len(shape))):
+        return None
+    flat = reshape(t.diag, shape[:lead] + (int(np.prod(shape[lead:], dtype=np.int64)),))
+    return moveaxis(flat, lead, 0), 0
+
+
+def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
+    """Rows of a matrix scaled by the diagonal (basis @ b), or its columns (a @ basis)."""
+    (a, b), (da, db) = vals, dims
+    if type(a) is BasisTracer and db is None and ndim_of(b) == 2 and ndim_of(a) == a.lead + 1 \
+            and shape_of(a)[-1] == shape_of(b)[0] and _finite(b):
+        n, m = shape_of(b)
+        d = expand_dims(moveaxis(a.diag, a.lead, 0), -1)                 # (n, *lead, 1)
+        return mul(d, reshape(b, (n,) + (1,) * a.lead + (m,))), 0
+    if type(b) is BasisTracer and da is None and b.lead == 0 and ndim_of(b) == 1 \
+            and ndim_of(a) in (1, 2) and shape_of(a)[-1] == shape_of(b)[0] \
+            and _finite(a):
+        return mul(a, b.diag), ndim_of(a) - 1                            # columns of a
+    return None
+
+
+basis_rules[mul_p] = _basis_scaling(mul, finite=True)
+basis_rules[mask_p] = _basis_scaling(mask, finite=False)
+basis_rules[add_p] = _basis_linear(add)
+basis_rules[sub_p] = _basis_linear(sub)
+basis_rules[neg_p] = _basis_unary(neg)
+basis_rules[convert_element_type_p] = _basis_unary(convert_element_type)
+basis_rules[select_p] = _basis_select
+basis_rules[reduce_sum_p] = _basis_sum
+basis_rules[matmul_p] = _basis_matmul
 
 
 def _einsum_impl(*operands: Any, spec: str) -> Any:
