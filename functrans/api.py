@@ -527,7 +527,8 @@ def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto
         nums, dargs = _jacobian_argnums(argnums, args, "jacobian")
         n_in = sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree.leaves(dargs))
         n_out = sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree.leaves(fun(*args, **kwargs)))
-        chosen = jacfwd if n_in < n_out else jacrev      # fewer passes; a plain call sizes the output
+        # Fewer passes; at a tie forward mode, which keeps no tape. A plain call sizes the output.
+        chosen = jacfwd if n_in <= n_out else jacrev
         return chosen(fun, argnums, chunk_size=chunk_size)(*args, **kwargs)
     return jac
 
@@ -590,7 +591,7 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
                              f"size {batch[0]} first, got shape {tuple(shape_of(out))}")
         out_shape = tuple(shape_of(out)[1:])
         n_in, n_out = int(np.prod(in_shape, dtype=np.int64)), int(np.prod(out_shape, dtype=np.int64))
-        if mode == "fwd" or (mode == "auto" and n_in < n_out):
+        if mode == "fwd" or (mode == "auto" and n_in <= n_out):
             (cols,), _ = _map_basis(lambda t: jvp(partial, (x,), (t,))[1], [x], batch, chunk_size)
             cols = P.reshape(cols, (n_in,) + batch + out_shape)          # (N, B, *out)
             return P.reshape(P.moveaxis(cols, 0, 1 + len(out_shape)), batch + out_shape + in_shape)

@@ -17,9 +17,10 @@ from .core import Primitive, Trace, Tracer, _state, dtype_of, shape_of, trace_ca
 from .errors import ConcretizationError
 
 batch_rules: dict[Primitive, Callable[..., Any]] = {}
-# Rules that keep a one-hot basis symbolic: ``rule(trace, vals, dims, **params)`` returns a
-# BasisTracer, ``(out, out_dim)``, or ``None`` to have the basis materialised instead.
-basis_rules: dict[Primitive, Callable[..., Any]] = {}
+# Rules that keep scalings symbolic (see ScaledTracer): ``rule(trace, vals, dims, **params)``
+# sees ScaledTracers among the (otherwise unwrapped) values and returns a ScaledTracer,
+# ``(out, out_dim)``, or ``None`` to have them materialised and the batching rule run.
+scaled_rules: dict[Primitive, Callable[..., Any]] = {}
 
 
 class BatchTracer(Tracer):
@@ -50,54 +51,65 @@ class BatchTracer(Tracer):
         return self.val
 
 
-class BasisTracer(BatchTracer):
-    """A one-hot basis batched on axis 0, kept symbolic (the input of a Jacobian).
+class ScaledTracer(BatchTracer):
+    """A batched value times a pending unbatched ``scale``: ``base * scale``, made on first use.
 
-    Example ``i`` is zero except ``diag`` at the ``i``-th element of its trailing axes, at
-    every index of its ``lead`` leading axes (the examples of ``batch_jacobian``, which share
-    the basis). Elementwise scalings keep it symbolic (``basis_rules``) and a product consumes
-    it at the cost of a scaling, not of a dense product with an identity; every other
-    primitive sees the dense basis, made once.
+    ``base`` is a dense batched value (batch axis ``bdim``) or ``None``: the one-hot basis of
+    a Jacobian (batch axis 0), whose example ``i`` is zero except ``scale`` at the ``i``-th
+    element of its trailing axes, at every index of its ``lead`` leading axes (the examples
+    of ``batch_jacobian``, which share it). A chain of elementwise scalings then costs one
+    pass over the batch, not one per operation, and a product with the basis is a scaling of
+    the other factor, not a dense product with an identity. Any primitive without a rule in
+    ``scaled_rules`` sees the materialised value. ``unit``: the basis itself (scale all ones).
     """
 
-    __slots__ = ("diag", "lead", "_dense")
+    __slots__ = ("base", "scale", "lead", "unit", "_dense")
 
-    def __init__(self, trace: BatchTrace, diag: Any, lead: int):
+    def __init__(self, trace: BatchTrace, base: Any, bdim: int, scale: Any, lead: int = 0,
+                 unit: bool = False):
         self._trace = trace
-        self.diag = diag
+        self.base = base
+        self.bdim = bdim
+        self.scale = scale
         self.lead = lead
-        self.bdim = 0
+        self.unit = unit
         self._dense = None
 
     @property
     def shape(self) -> tuple:  # type: ignore[override]
-        return tuple(shape_of(self.diag))
+        if self.base is None:
+            return tuple(shape_of(self.scale))
+        shape = self.base.shape
+        return shape[:self.bdim] + shape[self.bdim + 1:]
 
     @property
     def dtype(self) -> Any:  # type: ignore[override]
-        return dtype_of(self.diag)
+        return dtype_of(self.scale if self.base is None else self.base)
 
     @property
     def val(self) -> Any:  # type: ignore[override]
-        """The dense basis ``(n, *shape)``, made on first use (exactly: zeros off the one-hot)."""
         if self._dense is None:
-            shape, d = self.shape, self.diag
-            lead_shape, own = shape[:self.lead], shape[self.lead:]
-            n, m = int(np.prod(own, dtype=np.int64)), int(np.prod(lead_shape, dtype=np.int64))
-            if type(d) is np.ndarray:
-                dense = np.zeros((n, m, n), dtype=d.dtype)
-                hits = np.arange(n)
-                dense[hits, :, hits] = d.reshape(m, n).T
-                self._dense = dense.reshape((n,) + shape)
-            else:                           # a tracer of an enclosing transform
-                from .primitives import where
-                eye = np.eye(n, dtype=bool).reshape((n,) + (1,) * self.lead + own)
-                self._dense = where(eye, d, np.zeros((), d.dtype))
+            self._dense = self._basis() if self.base is None else self._scaled()
         return self._dense
 
-    def same_basis(self, other: Any) -> bool:
-        return (type(other) is BasisTracer and other._trace is self._trace
-                and other.lead == self.lead and other.shape == self.shape)
+    def _scaled(self) -> Any:
+        from .primitives import mul_p
+        out, _ = batch_rules[mul_p](self._trace.axis_size, [self.base, self.scale], [self.bdim, None])
+        return out
+
+    def _basis(self) -> Any:
+        """The dense basis ``(n, *shape)``, exactly zero off the one-hot elements."""
+        shape, d = self.shape, self.scale
+        lead_shape, own = shape[:self.lead], shape[self.lead:]
+        n, m = int(np.prod(own, dtype=np.int64)), int(np.prod(lead_shape, dtype=np.int64))
+        if type(d) is np.ndarray:
+            dense = np.zeros((n, m, n), dtype=d.dtype)
+            hits = np.arange(n)
+            dense[hits, :, hits] = d.reshape(m, n).T
+            return dense.reshape((n,) + shape)
+        from .primitives import where      # a tracer of an enclosing transform
+        eye = np.eye(n, dtype=bool).reshape((n,) + (1,) * self.lead + own)
+        return where(eye, d, np.zeros((), d.dtype))
 
 
 class BatchTrace(Trace):
@@ -110,16 +122,16 @@ class BatchTrace(Trace):
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
         vals = []
         dims = []
-        found = basis = False
+        found = scaled = False
         for x in args:
             if type(x) is BatchTracer and x._trace is self:
                 vals.append(x.val)
                 dims.append(x.bdim)
                 found = True
-            elif type(x) is BasisTracer and x._trace is self:
+            elif type(x) is ScaledTracer and x._trace is self:
                 vals.append(x)
-                dims.append(0)
-                found = basis = True
+                dims.append(x.bdim)
+                found = scaled = True
             else:
                 vals.append(x)
                 dims.append(None)
@@ -132,12 +144,13 @@ class BatchTrace(Trace):
         previous = _state.trace
         _state.trace = parent
         try:
-            if basis:
-                symbolic = basis_rules.get(prim)
-                result = None if symbolic is None else symbolic(self, vals, dims, **params)
+            symbolic = scaled_rules.get(prim)
+            if symbolic is not None:
+                result = symbolic(self, vals, dims, **params)
                 if result is not None:
-                    return result if type(result) is BasisTracer else self.lift(*result)
-                vals = [x.val if type(x) is BasisTracer else x for x in vals]
+                    return result if type(result) is ScaledTracer else self.lift(*result)
+            if scaled:
+                vals = [x.val if type(x) is ScaledTracer else x for x in vals]
             out, out_dim = rule(self.axis_size, vals, dims, **params)
         finally:
             _state.trace = previous
@@ -149,7 +162,7 @@ class BatchTrace(Trace):
         return val if bdim is None else BatchTracer(self, val, bdim)
 
     def unpack(self, x: Any) -> tuple[Any, int | None]:
-        if type(x) in (BatchTracer, BasisTracer) and x._trace is self:
+        if type(x) in (BatchTracer, ScaledTracer) and x._trace is self:
             return x.val, x.bdim
         return x, None
 
@@ -164,12 +177,12 @@ def vmap_flat(fun: Callable[..., Any], args: list, dims: list, axis_size: int,
 
 def vmap_basis(fun: Callable[..., Any], x: Any, lead: int = 0) -> tuple[Any, BatchTrace]:
     """Run ``fun`` on the one-hot basis of ``x``'s elements after its ``lead`` axes (whose
-    indices all share it), batched on axis 0 and kept symbolic (:class:`BasisTracer`)."""
+    indices all share it), batched on axis 0 and kept symbolic (:class:`ScaledTracer`)."""
     shape = tuple(shape_of(x))
     trace = BatchTrace(_state.trace, int(np.prod(shape[lead:], dtype=np.int64)))
     diag = np.ones(shape, dtype=dtype_of(x))
-    return trace_call(trace, fun, [BasisTracer(trace, diag, lead)]), trace
+    return trace_call(trace, fun, [ScaledTracer(trace, None, 0, diag, lead, unit=True)]), trace
 
 
-__all__ = ["BatchTrace", "BatchTracer", "BasisTracer", "batch_rules", "basis_rules", "vmap_flat",
+__all__ = ["BatchTrace", "BatchTracer", "ScaledTracer", "batch_rules", "scaled_rules", "vmap_flat",
            "vmap_basis"]

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .batching import BasisTracer, BatchTrace, basis_rules, batch_rules
+from .batching import BatchTrace, ScaledTracer, batch_rules, scaled_rules
 from .core import Primitive, Tracer, add_p, concrete_value, dtype_of, op1, op2, shape_of, zeros_like_p
 from .errors import ConcretizationError
 from .forward import defjvp, deflinear, jvp_rules
@@ -951,16 +951,14 @@ batch_rules[matmul_p] = _matmul_batch
 
 
 # ---------------------------------------------------------------------------------------
-# One-hot bases (see batching.BasisTracer): elementwise scalings by unbatched values keep
-# the basis symbolic, on its diagonal; a product with a matrix is a scaling of the matrix.
+# Pending scalings (see batching.ScaledTracer): products with unbatched values, masks and
+# selections between two scalings of one value stay symbolic; the one-hot basis of a
+# Jacobian times a matrix is a scaling of the matrix.
 
-def _scales(t: BasisTracer, y: Any, finite: bool = True) -> bool:
-    """Whether the unbatched ``y`` broadcasts into ``t`` without growing it and (if ``finite``)
-    holds no inf or NaN, whose product with the basis' zeros would not be zero."""
-    shape = tuple(shape_of(y))
-    if len(shape) > len(t.shape) or any(a != 1 and a != b for a, b in zip(shape[::-1], t.shape[::-1])):
-        return False
-    return not finite or _finite(y)
+def _fits(shape: tuple, y: Any) -> bool:
+    """The unbatched ``y`` broadcasts into ``shape`` without growing it."""
+    own = tuple(shape_of(y))
+    return len(own) <= len(shape) and all(a == 1 or a == b for a, b in zip(own[::-1], shape[::-1]))
 
 
 def _finite(y: Any) -> bool:
@@ -971,77 +969,151 @@ def _finite(y: Any) -> bool:
         return False
 
 
-def _basis_scaling(op: Callable[[Any, Any], Any], finite: bool) -> Callable[..., Any]:
-    """Rule of an elementwise product-like ``op`` (zero times anything finite is zero)."""
-    def rule(trace: BatchTrace, vals: list, dims: list) -> Any:
-        (x, y), (dx, dy) = vals, dims
-        if type(x) is BasisTracer and type(y) is BasisTracer:
-            return BasisTracer(trace, op(x.diag, y.diag), x.lead) if x.same_basis(y) else None
-        if type(x) is BasisTracer and dy is None and _scales(x, y, finite):
-            return BasisTracer(trace, op(x.diag, y), x.lead)
-        if type(y) is BasisTracer and dx is None and op is mul and _scales(y, x, finite):
-            return BasisTracer(trace, op(x, y.diag), y.lead)
+def _parts(trace: BatchTrace, v: Any, d: int | None) -> tuple | None:
+    """``(base, bdim, scale)`` of a batched operand (``scale`` None: none pending)."""
+    if type(v) is ScaledTracer:
+        return v.base, v.bdim, v.scale
+    return None if d is None else (v, d, None)
+
+
+def _scaling(trace: BatchTrace, v: Any, d: int | None, y: Any, keep: bool = False) -> Any:
+    """``v * y`` (``where(y, v, 0)`` with ``keep``) for an unbatched ``y``, kept pending, or None.
+
+    A zero of the basis times inf or NaN, or a masked inf or NaN, would not be zero, so those
+    need finite values; a dense base keeps its dtype, so only arrays of that dtype join it.
+    """
+    base, bdim, scale = _parts(trace, v, d)
+    if type(v) is ScaledTracer:
+        shape = v.shape
+    else:
+        shape = tuple(shape_of(v))
+        shape = shape[:d] + shape[d + 1:]
+    if not _fits(shape, y):
         return None
-    return rule
+    if base is None:
+        if not (keep or _finite(y)):
+            return None
+        new = mask(scale, y) if keep else mul(scale, y)
+        return ScaledTracer(trace, None, 0, new, v.lead)
+    dtype = dtype_of(base)
+    if keep:
+        if not _finite(base):
+            return None
+        y = convert_element_type(y, dtype)
+    elif isinstance(y, (int, float, complex)) or dtype_of(y) != dtype:
+        return None
+    return ScaledTracer(trace, base, bdim, y if scale is None else mul(scale, y))
 
 
-def _basis_linear(op: Callable[[Any, Any], Any]) -> Callable[..., Any]:
-    """Rule of ``add``/``sub``: the sum of two copies of the same basis stays one."""
-    def rule(trace: BatchTrace, vals: list, dims: list) -> Any:
-        x, y = vals
-        return BasisTracer(trace, op(x.diag, y.diag), x.lead) if (
-            type(x) is BasisTracer and x.same_basis(y)) else None
-    return rule
+def _same_base(trace: BatchTrace, vals: list, dims: list) -> tuple | None:
+    """``(base, bdim, scales)`` if all batched operands are scalings of one value."""
+    parts = [_parts(trace, v, d) for v, d in zip(vals, dims)]
+    first = parts[0]
+    if first is None or any(p is None or p[0] is not first[0] or p[1] != first[1] for p in parts):
+        return None
+    if first[0] is None and any(v.lead != vals[0].lead or v.shape != vals[0].shape for v in vals):
+        return None
+    return first[0], first[1], [p[2] for p in parts]
 
 
-def _basis_unary(op: Callable[..., Any]) -> Callable[..., Any]:
-    def rule(trace: BatchTrace, vals: list, dims: list, **params: Any) -> Any:
-        return BasisTracer(trace, op(vals[0].diag, **params), vals[0].lead)
-    return rule
-
-
-def _basis_select(trace: BatchTrace, vals: list, dims: list) -> Any:
-    c, x, y = vals
-    if dims[0] is None and type(x) is BasisTracer and x.same_basis(y) and _scales(x, c, False):
-        return BasisTracer(trace, where(c, x.diag, y.diag), x.lead)
+def _scaled_mul(trace: BatchTrace, vals: list, dims: list) -> Any:
+    (x, y), (dx, dy) = vals, dims
+    if dy is None:
+        return _scaling(trace, x, dx, y)
+    if dx is None:
+        return _scaling(trace, y, dy, x)
+    same = _same_base(trace, vals, dims)
+    if same is not None and same[0] is None:          # basis times basis: the same one-hots
+        return ScaledTracer(trace, None, 0, mul(*same[2]), x.lead)
     return None
 
 
-def _basis_sum(trace: BatchTrace, vals: list, dims: list, *, axes: tuple | None,
-               keepdims: bool) -> Any:
+def _scaled_mask(trace: BatchTrace, vals: list, dims: list) -> Any:
+    (x, keep), (dx, dk) = vals, dims
+    return _scaling(trace, x, dx, keep, keep=True) if dk is None else None
+
+
+def _scaled_sum(op: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """Rule of ``add``/``sub``: two scalings of one value are one scaling."""
+    def rule(trace: BatchTrace, vals: list, dims: list) -> Any:
+        if ScaledTracer not in (type(vals[0]), type(vals[1])):
+            return None
+        same = _same_base(trace, vals, dims)
+        if same is None:
+            return None
+        base, bdim, (sx, sy) = same        # a scale None is 1 (a dense base and its scaling)
+        return ScaledTracer(trace, base, bdim, op(1.0 if sx is None else sx, 1.0 if sy is None else sy),
+                            vals[0].lead if base is None else 0)
+    return rule
+
+
+def _scaled_select(trace: BatchTrace, vals: list, dims: list) -> Any:
+    c, x, y = vals
+    if dims[0] is not None or ScaledTracer not in (type(x), type(y)):
+        return None
+    same = _same_base(trace, [x, y], dims[1:])
+    if same is None or not _fits((x if type(x) is ScaledTracer else y).shape, c):
+        return None
+    base, bdim, (sx, sy) = same
+    if base is None:
+        return ScaledTracer(trace, None, 0, where(c, sx, sy), x.lead)
+    return ScaledTracer(trace, base, bdim, where(c, 1.0 if sx is None else sx, 1.0 if sy is None else sy))
+
+
+def _scaled_neg(trace: BatchTrace, vals: list, dims: list) -> Any:
+    (t,) = vals
+    if type(t) is not ScaledTracer:
+        return None
+    return ScaledTracer(trace, t.base, t.bdim, neg(t.scale), t.lead)
+
+
+def _basis_convert(trace: BatchTrace, vals: list, dims: list, *, dtype: Any) -> Any:
+    (t,) = vals
+    if type(t) is not ScaledTracer or t.base is not None:
+        return None
+    return ScaledTracer(trace, None, 0, convert_element_type(t.scale, dtype), t.lead)
+
+
+def _basis_reduce_sum(trace: BatchTrace, vals: list, dims: list, *, axes: tuple | None,
+                      keepdims: bool) -> Any:
     """Summing out the basis' own axes leaves its diagonal, example ``i`` its element ``i``."""
     (t,) = vals
+    if type(t) is not ScaledTracer or t.base is not None:
+        return None
     lead, shape = t.lead, t.shape
     if keepdims or all_axes(axes, t) != tuple(range(lead, len(shape))):
         return None
-    flat = reshape(t.diag, shape[:lead] + (int(np.prod(shape[lead:], dtype=np.int64)),))
+    flat = reshape(t.scale, shape[:lead] + (int(np.prod(shape[lead:], dtype=np.int64)),))
     return moveaxis(flat, lead, 0), 0
 
 
 def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
-    """Rows of a matrix scaled by the diagonal (basis @ b), or its columns (a @ basis)."""
+    """Rows of a matrix scaled by the basis' diagonal (basis @ b), or its columns (a @ basis)."""
     (a, b), (da, db) = vals, dims
-    if type(a) is BasisTracer and db is None and ndim_of(b) == 2 and ndim_of(a) == a.lead + 1 \
-            and shape_of(a)[-1] == shape_of(b)[0] and _finite(b):
+    if type(a) is ScaledTracer and a.base is None and db is None and ndim_of(b) == 2 \
+            and ndim_of(a) == a.lead + 1 and shape_of(a)[-1] == shape_of(b)[0] and _finite(b):
         n, m = shape_of(b)
-        d = expand_dims(moveaxis(a.diag, a.lead, 0), -1)                 # (n, *lead, 1)
-        return mul(d, reshape(b, (n,) + (1,) * a.lead + (m,))), 0
-    if type(b) is BasisTracer and da is None and b.lead == 0 and ndim_of(b) == 1 \
-            and ndim_of(a) in (1, 2) and shape_of(a)[-1] == shape_of(b)[0] \
+        rows = reshape(b, (n,) + (1,) * a.lead + (m,))
+        if a.unit:
+            return broadcast_to(rows, (n,) + tuple(shape_of(a)[:-1]) + (m,)), 0
+        d = expand_dims(moveaxis(a.scale, a.lead, 0), -1)                # (n, *lead, 1)
+        return mul(d, rows), 0
+    if type(b) is ScaledTracer and b.base is None and da is None and b.lead == 0 \
+            and ndim_of(b) == 1 and ndim_of(a) in (1, 2) and shape_of(a)[-1] == shape_of(b)[0] \
             and _finite(a):
-        return mul(a, b.diag), ndim_of(a) - 1                            # columns of a
+        return (a if b.unit else mul(a, b.scale)), ndim_of(a) - 1       # columns of a
     return None
 
 
-basis_rules[mul_p] = _basis_scaling(mul, finite=True)
-basis_rules[mask_p] = _basis_scaling(mask, finite=False)
-basis_rules[add_p] = _basis_linear(add)
-basis_rules[sub_p] = _basis_linear(sub)
-basis_rules[neg_p] = _basis_unary(neg)
-basis_rules[convert_element_type_p] = _basis_unary(convert_element_type)
-basis_rules[select_p] = _basis_select
-basis_rules[reduce_sum_p] = _basis_sum
-basis_rules[matmul_p] = _basis_matmul
+scaled_rules[mul_p] = _scaled_mul
+scaled_rules[mask_p] = _scaled_mask
+scaled_rules[add_p] = _scaled_sum(add)
+scaled_rules[sub_p] = _scaled_sum(sub)
+scaled_rules[neg_p] = _scaled_neg
+scaled_rules[select_p] = _scaled_select
+scaled_rules[convert_element_type_p] = _basis_convert
+scaled_rules[reduce_sum_p] = _basis_reduce_sum
+scaled_rules[matmul_p] = _basis_matmul
 
 
 def _einsum_impl(*operands: Any, spec: str) -> Any:
