@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence, Union
 
+import math
+
 import numpy as np
 
 from . import primitives as P
@@ -379,7 +381,7 @@ def _basis_rows(leaves: list, batch_shape: tuple, start: int, stop: int) -> list
     for x in leaves:
         shape = tuple(shape_of(x))
         per_example = shape[len(batch_shape):]
-        n = int(np.prod(per_example, dtype=np.int64))
+        n = math.prod(per_example)
         block = np.zeros((stop - start, n), dtype=dtype_of(x))
         hits = np.arange(max(start, offset), min(stop, offset + n))
         block[hits - start, hits - offset] = 1
@@ -396,7 +398,7 @@ def _map_basis(f: Callable[..., Any], leaves: list, batch_shape: tuple = (),
     With ``chunk_size`` the basis is made and mapped ``chunk_size`` rows at a time, so memory
     is bounded by the chunk (plus the result, filled in place when it is concrete).
     """
-    total = sum(int(np.prod(tuple(shape_of(x))[len(batch_shape):], dtype=np.int64)) for x in leaves)
+    total = sum(math.prod(tuple(shape_of(x))[len(batch_shape):]) for x in leaves)
     step = total if chunk_size is None else _check_chunk_size(chunk_size)
     if len(leaves) == 1 and 0 < total <= step:      # the whole basis at once: kept symbolic
         out, trace = vmap_basis(f, leaves[0], len(batch_shape))
@@ -463,7 +465,7 @@ def _jacobian_from_pullback(out: Any, pullback: Callable[..., Any], argnums: Arg
         chunk_size=chunk_size)
     blocks, start = [], 0
     for o in out_flat:
-        n = int(np.prod(shape_of(o), dtype=np.int64))
+        n = math.prod(shape_of(o))
         rows_of_o = in_flat if len(out_flat) == 1 else [
             P.getitem(r, (slice(start, start + n),)) for r in in_flat]
         blocks.append(tree.unflatten(in_tree, [
@@ -498,7 +500,7 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *,
             c = P.moveaxis(c, 0, len(out_shape))
             per_in, start = [], 0
             for x in in_flat:
-                n = int(np.prod(shape_of(x), dtype=np.int64))
+                n = math.prod(shape_of(x))
                 piece = c if len(in_flat) == 1 else P.getitem(
                     c, (slice(None),) * len(out_shape) + (slice(start, start + n),))
                 per_in.append(P.reshape(piece, out_shape + tuple(shape_of(x))))
@@ -525,8 +527,8 @@ def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto
 
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacobian")
-        n_in = sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree.leaves(dargs))
-        n_out = sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree.leaves(fun(*args, **kwargs)))
+        n_in = sum(math.prod(shape_of(x)) for x in tree.leaves(dargs))
+        n_out = sum(math.prod(shape_of(x)) for x in tree.leaves(fun(*args, **kwargs)))
         # Fewer passes; at a tie forward mode, which keeps no tape. A plain call sizes the output.
         chosen = jacfwd if n_in <= n_out else jacrev
         return chosen(fun, argnums, chunk_size=chunk_size)(*args, **kwargs)
@@ -590,7 +592,7 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
             raise ValueError(f"batch_jacobian: the output must be an array with the input's batch "
                              f"size {batch[0]} first, got shape {tuple(shape_of(out))}")
         out_shape = tuple(shape_of(out)[1:])
-        n_in, n_out = int(np.prod(in_shape, dtype=np.int64)), int(np.prod(out_shape, dtype=np.int64))
+        n_in, n_out = math.prod(in_shape), math.prod(out_shape)
         if mode == "fwd" or (mode == "auto" and n_in <= n_out):
             (cols,), _ = _map_basis(lambda t: jvp(partial, (x,), (t,))[1], [x], batch, chunk_size)
             cols = P.reshape(cols, (n_in,) + batch + out_shape)          # (N, B, *out)

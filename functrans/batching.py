@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import math
+
 import numpy as np
 
 from .core import Primitive, Trace, Tracer, _state, dtype_of, shape_of, trace_call
@@ -101,7 +103,7 @@ class ScaledTracer(BatchTracer):
         """The dense basis ``(n, *shape)``, exactly zero off the one-hot elements."""
         shape, d = self.shape, self.scale
         lead_shape, own = shape[:self.lead], shape[self.lead:]
-        n, m = int(np.prod(own, dtype=np.int64)), int(np.prod(lead_shape, dtype=np.int64))
+        n, m = math.prod(own), math.prod(lead_shape)
         if type(d) is np.ndarray:
             dense = np.zeros((n, m, n), dtype=d.dtype)
             hits = np.arange(n)
@@ -179,7 +181,7 @@ def vmap_basis(fun: Callable[..., Any], x: Any, lead: int = 0) -> tuple[Any, Bat
     """Run ``fun`` on the one-hot basis of ``x``'s elements after its ``lead`` axes (whose
     indices all share it), batched on axis 0 and kept symbolic (:class:`ScaledTracer`)."""
     shape = tuple(shape_of(x))
-    trace = BatchTrace(_state.trace, int(np.prod(shape[lead:], dtype=np.int64)))
+    trace = BatchTrace(_state.trace, math.prod(shape[lead:]))
     diag = np.ones(shape, dtype=dtype_of(x))
     return trace_call(trace, fun, [ScaledTracer(trace, None, 0, diag, lead, unit=True)]), trace
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Sequence
 
+import math
+
 import numpy as np
 
 from .batching import BatchTrace, ScaledTracer, batch_rules, scaled_rules
@@ -210,21 +212,37 @@ defbroadcasting(pow_p)
 pow = op2(pow_p)
 
 
-def _split_ties(ct: Any, x: Any, y: Any, wins: Callable[[Any, Any], Any]) -> Any:
+def _win_share_impl(x: Any, y: Any, greater: bool, dtype: Any) -> Any:
+    wins, ties = (np.greater, np.greater_equal) if greater else (np.less, np.less_equal)
+    share = np.add(wins(x, y), ties(x, y), dtype=dtype)
+    share *= 0.5
+    return share
+
+
+# 1 where ``x`` wins (is greater, or less), 0.5 at a tie, else 0: one primitive, as it is
+# evaluated in every derivative of a maximum or minimum (relu).
+win_share_p = Primitive("win_share", _win_share_impl, differentiable=False)
+defbroadcasting(win_share_p)
+
+
+def win_share(x: Any, y: Any, greater: bool, dtype: Any) -> Any:
+    return win_share_p.bind(x, y, greater=greater, dtype=np.dtype(dtype))
+
+
+def _split_ties(ct: Any, x: Any, y: Any, greater: bool) -> Any:
     """``ct`` where ``x`` wins, half of it at a tie, else 0 (ties split the cotangent).
 
     The share is computed on the primals and applied with one product, so a batched ``ct``
     (a Jacobian's basis) costs a single pass.
     """
-    share = where(wins(x, y), 1.0, where(eq(x, y), 0.5, 0.0))
-    return mul(ct, convert_element_type(share, dtype_of(ct)))
+    return mul(ct, win_share(x, y, greater, dtype_of(ct)))
 
 
 maximum_p = Primitive("maximum", np.maximum)
-defjvp(maximum_p, lambda t, ans, x, y: broadcast_like(_split_ties(t, x, y, gt), ans),
-       lambda t, ans, x, y: broadcast_like(_split_ties(t, y, x, gt), ans))
-defvjp(maximum_p, lambda ct, ans, x, y: unbroadcast(_split_ties(ct, x, y, gt), x),
-       lambda ct, ans, x, y: unbroadcast(_split_ties(ct, y, x, gt), y))
+defjvp(maximum_p, lambda t, ans, x, y: broadcast_like(_split_ties(t, x, y, True), ans),
+       lambda t, ans, x, y: broadcast_like(_split_ties(t, y, x, True), ans))
+defvjp(maximum_p, lambda ct, ans, x, y: unbroadcast(_split_ties(ct, x, y, True), x),
+       lambda ct, ans, x, y: unbroadcast(_split_ties(ct, y, x, True), y))
 defbroadcasting(maximum_p)
 
 
@@ -232,10 +250,10 @@ maximum = op2(maximum_p)
 
 
 minimum_p = Primitive("minimum", np.minimum)
-defjvp(minimum_p, lambda t, ans, x, y: broadcast_like(_split_ties(t, x, y, lt), ans),
-       lambda t, ans, x, y: broadcast_like(_split_ties(t, y, x, lt), ans))
-defvjp(minimum_p, lambda ct, ans, x, y: unbroadcast(_split_ties(ct, x, y, lt), x),
-       lambda ct, ans, x, y: unbroadcast(_split_ties(ct, y, x, lt), y))
+defjvp(minimum_p, lambda t, ans, x, y: broadcast_like(_split_ties(t, x, y, False), ans),
+       lambda t, ans, x, y: broadcast_like(_split_ties(t, y, x, False), ans))
+defvjp(minimum_p, lambda ct, ans, x, y: unbroadcast(_split_ties(ct, x, y, False), x),
+       lambda ct, ans, x, y: unbroadcast(_split_ties(ct, y, x, False), y))
 defbroadcasting(minimum_p)
 
 
@@ -1083,7 +1101,7 @@ def _basis_reduce_sum(trace: BatchTrace, vals: list, dims: list, *, axes: tuple 
     lead, shape = t.lead, t.shape
     if keepdims or all_axes(axes, t) != tuple(range(lead, len(shape))):
         return None
-    flat = reshape(t.scale, shape[:lead] + (int(np.prod(shape[lead:], dtype=np.int64)),))
+    flat = reshape(t.scale, shape[:lead] + (math.prod(shape[lead:]),))
     return moveaxis(flat, lead, 0), 0
 
 

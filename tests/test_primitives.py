@@ -290,6 +290,13 @@ add(
     rec("full_like", lambda x: fnp.full_like(x, 2.5), 1, NORMAL, SHAPES1,
         lambda x: np.full_like(x, 2.5), ["full_like"], diff=False),
     rec("op:~(x>0)", lambda x: ~(x > 0), 1, NORMAL, SHAPES1, lambda x: ~(x > 0), diff=False),
+    # the share of a maximum's (minimum's) derivative: 1 where x wins, 0.5 at a tie, else 0
+    rec("win_share(greater)", lambda x, y: primitives.win_share(x, y, True, x.dtype), 2,
+        small_ints(), SHAPES2, lambda x, y: np.where(x > y, 1, np.where(x == y, 0.5, 0)).astype(x.dtype),
+        diff=False),
+    rec("win_share(less)", lambda x, y: primitives.win_share(x, y, False, x.dtype), 2,
+        small_ints(), SHAPES2, lambda x, y: np.where(x < y, 1, np.where(x == y, 0.5, 0)).astype(x.dtype),
+        diff=False),
     rec("invert", lambda x: fnp.invert(x > 0), 1, NORMAL, SHAPES1, lambda x: np.invert(x > 0),
         ["invert", "bitwise_not"], diff=False),
     rec("invert(int)", lambda x: fnp.invert(fnp.astype(x, np.int64)) * 1.0, 1, NORMAL, SHAPES1,
