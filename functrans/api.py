@@ -578,6 +578,8 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
     if not isinstance(argnums, (int, np.integer)):
         raise TypeError(f"batch_jacobian: argnums must be an int, got {argnums!r}")
 
+    sizes: dict = {}     # auto mode: (n_in, n_out) seen per input shape and dtype
+
     def jac(*args: Any, **kwargs: Any) -> Any:
         (num,), (x,) = _jacobian_argnums(argnums, args, "batch_jacobian")
         x = _diff_input(x, "batch_jacobian", f"argument {num}")
@@ -586,22 +588,39 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
         partial = _split_args(fun, args, kwargs, (num,))
         batch = tuple(shape_of(x)[:1])
         in_shape = tuple(shape_of(x)[1:])
-        # Reverse mode needs the pullback; otherwise one plain call tells the output's size.
-        out, pullback = value_and_pullback(partial, x) if mode == "rev" else (partial(x), None)
-        if not hasattr(out, "shape") or tuple(shape_of(out)[:1]) != batch:
-            raise ValueError(f"batch_jacobian: the output must be an array with the input's batch "
-                             f"size {batch[0]} first, got shape {tuple(shape_of(out))}")
-        out_shape = tuple(shape_of(out)[1:])
-        n_in, n_out = math.prod(in_shape), math.prod(out_shape)
-        if mode == "fwd" or (mode == "auto" and n_in <= n_out):
-            (cols,), _ = _map_basis(lambda t: jvp(partial, (x,), (t,))[1], [x], batch, chunk_size)
-            cols = P.reshape(cols, (n_in,) + batch + out_shape)          # (N, B, *out)
+        forward = mode == "fwd"
+        if mode == "auto":
+            # One plain call tells the output's size; its memory per input shape saves that
+            # call next time (a stale one could only choose the slower mode, never misreport).
+            key = (tuple(shape_of(x)), dtype_of(x))
+            if key not in sizes:
+                out = _batched_output(partial(x), batch)
+                if len(sizes) > 64:
+                    sizes.clear()
+                sizes[key] = (math.prod(in_shape), math.prod(tuple(shape_of(out))[1:]))
+            n_in, n_out = sizes[key]
+            forward = n_in <= n_out
+        if forward:
+            def push(t: Any) -> Any:
+                out, trace = jvp_flat(partial, [x], [t])
+                primal, tangent = trace.unpack(_batched_output(out, batch))
+                return P.zeros_like(primal) if tangent is None else tangent
+            (cols,), _ = _map_basis(push, [x], batch, chunk_size)         # (N, B, *out)
+            out_shape = tuple(shape_of(cols))[2:]
             return P.reshape(P.moveaxis(cols, 0, 1 + len(out_shape)), batch + out_shape + in_shape)
-        if pullback is None:
-            out, pullback = value_and_pullback(partial, x)
+        out, pullback = value_and_pullback(partial, x)
+        out_shape = tuple(shape_of(_batched_output(out, batch)))[1:]
         (rows,), _ = _map_basis(lambda c: pullback(c)[0], [out], batch, chunk_size)  # (M, B, *in)
         return P.reshape(P.moveaxis(rows, 0, 1), batch + out_shape + in_shape)
     return jac
+
+
+def _batched_output(out: Any, batch: tuple) -> Any:
+    if not hasattr(out, "shape") or tuple(shape_of(out)[:1]) != batch:
+        raise ValueError(f"batch_jacobian: the output must be an array with the input's batch "
+                         f"size {batch[0]} first, got "
+                         f"{f'shape {tuple(shape_of(out))}' if hasattr(out, 'shape') else type(out).__name__}")
+    return out
 
 
 # ---------------------------------------------------------------------------------------
