@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .core import Primitive, Trace, Tracer, _state, dtype_of, shape_of, trace_call
+from .core import EVAL, Primitive, Trace, Tracer, _state, dtype_of, shape_of, trace_call
 from .errors import ConcretizationError
 
 batch_rules: dict[Primitive, Callable[..., Any]] = {}
@@ -23,6 +23,8 @@ batch_rules: dict[Primitive, Callable[..., Any]] = {}
 # sees ScaledTracers among the (otherwise unwrapped) values and returns a ScaledTracer,
 # ``(out, out_dim)``, or ``None`` to have them materialised and the batching rule run.
 scaled_rules: dict[Primitive, Callable[..., Any]] = {}
+# Rules that may start a pending scaling when no operand is scaled yet (products, masks).
+defer_rules: dict[Primitive, Callable[..., Any]] = {}
 
 
 class BatchTracer(Tracer):
@@ -122,31 +124,30 @@ class BatchTrace(Trace):
         self.axis_size = axis_size
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        vals = []
-        dims = []
-        found = scaled = False
-        for x in args:
-            if type(x) is BatchTracer and x._trace is self:
-                vals.append(x.val)
-                dims.append(x.bdim)
-                found = True
-            elif type(x) is ScaledTracer and x._trace is self:
-                vals.append(x)
-                dims.append(x.bdim)
-                found = scaled = True
-            else:
-                vals.append(x)
-                dims.append(None)
+        vals: list | None = None
+        dims: list = []
+        scaled = False
+        for i, x in enumerate(args):
+            kind = type(x)
+            if (kind is BatchTracer or kind is ScaledTracer) and x._trace is self:
+                if vals is None:
+                    vals, dims = list(args), [None] * len(args)
+                dims[i] = x.bdim
+                if kind is BatchTracer:
+                    vals[i] = x.val
+                else:
+                    vals[i] = x
+                    scaled = True
         parent = self.parent
-        if not found:
-            return parent.process(prim, vals, params)
+        if vals is None:
+            return prim.impl(*args, **params) if parent is EVAL else parent.process(prim, args, params)
         rule = batch_rules.get(prim)
         if rule is None:
             raise NotImplementedError(f"batching rule for '{prim.name}' not registered")
         previous = _state.trace
         _state.trace = parent
         try:
-            symbolic = scaled_rules.get(prim)
+            symbolic = (scaled_rules if scaled else defer_rules).get(prim)
             if symbolic is not None:
                 result = symbolic(self, vals, dims, **params)
                 if result is not None:
@@ -186,5 +187,6 @@ def vmap_basis(fun: Callable[..., Any], x: Any, lead: int = 0) -> tuple[Any, Bat
     return trace_call(trace, fun, [ScaledTracer(trace, None, 0, diag, lead, unit=True)]), trace
 
 
-__all__ = ["BatchTrace", "BatchTracer", "ScaledTracer", "batch_rules", "scaled_rules", "vmap_flat",
+__all__ = ["BatchTrace", "BatchTracer", "ScaledTracer", "batch_rules", "scaled_rules", "defer_rules",
+           "vmap_flat",
            "vmap_basis"]

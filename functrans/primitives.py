@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .batching import BatchTrace, ScaledTracer, batch_rules, scaled_rules
+from .batching import BatchTrace, ScaledTracer, batch_rules, defer_rules, scaled_rules
 from .core import Primitive, Tracer, add_p, concrete_value, dtype_of, op1, op2, shape_of, zeros_like_p
 from .errors import ConcretizationError
 from .forward import defjvp, deflinear, jvp_rules
@@ -62,6 +62,16 @@ def defvectorized(prim: Primitive) -> None:
 def defbroadcasting(prim: Primitive) -> None:
     """Batching rule of an elementwise primitive whose arguments broadcast (NumPy rules)."""
     def batch(axis_size: int, vals: list, dims: list, **params: Any) -> tuple[Any, int]:
+        if len(vals) == 2:                 # the common cases first: the batch axis stays
+            (x, y), (dx, dy) = vals, dims
+            if dy is None:
+                if ndim_of(y) < ndim_of(x) - dx:
+                    return prim.bind(x, y, **params), dx
+            elif dx is None:
+                if ndim_of(x) < ndim_of(y) - dy:
+                    return prim.bind(x, y, **params), dy
+            elif dx == dy and ndim_of(x) == ndim_of(y):
+                return prim.bind(x, y, **params), dx
         ranks = [ndim_of(v) - (d is not None) for v, d in zip(vals, dims)]
         out_rank = max(ranks)
         d0 = next(d for d in dims if d is not None)
@@ -1013,6 +1023,8 @@ def _scaling(trace: BatchTrace, v: Any, d: int | None, y: Any, keep: bool = Fals
             return None
         new = mask(scale, y) if keep else mul(scale, y)
         return ScaledTracer(trace, None, 0, new, v.lead)
+    if type(v) is not ScaledTracer and math.prod(shape_of(base)) < _DEFER_SIZE:
+        return None          # small: a product now costs less than keeping it pending
     dtype = dtype_of(base)
     if keep:
         if not _finite(base):
@@ -1021,6 +1033,9 @@ def _scaling(trace: BatchTrace, v: Any, d: int | None, y: Any, keep: bool = Fals
     elif isinstance(y, (int, float, complex)) or dtype_of(y) != dtype:
         return None
     return ScaledTracer(trace, base, bdim, y if scale is None else mul(scale, y))
+
+
+_DEFER_SIZE = 4096
 
 
 def _same_base(trace: BatchTrace, vals: list, dims: list) -> tuple | None:
@@ -1123,8 +1138,8 @@ def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
     return None
 
 
-scaled_rules[mul_p] = _scaled_mul
-scaled_rules[mask_p] = _scaled_mask
+scaled_rules[mul_p] = defer_rules[mul_p] = _scaled_mul
+scaled_rules[mask_p] = defer_rules[mask_p] = _scaled_mask
 scaled_rules[add_p] = _scaled_sum(add)
 scaled_rules[sub_p] = _scaled_sum(sub)
 scaled_rules[neg_p] = _scaled_neg
