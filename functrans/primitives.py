@@ -997,9 +997,14 @@ def _finite(y: Any) -> bool:
         return False
 
 
+def _own(trace: BatchTrace, v: Any) -> bool:
+    """``v`` is a pending scaling of this trace (not a value of an enclosing one)."""
+    return type(v) is ScaledTracer and v._trace is trace
+
+
 def _parts(trace: BatchTrace, v: Any, d: int | None) -> tuple | None:
     """``(base, bdim, scale)`` of a batched operand (``scale`` None: none pending)."""
-    if type(v) is ScaledTracer:
+    if _own(trace, v):
         return v.base, v.bdim, v.scale
     return None if d is None else (v, d, None)
 
@@ -1011,7 +1016,7 @@ def _scaling(trace: BatchTrace, v: Any, d: int | None, y: Any, keep: bool = Fals
     need finite values; a dense base keeps its dtype, so only arrays of that dtype join it.
     """
     base, bdim, scale = _parts(trace, v, d)
-    if type(v) is ScaledTracer:
+    if _own(trace, v):
         shape = v.shape
     else:
         shape = tuple(shape_of(v))
@@ -1023,7 +1028,7 @@ def _scaling(trace: BatchTrace, v: Any, d: int | None, y: Any, keep: bool = Fals
             return None
         new = mask(scale, y) if keep else mul(scale, y)
         return ScaledTracer(trace, None, 0, new, v.lead)
-    if type(v) is not ScaledTracer and math.prod(shape_of(base)) < _DEFER_SIZE:
+    if not _own(trace, v) and math.prod(shape_of(base)) < _DEFER_SIZE:
         return None          # small: a product now costs less than keeping it pending
     dtype = dtype_of(base)
     if keep:
@@ -1069,7 +1074,7 @@ def _scaled_mask(trace: BatchTrace, vals: list, dims: list) -> Any:
 def _scaled_sum(op: Callable[[Any, Any], Any]) -> Callable[..., Any]:
     """Rule of ``add``/``sub``: two scalings of one value are one scaling."""
     def rule(trace: BatchTrace, vals: list, dims: list) -> Any:
-        if ScaledTracer not in (type(vals[0]), type(vals[1])):
+        if not (_own(trace, vals[0]) or _own(trace, vals[1])):
             return None
         same = _same_base(trace, vals, dims)
         if same is None:
@@ -1082,10 +1087,10 @@ def _scaled_sum(op: Callable[[Any, Any], Any]) -> Callable[..., Any]:
 
 def _scaled_select(trace: BatchTrace, vals: list, dims: list) -> Any:
     c, x, y = vals
-    if dims[0] is not None or ScaledTracer not in (type(x), type(y)):
+    if dims[0] is not None or not (_own(trace, x) or _own(trace, y)):
         return None
     same = _same_base(trace, [x, y], dims[1:])
-    if same is None or not _fits((x if type(x) is ScaledTracer else y).shape, c):
+    if same is None or not _fits((x if _own(trace, x) else y).shape, c):
         return None
     base, bdim, (sx, sy) = same
     if base is None:
@@ -1095,14 +1100,14 @@ def _scaled_select(trace: BatchTrace, vals: list, dims: list) -> Any:
 
 def _scaled_neg(trace: BatchTrace, vals: list, dims: list) -> Any:
     (t,) = vals
-    if type(t) is not ScaledTracer:
+    if not _own(trace, t):
         return None
     return ScaledTracer(trace, t.base, t.bdim, neg(t.scale), t.lead)
 
 
 def _basis_convert(trace: BatchTrace, vals: list, dims: list, *, dtype: Any) -> Any:
     (t,) = vals
-    if type(t) is not ScaledTracer or t.base is not None:
+    if not _own(trace, t) or t.base is not None:
         return None
     return ScaledTracer(trace, None, 0, convert_element_type(t.scale, dtype), t.lead)
 
@@ -1111,7 +1116,7 @@ def _basis_reduce_sum(trace: BatchTrace, vals: list, dims: list, *, axes: tuple 
                       keepdims: bool) -> Any:
     """Summing out the basis' own axes leaves its diagonal, example ``i`` its element ``i``."""
     (t,) = vals
-    if type(t) is not ScaledTracer or t.base is not None:
+    if not _own(trace, t) or t.base is not None:
         return None
     lead, shape = t.lead, t.shape
     if keepdims or all_axes(axes, t) != tuple(range(lead, len(shape))):
@@ -1123,7 +1128,7 @@ def _basis_reduce_sum(trace: BatchTrace, vals: list, dims: list, *, axes: tuple 
 def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
     """Rows of a matrix scaled by the basis' diagonal (basis @ b), or its columns (a @ basis)."""
     (a, b), (da, db) = vals, dims
-    if type(a) is ScaledTracer and a.base is None and db is None and ndim_of(b) == 2 \
+    if _own(trace, a) and a.base is None and db is None and ndim_of(b) == 2 \
             and ndim_of(a) == a.lead + 1 and shape_of(a)[-1] == shape_of(b)[0] and _finite(b):
         n, m = shape_of(b)
         rows = reshape(b, (n,) + (1,) * a.lead + (m,))
@@ -1131,7 +1136,7 @@ def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
             return broadcast_to(rows, (n,) + tuple(shape_of(a)[:-1]) + (m,)), 0
         d = expand_dims(moveaxis(a.scale, a.lead, 0), -1)                # (n, *lead, 1)
         return mul(d, rows), 0
-    if type(b) is ScaledTracer and b.base is None and da is None and b.lead == 0 \
+    if _own(trace, b) and b.base is None and da is None and b.lead == 0 \
             and ndim_of(b) == 1 and ndim_of(a) in (1, 2) and shape_of(a)[-1] == shape_of(b)[0] \
             and _finite(a):
         return (a if b.unit else mul(a, b.scale)), ndim_of(a) - 1       # columns of a
