@@ -617,9 +617,9 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
 
 def _batched_output(out: Any, batch: tuple) -> Any:
     if not hasattr(out, "shape") or tuple(shape_of(out)[:1]) != batch:
+        got = f"shape {tuple(shape_of(out))}" if hasattr(out, "shape") else f"a {type(out).__name__}"
         raise ValueError(f"batch_jacobian: the output must be an array with the input's batch "
-                         f"size {batch[0]} first, got "
-                         f"{f'shape {tuple(shape_of(out))}' if hasattr(out, 'shape') else type(out).__name__}")
+                         f"size {batch[0]} first, got {got}")
     return out
 
 
