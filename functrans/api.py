@@ -400,6 +400,9 @@ def _map_basis(f: Callable[..., Any], leaves: list, batch_shape: tuple = (),
     """
     total = sum(math.prod(tuple(shape_of(x))[len(batch_shape):]) for x in leaves)
     step = total if chunk_size is None else _check_chunk_size(chunk_size)
+    if total == 1:                  # a single basis vector (a gradient): no vmap needed
+        flat, out_tree = tree.flatten(f(*[r[0] for r in _basis_rows(leaves, batch_shape, 0, 1)]))
+        return [P.expand_dims(o if hasattr(o, "shape") else np.asarray(o), 0) for o in flat], out_tree
     if len(leaves) == 1 and 0 < total <= step:      # the whole basis at once: kept symbolic
         out, trace = vmap_basis(f, leaves[0], len(batch_shape))
         flat, out_tree = tree.flatten(out)
