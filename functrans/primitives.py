@@ -986,6 +986,8 @@ batch_rules[matmul_p] = _matmul_batch
 def _fits(shape: tuple, y: Any) -> bool:
     """The unbatched ``y`` broadcasts into ``shape`` without growing it."""
     own = tuple(shape_of(y))
+    if own == shape or not own:
+        return True
     return len(own) <= len(shape) and all(a == 1 or a == b for a, b in zip(own[::-1], shape[::-1]))
 
 
@@ -1015,11 +1017,14 @@ def _scaling(trace: BatchTrace, v: Any, d: int | None, y: Any, keep: bool = Fals
     A zero of the basis times inf or NaN, or a masked inf or NaN, would not be zero, so those
     need finite values; a dense base keeps its dtype, so only arrays of that dtype join it.
     """
-    base, bdim, scale = _parts(trace, v, d)
     if _own(trace, v):
+        base, bdim, scale = v.base, v.bdim, v.scale
         shape = v.shape
     else:
+        base, bdim, scale = v, d, None
         shape = tuple(shape_of(v))
+        if math.prod(shape) < _DEFER_SIZE:
+            return None          # small: a product now costs less than keeping it pending
         shape = shape[:d] + shape[d + 1:]
     if not _fits(shape, y):
         return None
@@ -1028,8 +1033,6 @@ def _scaling(trace: BatchTrace, v: Any, d: int | None, y: Any, keep: bool = Fals
             return None
         new = mask(scale, y) if keep else mul(scale, y)
         return ScaledTracer(trace, None, 0, new, v.lead)
-    if not _own(trace, v) and math.prod(shape_of(base)) < _DEFER_SIZE:
-        return None          # small: a product now costs less than keeping it pending
     dtype = dtype_of(base)
     if keep:
         if not _finite(base):
