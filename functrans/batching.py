@@ -153,7 +153,7 @@ class BatchTrace(Trace):
                 if result is not None:
                     return result if type(result) is ScaledTracer else self.lift(*result)
             if scaled:
-                vals = [x.val if type(x) is ScaledTracer else x for x in vals]
+                vals = [x.val if type(x) is ScaledTracer and x._trace is self else x for x in vals]
             out, out_dim = rule(self.axis_size, vals, dims, **params)
         finally:
             _state.trace = previous
