@@ -896,7 +896,9 @@ def _matmul_impl(a: Any, b: Any) -> Any:
 
 
 def _all_finite(x: Any) -> bool:
-    """No inf or NaN in ``x`` (a finite sum proves it without a temporary array)."""
+    """No inf or NaN in ``x`` (for a large array a finite sum proves it without a temporary)."""
+    if type(x) is not np.ndarray or x.size < 4096:
+        return bool(np.isfinite(x).all())
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(np.sum(x))) or bool(np.isfinite(x).all())
 
