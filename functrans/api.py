@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence, Union
 
+import math
+
 import numpy as np
 
 from . import primitives as P
 from . import tree
-from .batching import vmap_flat
+from .batching import vmap_basis, vmap_flat
 from .core import dtype_of, shape_of
 from .forward import jvp_flat
 from .reverse import VJPTrace, backward, vjp_flat
@@ -409,7 +411,7 @@ def _basis_rows(leaves: list, batch_shape: tuple, start: int, stop: int) -> list
     for x in leaves:
         shape = tuple(shape_of(x))
         per_example = shape[len(batch_shape):]
-        n = int(np.prod(per_example, dtype=np.int64))
+        n = math.prod(per_example)
         block = np.zeros((stop - start, n), dtype=dtype_of(x))
         hits = np.arange(max(start, offset), min(stop, offset + n))
         block[hits - start, hits - offset] = 1
@@ -426,8 +428,15 @@ def _map_basis(f: Callable[..., Any], leaves: list, batch_shape: tuple = (),
     With ``chunk_size`` the basis is made and mapped ``chunk_size`` rows at a time, so memory
     is bounded by the chunk (plus the result, filled in place when it is concrete).
     """
-    total = sum(int(np.prod(tuple(shape_of(x))[len(batch_shape):], dtype=np.int64)) for x in leaves)
+    total = sum(math.prod(tuple(shape_of(x))[len(batch_shape):]) for x in leaves)
     step = total if chunk_size is None else _check_chunk_size(chunk_size)
+    if total == 1:                  # a single basis vector (a gradient): no vmap needed
+        flat, out_tree = tree.flatten(f(*[r[0] for r in _basis_rows(leaves, batch_shape, 0, 1)]))
+        return [P.expand_dims(o if hasattr(o, "shape") else np.asarray(o), 0) for o in flat], out_tree
+    if len(leaves) == 1 and 0 < total <= step:      # the whole basis at once: kept symbolic
+        out, trace = vmap_basis(f, leaves[0], len(batch_shape))
+        flat, out_tree = tree.flatten(out)
+        return [_place_batch_axis(trace.unpack(o), 0, total) for o in flat], out_tree
     results: list = []
     out_tree = None
     for start in range(0, max(total, 1), max(step, 1)):
@@ -494,7 +503,7 @@ def _jacobian_from_pullback(out: Any, pullback: Callable[..., Any], argnums: Arg
         chunk_size=chunk_size)
     blocks, start = [], 0
     for o in out_flat:
-        n = int(np.prod(shape_of(o), dtype=np.int64))
+        n = math.prod(shape_of(o))
         rows_of_o = in_flat if len(out_flat) == 1 else [
             P.getitem(r, (slice(start, start + n),)) for r in in_flat]
         blocks.append(tree.unflatten(in_tree, [
@@ -532,7 +541,7 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *,
             c = P.moveaxis(c, 0, len(out_shape))
             per_in, start = [], 0
             for x in in_flat:
-                n = int(np.prod(shape_of(x), dtype=np.int64))
+                n = math.prod(shape_of(x))
                 piece = c if len(in_flat) == 1 else P.getitem(
                     c, (slice(None),) * len(out_shape) + (slice(start, start + n),))
                 per_in.append(P.reshape(piece, out_shape + tuple(shape_of(x))))
@@ -559,9 +568,10 @@ def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto
 
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacobian")
-        n_in = sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree.leaves(dargs))
-        n_out = sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree.leaves(fun(*args, **kwargs)))
-        chosen = jacfwd if n_in < n_out else jacrev      # fewer passes; a plain call sizes the output
+        n_in = sum(math.prod(shape_of(x)) for x in tree.leaves(dargs))
+        n_out = sum(math.prod(shape_of(x)) for x in tree.leaves(fun(*args, **kwargs)))
+        # Fewer passes; at a tie forward mode, which keeps no tape. A plain call sizes the output.
+        chosen = jacfwd if n_in <= n_out else jacrev
         return chosen(fun, argnums, chunk_size=chunk_size)(*args, **kwargs)
     return jac
 
@@ -609,6 +619,8 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
     if not isinstance(argnums, (int, np.integer)):
         raise TypeError(f"batch_jacobian: argnums must be an int, got {argnums!r}")
 
+    sizes: dict = {}     # auto mode: (n_in, n_out) seen per input shape and dtype
+
     def jac(*args: Any, **kwargs: Any) -> Any:
         (num,), (x,) = _jacobian_argnums(argnums, args, "batch_jacobian")
         x = _diff_input(x, "batch_jacobian", f"argument {num}")
@@ -617,22 +629,39 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
         partial = _split_args(fun, args, kwargs, (num,))
         batch = tuple(shape_of(x)[:1])
         in_shape = tuple(shape_of(x)[1:])
-        # Reverse mode needs the pullback; otherwise one plain call tells the output's size.
-        out, pullback = value_and_pullback(partial, x) if mode == "rev" else (partial(x), None)
-        if not hasattr(out, "shape") or tuple(shape_of(out)[:1]) != batch:
-            raise ValueError(f"batch_jacobian: the output must be an array with the input's batch "
-                             f"size {batch[0]} first, got shape {tuple(shape_of(out))}")
-        out_shape = tuple(shape_of(out)[1:])
-        n_in, n_out = int(np.prod(in_shape, dtype=np.int64)), int(np.prod(out_shape, dtype=np.int64))
-        if mode == "fwd" or (mode == "auto" and n_in < n_out):
-            (cols,), _ = _map_basis(lambda t: jvp(partial, (x,), (t,))[1], [x], batch, chunk_size)
-            cols = P.reshape(cols, (n_in,) + batch + out_shape)          # (N, B, *out)
+        forward = mode == "fwd"
+        if mode == "auto":
+            # One plain call tells the output's size; its memory per input shape saves that
+            # call next time (a stale one could only choose the slower mode, never misreport).
+            key = (tuple(shape_of(x)), dtype_of(x))
+            if key not in sizes:
+                out = _batched_output(partial(x), batch)
+                if len(sizes) > 64:
+                    sizes.clear()
+                sizes[key] = (math.prod(in_shape), math.prod(tuple(shape_of(out))[1:]))
+            n_in, n_out = sizes[key]
+            forward = n_in <= n_out
+        if forward:
+            def push(t: Any) -> Any:
+                out, trace = jvp_flat(partial, [x], [t])
+                primal, tangent = trace.unpack(_batched_output(out, batch))
+                return P.zeros_like(primal) if tangent is None else tangent
+            (cols,), _ = _map_basis(push, [x], batch, chunk_size)         # (N, B, *out)
+            out_shape = tuple(shape_of(cols))[2:]
             return P.reshape(P.moveaxis(cols, 0, 1 + len(out_shape)), batch + out_shape + in_shape)
-        if pullback is None:
-            out, pullback = value_and_pullback(partial, x)
+        out, pullback = value_and_pullback(partial, x)
+        out_shape = tuple(shape_of(_batched_output(out, batch)))[1:]
         (rows,), _ = _map_basis(lambda c: pullback(c)[0], [out], batch, chunk_size)  # (M, B, *in)
         return P.reshape(P.moveaxis(rows, 0, 1), batch + out_shape + in_shape)
     return jac
+
+
+def _batched_output(out: Any, batch: tuple) -> Any:
+    if not hasattr(out, "shape") or tuple(shape_of(out)[:1]) != batch:
+        got = f"shape {tuple(shape_of(out))}" if hasattr(out, "shape") else f"a {type(out).__name__}"
+        raise ValueError(f"batch_jacobian: the output must be an array with the input's batch "
+                         f"size {batch[0]} first, got {got}")
+    return out
 
 
 # ---------------------------------------------------------------------------------------

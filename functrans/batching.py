@@ -11,10 +11,20 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .core import Primitive, Trace, Tracer, _state, trace_call
+import math
+
+import numpy as np
+
+from .core import EVAL, Primitive, Trace, Tracer, _state, dtype_of, shape_of, trace_call
 from .errors import ConcretizationError
 
 batch_rules: dict[Primitive, Callable[..., Any]] = {}
+# Rules that keep scalings symbolic (see ScaledTracer): ``rule(trace, vals, dims, **params)``
+# sees ScaledTracers among the (otherwise unwrapped) values and returns a ScaledTracer,
+# ``(out, out_dim)``, or ``None`` to have them materialised and the batching rule run.
+scaled_rules: dict[Primitive, Callable[..., Any]] = {}
+# Rules that may start a pending scaling when no operand is scaled yet (products, masks).
+defer_rules: dict[Primitive, Callable[..., Any]] = {}
 
 
 class BatchTracer(Tracer):
@@ -45,6 +55,67 @@ class BatchTracer(Tracer):
         return self.val
 
 
+class ScaledTracer(BatchTracer):
+    """A batched value times a pending unbatched ``scale``: ``base * scale``, made on first use.
+
+    ``base`` is a dense batched value (batch axis ``bdim``) or ``None``: the one-hot basis of
+    a Jacobian (batch axis 0), whose example ``i`` is zero except ``scale`` at the ``i``-th
+    element of its trailing axes, at every index of its ``lead`` leading axes (the examples
+    of ``batch_jacobian``, which share it). A chain of elementwise scalings then costs one
+    pass over the batch, not one per operation, and a product with the basis is a scaling of
+    the other factor, not a dense product with an identity. Any primitive without a rule in
+    ``scaled_rules`` sees the materialised value. ``unit``: the basis itself (scale all ones).
+    """
+
+    __slots__ = ("base", "scale", "lead", "unit", "_dense")
+
+    def __init__(self, trace: BatchTrace, base: Any, bdim: int, scale: Any, lead: int = 0,
+                 unit: bool = False):
+        self._trace = trace
+        self.base = base
+        self.bdim = bdim
+        self.scale = scale
+        self.lead = lead
+        self.unit = unit
+        self._dense = None
+
+    @property
+    def shape(self) -> tuple:  # type: ignore[override]
+        if self.base is None:
+            return tuple(shape_of(self.scale))
+        shape = self.base.shape
+        return shape[:self.bdim] + shape[self.bdim + 1:]
+
+    @property
+    def dtype(self) -> Any:  # type: ignore[override]
+        return dtype_of(self.scale if self.base is None else self.base)
+
+    @property
+    def val(self) -> Any:  # type: ignore[override]
+        if self._dense is None:
+            self._dense = self._basis() if self.base is None else self._scaled()
+        return self._dense
+
+    def _scaled(self) -> Any:
+        from .primitives import mul_p
+        out, _ = batch_rules[mul_p](self._trace.axis_size, [self.base, self.scale], [self.bdim, None])
+        return out
+
+    def _basis(self) -> Any:
+        """The dense basis ``(n, *shape)``, exactly zero off the one-hot elements."""
+        shape, d = self.shape, self.scale
+        lead_shape, own = shape[:self.lead], shape[self.lead:]
+        n, m = math.prod(own), math.prod(lead_shape)
+        if type(d) is np.ndarray:
+            dense = np.zeros((n, m, n), dtype=d.dtype)
+            hits = np.arange(n)
+            dense[hits, :, hits] = d.reshape(m, n).T
+            return dense.reshape((n,) + shape)
+        from .primitives import where      # a tracer of an enclosing transform
+        eye = np.eye(n, dtype=bool).reshape((n,) + (1,) * self.lead + own)
+        return where(eye, d, np.zeros((), d.dtype))
+
+
 class BatchTrace(Trace):
     __slots__ = ("axis_size",)
 
@@ -53,20 +124,23 @@ class BatchTrace(Trace):
         self.axis_size = axis_size
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        vals = []
-        dims = []
-        found = False
-        for x in args:
-            if type(x) is BatchTracer and x._trace is self:
-                vals.append(x.val)
-                dims.append(x.bdim)
-                found = True
-            else:
-                vals.append(x)
-                dims.append(None)
+        vals: list | None = None
+        dims: list = []
+        scaled = False
+        for i, x in enumerate(args):
+            kind = type(x)
+            if (kind is BatchTracer or kind is ScaledTracer) and x._trace is self:
+                if vals is None:
+                    vals, dims = list(args), [None] * len(args)
+                dims[i] = x.bdim
+                if kind is BatchTracer:
+                    vals[i] = x.val
+                else:
+                    vals[i] = x
+                    scaled = True
         parent = self.parent
-        if not found:
-            return parent.process(prim, vals, params)
+        if vals is None:
+            return prim.impl(*args, **params) if parent is EVAL else parent.process(prim, args, params)
         rule = batch_rules.get(prim)
         if rule is None:
             raise NotImplementedError(f"batching rule for '{prim.name}' not registered: register one "
@@ -75,6 +149,13 @@ class BatchTrace(Trace):
         previous = _state.trace
         _state.trace = parent
         try:
+            symbolic = (scaled_rules if scaled else defer_rules).get(prim)
+            if symbolic is not None:
+                result = symbolic(self, vals, dims, **params)
+                if result is not None:
+                    return result if type(result) is ScaledTracer else self.lift(*result)
+            if scaled:
+                vals = [x.val if type(x) is ScaledTracer and x._trace is self else x for x in vals]
             out, out_dim = rule(self.axis_size, vals, dims, **params)
         finally:
             _state.trace = previous
@@ -86,7 +167,7 @@ class BatchTrace(Trace):
         return val if bdim is None else BatchTracer(self, val, bdim)
 
     def unpack(self, x: Any) -> tuple[Any, int | None]:
-        if type(x) is BatchTracer and x._trace is self:
+        if type(x) in (BatchTracer, ScaledTracer) and x._trace is self:
             return x.val, x.bdim
         return x, None
 
@@ -99,4 +180,15 @@ def vmap_flat(fun: Callable[..., Any], args: list, dims: list, axis_size: int,
     return out, trace
 
 
-__all__ = ["BatchTrace", "BatchTracer", "batch_rules", "vmap_flat"]
+def vmap_basis(fun: Callable[..., Any], x: Any, lead: int = 0) -> tuple[Any, BatchTrace]:
+    """Run ``fun`` on the one-hot basis of ``x``'s elements after its ``lead`` axes (whose
+    indices all share it), batched on axis 0 and kept symbolic (:class:`ScaledTracer`)."""
+    shape = tuple(shape_of(x))
+    trace = BatchTrace(_state.trace, math.prod(shape[lead:]))
+    diag = np.ones(shape, dtype=dtype_of(x))
+    return trace_call(trace, fun, [ScaledTracer(trace, None, 0, diag, lead, unit=True)]), trace
+
+
+__all__ = ["BatchTrace", "BatchTracer", "ScaledTracer", "batch_rules", "scaled_rules", "defer_rules",
+           "vmap_flat",
+           "vmap_basis"]

@@ -37,19 +37,18 @@ class JVPTrace(Trace):
         return primal if tangent is None else JVPTracer(self, primal, tangent)
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        primals = []
-        tangents = []
-        found = False
-        for x in args:
+        primals: list | None = None
+        tangents: list = []
+        for i, x in enumerate(args):
             if type(x) is JVPTracer and x._trace is self:
-                primals.append(x.primal)
-                tangents.append(x.tangent)
-                found = True
-            else:
-                primals.append(x)
-                tangents.append(None)
+                if primals is None:
+                    primals, tangents = list(args), [None] * len(args)
+                primals[i] = x.primal
+                tangents[i] = x.tangent
         parent = self.parent
-        if not found or not prim.differentiable:
+        if primals is None:
+            return prim.impl(*args, **params) if parent is EVAL else parent.process(prim, args, params)
+        if not prim.differentiable:
             return parent.process(prim, primals, params)
         rule = jvp_rules.get(prim)
         if rule is None:

@@ -11,10 +11,13 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Sequence
 
+import math
+
 import numpy as np
 
-from .batching import batch_rules
-from .core import Primitive, Tracer, add_p, dtype_of, op1, op2, shape_of, zeros_like_p
+from .batching import BatchTrace, ScaledTracer, batch_rules, defer_rules, scaled_rules
+from .core import Primitive, Tracer, add_p, concrete_value, dtype_of, op1, op2, shape_of, zeros_like_p
+from .errors import ConcretizationError
 from .forward import defjvp, deflinear, jvp_rules
 from .reverse import defvjp, defvjp_all, vjp_rules
 
@@ -59,6 +62,16 @@ def defvectorized(prim: Primitive) -> None:
 def defbroadcasting(prim: Primitive) -> None:
     """Batching rule of an elementwise primitive whose arguments broadcast (NumPy rules)."""
     def batch(axis_size: int, vals: list, dims: list, **params: Any) -> tuple[Any, int]:
+        if len(vals) == 2:                 # the common cases first: the batch axis stays
+            (x, y), (dx, dy) = vals, dims
+            if dy is None:
+                if ndim_of(y) < ndim_of(x) - dx:
+                    return prim.bind(x, y, **params), dx
+            elif dx is None:
+                if ndim_of(x) < ndim_of(y) - dy:
+                    return prim.bind(x, y, **params), dy
+            elif dx == dy and ndim_of(x) == ndim_of(y):
+                return prim.bind(x, y, **params), dx
         ranks = [ndim_of(v) - (d is not None) for v, d in zip(vals, dims)]
         out_rank = max(ranks)
         d0 = next(d for d in dims if d is not None)
@@ -211,22 +224,41 @@ defbroadcasting(pow_p)
 pow = op2(pow_p)
 
 
-def _split_ties(ct: Any, x: Any, y: Any, wins: Callable[[Any, Any], Any]) -> Any:
+def _win_share_impl(x: Any, y: Any, greater: bool, dtype: Any) -> Any:
+    wins, ties = (np.greater, np.greater_equal) if greater else (np.less, np.less_equal)
+    share = np.add(wins(x, y), ties(x, y), dtype=dtype)
+    share *= 0.5
+    nan = np.isnan(x)
+    if nan.any():        # a NaN ``x`` makes the output NaN: its derivative is NaN, not 0
+        share = np.where(nan, np.nan, share)
+    return share
+
+
+# 1 where ``x`` wins (is greater, or less), 0.5 at a tie, NaN where ``x`` is NaN, else 0: one
+# primitive, as it is evaluated in every derivative of a maximum or minimum (relu).
+win_share_p = Primitive("win_share", _win_share_impl, differentiable=False)
+defbroadcasting(win_share_p)
+
+
+def win_share(x: Any, y: Any, greater: bool, dtype: Any) -> Any:
+    return win_share_p.bind(x, y, greater=greater, dtype=np.dtype(dtype))
+
+
+def _split_ties(ct: Any, x: Any, y: Any, greater: bool) -> Any:
     """``ct`` where ``x`` wins, half of it at a tie, NaN where ``x`` is NaN, else 0.
 
     Ties split the cotangent (API.md). A NaN ``x`` makes the output NaN, so its derivative is
     NaN rather than a silent zero. The share is computed on the primals and applied with one
     product, so a batched ``ct`` (a Jacobian's basis) costs a single pass.
     """
-    share = where(wins(x, y), 1.0, where(eq(x, y), 0.5, where(isnan(x), np.nan, 0.0)))
-    return mul(ct, convert_element_type(share, dtype_of(ct)))
+    return mul(ct, win_share(x, y, greater, dtype_of(ct)))
 
 
 maximum_p = Primitive("maximum", np.maximum)
-defjvp(maximum_p, lambda t, ans, x, y: broadcast_like(_split_ties(t, x, y, gt), ans),
-       lambda t, ans, x, y: broadcast_like(_split_ties(t, y, x, gt), ans))
-defvjp(maximum_p, lambda ct, ans, x, y: unbroadcast(_split_ties(ct, x, y, gt), x),
-       lambda ct, ans, x, y: unbroadcast(_split_ties(ct, y, x, gt), y))
+defjvp(maximum_p, lambda t, ans, x, y: broadcast_like(_split_ties(t, x, y, True), ans),
+       lambda t, ans, x, y: broadcast_like(_split_ties(t, y, x, True), ans))
+defvjp(maximum_p, lambda ct, ans, x, y: unbroadcast(_split_ties(ct, x, y, True), x),
+       lambda ct, ans, x, y: unbroadcast(_split_ties(ct, y, x, True), y))
 defbroadcasting(maximum_p)
 
 
@@ -234,10 +266,10 @@ maximum = op2(maximum_p)
 
 
 minimum_p = Primitive("minimum", np.minimum)
-defjvp(minimum_p, lambda t, ans, x, y: broadcast_like(_split_ties(t, x, y, lt), ans),
-       lambda t, ans, x, y: broadcast_like(_split_ties(t, y, x, lt), ans))
-defvjp(minimum_p, lambda ct, ans, x, y: unbroadcast(_split_ties(ct, x, y, lt), x),
-       lambda ct, ans, x, y: unbroadcast(_split_ties(ct, y, x, lt), y))
+defjvp(minimum_p, lambda t, ans, x, y: broadcast_like(_split_ties(t, x, y, False), ans),
+       lambda t, ans, x, y: broadcast_like(_split_ties(t, y, x, False), ans))
+defvjp(minimum_p, lambda ct, ans, x, y: unbroadcast(_split_ties(ct, x, y, False), x),
+       lambda ct, ans, x, y: unbroadcast(_split_ties(ct, y, x, False), y))
 defbroadcasting(minimum_p)
 
 
@@ -981,7 +1013,9 @@ def _matmul_impl(a: Any, b: Any) -> Any:
 
 
 def _all_finite(x: Any) -> bool:
-    """No inf or NaN in ``x`` (a finite sum proves it without a temporary array)."""
+    """No inf or NaN in ``x`` (for a large array a finite sum proves it without a temporary)."""
+    if type(x) is not np.ndarray or x.size < 4096:
+        return bool(np.isfinite(x).all())
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(np.sum(x))) or bool(np.isfinite(x).all())
 
@@ -1061,6 +1095,185 @@ def _matmul_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:
 
 
 batch_rules[matmul_p] = _matmul_batch
+
+
+# ---------------------------------------------------------------------------------------
+# Pending scalings (see batching.ScaledTracer): products with unbatched values, masks and
+# selections between two scalings of one value stay symbolic; the one-hot basis of a
+# Jacobian times a matrix is a scaling of the matrix.
+
+def _fits(shape: tuple, y: Any) -> bool:
+    """The unbatched ``y`` broadcasts into ``shape`` without growing it."""
+    own = tuple(shape_of(y))
+    if own == shape or not own:
+        return True
+    return len(own) <= len(shape) and all(a == 1 or a == b for a, b in zip(own[::-1], shape[::-1]))
+
+
+def _finite(y: Any) -> bool:
+    """``y`` is known to hold no inf or NaN (a value without a concrete value is not)."""
+    try:
+        return _all_finite(concrete_value(y))
+    except ConcretizationError:
+        return False
+
+
+def _own(trace: BatchTrace, v: Any) -> bool:
+    """``v`` is a pending scaling of this trace (not a value of an enclosing one)."""
+    return type(v) is ScaledTracer and v._trace is trace
+
+
+def _parts(trace: BatchTrace, v: Any, d: int | None) -> tuple | None:
+    """``(base, bdim, scale)`` of a batched operand (``scale`` None: none pending)."""
+    if _own(trace, v):
+        return v.base, v.bdim, v.scale
+    return None if d is None else (v, d, None)
+
+
+def _scaling(trace: BatchTrace, v: Any, d: int | None, y: Any, keep: bool = False) -> Any:
+    """``v * y`` (``where(y, v, 0)`` with ``keep``) for an unbatched ``y``, kept pending, or None.
+
+    A zero of the basis times inf or NaN, or a masked inf or NaN, would not be zero, so those
+    need finite values; a dense base keeps its dtype, so only arrays of that dtype join it.
+    """
+    if _own(trace, v):
+        base, bdim, scale = v.base, v.bdim, v.scale
+        shape = v.shape
+    else:
+        base, bdim, scale = v, d, None
+        shape = tuple(shape_of(v))
+        if math.prod(shape) < _DEFER_SIZE:
+            return None          # small: a product now costs less than keeping it pending
+        shape = shape[:d] + shape[d + 1:]
+    if not _fits(shape, y):
+        return None
+    if base is None:
+        if not (keep or _finite(y)):
+            return None
+        new = mask(scale, y) if keep else mul(scale, y)
+        return ScaledTracer(trace, None, 0, new, v.lead)
+    dtype = dtype_of(base)
+    if keep:
+        if not _finite(base):
+            return None
+        y = convert_element_type(y, dtype)
+    elif isinstance(y, (int, float, complex)) or dtype_of(y) != dtype:
+        return None
+    return ScaledTracer(trace, base, bdim, y if scale is None else mul(scale, y))
+
+
+_DEFER_SIZE = 4096
+
+
+def _same_base(trace: BatchTrace, vals: list, dims: list) -> tuple | None:
+    """``(base, bdim, scales)`` if all batched operands are scalings of one value."""
+    parts = [_parts(trace, v, d) for v, d in zip(vals, dims)]
+    first = parts[0]
+    if first is None or any(p is None or p[0] is not first[0] or p[1] != first[1] for p in parts):
+        return None
+    if first[0] is None and any(v.lead != vals[0].lead or v.shape != vals[0].shape for v in vals):
+        return None
+    return first[0], first[1], [p[2] for p in parts]
+
+
+def _scaled_mul(trace: BatchTrace, vals: list, dims: list) -> Any:
+    (x, y), (dx, dy) = vals, dims
+    if dy is None:
+        return _scaling(trace, x, dx, y)
+    if dx is None:
+        return _scaling(trace, y, dy, x)
+    same = _same_base(trace, vals, dims)
+    if same is not None and same[0] is None:          # basis times basis: the same one-hots
+        return ScaledTracer(trace, None, 0, mul(*same[2]), x.lead)
+    return None
+
+
+def _scaled_mask(trace: BatchTrace, vals: list, dims: list) -> Any:
+    (x, keep), (dx, dk) = vals, dims
+    return _scaling(trace, x, dx, keep, keep=True) if dk is None else None
+
+
+def _scaled_sum(op: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """Rule of ``add``/``sub``: two scalings of one value are one scaling."""
+    def rule(trace: BatchTrace, vals: list, dims: list) -> Any:
+        if not (_own(trace, vals[0]) or _own(trace, vals[1])):
+            return None
+        same = _same_base(trace, vals, dims)
+        if same is None:
+            return None
+        base, bdim, (sx, sy) = same        # a scale None is 1 (a dense base and its scaling)
+        return ScaledTracer(trace, base, bdim, op(1.0 if sx is None else sx, 1.0 if sy is None else sy),
+                            vals[0].lead if base is None else 0)
+    return rule
+
+
+def _scaled_select(trace: BatchTrace, vals: list, dims: list) -> Any:
+    c, x, y = vals
+    if dims[0] is not None or not (_own(trace, x) or _own(trace, y)):
+        return None
+    same = _same_base(trace, [x, y], dims[1:])
+    if same is None or not _fits((x if _own(trace, x) else y).shape, c):
+        return None
+    base, bdim, (sx, sy) = same
+    if base is None:
+        return ScaledTracer(trace, None, 0, where(c, sx, sy), x.lead)
+    return ScaledTracer(trace, base, bdim, where(c, 1.0 if sx is None else sx, 1.0 if sy is None else sy))
+
+
+def _scaled_neg(trace: BatchTrace, vals: list, dims: list) -> Any:
+    (t,) = vals
+    if not _own(trace, t):
+        return None
+    return ScaledTracer(trace, t.base, t.bdim, neg(t.scale), t.lead)
+
+
+def _basis_convert(trace: BatchTrace, vals: list, dims: list, *, dtype: Any) -> Any:
+    (t,) = vals
+    if not _own(trace, t) or t.base is not None:
+        return None
+    return ScaledTracer(trace, None, 0, convert_element_type(t.scale, dtype), t.lead)
+
+
+def _basis_reduce_sum(trace: BatchTrace, vals: list, dims: list, *, axes: tuple | None,
+                      keepdims: bool) -> Any:
+    """Summing out the basis' own axes leaves its diagonal, example ``i`` its element ``i``."""
+    (t,) = vals
+    if not _own(trace, t) or t.base is not None:
+        return None
+    lead, shape = t.lead, t.shape
+    if keepdims or all_axes(axes, t) != tuple(range(lead, len(shape))):
+        return None
+    flat = reshape(t.scale, shape[:lead] + (math.prod(shape[lead:]),))
+    return moveaxis(flat, lead, 0), 0
+
+
+def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
+    """Rows of a matrix scaled by the basis' diagonal (basis @ b), or its columns (a @ basis)."""
+    (a, b), (da, db) = vals, dims
+    if _own(trace, a) and a.base is None and db is None and ndim_of(b) == 2 \
+            and ndim_of(a) == a.lead + 1 and shape_of(a)[-1] == shape_of(b)[0] and _finite(b):
+        n, m = shape_of(b)
+        rows = reshape(b, (n,) + (1,) * a.lead + (m,))
+        if a.unit:
+            return broadcast_to(rows, (n,) + tuple(shape_of(a)[:-1]) + (m,)), 0
+        d = expand_dims(moveaxis(a.scale, a.lead, 0), -1)                # (n, *lead, 1)
+        return mul(d, rows), 0
+    if _own(trace, b) and b.base is None and da is None and b.lead == 0 \
+            and ndim_of(b) == 1 and ndim_of(a) in (1, 2) and shape_of(a)[-1] == shape_of(b)[0] \
+            and _finite(a):
+        return (a if b.unit else mul(a, b.scale)), ndim_of(a) - 1       # columns of a
+    return None
+
+
+scaled_rules[mul_p] = defer_rules[mul_p] = _scaled_mul
+scaled_rules[mask_p] = defer_rules[mask_p] = _scaled_mask
+scaled_rules[add_p] = _scaled_sum(add)
+scaled_rules[sub_p] = _scaled_sum(sub)
+scaled_rules[neg_p] = _scaled_neg
+scaled_rules[select_p] = _scaled_select
+scaled_rules[convert_element_type_p] = _basis_convert
+scaled_rules[reduce_sum_p] = _basis_reduce_sum
+scaled_rules[matmul_p] = _basis_matmul
 
 
 def _einsum_impl(*operands: Any, spec: str) -> Any:

@@ -413,6 +413,147 @@ def test_batch_jacobian_vs_finite_differences():
             close(jb[b], fd_jac(lambda xb: np.tanh(xb @ W), x[b]), rtol=1e-6, atol=1e-8)
 
 
+def _tree_fun(p):
+    """A pytree (dict) in, a pytree (tuple with a dict) out."""
+    a, b = p["a"], p["b"]
+    return (fnp.sin(a) * fnp.sum(b), {"m": fnp.tanh(b @ a), "s": fnp.sum(a * a) * b[0, 1]})
+
+
+def _tree_fun_np(a, b):
+    return (np.sin(a) * np.sum(b), {"m": np.tanh(b @ a), "s": np.sum(a * a) * b[0, 1]})
+
+
+@pytest.mark.parametrize("jac", [ft.jacrev, ft.jacfwd, ft.jacobian])
+def test_jacobians_of_pytrees_equal_finite_differences(jac):
+    a, b = RNG.standard_normal(2), RNG.standard_normal((3, 2))
+    J = jac(_tree_fun)({"a": a, "b": b})
+    # J mirrors the output's structure; each leaf holds the input's structure
+    outs = {"0": lambda a, b: _tree_fun_np(a, b)[0], "m": lambda a, b: _tree_fun_np(a, b)[1]["m"],
+            "s": lambda a, b: _tree_fun_np(a, b)[1]["s"]}
+    blocks = {"0": J[0], "m": J[1]["m"], "s": J[1]["s"]}
+    for name, f in outs.items():
+        assert set(blocks[name]) == {"a", "b"}
+        close(blocks[name]["a"], fd_jac(lambda a_: f(a_, b), a), rtol=1e-6, atol=1e-8)
+        close(blocks[name]["b"], fd_jac(lambda b_: f(a, b_), b), rtol=1e-6, atol=1e-8)
+    other = (ft.jacfwd if jac is ft.jacrev else ft.jacrev)(_tree_fun)({"a": a, "b": b})
+    for x, y in zip(ft.tree.leaves(J), ft.tree.leaves(other)):
+        close(x, y, rtol=1e-12, atol=1e-14)
+
+
+def _lse_objective(x):
+    A = np.array([[1.0, -0.5, 0.2], [0.3, 0.8, -1.1], [-0.7, 0.4, 0.9], [0.5, 0.5, 0.5]])
+    z = A @ x
+    return fnp.log(fnp.sum(fnp.exp(z))) + fnp.sum(fnp.sin(x) * x ** 2)
+
+
+def _lse_gradient_np(x):
+    A = np.array([[1.0, -0.5, 0.2], [0.3, 0.8, -1.1], [-0.7, 0.4, 0.9], [0.5, 0.5, 0.5]])
+    p = np.exp(A @ x) / np.sum(np.exp(A @ x))
+    return A.T @ p + np.cos(x) * x ** 2 + 2 * x * np.sin(x)
+
+
+def test_hessian_symmetric_equals_fd_of_gradient_and_hvp():
+    x = np.array([0.4, -0.9, 1.3])
+    H = ft.hessian(_lse_objective)(x)
+    np.testing.assert_allclose(H, H.T, rtol=0, atol=1e-13)
+    close(ft.grad(_lse_objective)(x), _lse_gradient_np(x), rtol=1e-12)
+    close(H, fd_jac(_lse_gradient_np, x), rtol=1e-6, atol=1e-8)
+    for v in (np.array([1.0, 0.0, 0.0]), np.array([0.3, -2.0, 0.7])):
+        hv = ft.hvp(_lse_objective, (x,), (v,))
+        close(hv, H @ v, rtol=1e-12, atol=1e-14)
+        eps = 1e-6
+        close(hv, (_lse_gradient_np(x + eps * v) - _lse_gradient_np(x - eps * v)) / (2 * eps),
+              rtol=1e-6, atol=1e-8)
+
+
+# Jacobian bases are kept symbolic (batching.ScaledTracer), and so are chains of scalings of
+# large batched values: each must give what the per-example (looped) computation gives.
+
+def _one_hot_jvps(f, x):
+    """Columns of the Jacobian, one jvp per one-hot tangent (the loop jacfwd replaces)."""
+    cols = [ft.jvp(f, (x,), (np.eye(x.size)[i].reshape(x.shape),))[1] for i in range(x.size)]
+    return np.stack(cols, axis=-1)
+
+
+def _one_hot_vjps(f, x):
+    """Rows of the Jacobian, one pullback per one-hot cotangent (the loop jacrev replaces)."""
+    out, pullback = ft.vjp(f, x)
+    return np.stack([pullback(np.eye(out.size)[i].reshape(out.shape))[0] for i in range(out.size)])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("scale", [np.array([1.0, np.inf, 2.0]), np.array([np.nan, 1.0, -1.0])])
+def test_jacobian_basis_with_inf_and_nan_as_dense(scale):
+    f = lambda x: fnp.tanh(x * scale)
+    x = np.array([0.1, 0.2, 0.3])
+    want = _one_hot_jvps(f, x)
+    np.testing.assert_array_equal(ft.jacfwd(f)(x), want)
+    W = np.array([[1.0, 2.0, 3.0], [np.inf, 0.0, 1.0]])
+    g = lambda x: W @ (x * 2.0)
+    np.testing.assert_array_equal(ft.jacfwd(g)(x), _one_hot_jvps(g, x))
+    np.testing.assert_array_equal(ft.jacrev(g)(x), _one_hot_vjps(g, x))
+    np.testing.assert_array_equal(ft.jacrev(f)(x), _one_hot_vjps(f, x))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pending_scalings_of_large_values_match_loop(dtype):
+    rng = np.random.default_rng(5)
+    xs = rng.standard_normal((6, 40, 30)).astype(dtype)
+    xs[0, 0, 0] = np.inf                       # masked away below: must stay 0, not NaN
+    xs[1, 2, 3] = np.nan
+    c = rng.standard_normal((40, 30)) > 0
+    c[0, 0] = c[2, 3] = False
+    y = rng.standard_normal((40, 30)).astype(dtype)
+
+    def f(t):
+        u = fnp.where(c, t * y, 0.0) * y
+        v = -(u * y) + fnp.where(c, u, u * y)
+        return fnp.sum(v * 2.0, axis=1), u - v
+
+    got = ft.vmap(f)(xs)
+    want = [np.stack(w) for w in zip(*[f(x) for x in xs])]
+    for g, w in zip(got, want):
+        assert g.dtype == dtype
+        np.testing.assert_allclose(g, w, rtol=2e-5 if dtype == np.float32 else 1e-13, atol=1e-5)
+    # nested: an outer vmap's pending scaling is a plain value to the inner one
+    got2 = ft.vmap(ft.vmap(lambda r: r * y[0] * 3.0))(xs)
+    np.testing.assert_allclose(got2, xs * y[0] * 3.0, rtol=1e-6)
+
+
+def test_jacobian_of_identity_and_of_basis_outputs():
+    x = np.arange(4.0)
+    close(ft.jacrev(lambda x: x)(x), np.eye(4))
+    close(ft.jacfwd(lambda x: 2.0 * x)(x), 2 * np.eye(4))
+    close(ft.jacfwd(lambda x: fnp.sum(x * x))(x), 2 * x)
+    close(ft.jacrev(lambda x: fnp.sum(x * x))(x), 2 * x)
+    close(ft.batch_jacobian(lambda x: x * 3.0)(np.ones((2, 3))), np.broadcast_to(3 * np.eye(3), (2, 3, 3)))
+    # a basis under an outer transform (its diagonal traced by grad)
+    g = ft.grad(lambda s: fnp.sum(ft.jacfwd(lambda x: fnp.sin(x * s))(x)))(0.5)
+    close(g, np.sum(np.cos(0.5 * x) - 0.5 * x * np.sin(0.5 * x)), rtol=1e-12)
+
+
+def test_batch_jacobian_auto_mode_memory_never_misreports():
+    k = [2]
+    f = lambda x: fnp.sin(x[:, :k[0]]) * 2.0
+    x = RNG.standard_normal((3, 4))
+    bj = ft.batch_jacobian(f)
+    close(bj(x)[0], np.eye(4)[:2] * 2 * np.cos(x[0])[None])      # 2 < 4 outputs: reverse
+    k[0] = 4                                                        # now 4 outputs: stale memory
+    jb = bj(x)
+    assert jb.shape == (3, 4, 4)
+    for b in range(3):
+        close(jb[b], np.diag(2 * np.cos(x[b])))
+    close(bj(x[:2])[1], np.diag(2 * np.cos(x[1])))                  # another shape
+
+
+def test_batch_jacobian_bad_output():
+    with pytest.raises(ValueError, match=r"batch size 3 first, got shape \(4,\)"):
+        ft.batch_jacobian(lambda x: fnp.ones(4) * fnp.sum(x))(np.ones((3, 2)))
+    for mode in ("auto", "rev", "fwd"):
+        with pytest.raises(ValueError, match="batch size 3 first, got a tuple"):
+            ft.batch_jacobian(lambda x: (x, x), mode=mode)(np.ones((3, 2)))
+
+
 # ---------------------------------------------------------------------------------------
 # stop_gradient
 

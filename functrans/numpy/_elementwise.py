@@ -235,14 +235,21 @@ def fmax(x: ArrayLike, y: ArrayLike) -> Any:
     """Elementwise maximum ignoring NaN (NaN only where both are NaN); ties split."""
     if not _core._active:
         return _np.fmax(x, y)
-    return P.where(P.isnan(y), x, P.where(P.isnan(x), y, P.maximum(x, y)))
+    return _ignoring_nan(P.maximum, x, y)
 
 
 def fmin(x: ArrayLike, y: ArrayLike) -> Any:
     """Elementwise minimum ignoring NaN (NaN only where both are NaN); ties split."""
     if not _core._active:
         return _np.fmin(x, y)
-    return P.where(P.isnan(y), x, P.where(P.isnan(x), y, P.minimum(x, y)))
+    return _ignoring_nan(P.minimum, x, y)
+
+
+def _ignoring_nan(op: Any, x: ArrayLike, y: ArrayLike) -> Any:
+    """``op(x, y)`` with a NaN on one side replaced by the other side before ``op`` sees it, so
+    the NaN side gets a zero derivative (``op`` itself gives a NaN one to a NaN input)."""
+    x = P.where(P.isnan(x), y, x)
+    return op(x, P.where(P.isnan(y), x, y))
 
 
 def divmod(x: ArrayLike, y: ArrayLike) -> tuple:  # noqa: A001
@@ -391,4 +398,4 @@ def clip(a: ArrayLike, a_min: ArrayLike = _NO_VALUE, a_max: ArrayLike = _NO_VALU
 
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in
-           ("annotations", "Any", "ArrayLike", "P", "Tracer", "dtype_of")]
+           ("annotations", "builtins", "Any", "ArrayLike", "P", "Tracer", "dtype_of")]

@@ -183,13 +183,18 @@ def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) ->
         raise
 
 
+def _public_module(f: Any) -> str:
+    """``functrans.numpy`` (or ``functrans.numpy.linalg``) for a function of its private submodules."""
+    return ".".join(part for part in f.__module__.split(".") if not part.startswith("_"))
+
+
 def _check_signature(f: Any, args: Any, kwargs: Any, numpy_name: str) -> None:
     """A NumPy argument the functrans function does not take gets an error that says so."""
     import inspect
     try:
         inspect.signature(f).bind(*args, **kwargs)
     except TypeError as err:
-        raise TypeError(f"{numpy_name} on traced values runs {f.__module__.replace('._shapes', '')}."
+        raise TypeError(f"{numpy_name} on traced values runs {_public_module(f)}."
                         f"{f.__name__}, which does not take these arguments ({err}); arguments it "
                         f"takes: {list(inspect.signature(f).parameters)}") from None
 
