@@ -961,7 +961,7 @@ def main(argv: list[str] | None = None) -> Results:
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--only", default=None, help="comma-separated groups: " + ",".join(GROUPS))
     own, rest = ap.parse_known_args(argv)
-    rep = Report("peers", __doc__, rest)
+    rep = Report("peers", __doc__, rest, clock="cpu")
     res = Results(rep)
     groups = list(GROUPS) if own.only is None else own.only.split(",")
     t0 = time.perf_counter()

@@ -66,6 +66,8 @@ def _conv_impl(x: Any, w: Any, *, strides: tuple, padding: tuple, lhs_dilation: 
         x = x[:, max(-pt, 0):x.shape[1] - max(-pb, 0), max(-pl, 0):x.shape[2] - max(-pr, 0)]
     if max(pt, pb, pl, pr) > 0:
         x = np.pad(x, ((0, 0), (max(pt, 0), max(pb, 0)), (max(pl, 0), max(pr, 0)), (0, 0)))
+    if groups == 1 and (sh, sw, rh, rw) == (1, 1, 1, 1) and kh * kw > ho * wo and wo * n >= 8:
+        return _conv_swapped(x, w, dtype, ho, wo)
     ekh, ekw = _dilate(kh, rh), _dilate(kw, rw)
     # (n, ho, wo, c, kh, kw) window view -> (n, ho, wo, kh, kw, c): channels stay contiguous.
     win = sliding_window_view(x, (ekh, ekw), axis=(1, 2))[:, ::sh, ::sw, :, ::rh, ::rw]
@@ -82,6 +84,26 @@ def _conv_impl(x: Any, w: Any, *, strides: tuple, padding: tuple, lhs_dilation: 
     ws = w.astype(dtype, copy=False).reshape(kh * kw * cin, g, cg).transpose(1, 0, 2)
     out = np.matmul(cols, ws)                   # (g, n*ho*wo, cg)
     return out.transpose(1, 0, 2).reshape(n, ho, wo, cout)
+
+
+def _conv_swapped(x: np.ndarray, w: np.ndarray, dtype: Any, ho: int, wo: int) -> np.ndarray:
+    """A convolution whose filter is spatially larger than its output, windows and taps swapped.
+
+    That is the shape of a filter cotangent (``_conv_vjp_w`` hands over the images and the
+    cotangent transposed). With the examples as channels, ``x[n, a+i, b+j, c]`` read as
+    windows ``(a, b)`` over positions ``(i, j)`` of the image ``x.transpose(3, 1, 2, 0)`` is
+    the forward's im2col matrix of the untransposed operands: gathered in their own layout,
+    runs of ``wo * n`` elements (the caller wants at least 8), and one BLAS call contracts it
+    with the untransposed cotangent.
+    """
+    n, _, _, c = x.shape
+    kh, kw, _, cout = w.shape
+    xc = x.transpose(3, 1, 2, 0).astype(dtype, copy=False)                 # (c, H, W, n)
+    win = sliding_window_view(xc, (ho, wo), axis=(1, 2))                    # (c, kh, kw, n, ho, wo)
+    cols = win.transpose(0, 1, 2, 4, 5, 3).reshape(c * kh * kw, ho * wo * n)
+    wc = w.transpose(2, 0, 1, 3).astype(dtype, copy=False).reshape(c * kh * kw, cout)
+    out = cols.T @ wc                                                       # (ho * wo * n, cout)
+    return out.reshape(ho, wo, n, cout).transpose(2, 0, 1, 3)
 
 
 def _conv_scatter(x: np.ndarray, w: np.ndarray, dtype: Any, out_hw: tuple, padding: tuple,
