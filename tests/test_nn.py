@@ -548,3 +548,18 @@ def test_conv_gradients_through_the_swapped_filter_cotangent():
     want = np.stack([np.stack([np.einsum("nhwc,nhwo->co", xp[:, i:i + 6, j:j + 5], ct)
                                for j in range(3)]) for i in range(3)])
     np.testing.assert_allclose(ft.vjp(lambda w: f(x, w), w)[1](ct)[0], want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c[4] == 1])
+@pytest.mark.parametrize("channels", [1, 2, 5])
+def test_conv_patch_copies_match_naive(config, channels):
+    """Both ways of copying patches (per tap for rows under 8 elements, whole rows else)."""
+    strides, padding, lhs, rhs, _, _, cout = config
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 7, 8, channels)).astype(np.float32)
+    w = rng.normal(size=(3, 3, channels, cout)).astype(np.float32)
+    got = conv2d_p.bind(x, w, strides=strides, padding=padding, lhs_dilation=lhs,
+                        rhs_dilation=rhs, groups=1)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, naive_conv(x.astype(np.float64), w.astype(np.float64), strides,
+                                               padding, lhs, rhs, 1), rtol=1e-5, atol=1e-5)
