@@ -24,7 +24,8 @@ __all__ = ["relu", "relu_p", "bias_add", "bias_add_p", "elu", "sigmoid", "softpl
 
 
 def _relu_mask(ans: Any) -> Any:
-    return P.convert_element_type(P.gt(ans, 0), dtype_of(ans))
+    # A bool mask: NumPy multiplies a float array by it twice as fast as by a converted copy.
+    return P.gt(ans, 0)
 
 
 # A primitive, not ``where(x > 0, x, 0)``: NumPy's ``where`` on a random mask is ~10x slower
