@@ -23,13 +23,17 @@ a 64-layer ``tanh(x @ W_i)`` chain (8 remat segments of 8 layers; peak RSS of a 
 process per library, so that JAX's and PyTorch's buffers are counted as well as NumPy's), and
 functrans's bounded-memory Jacobians (``chunk_size``) of a 4000→4000 map.
 
-Pinning: one core (``os.sched_setaffinity``), one thread per library (OMP/MKL/OpenBLAS = 1,
-``torch.set_num_threads(1)``, ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
-intra_op_parallelism_threads=1``, ``JAX_PLATFORMS=cpu``). Times are medians of interleaved
-repeats (_harness.compare); cells are time / NumPy time (lower is better).
+Pinning: one core (``os.sched_setaffinity``; ``BENCH_CPU=k`` picks which), one thread per
+library (OMP/MKL/OpenBLAS = 1, ``torch.set_num_threads(1)``,
+``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``,
+``JAX_PLATFORMS=cpu``). Times are medians of interleaved repeats (_harness.compare) of the
+process's CPU time (``--clock cpu``, the default here: on a shared machine the time slices
+other processes take do not count; ``--clock wall`` for wall time); cells are time / NumPy
+time (lower is better).
 
-    python benchmarks/peers.py                       # everything (about 10 minutes)
-    python benchmarks/peers.py --quick               # a fast pass (smaller memory cases)
+    python benchmarks/peers.py                       # everything (5-10 minutes of CPU)
+    python benchmarks/peers.py --quick               # 3 repeats, a smaller remat chain and
+                                                     # Hessian/batch-Jacobian memory cases
     python benchmarks/peers.py --json out.json       # also write the results as JSON
     python benchmarks/peers.py --only mlp,cnn        # some workload groups only
     python benchmarks/plot.py out.json               # the chart of docs/benchmarks.md
@@ -79,11 +83,22 @@ LIBS = ["numpy", "functrans", "autograd", "jax", "jax.jit", "torch.func"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # --- optional peers ----------------------------------------------------------------------
+# A remat child (``--child remat LIB ...``) imports only its own library: importing JAX and
+# PyTorch in each of the twelve children would dominate a quick run.
+_CHILD_LIB = sys.argv[3] if sys.argv[1:2] == ["--child"] and len(sys.argv) > 3 else None
+
+
+def _wanted(lib: str) -> bool:
+    return _CHILD_LIB is None or _CHILD_LIB.startswith(lib)
+
+
 MISSING: dict[str, str] = {}
 VERSIONS: dict[str, str] = {"numpy": np.__version__, "functrans": ft.__version__,
                             "python": platform.python_version()}
 
 try:
+    if not _wanted("autograd"):
+        raise ImportError("not needed in this child")
     import autograd
     import autograd.numpy as anp
     import autograd.scipy.special as asp
@@ -94,6 +109,8 @@ except ImportError:
     MISSING["autograd"] = "not installed"
 
 try:
+    if not _wanted("jax"):
+        raise ImportError("not needed in this child")
     import jax
     import jax.numpy as jnp
     from jax import lax
@@ -107,6 +124,8 @@ except ImportError:
     MISSING["jax"] = MISSING["jax.jit"] = "not installed"
 
 try:
+    if not _wanted("torch"):
+        raise ImportError("not needed in this child")
     import torch
     import torch.func as tf
     torch.set_num_threads(1)
@@ -997,12 +1016,18 @@ def main(argv: list[str] | None = None) -> Results:
     res = Results(rep)
     groups = list(GROUPS) if own.only is None else own.only.split(",")
     t0 = time.perf_counter()
+    group_s: dict[str, float] = {}
     for g in groups:
+        if g not in GROUPS:
+            raise SystemExit(f"peers.py: unknown group {g!r}; the groups are {', '.join(GROUPS)}")
+        t_g = time.perf_counter()
         fn = GROUPS[g]
         if g in ("remat", "chunk"):
             fn(res, rep.quick)
         else:
             fn(res)
+        group_s[g] = time.perf_counter() - t_g
+        print(f"[{g}] done in {group_s[g]:.0f} s", file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - t0
     for lib, why in MISSING.items():
         res.notes.append(f"{lib}: {why}")
@@ -1019,13 +1044,15 @@ def main(argv: list[str] | None = None) -> Results:
         print(f"- {n}")
     print(f"\nversions: {', '.join(f'{k} {v}' for k, v in VERSIONS.items())}")
     print(f"machine: {info.get('Model name', '?')}, pinned to CPU {info.get('cpu_pinned')}; "
-          f"{rep.repeat} interleaved repeats; {elapsed:.0f} s")
+          f"{rep.repeat} interleaved repeats; clock: {rep.clock} "
+          f"({'process CPU time' if rep.clock == 'cpu' else 'wall time'}); {elapsed:.0f} s "
+          f"({', '.join(f'{g} {t:.0f} s' for g, t in group_s.items())})")
     if rep.args.json:
         with open(rep.args.json, "w") as f:
             json.dump({"issue": "peers", "libraries": LIBS, "rows": res.rows,
                        "memory": res.memory, "notes": res.notes, "versions": VERSIONS,
                        "machine": info, "quick": rep.quick, "repeat": rep.repeat,
-                       "elapsed_s": elapsed}, f, indent=1)
+                       "clock": rep.clock, "elapsed_s": elapsed, "group_s": group_s}, f, indent=1)
     return res
 
 
