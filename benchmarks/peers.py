@@ -23,13 +23,17 @@ a 64-layer ``tanh(x @ W_i)`` chain (8 remat segments of 8 layers; peak RSS of a 
 process per library, so that JAX's and PyTorch's buffers are counted as well as NumPy's), and
 functrans's bounded-memory Jacobians (``chunk_size``) of a 4000→4000 map.
 
-Pinning: one core (``os.sched_setaffinity``), one thread per library (OMP/MKL/OpenBLAS = 1,
-``torch.set_num_threads(1)``, ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
-intra_op_parallelism_threads=1``, ``JAX_PLATFORMS=cpu``). Times are medians of interleaved
-repeats (_harness.compare); cells are time / NumPy time (lower is better).
+Pinning: one core (``os.sched_setaffinity``; ``BENCH_CPU=k`` picks which), one thread per
+library (OMP/MKL/OpenBLAS = 1, ``torch.set_num_threads(1)``,
+``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``,
+``JAX_PLATFORMS=cpu``). Times are medians of interleaved repeats (_harness.compare) of the
+process's CPU time (``--clock cpu``, the default here: on a shared machine the time slices
+other processes take do not count; ``--clock wall`` for wall time); cells are time / NumPy
+time (lower is better).
 
-    python benchmarks/peers.py                       # everything (about 10 minutes)
-    python benchmarks/peers.py --quick               # a fast pass (smaller memory cases)
+    python benchmarks/peers.py                       # everything (5-10 minutes of CPU)
+    python benchmarks/peers.py --quick               # 3 repeats, a smaller remat chain and
+                                                     # Hessian/batch-Jacobian memory cases
     python benchmarks/peers.py --json out.json       # also write the results as JSON
     python benchmarks/peers.py --only mlp,cnn        # some workload groups only
     python benchmarks/plot.py out.json               # the chart of docs/benchmarks.md
@@ -79,11 +83,22 @@ LIBS = ["numpy", "functrans", "autograd", "jax", "jax.jit", "torch.func"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # --- optional peers ----------------------------------------------------------------------
+# A remat child (``--child remat LIB ...``) imports only its own library: importing JAX and
+# PyTorch in each of the twelve children would dominate a quick run.
+_CHILD_LIB = sys.argv[3] if sys.argv[1:2] == ["--child"] and len(sys.argv) > 3 else None
+
+
+def _wanted(lib: str) -> bool:
+    return _CHILD_LIB is None or _CHILD_LIB.startswith(lib)
+
+
 MISSING: dict[str, str] = {}
 VERSIONS: dict[str, str] = {"numpy": np.__version__, "functrans": ft.__version__,
                             "python": platform.python_version()}
 
 try:
+    if not _wanted("autograd"):
+        raise ImportError("not needed in this child")
     import autograd
     import autograd.numpy as anp
     import autograd.scipy.special as asp
@@ -94,6 +109,8 @@ except ImportError:
     MISSING["autograd"] = "not installed"
 
 try:
+    if not _wanted("jax"):
+        raise ImportError("not needed in this child")
     import jax
     import jax.numpy as jnp
     from jax import lax
@@ -107,6 +124,8 @@ except ImportError:
     MISSING["jax"] = MISSING["jax.jit"] = "not installed"
 
 try:
+    if not _wanted("torch"):
+        raise ImportError("not needed in this child")
     import torch
     import torch.func as tf
     torch.set_num_threads(1)
@@ -274,18 +293,19 @@ class Results:
                 cell(m, "plain_time", fmt_time) for m in remat) + " |")
         chunk = [m for m in self.memory if m["kind"] == "chunk"]
         if chunk:
-            lines += ["", "| bounded-memory Jacobian | library | peak MB (tracemalloc), unchunked "
-                      "| peak MB, chunk_size=500 | peak ratio | time unchunked | time chunked |"
-                      " same result |",
-                      "| --- | --- | ---: | ---: | ---: | ---: | ---: | :---: |"]
+            mb = lambda v: f"{v / 2 ** 20:.0f}"
+            lines += ["", "| bounded memory (functrans) | chunk_size | result MB | peak MB, "
+                      "unchunked → chunked | **peak ratio** | working MB (above the result), "
+                      "unchunked → chunked | **working ratio** | time unchunked → chunked "
+                      "| same result |",
+                      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |"]
             for m in chunk:
-                if m.get("status", "ok") != "ok":
-                    lines.append(f"| {m['case']} | {m['lib']} | {m['status']} | | | | | |")
-                    continue
                 lines.append(
-                    f"| {m['case']} | {m['lib']} | {m['full_peak'] / 2 ** 20:.0f} | "
-                    f"{m['chunk_peak'] / 2 ** 20:.0f} | **{m['chunk_peak'] / m['full_peak']:.2f}×** "
-                    f"| {fmt_time(m['full_time'])} | {fmt_time(m['chunk_time'])} | "
+                    f"| {m['case']} | {m['chunk_size']} | {mb(m['result_bytes'])} | "
+                    f"{mb(m['full_peak'])} → {mb(m['chunk_peak'])} | "
+                    f"**{m['chunk_peak'] / m['full_peak']:.2f}×** | {mb(m['full_work'])} → "
+                    f"{mb(m['chunk_work'])} | **{m['chunk_work'] / m['full_work']:.2f}×** | "
+                    f"{fmt_time(m['full_time'])} → {fmt_time(m['chunk_time'])} | "
                     f"{'yes' if m['same'] else '**NO**'} |")
         return "\n".join(lines)
 
@@ -879,36 +899,67 @@ def _traced_peak(fn: Callable[[], Any]) -> tuple[int, Any]:
     return peak, out
 
 
-def bench_chunked(res: Results, quick: bool) -> None:
-    n, chunk = (2000, 500) if quick else (4000, 500)
+def _chunk_cases(quick: bool) -> list[tuple]:
+    """(case, transform(chunk_size) -> zero-argument call, closed-form answer, chunk_size)."""
     rng = np.random.default_rng(2)
+    n = 4000                                   # the issue's 4000 -> 4000 map, quick or not
     w = (rng.standard_normal((n, n)) / np.sqrt(n)).astype(np.float32)
     x = rng.standard_normal(n).astype(np.float32)
-    want = (1 - np.tanh(w @ x) ** 2)[:, None] * w
-    f = lambda x: fnp.tanh(w @ x)
-    for name, jac in (("jacrev", ft.jacrev), ("jacfwd", ft.jacfwd)):
-        case = f"{name} tanh(W x), {n}→{n}, float32"
-        print(f"[chunk] {case}", file=sys.stderr, flush=True)
-        full, chunked = jac(f), jac(f, chunk_size=chunk)
-        p_full, j_full = _traced_peak(lambda: full(x))
-        p_chunk, j_chunk = _traced_peak(lambda: chunked(x))
-        same = bool(np.array_equal(j_full, j_chunk))
-        np.testing.assert_allclose(j_full, want, rtol=1e-4, atol=1e-6)
-        np.testing.assert_allclose(j_chunk, want, rtol=1e-4, atol=1e-6)
+    tanh_wx = lambda x: fnp.tanh(w @ x)
+    jac = (1 - np.tanh(w @ x) ** 2)[:, None] * w
+    cases = [(f"jacrev tanh(W x), {n}→{n}", lambda c: (lambda: ft.jacrev(tanh_wx, chunk_size=c)(x)),
+              jac, 500),
+             (f"jacfwd tanh(W x), {n}→{n}", lambda c: (lambda: ft.jacfwd(tanh_wx, chunk_size=c)(x)),
+              jac, 500)]
+    m = 1000 if quick else 2000
+    wh, xh = w[:m, :m] * np.float32(np.sqrt(n / m)), x[:m]
+    sech2 = 1 - np.tanh(wh @ xh) ** 2
+    cases.append((f"hessian Σ log cosh(W x), n={m}",
+                  lambda c: (lambda: ft.hessian(lambda x: fnp.sum(fnp.log(fnp.cosh(wh @ x))),
+                                                chunk_size=c)(xh)),
+                  wh.T @ (sech2[:, None] * wh), m // 8))
+    d, b = (128, 64) if quick else (256, 64)
+    w1 = (rng.standard_normal((d, 2 * d)) / np.sqrt(d)).astype(np.float32)
+    w2 = (rng.standard_normal((2 * d, d)) / np.sqrt(2 * d)).astype(np.float32)
+    xb = rng.standard_normal((b, d)).astype(np.float32)
+    mlp = lambda x: ft.nn.elu(ft.nn.elu(x @ w1) @ w2)
+    want = jac_ref.mlp_batch_jacobian_numpy([(w1, np.zeros(2 * d, np.float32)),
+                                             (w2, np.zeros(d, np.float32))], xb)
+    cases.append((f"batch_jacobian elu MLP {d}→{2 * d}→{d}, B={b}",
+                  lambda c: (lambda: ft.batch_jacobian(mlp, chunk_size=c)(xb)), want, d // 8))
+    return cases
+
+
+def bench_chunked(res: Results, quick: bool) -> None:
+    """Peak memory (tracemalloc) with and without ``chunk_size``, the result counted and not."""
+    for case, make, want, chunk in _chunk_cases(quick):
+        case = f"{case}, float32"
+        print(f"[chunk] {case}, chunk_size={chunk}", file=sys.stderr, flush=True)
+        full, chunked = make(None), make(chunk)
+        p_full, j_full = _traced_peak(full)
+        p_chunk, j_chunk = _traced_peak(chunked)
+        same = bool(np.array_equal(j_full, j_chunk)) and j_full.dtype == j_chunk.dtype
+        np.testing.assert_allclose(j_full, want, rtol=2e-3, atol=2e-5)
+        result = int(j_full.nbytes)
         del j_full, j_chunk
-        t = res.rep.compare({"full": lambda: full(x), "chunk": lambda: chunked(x)}) if not quick \
-            else {"full": _once(lambda: full(x)), "chunk": _once(lambda: chunked(x))}
-        m = {"kind": "chunk", "case": case, "lib": "functrans", "n": n, "chunk_size": chunk,
-             "full_peak": p_full, "chunk_peak": p_chunk, "full_time": t["full"],
-             "chunk_time": t["chunk"], "same": same,
-             "jacobian_bytes": int(n * n * 4), "status": "ok"}
+        t = {"full": _once(full), "chunk": _once(chunked)} if quick else \
+            res.rep.compare({"full": full, "chunk": chunked})
+        m = {"kind": "chunk", "case": case, "lib": "functrans", "chunk_size": chunk,
+             "full_peak": p_full, "chunk_peak": p_chunk, "result_bytes": result,
+             "full_work": p_full - result, "chunk_work": p_chunk - result,
+             "full_time": t["full"], "chunk_time": t["chunk"], "same": same, "status": "ok"}
         res.memory.append(m)
         print(f"    peak {p_full / 2**20:.0f} MB -> {p_chunk / 2**20:.0f} MB "
-              f"(J itself {n * n * 4 / 2**20:.0f} MB); time {fmt_time(t['full'])} -> "
+              f"({p_chunk / p_full:.2f}x; result {result / 2**20:.0f} MB; above it "
+              f"{(p_full - result) / 2**20:.0f} -> {(p_chunk - result) / 2**20:.0f} MB, "
+              f"{(p_chunk - result) / (p_full - result):.2f}x); time {fmt_time(t['full'])} -> "
               f"{fmt_time(t['chunk'])}; identical: {same}", file=sys.stderr, flush=True)
-    res.notes.append(f"chunked Jacobians: peak = tracemalloc peak above the baseline during one "
-                     f"call (W = {n * n * 4 / 2 ** 20:.0f} MB is not counted; the returned Jacobian, "
-                     f"{n * n * 4 / 2 ** 20:.0f} MB, is). 'same result' = bitwise equal.")
+    res.notes.append("chunked Jacobians: peak = tracemalloc peak above the baseline during one "
+                     "call (the function's constants, e.g. W, are not counted; the returned "
+                     "result is); 'working' = peak minus the result's bytes. 'same result' = "
+                     "bitwise equal and the same dtype. A chunked run cannot peak below its own "
+                     "result: with the result counted, the ratio is bounded below by result / "
+                     "unchunked peak.")
 
 
 def _once(fn: Callable[[], Any]) -> float:
@@ -961,16 +1012,22 @@ def main(argv: list[str] | None = None) -> Results:
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--only", default=None, help="comma-separated groups: " + ",".join(GROUPS))
     own, rest = ap.parse_known_args(argv)
-    rep = Report("peers", __doc__, rest)
+    rep = Report("peers", __doc__, rest, clock="cpu")
     res = Results(rep)
     groups = list(GROUPS) if own.only is None else own.only.split(",")
     t0 = time.perf_counter()
+    group_s: dict[str, float] = {}
     for g in groups:
+        if g not in GROUPS:
+            raise SystemExit(f"peers.py: unknown group {g!r}; the groups are {', '.join(GROUPS)}")
+        t_g = time.perf_counter()
         fn = GROUPS[g]
         if g in ("remat", "chunk"):
             fn(res, rep.quick)
         else:
             fn(res)
+        group_s[g] = time.perf_counter() - t_g
+        print(f"[{g}] done in {group_s[g]:.0f} s", file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - t0
     for lib, why in MISSING.items():
         res.notes.append(f"{lib}: {why}")
@@ -987,13 +1044,15 @@ def main(argv: list[str] | None = None) -> Results:
         print(f"- {n}")
     print(f"\nversions: {', '.join(f'{k} {v}' for k, v in VERSIONS.items())}")
     print(f"machine: {info.get('Model name', '?')}, pinned to CPU {info.get('cpu_pinned')}; "
-          f"{rep.repeat} interleaved repeats; {elapsed:.0f} s")
+          f"{rep.repeat} interleaved repeats; clock: {rep.clock} "
+          f"({'process CPU time' if rep.clock == 'cpu' else 'wall time'}); {elapsed:.0f} s "
+          f"({', '.join(f'{g} {t:.0f} s' for g, t in group_s.items())})")
     if rep.args.json:
         with open(rep.args.json, "w") as f:
             json.dump({"issue": "peers", "libraries": LIBS, "rows": res.rows,
                        "memory": res.memory, "notes": res.notes, "versions": VERSIONS,
                        "machine": info, "quick": rep.quick, "repeat": rep.repeat,
-                       "elapsed_s": elapsed}, f, indent=1)
+                       "clock": rep.clock, "elapsed_s": elapsed, "group_s": group_s}, f, indent=1)
     return res
 
 

@@ -79,8 +79,8 @@ def main() -> None:
         ax2.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
         ax2.set_ylabel("peak MB above baseline (RSS)")
         m0 = remat[0]
-        ax2.set_title(f"remat, {m0['layers']} layers of {m0['width']}² float32:\npeak MB, light = "
-                      f"plain, dark = {m0['segments']} segments", fontsize=9)
+        ax2.set_title(f"remat, {m0['layers']} layers of {m0['width']}² float32\npeak MB: light "
+                      f"plain, dark {m0['segments']} segments", fontsize=9)
         ax2.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -309,6 +309,7 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, *,
         >>> ft.vmap(lambda x, y: x @ y, in_axes=(0, None))(fnp.ones((4, 3)), fnp.ones(3))
         array([3., 3., 3., 3.])
     """
+    chunk_size = _check_chunk_size(chunk_size, "vmap")
     def vmapped(*args: Any, **kwargs: Any) -> Any:
         axes_spec = tuple(in_axes) if isinstance(in_axes, list) else in_axes
         if isinstance(axes_spec, tuple) and len(axes_spec) != len(args):
@@ -334,21 +335,20 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, *,
             dims.append(int(ax) % n)
             sizes.append((i, int(ax), shape_of(x)[int(ax) % n]))
         size = _axis_size(sizes, axis_size)
-        step = size if chunk_size is None else _check_chunk_size(chunk_size)
+        step = size if chunk_size is None else chunk_size
         if step >= size:
             return _vmap_call(fun, flat, in_tree, dims, size, out_axes)
-        chunks = []
-        for start in range(0, size, step):
-            stop = min(size, start + step)
+
+        def run(start: int, stop: int) -> tuple[list, Any, list]:
             sliced = [x if d is None else P.getitem(x, (slice(None),) * d + (slice(start, stop),))
                       for x, d in zip(flat, dims)]
-            chunks.append(_vmap_call(fun, sliced, in_tree, dims, stop - start, out_axes))
-        out_flat, out_tree = tree.flatten(chunks[0])
-        o_axes = tree.broadcast_prefix(_prefix(out_axes), chunks[0], "vmap out_axes")
-        pieces = [tree.flatten_as(out_tree, c, "vmap chunk output") for c in chunks]
-        return tree.unflatten(out_tree, [
-            leaf if ax is None else P.concatenate([p[k] for p in pieces], int(ax) % len(shape_of(leaf)))
-            for k, (leaf, ax) in enumerate(zip(out_flat, o_axes))])
+            out = _vmap_call(fun, sliced, in_tree, dims, stop - start, out_axes)
+            out_flat, out_tree = tree.flatten(out)
+            o_axes = tree.broadcast_prefix(_prefix(out_axes), out, "vmap out_axes")
+            return out_flat, out_tree, [None if a is None else int(a) % len(shape_of(o))
+                                        for o, a in zip(out_flat, o_axes)]
+        out_flat, out_tree = _run_chunks(run, size, step)
+        return tree.unflatten(out_tree, out_flat)
     return vmapped
 
 
@@ -429,7 +429,7 @@ def _map_basis(f: Callable[..., Any], leaves: list, batch_shape: tuple = (),
     is bounded by the chunk (plus the result, filled in place when it is concrete).
     """
     total = sum(math.prod(tuple(shape_of(x))[len(batch_shape):]) for x in leaves)
-    step = total if chunk_size is None else _check_chunk_size(chunk_size)
+    step = total if chunk_size is None else chunk_size
     if total == 1:                  # a single basis vector (a gradient): no vmap needed
         flat, out_tree = tree.flatten(f(*[r[0] for r in _basis_rows(leaves, batch_shape, 0, 1)]))
         return [P.expand_dims(o if hasattr(o, "shape") else np.asarray(o), 0) for o in flat], out_tree
@@ -437,27 +437,58 @@ def _map_basis(f: Callable[..., Any], leaves: list, batch_shape: tuple = (),
         out, trace = vmap_basis(f, leaves[0], len(batch_shape))
         flat, out_tree = tree.flatten(out)
         return [_place_batch_axis(trace.unpack(o), 0, total) for o in flat], out_tree
-    results: list = []
-    out_tree = None
-    for start in range(0, max(total, 1), max(step, 1)):
-        stop = min(total, start + step)
+    if step >= total:
+        return tree.flatten(vmap(f)(*_basis_rows(leaves, batch_shape, 0, total)))
+
+    def run(start: int, stop: int) -> tuple[list, Any, list]:
         flat, out_tree = tree.flatten(vmap(f)(*_basis_rows(leaves, batch_shape, start, stop)))
-        if stop - start == total:
-            return flat, out_tree
+        return flat, out_tree, [0] * len(flat)
+    return _run_chunks(run, total, step)
+
+
+def _run_chunks(run: Callable[[int, int], tuple[list, Any, list]], size: int,
+                step: int) -> tuple[list, Any]:
+    """Stack ``run(start, stop)``'s flat outputs over ``range(size)`` in chunks of ``step``.
+
+    ``run`` returns ``(leaves, structure, axes)``: each leaf holds its chunk along ``axes[k]``
+    (``None``: the same for every chunk). Concrete leaves are written into one preallocated
+    array as each chunk arrives, and the chunk is dropped before the next one runs, so the
+    peak is the result plus one chunk's working memory (not every chunk plus their
+    concatenation); traced leaves are concatenated at the end.
+    """
+    results: list = []
+    out_tree = axes = None
+    for start in range(0, size, step):
+        stop = min(size, start + step)
+        flat, out_tree, axes = run(start, stop)
         if not results:
-            results = [np.empty((total,) + tuple(shape_of(o))[1:], dtype=dtype_of(o))
-                       if type(o) is np.ndarray else [] for o in flat]
-        for r, o in zip(results, flat):
-            if isinstance(r, list):
+            results = [np.empty(_with_axis(o, ax, size), dtype=o.dtype)
+                       if type(o) is np.ndarray and ax is not None else [] for o, ax in zip(flat, axes)]
+        for k, (o, ax) in enumerate(zip(flat, axes)):
+            r = results[k]
+            if ax is None:
+                results[k] = [o]
+            elif type(r) is np.ndarray and type(o) is np.ndarray:
+                r[(slice(None),) * ax + (slice(start, stop),)] = o
+            else:        # a traced chunk after concrete ones: keep the pieces, concatenate
+                if type(r) is np.ndarray:
+                    results[k] = r = [r[(slice(None),) * ax + (slice(0, start),)]]
                 r.append(o)
-            else:
-                r[start:stop] = o
-    return [P.concatenate(r, 0) if isinstance(r, list) else r for r in results], out_tree
+        flat = o = None  # the chunk's outputs are copied: free them before the next chunk
+    return [r if type(r) is np.ndarray else r[0] if ax is None or len(r) == 1 else
+            P.concatenate(r, ax) for r, ax in zip(results, axes)], out_tree
 
 
-def _check_chunk_size(chunk_size: Any) -> int:
-    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int (or None), got {chunk_size!r}")
+def _with_axis(o: np.ndarray, ax: int, size: int) -> tuple:
+    return o.shape[:ax] + (size,) + o.shape[ax + 1:]
+
+
+def _check_chunk_size(chunk_size: Any, name: str) -> int | None:
+    if chunk_size is None:
+        return None
+    if isinstance(chunk_size, (bool, np.bool_)) or not isinstance(chunk_size, (int, np.integer)) \
+            or chunk_size < 1:
+        raise ValueError(f"{name}: chunk_size must be a positive int or None, got {chunk_size!r}")
     return int(chunk_size)
 
 
@@ -484,6 +515,7 @@ def jacrev(fun: Callable[..., Any], argnums: Argnums = 0, *,
         array([[2., 0.],
                [0., 4.]])
     """
+    chunk_size = _check_chunk_size(chunk_size, "jacrev")
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacrev")
         out, pullback = value_and_pullback(_split_args(fun, args, kwargs, nums), *dargs)
@@ -524,6 +556,7 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *,
         >>> ft.jacfwd(lambda x: fnp.sum(x ** 2))(fnp.array([1.0, 2.0]))
         array([2., 4.])
     """
+    chunk_size = _check_chunk_size(chunk_size, "jacfwd")
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacfwd")
         labels = [f"argument {i}" for i in nums]
@@ -561,6 +594,7 @@ def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto
         array([[1., 0.],
                [0., 1.]])
     """
+    chunk_size = _check_chunk_size(chunk_size, "jacobian")
     if mode not in ("auto", "rev", "fwd"):
         raise ValueError(f"jacobian: mode must be 'auto', 'rev' or 'fwd', got {mode!r}")
     if mode != "auto":
@@ -586,6 +620,7 @@ def hessian(fun: Callable[..., Any], argnums: Argnums = 0, *,
         array([[ 6.,  0.],
                [ 0., 12.]])
     """
+    chunk_size = _check_chunk_size(chunk_size, "hessian")
     return jacfwd(jacrev(fun, argnums), argnums, chunk_size=chunk_size)
 
 
@@ -614,6 +649,7 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
         <BLANKLINE>
                [[6.]]])
     """
+    chunk_size = _check_chunk_size(chunk_size, "batch_jacobian")
     if mode not in ("auto", "rev", "fwd"):
         raise ValueError(f"batch_jacobian: mode must be 'auto', 'rev' or 'fwd', got {mode!r}")
     if not isinstance(argnums, (int, np.integer)):

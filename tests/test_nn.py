@@ -633,3 +633,47 @@ def test_layer_input_errors_name_the_layer_and_the_shapes():
     assert ft.vmap(layer)(np.ones((5, 2), np.float32)).shape == (5, 3)
     with pytest.raises(ValueError, match=r"Dense: the input's last axis must hold 2 features"):
         ft.grad(lambda x: fnp.sum(layer(x)))(np.ones((4, 3), np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv_filter_larger_than_output(dtype):
+    """The shape of a filter cotangent (windows and taps swapped internally), on views too."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, 7, 6, 4)).astype(dtype).transpose(3, 1, 2, 0)   # (4, 7, 6, 3) view
+    w = rng.normal(size=(5, 4, 2, 3)).astype(dtype).transpose(0, 1, 3, 2)   # (5, 4, 3, 2) view
+    for padding in (((0, 0), (0, 0)), ((1, 0), (0, 1))):
+        got = conv2d_p.bind(x, w, strides=(1, 1), padding=padding, lhs_dilation=(1, 1),
+                            rhs_dilation=(1, 1), groups=1)
+        assert got.dtype == dtype
+        want = naive_conv(x.astype(np.float64), w.astype(np.float64), (1, 1), padding)
+        assert got.shape == want.shape and got.shape[1] * got.shape[2] < 5 * 4
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_conv_gradients_through_the_swapped_filter_cotangent():
+    rng = np.random.default_rng(6)
+    x, w = rng.normal(size=(4, 6, 5, 3)), rng.normal(size=(3, 3, 3, 2))
+    f = lambda x, w: conv2d(x, w, padding="SAME")
+    ft.check_grads(f, (x, w), order=2)
+    # the filter cotangent against its closed form: sum over examples and positions
+    ct = rng.normal(size=(4, 6, 5, 2))
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    want = np.stack([np.stack([np.einsum("nhwc,nhwo->co", xp[:, i:i + 6, j:j + 5], ct)
+                               for j in range(3)]) for i in range(3)])
+    np.testing.assert_allclose(ft.vjp(lambda w: f(x, w), w)[1](ct)[0], want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c[4] == 1])
+@pytest.mark.parametrize("channels", [1, 2, 5])
+def test_conv_patch_copies_match_naive(config, channels):
+    """Both ways of copying patches (per tap for rows under 8 elements, whole rows else)."""
+    strides, padding, lhs, rhs, _, _, cout = config
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 7, 8, channels)).astype(np.float32)
+    w = rng.normal(size=(3, 3, channels, cout)).astype(np.float32)
+    got = conv2d_p.bind(x, w, strides=strides, padding=padding, lhs_dilation=lhs,
+                        rhs_dilation=rhs, groups=1)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, naive_conv(x.astype(np.float64), w.astype(np.float64), strides,
+                                               padding, lhs, rhs, 1), rtol=1e-5, atol=1e-5)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from .. import primitives as P
 from ..batching import batch_rules
@@ -66,22 +66,69 @@ def _conv_impl(x: Any, w: Any, *, strides: tuple, padding: tuple, lhs_dilation: 
         x = x[:, max(-pt, 0):x.shape[1] - max(-pb, 0), max(-pl, 0):x.shape[2] - max(-pr, 0)]
     if max(pt, pb, pl, pr) > 0:
         x = np.pad(x, ((0, 0), (max(pt, 0), max(pb, 0)), (max(pl, 0), max(pr, 0)), (0, 0)))
+    if groups == 1 and (sh, sw, rh, rw) == (1, 1, 1, 1) and kh * kw > ho * wo and wo * n >= 8:
+        return _conv_swapped(x, w, dtype, ho, wo)
+    x = x.astype(dtype, copy=False)
+    if groups == 1:
+        cols = _im2col(x, (kh, kw), (ho, wo), strides, rhs_dilation)
+        out = cols @ w.astype(dtype, copy=False).reshape(kh * kw * cin, cout)
+        return out.reshape(n, ho, wo, cout)
     ekh, ekw = _dilate(kh, rh), _dilate(kw, rw)
     # (n, ho, wo, c, kh, kw) window view -> (n, ho, wo, kh, kw, c): channels stay contiguous.
     win = sliding_window_view(x, (ekh, ekw), axis=(1, 2))[:, ::sh, ::sw, :, ::rh, ::rw]
     win = win.transpose(0, 1, 2, 4, 5, 3)
-    if x.dtype != dtype:
-        win = win.astype(dtype)
-    if groups == 1:
-        cols = win.reshape(n * ho * wo, kh * kw * cin)
-        out = cols @ w.astype(dtype, copy=False).reshape(kh * kw * cin, cout)
-        return out.reshape(n, ho, wo, cout)
     g, cg = groups, cout // groups
     cols = win.reshape(n * ho * wo, kh * kw, g, cin).transpose(2, 0, 1, 3)
     cols = cols.reshape(g, n * ho * wo, kh * kw * cin)
     ws = w.astype(dtype, copy=False).reshape(kh * kw * cin, g, cg).transpose(1, 0, 2)
     out = np.matmul(cols, ws)                   # (g, n*ho*wo, cg)
     return out.transpose(1, 0, 2).reshape(n, ho, wo, cout)
+
+
+def _im2col(x: np.ndarray, k_hw: tuple, out_hw: tuple, strides: tuple,
+            dilation: tuple) -> np.ndarray:
+    """The ``(n * ho * wo, kh * kw * c)`` patch matrix, copied with long inner loops.
+
+    An undilated filter row is ``kw * c`` contiguous elements of an NHWC image: the copy
+    reads whole rows. Rows shorter than 8 elements (one or two channels) copy faster one
+    tap at a time, along the output's rows.
+    """
+    n, _, _, c = x.shape
+    (kh, kw), (ho, wo), (sh, sw), (rh, rw) = k_hw, out_hw, strides, dilation
+    if kw * c < 8:
+        cols = np.empty((n, ho, wo, kh, kw, c), x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, :, :, i, j] = x[:, i * rh:i * rh + sh * (ho - 1) + 1:sh,
+                                        j * rw:j * rw + sw * (wo - 1) + 1:sw]
+        return cols.reshape(n * ho * wo, kh * kw * c)
+    x = np.ascontiguousarray(x)
+    s0, s1, s2, s3 = x.strides
+    if rw == 1:     # (kw, c) is one contiguous run: one axis of the view
+        shape, steps = (n, ho, wo, kh, kw * c), (s0, s1 * sh, s2 * sw, s1 * rh, s3)
+    else:
+        shape, steps = (n, ho, wo, kh, kw, c), (s0, s1 * sh, s2 * sw, s1 * rh, s2 * rw, s3)
+    return as_strided(x, shape, steps, writeable=False).reshape(n * ho * wo, kh * kw * c)
+
+
+def _conv_swapped(x: np.ndarray, w: np.ndarray, dtype: Any, ho: int, wo: int) -> np.ndarray:
+    """A convolution whose filter is spatially larger than its output, windows and taps swapped.
+
+    That is the shape of a filter cotangent (``_conv_vjp_w`` hands over the images and the
+    cotangent transposed). With the examples as channels, ``x[n, a+i, b+j, c]`` read as
+    windows ``(a, b)`` over positions ``(i, j)`` of the image ``x.transpose(3, 1, 2, 0)`` is
+    the forward's im2col matrix of the untransposed operands: gathered in their own layout,
+    runs of ``wo * n`` elements (the caller wants at least 8), and one BLAS call contracts it
+    with the untransposed cotangent.
+    """
+    n, _, _, c = x.shape
+    kh, kw, _, cout = w.shape
+    xc = x.transpose(3, 1, 2, 0).astype(dtype, copy=False)                 # (c, H, W, n)
+    win = sliding_window_view(xc, (ho, wo), axis=(1, 2))                    # (c, kh, kw, n, ho, wo)
+    cols = win.transpose(0, 1, 2, 4, 5, 3).reshape(c * kh * kw, ho * wo * n)
+    wc = w.transpose(2, 0, 1, 3).astype(dtype, copy=False).reshape(c * kh * kw, cout)
+    out = cols.T @ wc                                                       # (ho * wo * n, cout)
+    return out.reshape(ho, wo, n, cout).transpose(2, 0, 1, 3)
 
 
 def _conv_scatter(x: np.ndarray, w: np.ndarray, dtype: Any, out_hw: tuple, padding: tuple,
