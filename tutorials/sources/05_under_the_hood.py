@@ -138,8 +138,8 @@ def g(x):
 
 print("grad(sum(vmap(g))):")
 ft.grad(lambda x: fnp.sum(ft.vmap(g)(x)))(np.arange(2.0))
-print("jacfwd(grad(g)):  (jacfwd is vmap of jvp)")
-_ = ft.jacfwd(ft.grad(g))(1.0)
+print("jacfwd(grad(sum(g))):  (jacfwd is vmap of jvp)")
+_ = ft.jacfwd(ft.grad(lambda x: fnp.sum(g(x))))(np.arange(2.0))
 
 # %% [markdown]
 # Here is the forward-mode interpreter's `process`. It unwraps the tracers that belong to
