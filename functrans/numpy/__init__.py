@@ -541,6 +541,9 @@ def _is_bool(k: Any) -> bool:
 
 
 def getitem(x: ArrayLike, key: Any) -> Any:
+    """``x[key]`` (NumPy's basic and advanced indexing) for arrays, lists and traced values."""
+    if type(x) is ndarray and not _core._active:     # eval fast path: NumPy's own indexing
+        return x[key]
     if not _core._active:
         return _np.asarray(x)[key]
     idx, dynamic = _normalize_index(x, key)
