@@ -858,7 +858,7 @@ def _band_of(m: Any, wide: bool) -> tuple[int, Any] | None:
     rows ≤ columns, else ``m[offset + j, j]`` with columns ≤ rows. The first elements reject a
     dense matrix in O(1); the full check is O(n²), less than the O(n³) product it saves.
     """
-    if m.ndim != 2 or min(m.shape) < 32 or m[0, 1] != 0 or m[1, 0] != 0:
+    if m.ndim != 2 or min(m.shape) < 32 or m.item(0, 1) != 0 or m.item(1, 0) != 0:
         return None
     rows, cols = m.shape
     if (rows > cols) if wide else (cols > rows):
