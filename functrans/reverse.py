@@ -18,11 +18,11 @@ from typing import Any, Callable, Sequence
 
 from numpy import ndarray
 
-from .core import (EVAL, PrimalTracer, Primitive, Trace, _state, add_any, add_p, aval_of, op2,
-                   trace_call, zeros_like_p)
+from .core import EVAL, PrimalTracer, Primitive, Trace, _state, add_any, aval_of, trace_call, zeros_like_p
 
 vjp_rules: dict[Primitive, Callable[..., Any]] = {}
-add = op2(add_p)          # accumulates fan-out cotangents
+_FIRST, _SECOND, _BOTH = (0,), (1,), (0, 1)     # argnums shared by the nodes of most calls
+_new = object.__new__
 
 
 class VJPTracer(PrimalTracer):
@@ -48,19 +48,46 @@ class VJPTrace(Trace):
         return VJPTracer(self, primal, slot)
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        primals = list(args)
-        argnums = []
-        slots = []
-        i = 0
-        for x in args:
+        # The hottest function of reverse mode: calls of one and two arguments are unrolled,
+        # and nodes share the argnums tuples.
+        n = len(args)
+        if n == 1:
+            x = args[0]
+            if type(x) is not VJPTracer or x._trace is not self:
+                return self.parent.process(prim, args, params)
+            primals: Any = (x.primal,)
+            argnums: Any = _FIRST
+            slots: Any = (x.slot,)
+        elif n == 2:
+            x, y = args
             if type(x) is VJPTracer and x._trace is self:
-                primals[i] = x.primal
-                argnums.append(i)
-                slots.append(x.slot)
-            i += 1
+                if type(y) is VJPTracer and y._trace is self:
+                    primals, argnums, slots = (x.primal, y.primal), _BOTH, (x.slot, y.slot)
+                else:
+                    primals, argnums, slots = (x.primal, y), _FIRST, (x.slot,)
+            elif type(y) is VJPTracer and y._trace is self:
+                primals, argnums, slots = (x, y.primal), _SECOND, (y.slot,)
+            else:
+                return self.parent.process(prim, args, params)
+        else:
+            primals = list(args)
+            argnums = []
+            slots = []
+            i = 0
+            for x in args:
+                if type(x) is VJPTracer and x._trace is self:
+                    primals[i] = x.primal
+                    argnums.append(i)
+                    slots.append(x.slot)
+                i += 1
+            if not argnums:
+                return self.parent.process(prim, args, params)
         parent = self.parent
-        ans = prim.impl(*primals, **params) if parent is EVAL else parent.process(prim, primals, params)
-        if not argnums or not prim.differentiable:
+        if parent is not EVAL:
+            ans = parent.process(prim, primals, params)
+        else:
+            ans = prim.impl(*primals, **params) if params else prim.impl(*primals)
+        if not prim.differentiable:
             return ans
         rule = vjp_rules.get(prim)
         if rule is None:
@@ -81,7 +108,11 @@ class VJPTrace(Trace):
             kept = primals if keep == "primals" else [aval_of(p) for p in primals]
             self.tape.append((rule, ans if keep == "ans" else None, kept, params, argnums, slots,
                               slot, False))
-        return VJPTracer(self, ans, slot)
+        out = _new(VJPTracer)      # VJPTracer(self, ans, slot) without the __init__ call
+        out._trace = self
+        out.primal = ans
+        out.slot = slot
+        return out
 
     def slot_of(self, x: Any) -> int | None:
         return x.slot if type(x) is VJPTracer and x._trace is self else None
@@ -117,10 +148,17 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
             for s in out:
                 cts[s] = None
         in_cts = rule(ct, ans, primals, params, argnums)
+        if len(slots) == 1:        # the common case, without the loop
+            c = in_cts[0]
+            if c is not None:
+                slot = slots[0]
+                previous = cts[slot]
+                cts[slot] = c if previous is None else previous + c
+            continue
         for slot, c in zip(slots, in_cts):
             if c is not None:
                 previous = cts[slot]
-                cts[slot] = c if previous is None else add(previous, c)
+                cts[slot] = c if previous is None else previous + c
     if consume:
         tape.clear()
     return [cts[s] for s in in_slots]
@@ -132,22 +170,28 @@ def defvjp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
     ``ans`` is the primitive's output, so rules never recompute it (autograd's style);
     ``None`` marks an argument with no derivative.
     """
-    if len(rules) == 1 and rules[0] is not None:       # one argument: the common, fast case
+    # Unrolled for one and two arguments without params (arithmetic): the hottest rules.
+    if len(rules) == 1 and rules[0] is not None:
         rule = rules[0]
 
-        def vjp(ct: Any, ans: Any, primals: list, params: dict, argnums: list) -> Any:
+        def vjp(ct: Any, ans: Any, primals: Sequence, params: dict, argnums: Sequence) -> Any:
+            if argnums == _FIRST:
+                return (rule(ct, ans, *primals, **params) if params else rule(ct, ans, *primals),)
             return [rule(ct, ans, *primals, **params) if i == 0 else None for i in argnums]
-    elif len(rules) == 2 and None not in rules:          # two arguments (arithmetic)
+    elif len(rules) == 2 and None not in rules:
         first, second = rules
 
-        def vjp(ct: Any, ans: Any, primals: list, params: dict, argnums: list) -> Any:
+        def vjp(ct: Any, ans: Any, primals: Sequence, params: dict, argnums: Sequence) -> Any:
+            if params:
+                return [(first if i == 0 else second)(ct, ans, *primals, **params) for i in argnums]
+            x, y = primals
             if len(argnums) == 2:
-                return (first(ct, ans, *primals, **params), second(ct, ans, *primals, **params))
-            return ((first if argnums[0] == 0 else second)(ct, ans, *primals, **params),)
+                return (first(ct, ans, x, y), second(ct, ans, x, y))
+            return ((first if argnums[0] == 0 else second)(ct, ans, x, y),)
     else:
         padded = rules + (None,) * 8
 
-        def vjp(ct: Any, ans: Any, primals: list, params: dict, argnums: list) -> Any:
+        def vjp(ct: Any, ans: Any, primals: Sequence, params: dict, argnums: Sequence) -> Any:
             return [None if padded[i] is None else padded[i](ct, ans, *primals, **params)
                     for i in argnums]
     vjp_rules[prim] = vjp

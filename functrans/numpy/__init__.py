@@ -541,6 +541,8 @@ def getitem(x: ArrayLike, key: Any) -> Any:
         >>> ft.grad(lambda x: fnp.sum(x[np.array([0, 0, 3])]))(x)
         array([2., 0., 0., 1., 0.])
     """
+    if type(x) is ndarray and not _core._active:     # eval fast path: NumPy's own indexing
+        return x[key]
     if not _core._active:
         return _np.asarray(x)[key]
     idx, dynamic = _normalize_index(x, key)
