@@ -367,7 +367,8 @@ class _CustomFunction:
         return spec if any(isinstance(x, Tracer) for x in spec.operands) else None
 
     def _rules(self) -> tuple:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}._rules: a subclass of _CustomFunction must "
+                                  f"return its rules (custom_vjp and custom_jvp do)")
 
 
 # ---------------------------------------------------------------------------------------

@@ -529,12 +529,14 @@ def test_remat_nested_derivatives():
     for order_fn in (ft.grad, lambda h: ft.grad(ft.grad(h)), lambda h: ft.grad(ft.grad(ft.grad(h)))):
         assert float(order_fn(f)(0.7)) == pytest.approx(float(order_fn(plain)(0.7)), rel=1e-12)
     x = np.array([0.3, 1.2])
-    np.testing.assert_allclose(ft.hessian(lambda x: fnp.sum(f(x)))(x), ft.hessian(lambda x: fnp.sum(plain(x)))(x))
+    np.testing.assert_allclose(ft.hessian(lambda x: fnp.sum(f(x)))(x),
+                               ft.hessian(lambda x: fnp.sum(plain(x)))(x))
     np.testing.assert_allclose(ft.jacfwd(f)(x), ft.jacrev(f)(x))
     ft.check_grads(f, (x,), order=2)
     # remat of remat
     ff = ft.remat(lambda x: f(f(x)))
-    assert float(ft.grad(ft.grad(ff))(0.4)) == pytest.approx(float(ft.grad(ft.grad(lambda x: plain(plain(x))))(0.4)))
+    expected = float(ft.grad(ft.grad(lambda x: plain(plain(x))))(0.4))
+    assert float(ft.grad(ft.grad(ff))(0.4)) == pytest.approx(expected)
 
 
 def test_remat_under_vmap():
@@ -560,7 +562,8 @@ def test_remat_with_control_flow():
     f = ft.remat(body)
     x = np.array([0.5, 0.7])
     np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(f(x)))(x), ft.grad(lambda x: fnp.sum(body(x)))(x))
-    np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(f(x)))(x), fd_grad(lambda x: np.sum(body(x)), x), rtol=1e-6)
+    np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(f(x)))(x), fd_grad(lambda x: np.sum(body(x)), x),
+                               rtol=1e-6)
 
 
 def test_remat_with_custom_rules_inside():
@@ -675,13 +678,16 @@ def test_error_bwd_wrong_structure_shape_dtype():
 
     def bwd_one(res, g):
         return (g,)
-    with pytest.raises(TypeError, match=r"bwd rule 'test_error_bwd_wrong_structure_shape_dtype.<locals>.bwd_one'.*"
-                                        r"'.*f'.*one cotangent per differentiable argument \(2.*got a tuple of length 1"):
+    with pytest.raises(TypeError,
+                       match=r"bwd rule 'test_error_bwd_wrong_structure_shape_dtype.<locals>.bwd_one'.*"
+                             r"'.*f'.*one cotangent per differentiable argument \(2.*"
+                             r"got a tuple of length 1"):
         loss(make(bwd_one))
 
     def bwd_shape(res, g):
         return g, fnp.sum(g)
-    with pytest.raises(ValueError, match=r"bwd rule.*bwd_shape.*argument 1 of shape \(\); expected shape \(3,\)"):
+    with pytest.raises(ValueError,
+                       match=r"bwd rule.*bwd_shape.*argument 1 of shape \(\); expected shape \(3,\)"):
         loss(make(bwd_shape))
 
     def bwd_dtype(res, g):
@@ -715,7 +721,8 @@ def test_error_fwd_and_one_function_rule():
     @k.defvjp
     def k_vjp(x):
         return x
-    with pytest.raises(TypeError, match=r"vjp rule 'test_error_fwd_and_one_function_rule.<locals>.k_vjp' of '.*k'.*pair \(output, pullback\)"):
+    with pytest.raises(TypeError, match=r"vjp rule 'test_error_fwd_and_one_function_rule.<locals>.k_vjp' "
+                                        r"of '.*k'.*pair \(output, pullback\)"):
         ft.grad(k)(1.0)
 
     @ft.custom_vjp
@@ -740,7 +747,8 @@ def test_error_custom_jvp_rule():
 
     def jvp_shape(p, t):
         return fnp.sin(p[0]), fnp.sum(t[0])
-    with pytest.raises(ValueError, match=r"jvp rule '.*jvp_shape' of '.*f'.*tangent.*shape \(\); expected shape \(3,\)"):
+    with pytest.raises(ValueError,
+                       match=r"jvp rule '.*jvp_shape' of '.*f'.*tangent.*shape \(\); expected shape \(3,\)"):
         ft.jvp(make(jvp_shape), (x,), (x,))
 
     def jvp_pair(p, t):
@@ -764,7 +772,8 @@ def test_error_nondiff_argument_differentiated_and_out_of_range():
     def f(x, s):
         return x * s
     f.defvjp(lambda x, s: (x * s, None), lambda s, _, g: (g * s,))
-    with pytest.raises(TypeError, match=r"differentiation of '.*f' with respect to argument 1 \(in nondiff_argnums\)"):
+    with pytest.raises(TypeError,
+                       match=r"differentiation of '.*f' with respect to argument 1 \(in nondiff_argnums\)"):
         ft.grad(f, argnums=1)(1.0, 2.0)
     with pytest.raises(TypeError, match=r"forward-mode differentiation of '.*f' with respect to argument 1"):
         ft.jvp(lambda s: f(1.0, s), (2.0,), (1.0,))
@@ -788,7 +797,8 @@ def test_error_state_is_clean_after_failure():
 
 def test_with_gradient_replacement_shape():
     x = np.array([1.0, 2.0])
-    with pytest.raises(ValueError, match=r"with_gradient: the hook .* returned a cotangent of shape \(3,\); expected shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"with_gradient: the hook .* returned a cotangent of shape \(3,\); "
+                                         r"expected shape \(2,\)"):
         ft.grad(lambda x: fnp.sum(ft.with_gradient(x, lambda g: np.ones(3)) * 2.0))(x)
     g = ft.grad(lambda x: fnp.sum(ft.with_gradient(x, lambda g: 0.5) * 2.0))(x)   # a scalar broadcasts
     np.testing.assert_allclose(g, [0.5, 0.5])
@@ -802,6 +812,7 @@ def test_remat_indirect_capture_is_a_clear_error():
         h = Holder()
         h.w = w
         return ft.remat(lambda x: x * h.w)(2.0)
-    with pytest.raises(TypeError, match=r"remat function .* captures indirectly.*Pass that value as an argument"):
+    with pytest.raises(TypeError,
+                       match=r"remat function .* captures indirectly.*Pass that value as an argument"):
         ft.grad(loss)(3.0)
     assert float(ft.grad(ft.remat(fnp.sin))(0.0)) == 1.0

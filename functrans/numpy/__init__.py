@@ -89,7 +89,13 @@ def array(object: ArrayLike, dtype: Any = None, *, copy: bool = True, order: str
 
 
 def asarray(a: ArrayLike, dtype: Any = None) -> Any:
-    """``a`` as an array; a traced value stays traced (converted to ``dtype`` if given)."""
+    """``a`` as an array; a traced value stays traced (converted to ``dtype`` if given).
+
+    Example:
+        >>> import functrans.numpy as fnp
+        >>> fnp.asarray([1, 2], dtype=fnp.float32)
+        array([1., 2.], dtype=float32)
+    """
     if not _core._active:
         return _np.asarray(a, dtype=dtype)
     if isinstance(a, Tracer):
@@ -114,7 +120,14 @@ def _like(a: ArrayLike, dtype: Any, shape: Any) -> tuple:
 
 def zeros_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = True,
                shape: Any = None) -> Any:
-    """Zeros shaped like ``a``: a plain NumPy array even for a traced ``a`` (a constant)."""
+    """Zeros shaped like ``a``: a plain NumPy array even for a traced ``a`` (a constant).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.zeros_like(np.ones((2, 2), np.float32))
+        array([[0., 0.],
+               [0., 0.]], dtype=float32)
+    """
     if not isinstance(a, Tracer):
         plain = dtype is None and shape is None
         return _np.zeros_like(a) if plain else _np.zeros_like(a, dtype, order, subok, shape)
@@ -123,7 +136,13 @@ def zeros_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = 
 
 def ones_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = True,
               shape: Any = None) -> Any:
-    """Ones shaped like ``a``: a plain NumPy array even for a traced ``a``."""
+    """Ones shaped like ``a``: a plain NumPy array even for a traced ``a``.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.ones_like(np.array([1, 2]))
+        array([1, 1])
+    """
     if not isinstance(a, Tracer):
         plain = dtype is None and shape is None
         return _np.ones_like(a) if plain else _np.ones_like(a, dtype, order, subok, shape)
@@ -132,7 +151,13 @@ def ones_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = T
 
 def empty_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = True,
                shape: Any = None) -> Any:
-    """An uninitialised array shaped like ``a`` (plain NumPy, also for a traced ``a``)."""
+    """An uninitialised array shaped like ``a`` (plain NumPy, also for a traced ``a``).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.empty_like(np.ones((2, 3))).shape
+        (2, 3)
+    """
     if not isinstance(a, Tracer):
         plain = dtype is None and shape is None
         return _np.empty_like(a) if plain else _np.empty_like(a, dtype, order, subok, shape)
@@ -140,7 +165,13 @@ def empty_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = 
 
 
 def full(shape: Any, fill_value: ArrayLike, dtype: Any = None, order: str = "C") -> Any:
-    """An array of ``shape`` filled with ``fill_value`` (traced if ``fill_value`` is)."""
+    """An array of ``shape`` filled with ``fill_value`` (traced if ``fill_value`` is).
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> fnp.full(2, 7.0), ft.grad(lambda v: fnp.sum(fnp.full((2, 3), v)))(1.0)
+        (array([7., 7.]), array(6.))
+    """
     if not isinstance(fill_value, Tracer):
         return _np.full(shape, fill_value, dtype, order)
     shape = (shape,) if isinstance(shape, (int, _np.integer)) else tuple(shape)
@@ -150,7 +181,13 @@ def full(shape: Any, fill_value: ArrayLike, dtype: Any = None, order: str = "C")
 def full_like(a: ArrayLike, fill_value: ArrayLike, dtype: Any = None, order: str = "K",
               subok: bool = True, shape: Any = None) -> Any:
     """As NumPy: the result has ``a``'s dtype (or ``dtype``), whatever ``fill_value``'s type;
-    it is traced only if ``fill_value`` is."""
+    it is traced only if ``fill_value`` is.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.full_like(np.array([1, 2]), 2.5)
+        array([2, 2])
+    """
     if not isinstance(fill_value, Tracer):
         if not isinstance(a, Tracer):
             plain = dtype is None and shape is None
@@ -190,7 +227,13 @@ def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = 
 
 def logspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
              base: ArrayLike = 10.0, dtype: Any = None, axis: int = 0) -> Any:
-    """``base ** linspace(start, stop)``; differentiable in ``start``, ``stop`` and ``base``."""
+    """``base ** linspace(start, stop)``; differentiable in ``start``, ``stop`` and ``base``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> fnp.logspace(0.0, 2.0, 3), ft.jacfwd(lambda s: fnp.logspace(0.0, s, 2))(1.0)
+        (array([  1.,  10., 100.]), array([ 0.        , 23.02585093]))
+    """
     if not _any_traced(start, stop, base):
         return _np.logspace(start, stop, num, endpoint, base, dtype, axis)
     out_dtype = _numpy_dtype(_np.logspace, start, stop, num, endpoint, base, dtype, axis)
@@ -202,7 +245,13 @@ def logspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = 
 def geomspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
               dtype: Any = None, axis: int = 0) -> Any:
     """Values spaced evenly on a log scale from ``start`` to ``stop`` (of one sign), which are
-    hit exactly; differentiable in both."""
+    hit exactly; differentiable in both.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> fnp.geomspace(1.0, 8.0, 4), ft.jacfwd(lambda b: fnp.geomspace(1.0, b, 2))(8.0)
+        (array([1., 2., 4., 8.]), array([0., 1.]))
+    """
     if not _any_traced(start, stop):
         return _np.geomspace(start, stop, num, endpoint, dtype, axis)
     out_dtype = _numpy_dtype(_np.geomspace, start, stop, num, endpoint, dtype, axis)
@@ -226,7 +275,13 @@ def _numpy_dtype(fun: Any, *args: Any) -> Any:
 
 
 def meshgrid(*xi: ArrayLike, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> Any:
-    """Coordinate matrices from coordinate vectors; traced vectors give traced grids."""
+    """Coordinate matrices from coordinate vectors; traced vectors give traced grids.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.meshgrid(np.array([1.0, 2.0]), np.array([3.0, 4.0, 5.0]))[0].shape
+        (3, 2)
+    """
     if not _any_traced(*xi):
         return _np.meshgrid(*xi, copy=copy, sparse=sparse, indexing=indexing)
     if indexing not in ("xy", "ij"):
@@ -409,7 +464,14 @@ def _sublist_subscripts(args: tuple) -> tuple[str, tuple]:
 
 @_eval_as(_np.kron)
 def kron(a: ArrayLike, b: ArrayLike) -> Any:
-    """Kronecker product: one broadcast product of interleaved axes, reshaped."""
+    """Kronecker product: one broadcast product of interleaved axes, reshaped.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.kron(np.eye(2), np.array([[1.0, 2.0]]))
+        array([[1., 2., 0., 0.],
+               [0., 0., 1., 2.]])
+    """
     nd = builtins.max(ndim(a), ndim(b))
     sa = (1,) * (nd - ndim(a)) + tuple(shape_of(a))
     sb = (1,) * (nd - ndim(b)) + tuple(shape_of(b))
@@ -422,7 +484,14 @@ def kron(a: ArrayLike, b: ArrayLike) -> Any:
 def cross(a: ArrayLike, b: ArrayLike, axisa: int = -1, axisb: int = -1, axisc: int = -1,
           axis: int | None = None) -> Any:
     """Cross product of 3-vectors (a 2-vector has a zero third component; two 2-vectors give
-    the scalar z-component), with NumPy's ``axisa``, ``axisb``, ``axisc`` and ``axis``."""
+    the scalar z-component), with NumPy's ``axisa``, ``axisb``, ``axisc`` and ``axis``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ex, ey = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+        >>> fnp.cross(ex, ey), ft.grad(lambda a: fnp.cross(a, ey)[2])(np.ones(3))
+        (array([0., 0., 1.]), array([1., 0., 0.]))
+    """
     if axis is not None:
         axisa = axisb = axisc = axis
     a = moveaxis(a, normalize_axis(axisa, ndim(a), "axisa"), -1)

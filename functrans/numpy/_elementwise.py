@@ -40,6 +40,418 @@ isfinite, isnan, isinf = P.isfinite, P.isnan, P.isinf
 conj = conjugate = P.conj
 real, imag = P.real, P.imag
 
+# The docstrings of the primitives' functions re-exported above (they are shared objects: one
+# docstring each, also for an alias such as ``absolute``); their examples run as doctests.
+_DOCS = {
+    sin: """Sine, elementwise; its derivative is ``cos(x)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.sin)(0.5)
+        array(0.87758256)
+    """,
+    cos: """Cosine, elementwise; its derivative is ``-sin(x)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.cos)(0.5)
+        array(-0.47942554)
+    """,
+    tan: """Tangent, elementwise; its derivative is ``1 + tan(x)**2``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.tan)(0.5)
+        array(1.29844641)
+    """,
+    arcsin: """Inverse sine, elementwise; its derivative is ``1 / sqrt(1 - x**2)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.arcsin)(0.5)
+        array(1.15470054)
+    """,
+    arccos: """Inverse cosine, elementwise; its derivative is ``-1 / sqrt(1 - x**2)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.arccos)(0.5)
+        array(-1.15470054)
+    """,
+    arctan: """Inverse tangent, elementwise; its derivative is ``1 / (1 + x**2)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.arctan)(0.5)
+        array(0.8)
+    """,
+    sinh: """Hyperbolic sine, elementwise; its derivative is ``cosh(x)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.sinh)(0.5)
+        array(1.12762597)
+    """,
+    cosh: """Hyperbolic cosine, elementwise; its derivative is ``sinh(x)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.cosh)(0.5)
+        array(0.52109531)
+    """,
+    tanh: """Hyperbolic tangent, elementwise; its derivative is ``1 - tanh(x)**2``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.tanh)(0.5)
+        array(0.78644773)
+    """,
+    arcsinh: """Inverse hyperbolic sine, elementwise; its derivative is ``1 / sqrt(x**2 + 1)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.arcsinh)(0.5)
+        array(0.89442719)
+    """,
+    arccosh: """Inverse hyperbolic cosine (``x >= 1``), elementwise; its derivative is ``1 / sqrt(x**2 - 1)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.arccosh)(2.0)
+        array(0.57735027)
+    """,
+    arctanh: """Inverse hyperbolic tangent (``|x| < 1``), elementwise; its derivative is ``1 / (1 - x**2)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.arctanh)(0.5)
+        array(1.33333333)
+    """,
+    exp: """Exponential, elementwise; its derivative is itself.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.exp)(0.5)
+        array(1.64872127)
+    """,
+    log: """Natural logarithm, elementwise; its derivative is ``1 / x``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.log)(2.0)
+        array(0.5)
+    """,
+    log1p: """``log(1 + x)``, accurate for small ``x``; its derivative is ``1 / (1 + x)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.log1p)(1.0)
+        array(0.5)
+    """,
+    expm1: """``exp(x) - 1``, accurate for small ``x``; its derivative is ``exp(x)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.expm1)(0.5)
+        array(1.64872127)
+    """,
+    sqrt: """Square root, elementwise; its derivative is ``1 / (2 sqrt(x))`` (infinite at 0).
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.sqrt)(4.0)
+        array(0.25)
+    """,
+    cbrt: """Cube root (real, also of negative numbers); its derivative is ``1 / (3 cbrt(x)**2)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.cbrt)(-8.0)
+        array(0.08333333)
+    """,
+    abs: """Absolute value (``absolute``); its derivative is ``sign(x)`` (0 at 0); of a complex ``x``, the
+    modulus.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.vmap(ft.grad(fnp.abs))(np.array([-2.0, 0.0, 3.0]))
+        array([-1.,  0.,  1.])
+    """,
+    sign: """The sign (-1, 0 or 1), elementwise; piecewise constant, so its derivative is 0.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.sign(np.array([-2.0, 0.0, 3.0])), ft.grad(fnp.sign)(3.0)
+        (array([-1.,  0.,  1.]), array(0.))
+    """,
+    floor: """The largest integer ``<= x``, elementwise; its derivative is 0.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.floor(np.array([-1.5, 1.5]))
+        array([-2.,  1.])
+    """,
+    ceil: """The smallest integer ``>= x``, elementwise; its derivative is 0.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.ceil(np.array([-1.5, 1.5]))
+        array([-1.,  2.])
+    """,
+    trunc: """Round towards zero, elementwise; its derivative is 0.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.trunc(np.array([-1.5, 1.5]))
+        array([-1.,  1.])
+    """,
+    signbit: """Whether the sign bit is set (also of ``-0.0``); boolean, no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.signbit(np.array([-0.0, 0.0, -2.0]))
+        array([ True, False,  True])
+    """,
+    add: """``x + y`` with broadcasting; the gradient of a broadcast argument is summed back to its shape.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda w: fnp.sum(fnp.add(w, np.ones((2, 3)))))(np.zeros(3))
+        array([2., 2., 2.])
+    """,
+    subtract: """``x - y`` with broadcasting; its partial derivatives are 1 and -1.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.subtract, argnums=(0, 1))(1.0, 2.0)
+        (array(1.), array(-1.))
+    """,
+    multiply: """``x * y`` with broadcasting; its partial derivatives are ``y`` and ``x``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.multiply, argnums=(0, 1))(2.0, 3.0)
+        (array(3.), array(2.))
+    """,
+    divide: """``x / y`` (true division, also ``true_divide``); its partials are ``1 / y`` and ``-x / y**2``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.divide, argnums=(0, 1))(1.0, 2.0)
+        (array(0.5), array(-0.25))
+    """,
+    power: """``x ** y`` with broadcasting; its partials are ``y x**(y-1)`` and ``x**y log(x)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.power, argnums=(0, 1))(2.0, 3.0)
+        (array(12.), array(5.54517744))
+    """,
+    negative: """``-x``, elementwise; its derivative is -1.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.negative)(2.0)
+        array(-1.)
+    """,
+    maximum: """The larger of ``x`` and ``y``, elementwise (NaN propagates); the derivative goes to the larger
+    argument, split equally on a tie.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.maximum, argnums=(0, 1))(1.0, 1.0)
+        (array(0.5), array(0.5))
+    """,
+    minimum: """The smaller of ``x`` and ``y``, elementwise (NaN propagates); the derivative goes to the
+    smaller argument, split equally on a tie.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.minimum, argnums=(0, 1))(1.0, 2.0)
+        (array(1.), array(0.))
+    """,
+    arctan2: """The angle of the point ``(x, y)``: ``arctan2(y, x)`` in ``(-pi, pi]``; its partials are ``x /
+    r**2`` (in ``y``) and ``-y / r**2`` (in ``x``).
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.arctan2, argnums=(0, 1))(1.0, 1.0)
+        (array(0.5), array(-0.5))
+    """,
+    remainder: """``x - floor(x / y) * y`` (``mod``; the sign of ``y``, as Python's ``%``); its partials are 1
+    and ``-floor(x / y)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> fnp.remainder(-5.5, 2.0), ft.grad(fnp.remainder, argnums=(0, 1))(5.5, 2.0)
+        (np.float64(0.5), (array(1.), array(-2.)))
+    """,
+    fmod: """``x - trunc(x / y) * y`` (the sign of ``x``, as C's ``fmod``); its partials are 1 and
+    ``-trunc(x / y)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> fnp.fmod(-5.5, 2.0), ft.grad(fnp.fmod, argnums=(0, 1))(-5.5, 2.0)
+        (np.float64(-1.5), (array(1.), array(2.)))
+    """,
+    floor_divide: """``floor(x / y)`` (Python's ``//``); piecewise constant, so its derivative is 0.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.floor_divide(np.array([7, -7]), 2)
+        array([ 3, -4])
+    """,
+    equal: """``x == y``, elementwise with broadcasting; boolean, so no derivative (differentiating code may
+    still use it, e.g. in ``where``).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.equal(np.array([1.0, 2.0, 3.0]), 2.0)
+        array([False,  True, False])
+    """,
+    not_equal: """``x != y``, elementwise with broadcasting; boolean, so no derivative (differentiating code
+    may still use it, e.g. in ``where``).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.not_equal(np.array([1.0, 2.0, 3.0]), 2.0)
+        array([ True, False,  True])
+    """,
+    less: """``x < y``, elementwise with broadcasting; boolean, so no derivative (differentiating code may
+    still use it, e.g. in ``where``).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.less(np.array([1.0, 2.0, 3.0]), 2.0)
+        array([ True, False, False])
+    """,
+    less_equal: """``x <= y``, elementwise with broadcasting; boolean, so no derivative (differentiating code
+    may still use it, e.g. in ``where``).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.less_equal(np.array([1.0, 2.0, 3.0]), 2.0)
+        array([ True,  True, False])
+    """,
+    greater: """``x > y``, elementwise with broadcasting; boolean, so no derivative (differentiating code may
+    still use it, e.g. in ``where``).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.greater(np.array([1.0, 2.0, 3.0]), 2.0)
+        array([False, False,  True])
+    """,
+    greater_equal: """``x >= y``, elementwise with broadcasting; boolean, so no derivative (differentiating
+    code may still use it, e.g. in ``where``).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.greater_equal(np.array([1.0, 2.0, 3.0]), 2.0)
+        array([False,  True,  True])
+    """,
+    bitwise_and: """``x & y`` of integers or booleans, elementwise; no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.bitwise_and(np.array([12, 10]), 6)
+        array([4, 2])
+    """,
+    bitwise_or: """``x | y`` of integers or booleans, elementwise; no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.bitwise_or(np.array([12, 10]), 6)
+        array([14, 14])
+    """,
+    bitwise_xor: """``x ^ y`` of integers or booleans, elementwise; no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.bitwise_xor(np.array([12, 10]), 6)
+        array([10, 12])
+    """,
+    invert: """``~x`` (``bitwise_not``) of integers or booleans, elementwise; no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.invert(np.array([0, 5])), fnp.invert(np.array([True, False]))
+        (array([-1, -6]), array([False,  True]))
+    """,
+    logical_and: """``x and y`` of truth values, elementwise; boolean, no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.logical_and(np.array([True, True, False]), np.array([True, False, False]))
+        array([ True, False, False])
+    """,
+    logical_or: """``x or y`` of truth values, elementwise; boolean, no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.logical_or(np.array([True, True, False]), np.array([True, False, False]))
+        array([ True,  True, False])
+    """,
+    logical_xor: """``x xor y`` (exactly one true) of truth values, elementwise; boolean, no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.logical_xor(np.array([True, True, False]), np.array([True, False, False]))
+        array([False,  True, False])
+    """,
+    logical_not: """``not x``, elementwise; boolean, no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.logical_not(np.array([0.0, 2.0]))
+        array([ True, False])
+    """,
+    isfinite: """Whether each element is finite (not inf or NaN); boolean, no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.isfinite(np.array([1.0, np.inf, np.nan]))
+        array([ True, False, False])
+    """,
+    isnan: """Whether each element is NaN; boolean, no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.isnan(np.array([1.0, np.inf, np.nan]))
+        array([False, False,  True])
+    """,
+    isinf: """Whether each element is +inf or -inf; boolean, no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.isinf(np.array([1.0, -np.inf, np.nan]))
+        array([False,  True, False])
+    """,
+    conj: """The complex conjugate (``conjugate``); a real ``x`` is returned as it is.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.conj(np.array([1.0 + 2.0j, 3.0]))
+        array([1.-2.j, 3.-0.j])
+    """,
+    real: """The real part (of a real ``x``, ``x`` itself).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.real(np.array([1.0 + 2.0j, 3.0 - 1.0j]))
+        array([1., 3.])
+    """,
+    imag: """The imaginary part (of a real ``x``, zeros).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.imag(np.array([1.0 + 2.0j, 3.0 - 1.0j]))
+        array([ 2., -1.])
+    """,
+}
+for _fun, _doc in _DOCS.items():
+    _fun.__doc__ = _doc
+del _fun, _doc
+
 _LN2 = float(_np.log(2.0))     # Python floats: they keep float32 float32 (NEP 50)
 _LN10 = float(_np.log(10.0))
 _DEG = float(_np.pi / 180.0)
@@ -78,62 +490,130 @@ around = round
 
 
 def rint(x: ArrayLike) -> Any:
-    """Round to the nearest integer (half to even); zero derivative."""
+    """Round to the nearest integer (half to even); zero derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.rint(np.array([0.5, 1.5, 2.5, -0.5]))
+        array([ 0.,  2.,  2., -0.])
+    """
     if not _core._active:
         return _np.rint(x)
     return P.round(x)
 
 
 def fix(x: ArrayLike) -> Any:
-    """Round towards zero; zero derivative."""
+    """Round towards zero; zero derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.fix(np.array([2.7, -2.7]))
+        array([ 2., -2.])
+    """
     if not _core._active:
         return _np.fix(x)
     return P.trunc(x)
 
 
 def positive(x: ArrayLike) -> Any:
+    """``+x``: ``x`` unchanged (derivative 1).
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.positive)(2.0)
+        array(1.)
+    """
     if not _core._active:
         return _np.positive(x)
     return x
 
 
 def square(x: ArrayLike) -> Any:
+    """``x * x``, elementwise; its derivative is ``2 x``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.square)(3.0)
+        array(6.)
+    """
     if not _core._active:
         return _np.square(x)
     return P.mul(x, x)
 
 
 def reciprocal(x: ArrayLike) -> Any:
+    """``1 / x``, elementwise; its derivative is ``-1 / x**2``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.reciprocal)(2.0)
+        array(-0.25)
+    """
     if not _core._active:
         return _np.reciprocal(x)
     return P.div(1.0, x)
 
 
 def exp2(x: ArrayLike) -> Any:
+    """``2 ** x``, elementwise; its derivative is ``2**x log(2)``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.exp2)(3.0)
+        array(5.54517744)
+    """
     if not _core._active:
         return _np.exp2(x)
     return P.pow(2.0, x)
 
 
 def log2(x: ArrayLike) -> Any:
+    """Base-2 logarithm, elementwise; its derivative is ``1 / (x log(2))``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.log2)(2.0)
+        array(0.72134752)
+    """
     if not _core._active:
         return _np.log2(x)
     return P.log(x) / _LN2
 
 
 def log10(x: ArrayLike) -> Any:
+    """Base-10 logarithm, elementwise; its derivative is ``1 / (x log(10))``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.log10)(2.0)
+        array(0.21714724)
+    """
     if not _core._active:
         return _np.log10(x)
     return P.log(x) / _LN10
 
 
 def deg2rad(x: ArrayLike) -> Any:
+    """Degrees to radians (``radians``): ``x * pi / 180``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> fnp.deg2rad(180.0), ft.grad(fnp.deg2rad)(90.0)
+        (np.float64(3.141592653589793), array(0.01745329))
+    """
     if not _core._active:
         return _np.deg2rad(x)
     return P.mul(x, _DEG)
 
 
 def rad2deg(x: ArrayLike) -> Any:
+    """Radians to degrees (``degrees``): ``x * 180 / pi``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.rad2deg(np.pi), ft.grad(fnp.rad2deg)(1.0)
+        (np.float64(180.0), array(57.29577951))
+    """
     if not _core._active:
         return _np.rad2deg(x)
     return P.mul(x, 1.0 / _DEG)
@@ -144,7 +624,13 @@ radians, degrees = deg2rad, rad2deg
 
 def hypot(x: ArrayLike, y: ArrayLike) -> Any:
     """``sqrt(x**2 + y**2)`` scaled by the larger magnitude, so it does not overflow (as NumPy's);
-    its derivative at ``(0, 0)`` is 0, as the 2-norm's (API.md), not NaN."""
+    its derivative at ``(0, 0)`` is 0, as the 2-norm's (API.md), not NaN.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> fnp.hypot(3.0, 4.0), ft.grad(fnp.hypot, argnums=(0, 1))(3.0, 4.0)
+        (np.float64(5.0), (array(0.6), array(0.8)))
+    """
     if not _core._active:
         return _np.hypot(x, y)
     ax, ay = (P.abs(a) if hasattr(a, "dtype") else builtins.abs(a) for a in (x, y))  # keep Python
@@ -172,7 +658,13 @@ def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
 
 
 def logaddexp2(x: ArrayLike, y: ArrayLike) -> Any:
-    """``log2(2**x + 2**y)`` without overflow."""
+    """``log2(2**x + 2**y)`` without overflow.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> fnp.logaddexp2(1.0, 1.0), ft.grad(fnp.logaddexp2, argnums=(0, 1))(1.0, 1.0)
+        (np.float64(2.0), (array(0.5), array(0.5)))
+    """
     if not _core._active:
         return _np.logaddexp2(x, y)
     return logaddexp(P.mul(x, _LN2), P.mul(y, _LN2)) / _LN2
@@ -198,7 +690,13 @@ def sinc(x: ArrayLike) -> Any:
 
 
 def copysign(x: ArrayLike, y: ArrayLike) -> Any:
-    """``|x|`` with the sign of ``y`` (its sign bit: -0.0 counts as negative)."""
+    """``|x|`` with the sign of ``y`` (its sign bit: -0.0 counts as negative).
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> fnp.copysign(2.0, -1.0), ft.grad(fnp.copysign)(2.0, -1.0)
+        (np.float64(-2.0), array(-1.))
+    """
     if not _core._active:
         return _np.copysign(x, y)
     dtype = _result_dtype(x, y)
@@ -207,7 +705,13 @@ def copysign(x: ArrayLike, y: ArrayLike) -> Any:
 
 
 def heaviside(x1: ArrayLike, x2: ArrayLike) -> Any:
-    """0 below zero, ``x2`` at zero, 1 above (NaN stays NaN); zero derivative in ``x1``."""
+    """0 below zero, ``x2`` at zero, 1 above (NaN stays NaN); zero derivative in ``x1``.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.heaviside(np.array([-1.0, 0.0, 2.0]), 0.5)
+        array([0. , 0.5, 1. ])
+    """
     if not _core._active:
         return _np.heaviside(x1, x2)
     dtype = _result_dtype(x1, x2)
@@ -217,14 +721,26 @@ def heaviside(x1: ArrayLike, x2: ArrayLike) -> Any:
 
 
 def fabs(x: ArrayLike) -> Any:
-    """Absolute value of a real ``x``, always floating (integers become float64)."""
+    """Absolute value of a real ``x``, always floating (integers become float64).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.vmap(ft.grad(fnp.fabs))(np.array([-2.0, 3.0]))
+        array([-1.,  1.])
+    """
     if not _core._active:
         return _np.fabs(x)
     return P.abs(_as(x, _result_dtype(x)))
 
 
 def float_power(x: ArrayLike, y: ArrayLike) -> Any:
-    """``x ** y`` computed in float64 (complex128 for complex arguments)."""
+    """``x ** y`` computed in float64 (complex128 for complex arguments).
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.float_power, argnums=(0, 1))(2.0, 3.0)
+        (array(12.), array(5.54517744))
+    """
     if not _core._active:
         return _np.float_power(x, y)
     dtype = _np.result_type(_result_dtype(x, y), _np.float64)
@@ -232,14 +748,26 @@ def float_power(x: ArrayLike, y: ArrayLike) -> Any:
 
 
 def fmax(x: ArrayLike, y: ArrayLike) -> Any:
-    """Elementwise maximum ignoring NaN (NaN only where both are NaN); ties split."""
+    """Elementwise maximum ignoring NaN (NaN only where both are NaN); ties split.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.fmax(np.nan, 2.0), ft.grad(fnp.fmax, argnums=(0, 1))(np.nan, 2.0)
+        (np.float64(2.0), (array(0.), array(1.)))
+    """
     if not _core._active:
         return _np.fmax(x, y)
     return _ignoring_nan(P.maximum, x, y)
 
 
 def fmin(x: ArrayLike, y: ArrayLike) -> Any:
-    """Elementwise minimum ignoring NaN (NaN only where both are NaN); ties split."""
+    """Elementwise minimum ignoring NaN (NaN only where both are NaN); ties split.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.fmin(1.0, np.nan), ft.grad(fnp.fmin, argnums=(0, 1))(1.0, np.nan)
+        (np.float64(1.0), (array(1.), array(0.)))
+    """
     if not _core._active:
         return _np.fmin(x, y)
     return _ignoring_nan(P.minimum, x, y)
@@ -253,14 +781,26 @@ def _ignoring_nan(op: Any, x: ArrayLike, y: ArrayLike) -> Any:
 
 
 def divmod(x: ArrayLike, y: ArrayLike) -> tuple:  # noqa: A001
-    """``(x // y, x % y)``."""
+    """``(x // y, x % y)``.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.divmod(np.array([7.0, -7.0]), 2.0)
+        (array([ 3., -4.]), array([1., 1.]))
+    """
     if not _core._active:
         return _np.divmod(x, y)
     return P.floor_divide(x, y), P.remainder(x, y)
 
 
 def modf(x: ArrayLike) -> tuple:
-    """``(fractional part, integral part)``, both with the sign of ``x``."""
+    """``(fractional part, integral part)``, both with the sign of ``x``.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.modf(np.array([2.5, -1.25]))
+        (array([ 0.5 , -0.25]), array([ 2., -1.]))
+    """
     if not _core._active:
         return _np.modf(x)
     whole = P.trunc(x)
@@ -268,7 +808,13 @@ def modf(x: ArrayLike) -> tuple:
 
 
 def ldexp(x1: ArrayLike, x2: ArrayLike) -> Any:
-    """``x1 * 2**x2`` for integer exponents ``x2`` (differentiable in ``x1``)."""
+    """``x1 * 2**x2`` for integer exponents ``x2`` (differentiable in ``x1``).
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> fnp.ldexp(1.5, 3), ft.grad(fnp.ldexp)(1.5, 3)
+        (np.float64(12.0), array(8.))
+    """
     if not _core._active:
         return _np.ldexp(x1, x2)
     dtype = _result_dtype(x1)
@@ -276,7 +822,13 @@ def ldexp(x1: ArrayLike, x2: ArrayLike) -> Any:
 
 
 def angle(z: ArrayLike, deg: bool = False) -> Any:
-    """The argument of ``z`` (``arctan2(imag, real)``), in degrees if ``deg``."""
+    """The argument of ``z`` (``arctan2(imag, real)``), in degrees if ``deg``.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.angle(np.array([1.0j, -1.0]))
+        array([1.57079633, 3.14159265])
+    """
     if not _core._active:
         return _np.angle(z, deg)
     a = P.arctan2(P.imag(z), P.real(z))
@@ -284,24 +836,52 @@ def angle(z: ArrayLike, deg: bool = False) -> Any:
 
 
 def isreal(x: ArrayLike) -> Any:
+    """Whether each element has a zero imaginary part (every element of a real array); boolean.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.isreal(np.array([1.0 + 1.0j, 2.0 + 0.0j]))
+        array([False,  True])
+    """
     if not _core._active:
         return _np.isreal(x)
     return P.eq(P.imag(x), 0)
 
 
 def iscomplex(x: ArrayLike) -> Any:
+    """Whether each element has a non-zero imaginary part; boolean, no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.iscomplex(np.array([1.0 + 1.0j, 2.0 + 0.0j]))
+        array([ True, False])
+    """
     if not _core._active:
         return _np.iscomplex(x)
     return P.ne(P.imag(x), 0)
 
 
 def isposinf(x: ArrayLike) -> Any:
+    """Whether each element is +inf; boolean, no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.isposinf(np.array([-np.inf, np.inf, 1.0]))
+        array([False,  True, False])
+    """
     if not _core._active:
         return _np.isposinf(x)
     return P.logical_and(P.isinf(x), P.logical_not(P.signbit(x)))
 
 
 def isneginf(x: ArrayLike) -> Any:
+    """Whether each element is -inf; boolean, no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.isneginf(np.array([-np.inf, np.inf, 1.0]))
+        array([ True, False, False])
+    """
     if not _core._active:
         return _np.isneginf(x)
     return P.logical_and(P.isinf(x), P.signbit(x))
@@ -309,7 +889,13 @@ def isneginf(x: ArrayLike) -> Any:
 
 def nan_to_num(x: ArrayLike, copy: bool = True, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None) -> Any:
-    """NaN and infinities replaced by finite numbers; derivative 1 at the finite elements."""
+    """NaN and infinities replaced by finite numbers; derivative 1 at the finite elements.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.nan_to_num(np.array([np.nan, 1.0, -np.inf]), neginf=-9.0)
+        array([ 0.,  1., -9.])
+    """
     if not _core._active:
         return _np.nan_to_num(x, copy=copy, nan=nan, posinf=posinf, neginf=neginf)
     dtype = dtype_of(x)
@@ -326,7 +912,13 @@ def nan_to_num(x: ArrayLike, copy: bool = True, nan: float = 0.0, posinf: float 
 
 def isclose(a: ArrayLike, b: ArrayLike, rtol: float = 1e-05, atol: float = 1e-08,
             equal_nan: bool = False) -> Any:
-    """``|a - b| <= atol + rtol |b|`` elementwise (infinities equal only to themselves)."""
+    """``|a - b| <= atol + rtol |b|`` elementwise (infinities equal only to themselves).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.isclose(np.array([1.0, 2.0]), np.array([1.0, 2.1]))
+        array([ True, False])
+    """
     if not _core._active:
         return _np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
     a, b = P.stop_gradient_p.bind(a), P.stop_gradient_p.bind(b)
@@ -341,7 +933,13 @@ def isclose(a: ArrayLike, b: ArrayLike, rtol: float = 1e-05, atol: float = 1e-08
 
 def allclose(a: ArrayLike, b: ArrayLike, rtol: float = 1e-05, atol: float = 1e-08,
              equal_nan: bool = False) -> Any:
-    """Whether every element is close (see :func:`isclose`)."""
+    """Whether every element is close (see :func:`isclose`).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.allclose(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-9]))
+        True
+    """
     if not _core._active:
         return _np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
     close = isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
@@ -349,6 +947,13 @@ def allclose(a: ArrayLike, b: ArrayLike, rtol: float = 1e-05, atol: float = 1e-0
 
 
 def sigmoid(x: ArrayLike) -> Any:
+    """The logistic function ``1 / (1 + exp(-x))``; its derivative is ``sigmoid(x) (1 - sigmoid(x))``.
+
+    Example:
+        >>> import functrans as ft, functrans.numpy as fnp
+        >>> fnp.sigmoid(0.0), ft.grad(fnp.sigmoid)(0.0)
+        (np.float64(0.5), array(0.25))
+    """
     return P.logistic(x)
 
 

@@ -21,18 +21,47 @@ ArrayLike = Any
 
 
 def ndim(a: ArrayLike) -> int:
+    """The number of axes; of a value batched by ``vmap``, per example.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.ndim(np.ones((2, 3))), ft.vmap(lambda r: fnp.ndim(r) * fnp.sum(r))(np.ones((2, 3)))
+        (2, array([3., 3.]))
+    """
     return len(shape_of(a))
 
 
 def shape(a: ArrayLike) -> tuple:
+    """The shape; of a value batched by ``vmap``, the shape of one example.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.shape(np.ones((2, 3))), ft.vmap(lambda r: fnp.shape(r)[0] * fnp.sum(r))(np.ones((2, 3)))
+        ((2, 3), array([9., 9.]))
+    """
     return a.shape if type(a) is _np.ndarray or isinstance(a, Tracer) else _np.shape(a)
 
 
 def size(a: ArrayLike) -> int:
+    """The number of elements; of a value batched by ``vmap``, of one example.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.size(np.ones((2, 3))), ft.vmap(lambda r: fnp.sum(r) / fnp.size(r))(np.ones((2, 3)))
+        (6, array([1., 1.]))
+    """
     return a.size if type(a) is _np.ndarray or isinstance(a, Tracer) else _np.size(a)
 
 
 def normalize_axis(axis: int, ndim: int, argname: str = "axis") -> int:
+    """``axis`` as a non-negative index into ``ndim`` axes (NumPy's ``AxisError`` rule: ``-ndim <= axis <
+    ndim``); ``argname`` names it in the error.
+
+    Example:
+        >>> import functrans.numpy as fnp
+        >>> fnp.normalize_axis(-1, 3)
+        2
+    """
     if not -ndim <= axis < ndim:
         raise ValueError(f"{argname} {axis} is out of bounds for an array of dimension {ndim}")
     return axis + ndim if axis < 0 else axis
@@ -84,7 +113,13 @@ def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,  # n
 
 def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
          keepdims: bool = False) -> Any:
-    """Arithmetic mean over ``axis``."""
+    """Arithmetic mean over ``axis``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.mean)(np.array([1.0, 2.0, 3.0, 4.0]))
+        array([0.25, 0.25, 0.25, 0.25])
+    """
     if not _core._active:
         return _np.mean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
     _no_out(out, "mean")
@@ -96,7 +131,13 @@ def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
 
 def var(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
         keepdims: bool = False) -> Any:
-    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (real for complex ``a``)."""
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (real for complex ``a``).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.var)(np.array([1.0, 3.0]))
+        array([-1.,  1.])
+    """
     if not _core._active:
         return _np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
     _no_out(out, "var")
@@ -108,7 +149,13 @@ def var(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof
 
 def std(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
         keepdims: bool = False) -> Any:
-    """Standard deviation over ``axis``: ``sqrt(var)``."""
+    """Standard deviation over ``axis``: ``sqrt(var)``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.std)(np.array([1.0, 3.0]))
+        array([-0.5,  0.5])
+    """
     if not _core._active:
         return _np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
     _no_out(out, "std")
@@ -116,7 +163,13 @@ def std(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof
 
 
 def max(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Maximum over ``axis``; tied maxima share the derivative equally."""
+    """Maximum over ``axis``; tied maxima share the derivative equally.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.max)(np.array([1.0, 3.0, 3.0]))
+        array([0. , 0.5, 0.5])
+    """
     if not _core._active:
         return _np.max(a, axis=axis, out=out, keepdims=keepdims)
     _no_out(out, "max")
@@ -124,7 +177,13 @@ def max(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False)
 
 
 def min(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Minimum over ``axis``; tied minima share the derivative equally."""
+    """Minimum over ``axis``; tied minima share the derivative equally.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.min(np.array([[1.0, 4.0], [3.0, 2.0]]), axis=0)
+        array([1., 2.])
+    """
     if not _core._active:
         return _np.min(a, axis=axis, out=out, keepdims=keepdims)
     _no_out(out, "min")
@@ -135,7 +194,13 @@ amax, amin = max, min
 
 
 def ptp(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-    """Range ``max - min`` over ``axis`` (peak to peak)."""
+    """Range ``max - min`` over ``axis`` (peak to peak).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.ptp)(np.array([1.0, 4.0, 2.0]))
+        array([-1.,  1.,  0.])
+    """
     if not _core._active:
         return _np.ptp(a, axis=axis, out=out, keepdims=keepdims)
     _no_out(out, "ptp")
@@ -144,7 +209,13 @@ def ptp(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False)
 
 def prod(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
          keepdims: bool = False) -> Any:
-    """Product over ``axis``; exact derivatives even where elements are zero."""
+    """Product over ``axis``; exact derivatives even where elements are zero.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.prod)(np.array([2.0, 3.0, 4.0]))
+        array([12.,  8.,  6.])
+    """
     if not _core._active:
         return _np.prod(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
     _no_out(out, "prod")
@@ -160,7 +231,13 @@ def _argreduce(impl: Any, a: ArrayLike, axis: int | None, keepdims: bool) -> Any
 
 
 def argmax(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
-    """Index of the (first) maximum along ``axis`` (of the flattened array if ``None``)."""
+    """Index of the (first) maximum along ``axis`` (of the flattened array if ``None``).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.argmax(np.array([[1.0, 4.0], [3.0, 2.0]]), axis=1)
+        array([1, 0])
+    """
     if not _core._active:
         return _np.argmax(a, axis=axis, out=out, keepdims=keepdims)
     _no_out(out, "argmax")
@@ -168,7 +245,13 @@ def argmax(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdims: 
 
 
 def argmin(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
-    """Index of the (first) minimum along ``axis`` (of the flattened array if ``None``)."""
+    """Index of the (first) minimum along ``axis`` (of the flattened array if ``None``).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.vmap(fnp.argmin)(np.array([[1.0, 4.0], [3.0, 2.0]]))
+        array([0, 1])
+    """
     if not _core._active:
         return _np.argmin(a, axis=axis, out=out, keepdims=keepdims)
     _no_out(out, "argmin")
@@ -176,6 +259,13 @@ def argmin(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdims: 
 
 
 def all(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Whether every element (along ``axis``) is true; boolean, no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.all(np.array([[True, False], [True, True]]), axis=1)
+        array([False,  True])
+    """
     if not _core._active:
         return _np.all(a, axis=axis, out=out, keepdims=keepdims)
     _no_out(out, "all")
@@ -183,6 +273,13 @@ def all(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False)
 
 
 def any(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Whether some element (along ``axis``) is true; boolean, no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.any(np.array([[0.0, 0.0], [0.0, 2.0]]), axis=1)
+        array([False,  True])
+    """
     if not _core._active:
         return _np.any(a, axis=axis, out=out, keepdims=keepdims)
     _no_out(out, "any")
@@ -237,6 +334,11 @@ def average(a: ArrayLike, axis: Any = None, weights: ArrayLike = None, returned:
     """Weighted mean over ``axis``; with ``returned``, also the sum of the weights.
 
     1-D ``weights`` along a single ``axis`` are allowed, as in NumPy.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.average(a, weights=np.array([1.0, 3.0])))(np.array([1.0, 2.0]))
+        array([0.25, 0.75])
     """
     if not _core._active:
         return _np.average(a, axis=axis, weights=weights, returned=returned, keepdims=keepdims)
@@ -276,7 +378,13 @@ def _nan_filled(a: ArrayLike, fill: float) -> Any:
 
 def nansum(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
            keepdims: bool = False) -> Any:
-    """Sum treating NaN as zero."""
+    """Sum treating NaN as zero.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.nansum)(np.array([1.0, np.nan, 3.0]))
+        array([1., 0., 1.])
+    """
     if not _core._active:
         return _np.nansum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
     _no_out(out, "nansum")
@@ -285,7 +393,13 @@ def nansum(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
 
 def nanprod(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
             keepdims: bool = False) -> Any:
-    """Product treating NaN as one."""
+    """Product treating NaN as one.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.nanprod)(np.array([2.0, np.nan, 3.0]))
+        array([3., 0., 2.])
+    """
     if not _core._active:
         return _np.nanprod(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
     _no_out(out, "nanprod")
@@ -298,7 +412,13 @@ def _nan_count(a: ArrayLike, axes: tuple, keepdims: bool) -> Any:
 
 def nanmean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
             keepdims: bool = False) -> Any:
-    """Mean of the non-NaN elements (NaN for an all-NaN slice)."""
+    """Mean of the non-NaN elements (NaN for an all-NaN slice).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.nanmean)(np.array([1.0, np.nan, 3.0]))
+        array([0.5, 0. , 0.5])
+    """
     if not _core._active:
         return _np.nanmean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
     _no_out(out, "nanmean")
@@ -311,7 +431,13 @@ def nanmean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
 
 def nanvar(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
            keepdims: bool = False) -> Any:
-    """Variance of the non-NaN elements."""
+    """Variance of the non-NaN elements.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.nanvar)(np.array([1.0, np.nan, 3.0]))
+        array([-1.,  0.,  1.])
+    """
     if not _core._active:
         return _np.nanvar(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
     _no_out(out, "nanvar")
@@ -326,7 +452,13 @@ def nanvar(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, d
 
 def nanstd(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
            keepdims: bool = False) -> Any:
-    """Standard deviation of the non-NaN elements."""
+    """Standard deviation of the non-NaN elements.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.nanstd(np.array([1.0, np.nan, 3.0]))
+        np.float64(1.0)
+    """
     if not _core._active:
         return _np.nanstd(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
     _no_out(out, "nanstd")
@@ -343,7 +475,13 @@ def _nan_extremum(reduce: Any, fill: float, a: ArrayLike, axis: Any, keepdims: b
 
 
 def nanmax(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-    """Maximum ignoring NaN (NaN for an all-NaN slice); ties share the derivative."""
+    """Maximum ignoring NaN (NaN for an all-NaN slice); ties share the derivative.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.nanmax)(np.array([1.0, np.nan, 3.0]))
+        array([0., 0., 1.])
+    """
     if not _core._active:
         return _np.nanmax(a, axis=axis, out=out, keepdims=keepdims)
     _no_out(out, "nanmax")
@@ -351,7 +489,13 @@ def nanmax(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = Fal
 
 
 def nanmin(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-    """Minimum ignoring NaN (NaN for an all-NaN slice); ties share the derivative."""
+    """Minimum ignoring NaN (NaN for an all-NaN slice); ties share the derivative.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.nanmin)(np.array([1.0, np.nan, 3.0]))
+        array([1., 0., 0.])
+    """
     if not _core._active:
         return _np.nanmin(a, axis=axis, out=out, keepdims=keepdims)
     _no_out(out, "nanmin")
@@ -359,7 +503,13 @@ def nanmin(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = Fal
 
 
 def nanargmax(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
-    """Index of the maximum ignoring NaN."""
+    """Index of the maximum ignoring NaN.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.nanargmax(np.array([np.nan, 1.0, 3.0]))
+        np.int64(2)
+    """
     if not _core._active:
         return _np.nanargmax(a, axis=axis, out=out, keepdims=keepdims)
     _no_out(out, "nanargmax")
@@ -367,7 +517,13 @@ def nanargmax(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdim
 
 
 def nanargmin(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
-    """Index of the minimum ignoring NaN."""
+    """Index of the minimum ignoring NaN.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.nanargmin(np.array([np.nan, 1.0, 3.0]))
+        np.int64(1)
+    """
     if not _core._active:
         return _np.nanargmin(a, axis=axis, out=out, keepdims=keepdims)
     _no_out(out, "nanargmin")
@@ -375,7 +531,13 @@ def nanargmin(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdim
 
 
 def nancumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
-    """Cumulative sum treating NaN as zero."""
+    """Cumulative sum treating NaN as zero.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.nancumsum(np.array([1.0, np.nan, 2.0]))
+        array([1., 1., 3.])
+    """
     if not _core._active:
         return _np.nancumsum(a, axis=axis, dtype=dtype, out=out)
     _no_out(out, "nancumsum")
@@ -383,7 +545,13 @@ def nancumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: Any
 
 
 def nancumprod(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
-    """Cumulative product treating NaN as one."""
+    """Cumulative product treating NaN as one.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.nancumprod(np.array([2.0, np.nan, 3.0]))
+        array([2., 2., 6.])
+    """
     if not _core._active:
         return _np.nancumprod(a, axis=axis, dtype=dtype, out=out)
     _no_out(out, "nancumprod")
@@ -454,7 +622,13 @@ def quantile(a: ArrayLike, q: ArrayLike, axis: Any = None, out: Any = None,
 
 def percentile(a: ArrayLike, q: ArrayLike, axis: Any = None, out: Any = None,
                overwrite_input: bool = False, method: str = "linear", keepdims: bool = False) -> Any:
-    """The ``q``-th percentiles (``q`` in [0, 100]): :func:`quantile` of ``q / 100``."""
+    """The ``q``-th percentiles (``q`` in [0, 100]): :func:`quantile` of ``q / 100``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.percentile(a, 50.0))(np.array([1.0, 2.0, 3.0, 4.0]))
+        array([0. , 0.5, 0.5, 0. ])
+    """
     if not _core._active:
         return _np.percentile(a, q, axis=axis, out=out, overwrite_input=overwrite_input,
                               method=method, keepdims=keepdims)
@@ -464,7 +638,13 @@ def percentile(a: ArrayLike, q: ArrayLike, axis: Any = None, out: Any = None,
 
 def median(a: ArrayLike, axis: Any = None, out: Any = None, overwrite_input: bool = False,
            keepdims: bool = False) -> Any:
-    """The median over ``axis`` (the mean of the two middle elements of an even count)."""
+    """The median over ``axis`` (the mean of the two middle elements of an even count).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.median(np.array([3.0, 1.0, 2.0])), ft.grad(fnp.median)(np.array([3.0, 1.0, 2.0]))
+        (np.float64(2.0), array([0., 0., 1.]))
+    """
     if not _core._active:
         return _np.median(a, axis=axis, out=out, overwrite_input=overwrite_input, keepdims=keepdims)
     return quantile(a, 0.5, axis=axis, out=out, keepdims=keepdims)

@@ -40,6 +40,15 @@ def _is_int(x: Any) -> bool:
 # Reshaping and axes.
 
 def reshape(a: ArrayLike, newshape: Any, order: str = "C") -> Any:
+    """``a`` with a new ``shape`` (row-major, or column-major with ``order='F'``); the gradient is reshaped
+    back.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> w = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> ft.grad(lambda a: fnp.sum(fnp.reshape(a, (2, 2)) * w))(np.zeros(4))
+        array([1., 2., 3., 4.])
+    """
     if not _core._active:                      # eval fast path: nothing can be traced
         return _np.reshape(a, newshape, order=order)
     if order not in ("C", "F"):
@@ -54,11 +63,24 @@ def reshape(a: ArrayLike, newshape: Any, order: str = "C") -> Any:
 
 @_eval_as(_np.ravel)
 def ravel(a: ArrayLike, order: str = "C") -> Any:
-    """The elements of ``a`` as a 1-D array (row-major)."""
+    """The elements of ``a`` as a 1-D array (row-major).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.ravel(np.array([[1.0, 2.0], [3.0, 4.0]]), order="F")
+        array([1., 3., 2., 4.])
+    """
     return reshape(a, (-1,), order=order)
 
 
 def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
+    """``a`` with its axes permuted (reversed if ``axes`` is None); under ``vmap``, the axes of each example.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.transpose(np.ones((2, 3, 4))).shape, ft.vmap(fnp.transpose)(np.ones((5, 2, 3))).shape
+        ((4, 3, 2), (5, 3, 2))
+    """
     n = ndim(a)
     perm = tuple(reversed(range(n))) if axes is None else tuple(normalize_axis(i, n, "axes") for i in axes)
     if sorted(perm) != list(range(n)):
@@ -68,7 +90,13 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
 
 @_eval_as(_np.moveaxis)
 def moveaxis(a: ArrayLike, source: int | Sequence[int], destination: int | Sequence[int]) -> Any:
-    """Move axes ``source`` to positions ``destination`` (ints or sequences of ints)."""
+    """Move axes ``source`` to positions ``destination`` (ints or sequences of ints).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.moveaxis(np.ones((2, 3, 4)), 0, -1).shape
+        (3, 4, 2)
+    """
     n = ndim(a)
     src: list = [source] if _is_int(source) else list(source)  # type: ignore[arg-type]
     dst: list = [destination] if _is_int(destination) else list(destination)  # type: ignore[arg-type]
@@ -87,7 +115,13 @@ def moveaxis(a: ArrayLike, source: int | Sequence[int], destination: int | Seque
 
 @_eval_as(_np.rollaxis)
 def rollaxis(a: ArrayLike, axis: int, start: int = 0) -> Any:
-    """NumPy's older ``moveaxis``: axis ``axis`` goes to just before position ``start``."""
+    """NumPy's older ``moveaxis``: axis ``axis`` goes to just before position ``start``.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.rollaxis(np.ones((2, 3, 4)), 2).shape
+        (4, 2, 3)
+    """
     n = ndim(a)
     axis = normalize_axis(axis, n)
     if not -n <= start <= n:
@@ -99,6 +133,13 @@ def rollaxis(a: ArrayLike, axis: int, start: int = 0) -> Any:
 
 @_eval_as(_np.swapaxes)
 def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
+    """``a`` with ``axis1`` and ``axis2`` exchanged.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.swapaxes(np.ones((2, 3, 4)), 0, 2).shape
+        (4, 3, 2)
+    """
     n = ndim(a)
     perm = list(range(n))
     i, j = normalize_axis(axis1, n, "axis1"), normalize_axis(axis2, n, "axis2")
@@ -107,6 +148,13 @@ def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
 
 
 def broadcast_to(a: ArrayLike, shape: Any) -> Any:
+    """``array`` broadcast to ``shape``; the gradient sums over the broadcast axes.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.sum(fnp.broadcast_to(a, (4, 2))))(np.ones(2))
+        array([4., 4.])
+    """
     shape = (shape,) if _is_int(shape) else tuple(shape)
     _np.broadcast_shapes(shape_of(a), shape)  # raises NumPy's error for incompatible shapes
     return P.broadcast_to(a, shape)
@@ -114,12 +162,26 @@ def broadcast_to(a: ArrayLike, shape: Any) -> Any:
 
 @_eval_as(_np.broadcast_arrays)
 def broadcast_arrays(*args: ArrayLike) -> tuple:
+    """The arguments broadcast to one shape; the gradient of each is summed back to its own shape.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.sum(fnp.broadcast_arrays(a, np.ones((2, 3)))[0]))(np.ones(3))
+        array([2., 2., 2.])
+    """
     shape = _np.broadcast_shapes(*(shape_of(a) for a in args))
     return tuple(P.broadcast_to(a, shape) for a in args)
 
 
 @_eval_as(_np.expand_dims)
 def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
+    """``a`` with new axes of size 1 at the positions ``axis``.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.expand_dims(np.ones((2, 3)), (0, 3)).shape
+        (1, 2, 3, 1)
+    """
     given: tuple = (axis,) if _is_int(axis) else tuple(axis)  # type: ignore[arg-type]
     n = ndim(a) + len(given)
     axes = sorted(normalize_axis(ax, n) for ax in given)
@@ -131,6 +193,14 @@ def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
 
 @_eval_as(_np.squeeze)
 def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
+    """``a`` without its axes of size 1 (or only the named ``axis``); under ``vmap`` the batch axis is never
+    squeezed.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.squeeze(np.ones((1, 3, 1))).shape, ft.vmap(fnp.squeeze)(np.ones((2, 1, 3))).shape
+        ((3,), (2, 3))
+    """
     shp = shape_of(a)
     if axis is None:
         axes = tuple(i for i, d in enumerate(shp) if d == 1)
@@ -150,17 +220,37 @@ def _atleast(rank: int, arys: tuple, layout: Callable[[tuple], tuple]) -> Any:
 
 @_eval_as(_np.atleast_1d)
 def atleast_1d(*arys: ArrayLike) -> Any:
+    """Each argument with at least one axis (a scalar becomes shape ``(1,)``).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.atleast_1d(2.0), fnp.atleast_1d(np.ones((2, 2))).shape
+        (array([2.]), (2, 2))
+    """
     return _atleast(1, arys, lambda s: (1,))
 
 
 @_eval_as(_np.atleast_2d)
 def atleast_2d(*arys: ArrayLike) -> Any:
+    """Each argument with at least two axes (new ones in front).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.atleast_2d(np.array([1.0, 2.0]))
+        array([[1., 2.]])
+    """
     return _atleast(2, arys, lambda s: (1,) + (s or (1,)))
 
 
 @_eval_as(_np.atleast_3d)
 def atleast_3d(*arys: ArrayLike) -> Any:
-    """0-d becomes (1, 1, 1), (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1), as in NumPy."""
+    """0-d becomes (1, 1, 1), (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1), as in NumPy.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.atleast_3d(np.array([1.0, 2.0])).shape
+        (1, 2, 1)
+    """
     return _atleast(3, arys, lambda s: (1, 1, 1) if not s else ((1,) + s + (1,) if len(s) == 1 else s + (1,)))
 
 
@@ -168,7 +258,13 @@ def atleast_3d(*arys: ArrayLike) -> Any:
 # Joining and splitting.
 
 def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
-    """Join arrays along an existing axis (``axis=None`` flattens them first)."""
+    """Join arrays along an existing axis (``axis=None`` flattens them first).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.sum(fnp.concatenate([a, a]) * np.arange(4.0)))(np.ones(2))
+        array([2., 4.])
+    """
     arrays = list(arrays)
     if axis is None:
         arrays, axis = [ravel(x) for x in arrays], 0
@@ -179,7 +275,14 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
 
 @_eval_as(_np.stack)
 def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
-    """Join arrays along a new axis."""
+    """Join arrays along a new axis.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.stack([np.ones(2), np.zeros(2)], axis=1)
+        array([[1., 0.],
+               [1., 0.]])
+    """
     arrays = list(arrays)
     shapes = {tuple(shape_of(x)) for x in arrays}
     if len(shapes) != 1:
@@ -190,28 +293,65 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
 
 @_eval_as(_np.hstack)
 def hstack(arrays: Sequence[ArrayLike]) -> Any:
+    """Arrays joined along their second axis (the first for 1-d arrays).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.jacfwd(lambda a: fnp.hstack([a, 2.0 * a]))(np.ones(1))
+        array([[1.],
+               [2.]])
+    """
     arrays = [atleast_1d(x) for x in arrays]
     return concatenate(arrays, 0 if ndim(arrays[0]) == 1 else 1)
 
 
 @_eval_as(_np.vstack)
 def vstack(arrays: Sequence[ArrayLike]) -> Any:
+    """Arrays joined along their first axis (1-d arrays become rows).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.vstack([np.ones(2), np.zeros(2)])
+        array([[1., 1.],
+               [0., 0.]])
+    """
     return concatenate([atleast_2d(x) for x in arrays], 0)
 
 
 @_eval_as(_np.dstack)
 def dstack(arrays: Sequence[ArrayLike]) -> Any:
+    """Arrays joined along a third axis (made at least 3-d first).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.dstack([np.ones(2), np.zeros(2)]).shape
+        (1, 2, 2)
+    """
     return concatenate([atleast_3d(x) for x in arrays], 2)
 
 
 @_eval_as(_np.column_stack)
 def column_stack(arrays: Sequence[ArrayLike]) -> Any:
-    """1-D arrays become columns; 2-D arrays are joined along their second axis."""
+    """1-D arrays become columns; 2-D arrays are joined along their second axis.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.column_stack([np.array([1.0, 2.0]), np.array([3.0, 4.0])])
+        array([[1., 3.],
+               [2., 4.]])
+    """
     return concatenate([P.reshape(x, (-1, 1)) if ndim(x) < 2 else x for x in arrays], 1)
 
 
 @_eval_as(_np.append)
 def append(arr: ArrayLike, values: ArrayLike, axis: int | None = None) -> Any:
+    """``values`` joined after ``arr`` (both flattened if ``axis`` is None).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.sum(fnp.append(a, a) * np.arange(4.0)))(np.ones(2))
+        array([2., 4.])
+    """
     if axis is None:
         return concatenate([ravel(arr), ravel(values)], 0)
     return concatenate([arr, values], axis)
@@ -220,7 +360,13 @@ def append(arr: ArrayLike, values: ArrayLike, axis: int | None = None) -> Any:
 @_eval_as(_np.array_split)
 def array_split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list:
     """Split into ``indices_or_sections`` parts (the first ones one longer if uneven) or at
-    the given indices."""
+    the given indices.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> [s.shape for s in fnp.array_split(np.ones(5), 2)]
+        [(3,), (2,)]
+    """
     axis = normalize_axis(axis, ndim(ary))
     length = shape_of(ary)[axis]
     if _is_int(indices_or_sections):
@@ -236,7 +382,13 @@ def array_split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list
 
 @_eval_as(_np.split)
 def split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list:
-    """Split into equal parts (``indices_or_sections`` must divide the axis) or at indices."""
+    """Split into equal parts (``indices_or_sections`` must divide the axis) or at indices.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.sum(fnp.split(a, 2)[1]))(np.ones(4))
+        array([0., 0., 1., 1.])
+    """
     if _is_int(indices_or_sections):
         length = shape_of(ary)[normalize_axis(axis, ndim(ary))]
         if int(indices_or_sections) <= 0 or length % int(indices_or_sections):
@@ -245,20 +397,28 @@ def split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list:
     return array_split(ary, indices_or_sections, axis)
 
 
-def _split_along(name: str, min_ndim: int, axis_of: Callable[[int], int]) -> Callable[..., list]:
+def _split_along(name: str, min_ndim: int, axis_of: Callable[[int], int],
+                 example: str) -> Callable[..., list]:
     def f(ary: ArrayLike, indices_or_sections: Any) -> list:
         if ndim(ary) < min_ndim:
             raise ValueError(f"{name} only works on arrays of {min_ndim} or more dimensions, "
                              f"got {ndim(ary)}")
         return split(ary, indices_or_sections, axis_of(ndim(ary)))
     f.__name__ = f.__qualname__ = name
-    f.__doc__ = f"NumPy's ``{name}``: ``split`` along axis {axis_of(min_ndim + 1)} (see NumPy)."
+    f.__doc__ = (f"NumPy's ``{name}``: ``split`` along axis {axis_of(min_ndim + 1)} (see NumPy).\n\n"
+                 f"Example:\n    >>> import numpy as np, functrans.numpy as fnp\n    {example}\n")
     return f
 
 
-hsplit = _split_along("hsplit", 1, lambda n: 1 if n > 1 else 0)
-vsplit = _split_along("vsplit", 2, lambda n: 0)
-dsplit = _split_along("dsplit", 3, lambda n: 2)
+hsplit = _split_along("hsplit", 1, lambda n: 1 if n > 1 else 0, """\
+>>> [s.shape for s in fnp.hsplit(np.ones((2, 4)), 2)]
+    [(2, 2), (2, 2)]""")
+vsplit = _split_along("vsplit", 2, lambda n: 0, """\
+>>> [s.shape for s in fnp.vsplit(np.ones((4, 2)), 2)]
+    [(2, 2), (2, 2)]""")
+dsplit = _split_along("dsplit", 3, lambda n: 2, """\
+>>> [s.shape for s in fnp.dsplit(np.ones((1, 2, 4)), [1])]
+    [(1, 2, 1), (1, 2, 3)]""")
 
 
 # ---------------------------------------------------------------------------------------
@@ -266,7 +426,13 @@ dsplit = _split_along("dsplit", 3, lambda n: 2)
 
 @_eval_as(_np.tile)
 def tile(A: ArrayLike, reps: Any) -> Any:  # noqa: N803 - NumPy's name
-    """``A`` repeated ``reps`` times along each axis: one broadcast between two reshapes."""
+    """``A`` repeated ``reps`` times along each axis: one broadcast between two reshapes.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.sum(fnp.tile(a, (2, 2))))(np.ones(2))
+        array([4., 4.])
+    """
     reps = (int(reps),) if _is_int(reps) else tuple(int(r) for r in reps)
     d = builtins.max(len(reps), ndim(A))
     shape = (1,) * (d - ndim(A)) + tuple(shape_of(A))
@@ -278,7 +444,13 @@ def tile(A: ArrayLike, reps: Any) -> Any:  # noqa: N803 - NumPy's name
 
 @_eval_as(_np.repeat)
 def repeat(a: ArrayLike, repeats: Any, axis: int | None = None) -> Any:
-    """Each element repeated ``repeats`` times (an int, or one count per element along ``axis``)."""
+    """Each element repeated ``repeats`` times (an int, or one count per element along ``axis``).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.sum(fnp.repeat(a, 3)))(np.ones(2))
+        array([3., 3.])
+    """
     if axis is None:
         a, axis = ravel(a), 0
     axis = normalize_axis(axis, ndim(a))
@@ -296,12 +468,27 @@ def repeat(a: ArrayLike, repeats: Any, axis: int | None = None) -> Any:
 
 @_eval_as(_np.flip)
 def flip(m: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
+    """``a`` reversed along ``axis`` (all axes if None); the gradient is reversed the same way.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.sum(fnp.flip(a) * np.array([1.0, 2.0, 3.0])))(np.zeros(3))
+        array([3., 2., 1.])
+    """
     axes = _axes(axis, ndim(m))
     return P.getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(ndim(m))))
 
 
 @_eval_as(_np.fliplr)
 def fliplr(m: ArrayLike) -> Any:
+    """``m`` reversed along its second axis (at least 2-d).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.fliplr(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        array([[2., 1.],
+               [4., 3.]])
+    """
     if ndim(m) < 2:
         raise ValueError(f"fliplr: the input must be at least 2-d, got {ndim(m)}-d")
     return flip(m, 1)
@@ -309,6 +496,14 @@ def fliplr(m: ArrayLike) -> Any:
 
 @_eval_as(_np.flipud)
 def flipud(m: ArrayLike) -> Any:
+    """``m`` reversed along its first axis (at least 1-d).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.flipud(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        array([[3., 4.],
+               [1., 2.]])
+    """
     if ndim(m) < 1:
         raise ValueError("flipud: the input must be at least 1-d, got 0-d")
     return flip(m, 0)
@@ -316,7 +511,13 @@ def flipud(m: ArrayLike) -> Any:
 
 @_eval_as(_np.roll)
 def roll(a: ArrayLike, shift: Any, axis: Any = None) -> Any:
-    """Elements shifted cyclically by ``shift`` along ``axis`` (ints or matching tuples)."""
+    """Elements shifted cyclically by ``shift`` along ``axis`` (ints or matching tuples).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.roll(np.array([1.0, 2.0, 3.0]), 1)
+        array([3., 1., 2.])
+    """
     if axis is None:
         return P.reshape(roll(ravel(a), shift, 0), tuple(shape_of(a)))
     n = ndim(a)
@@ -336,7 +537,14 @@ def roll(a: ArrayLike, shift: Any, axis: Any = None) -> Any:
 @_eval_as(_np.rot90)
 def rot90(m: ArrayLike, k: int = 1, axes: Sequence[int] = (0, 1)) -> Any:
     """Rotation by 90° ``k`` times in the plane of ``axes`` (NumPy's composition of flips and
-    a transpose)."""
+    a transpose).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.rot90(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        array([[2., 4.],
+               [1., 3.]])
+    """
     axes = tuple(axes)
     n = ndim(m)
     if len(axes) != 2:
@@ -361,7 +569,14 @@ _PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
 def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
     """NumPy's ``pad`` for the modes ``constant`` (``constant_values``), ``edge``, ``reflect``,
     ``symmetric`` and ``wrap``. Non-constant modes are gathers whose indices are NumPy's
-    own ``pad`` of ``arange``: each output element reads the input element NumPy copies."""
+    own ``pad`` of ``arange``: each output element reads the input element NumPy copies.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.array([1.0, 2.0])
+        >>> fnp.pad(x, 1, mode='edge'), ft.grad(lambda a: fnp.sum(fnp.pad(a, 1, mode='edge')))(x)
+        (array([1., 1., 2., 2.]), array([2., 2.]))
+    """
     n = ndim(array)
     if mode not in _PAD_MODES or set(kwargs) - ({"constant_values"} if mode == "constant" else set()):
         raise ValueError(f"pad: supported are mode in {_PAD_MODES} (and constant_values with "
@@ -399,7 +614,14 @@ def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any)
 
 @_eval_as(_np.diagonal)
 def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
-    """The diagonal of the ``axis1``, ``axis2`` planes, as a last axis (NumPy's layout)."""
+    """The diagonal of the ``axis1``, ``axis2`` planes, as a last axis (NumPy's layout).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda m: fnp.sum(fnp.diagonal(m)))(np.ones((2, 2)))
+        array([[1., 0.],
+               [0., 1.]])
+    """
     n = ndim(a)
     if n < 2:
         raise ValueError(f"diagonal: the array must have at least two dimensions, got {n}")
@@ -416,14 +638,28 @@ def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> A
 
 @_eval_as(_np.trace)
 def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
-    """Sum of a diagonal (NumPy's signature: any rectangular shape, ``offset``, axes)."""
+    """Sum of a diagonal (NumPy's signature: any rectangular shape, ``offset``, axes).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.trace)(np.ones((2, 3)))
+        array([[1., 0., 0.],
+               [0., 1., 0.]])
+    """
     # A sum, so small integer types widen as in NumPy (int32 -> int64).
     return P.reduce_sum(diagonal(a, offset, axis1, axis2), (ndim(a) - 2,))
 
 
 @_eval_as(_np.diag)
 def diag(v: ArrayLike, k: int = 0) -> Any:
-    """The ``k``-th diagonal of a 2-D ``v``, or the square matrix with 1-D ``v`` on it."""
+    """The ``k``-th diagonal of a 2-D ``v``, or the square matrix with 1-D ``v`` on it.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.diag(np.array([1.0, 2.0])), fnp.diag(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        (array([[1., 0.],
+               [0., 2.]]), array([1., 4.]))
+    """
     if ndim(v) == 2:
         return diagonal(v, k)
     if ndim(v) != 1:
@@ -437,6 +673,15 @@ def diag(v: ArrayLike, k: int = 0) -> Any:
 
 @_eval_as(_np.diagflat)
 def diagflat(v: ArrayLike, k: int = 0) -> Any:
+    """A matrix with the flattened ``v`` on its ``k``-th diagonal.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.diagflat(np.array([1.0, 2.0]), 1)
+        array([[0., 1., 0.],
+               [0., 0., 2.],
+               [0., 0., 0.]])
+    """
     return diag(ravel(v), k)
 
 
@@ -451,13 +696,27 @@ def _triangle(m: ArrayLike, k: int, upper: bool) -> Any:
 
 @_eval_as(_np.tril)
 def tril(m: ArrayLike, k: int = 0) -> Any:
-    """``m`` with the elements above the ``k``-th diagonal zeroed (over its last two axes)."""
+    """``m`` with the elements above the ``k``-th diagonal zeroed (over its last two axes).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda m: fnp.sum(fnp.tril(m)))(np.ones((2, 2)))
+        array([[1., 0.],
+               [1., 1.]])
+    """
     return _triangle(m, k, upper=False)
 
 
 @_eval_as(_np.triu)
 def triu(m: ArrayLike, k: int = 0) -> Any:
-    """``m`` with the elements below the ``k``-th diagonal zeroed (over its last two axes)."""
+    """``m`` with the elements below the ``k``-th diagonal zeroed (over its last two axes).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.triu(np.array([[1.0, 2.0], [3.0, 4.0]]), 1)
+        array([[0., 2.],
+               [0., 0.]])
+    """
     return _triangle(m, k, upper=True)
 
 
@@ -476,7 +735,13 @@ def _index_mode(indices: Any, size: int, mode: str | None) -> Any:
 
 @_eval_as(_np.take)
 def take(a: ArrayLike, indices: Any, axis: int | None = None, out: None = None, mode: str = "raise") -> Any:
-    """Elements of ``a`` at ``indices`` along ``axis`` (of the flattened ``a`` if ``None``)."""
+    """Elements of ``a`` at ``indices`` along ``axis`` (of the flattened ``a`` if ``None``).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.sum(fnp.take(a, np.array([0, 0, 2]))))(np.ones(3))
+        array([2., 0., 1.])
+    """
     _no_out("take", out)
     if axis is None:
         a, axis = ravel(a), 0
@@ -487,7 +752,14 @@ def take(a: ArrayLike, indices: Any, axis: int | None = None, out: None = None, 
 
 @_eval_as(_np.take_along_axis)
 def take_along_axis(arr: ArrayLike, indices: Any, axis: int | None = -1) -> Any:
-    """``arr`` gathered at ``indices`` along ``axis``, the other axes matched (broadcasting)."""
+    """``arr`` gathered at ``indices`` along ``axis``, the other axes matched (broadcasting).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.take_along_axis(np.array([[3.0, 1.0], [2.0, 4.0]]), np.array([[1], [0]]), axis=1)
+        array([[1.],
+               [2.]])
+    """
     if axis is None:
         arr, axis = ravel(arr), 0
     n = ndim(arr)
@@ -503,7 +775,13 @@ def take_along_axis(arr: ArrayLike, indices: Any, axis: int | None = -1) -> Any:
 @_eval_as(_np.argsort)
 def argsort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order: Any = None, *,
             stable: bool | None = None) -> Any:
-    """The permutation that sorts ``a`` along ``axis``; integer-valued, with no derivative."""
+    """The permutation that sorts ``a`` along ``axis``; integer-valued, with no derivative.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.argsort(np.array([3.0, 1.0, 2.0]))
+        array([1, 2, 0])
+    """
     if order is not None:
         raise ValueError("argsort: `order` (structured arrays) is not supported")
     if axis is None:
@@ -531,7 +809,14 @@ def sort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order: An
 @_eval_as(_np.searchsorted)
 def searchsorted(a: ArrayLike, v: ArrayLike, side: str = "left", sorter: Any = None) -> Any:
     """Indices where ``v`` would be inserted into the sorted 1-D ``a``: traced, it counts the
-    elements before each value (O(len(a) · size(v)), batchable in ``a`` and ``v`` alike)."""
+    elements before each value (O(len(a) · size(v)), batchable in ``a`` and ``v`` alike).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> a = np.array([1.0, 2.0, 3.0])
+        >>> fnp.searchsorted(a, np.array([0.5, 2.0, 4.0])), ft.vmap(lambda v: fnp.searchsorted(a, v))(a)
+        (array([0, 1, 3]), array([0, 1, 2]))
+    """
     if ndim(a) != 1:
         raise ValueError(f"searchsorted: `a` must be 1-d, got {ndim(a)}-d")
     if side not in ("left", "right"):
@@ -544,7 +829,14 @@ def searchsorted(a: ArrayLike, v: ArrayLike, side: str = "left", sorter: Any = N
 
 @_eval_as(_np.select)
 def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike], default: ArrayLike = 0) -> Any:
-    """The element of the first choice whose condition holds, else ``default``."""
+    """The element of the first choice whose condition holds, else ``default``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.array([-1.0, 0.5, 2.0])
+        >>> ft.grad(lambda a: fnp.sum(fnp.select([a < 0.0, a > 1.0], [-a, a ** 2])))(x)
+        array([-1.,  0.,  4.])
+    """
     condlist, choicelist = list(condlist), list(choicelist)
     if len(condlist) != len(choicelist):
         raise ValueError(f"select: condlist and choicelist must have the same length, got "
@@ -559,7 +851,13 @@ def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike], defau
 
 @_eval_as(_np.choose)
 def choose(a: ArrayLike, choices: Sequence[ArrayLike], out: None = None, mode: str = "raise") -> Any:
-    """``choices[a[i]][i]`` for every position ``i`` (all broadcast together)."""
+    """``choices[a[i]][i]`` for every position ``i`` (all broadcast together).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.choose(np.array([0, 1, 0]), [np.zeros(3), np.ones(3)])
+        array([0., 1., 0.])
+    """
     _no_out("choose", out)
     choices = list(choices)
     a = a if isinstance(a, Tracer) else _np.asarray(a)
@@ -571,7 +869,13 @@ def choose(a: ArrayLike, choices: Sequence[ArrayLike], out: None = None, mode: s
 
 @_eval_as(_np.compress)
 def compress(condition: ArrayLike, a: ArrayLike, axis: int | None = None, out: None = None) -> Any:
-    """The slices of ``a`` along ``axis`` where the concrete ``condition`` holds."""
+    """The slices of ``a`` along ``axis`` where the concrete ``condition`` holds.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.sum(fnp.compress([True, False, True], a)))(np.ones(3))
+        array([1., 0., 1.])
+    """
     _no_out("compress", out)
     keep = _np.flatnonzero(_concrete(condition, "compress"))
     return take(a, keep, axis)
@@ -579,12 +883,26 @@ def compress(condition: ArrayLike, a: ArrayLike, axis: int | None = None, out: N
 
 @_eval_as(_np.extract)
 def extract(condition: ArrayLike, arr: ArrayLike) -> Any:
+    """The elements of ``arr`` where the (concrete) ``condition`` holds, flattened; differentiable in ``arr``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> keep = np.array([True, False, True])
+        >>> ft.grad(lambda a: fnp.sum(fnp.extract(keep, a) ** 2))(np.array([1.0, 2.0, 3.0]))
+        array([2., 0., 6.])
+    """
     return take(ravel(arr), _np.flatnonzero(_concrete(condition, "extract")))
 
 
 @_eval_as(_np.delete)
 def delete(arr: ArrayLike, obj: Any, axis: int | None = None) -> Any:
-    """``arr`` without the entries ``obj`` (concrete: ints, a slice or a mask) along ``axis``."""
+    """``arr`` without the entries ``obj`` (concrete: ints, a slice or a mask) along ``axis``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(lambda a: fnp.sum(fnp.delete(a, 1)))(np.ones(3))
+        array([1., 0., 1.])
+    """
     if axis is None:
         arr, axis = ravel(arr), 0
     axis = normalize_axis(axis, ndim(arr))
@@ -595,7 +913,13 @@ def delete(arr: ArrayLike, obj: Any, axis: int | None = None) -> Any:
 @_eval_as(_np.insert)
 def insert(arr: ArrayLike, obj: Any, values: ArrayLike, axis: int | None = None) -> Any:
     """``values`` inserted before the (concrete) indices ``obj`` along ``axis``: the input and
-    the values are joined, then gathered in the order NumPy's own ``insert`` gives indices."""
+    the values are joined, then gathered in the order NumPy's own ``insert`` gives indices.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.insert(np.array([1.0, 2.0]), 1, 9.0)
+        array([1., 9., 2.])
+    """
     if axis is None:
         arr, axis = ravel(arr), 0
     n = ndim(arr)
@@ -621,28 +945,63 @@ def insert(arr: ArrayLike, obj: Any, values: ArrayLike, axis: int | None = None)
 # Results whose size depends on the values: concrete values only (not under vmap).
 
 def nonzero(a: ArrayLike) -> tuple:
-    """Indices of the non-zero elements; needs a concrete ``a`` (the result's size depends on it)."""
+    """Indices of the non-zero elements; needs a concrete ``a`` (the result's size depends on it).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.nonzero(np.array([[0, 1], [2, 0]]))
+        (array([0, 1]), array([1, 0]))
+    """
     return _np.nonzero(_concrete(a, "nonzero"))
 
 
 def flatnonzero(a: ArrayLike) -> Any:
+    """The indices of the non-zero elements of the flattened ``a``; needs a concrete ``a``.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.flatnonzero(np.array([[0, 1], [2, 0]]))
+        array([1, 2])
+    """
     return _np.flatnonzero(_concrete(a, "flatnonzero"))
 
 
 def argwhere(a: ArrayLike) -> Any:
+    """The indices of the non-zero elements, one row each; needs a concrete ``a`` (the result's size depends
+    on its values).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.argwhere(np.array([[0, 1], [2, 0]]))
+        array([[0, 1],
+               [1, 0]])
+    """
     return _np.argwhere(_concrete(a, "argwhere"))
 
 
 @_eval_as(_np.count_nonzero)
 def count_nonzero(a: ArrayLike, axis: Any = None, *, keepdims: bool = False) -> Any:
-    """The number of non-zero elements (computed on traced values too: its size is static)."""
+    """The number of non-zero elements (computed on traced values too: its size is static).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.count_nonzero(np.array([[0, 1], [2, 3]]), axis=0)
+        array([1, 2])
+    """
     return sum(P.ne(a, 0), axis=axis, keepdims=keepdims)
 
 
 def unique(ar: ArrayLike, return_index: bool = False, return_inverse: bool = False,
            return_counts: bool = False, axis: int | None = None) -> Any:
     """NumPy's ``unique`` of a concrete ``ar``; the values are a gather of the first occurrence
-    of each, so they keep their derivative (which goes to that occurrence)."""
+    of each, so they keep their derivative (which goes to that occurrence).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.array([3.0, 1.0, 3.0])
+        >>> fnp.unique(x), ft.grad(lambda a: fnp.sum(fnp.unique(a)))(x)
+        (array([1., 3.]), array([1., 1., 0.]))
+    """
     found = _np.unique(_concrete(ar, "unique"), return_index=True, return_inverse=return_inverse,
                        return_counts=return_counts, axis=axis)  # type: ignore[call-overload]
     values = take(ar, found[1], axis)

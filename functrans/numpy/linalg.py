@@ -102,7 +102,14 @@ def _to_last_two(x: Any, row: int, col: int) -> Any:
 
 @_eval_as(np.linalg.vector_norm)
 def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:  # noqa: A002
-    """The array API's vector norm: over all axes (flattened) when ``axis`` is None."""
+    """The array API's vector norm: over all axes (flattened) when ``axis`` is None.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> v = np.array([3.0, 4.0])
+        >>> fnp.linalg.vector_norm(v), ft.grad(fnp.linalg.vector_norm)(v)
+        (np.float64(5.0), array([0.6, 0.8]))
+    """
     if axis is None:
         out = _vector_norm(P.reshape(x, (-1,)), ord, 0)
         return _keep(out, ndim(x), tuple(range(ndim(x))), keepdims)
@@ -116,7 +123,15 @@ def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any
 
 @_eval_as(np.linalg.matrix_norm)
 def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Any:  # noqa: A002
-    """The array API's matrix norm over the last two axes."""
+    """The array API's matrix norm over the last two axes.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> m = np.array([[3.0, 1.0], [1.0, 3.0]])
+        >>> fnp.linalg.matrix_norm(m), ft.grad(fnp.linalg.matrix_norm)(m)
+        (np.float64(4.47213595499958), array([[0.67082039, 0.2236068 ],
+               [0.2236068 , 0.67082039]]))
+    """
     return norm(x, ord, (-2, -1), keepdims)
 
 
@@ -474,7 +489,15 @@ def qr(a: Any, mode: str = "reduced") -> tuple:
 
 @_eval_as(np.linalg.svdvals)
 def svdvals(x: Any, /) -> Any:
-    """The singular values (descending) of a matrix or of each matrix in a stack."""
+    """The singular values (descending) of a matrix or of each matrix in a stack.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> m = np.array([[3.0, 1.0], [1.0, 3.0]])
+        >>> fnp.linalg.svdvals(m), ft.grad(lambda a: fnp.linalg.svdvals(a)[0])(np.diag([2.0, 1.0]))
+        (array([4., 2.]), array([[1., 0.],
+               [0., 0.]]))
+    """
     return svd_p.bind(x)[1]
 
 
@@ -579,7 +602,13 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple:
 
 @_eval_as(np.linalg.matrix_rank)
 def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:  # noqa: N803
-    """The number of singular values above ``tol`` (NumPy's default: S.max() · max(M, N) · eps)."""
+    """The number of singular values above ``tol`` (NumPy's default: S.max() · max(M, N) · eps).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.linalg.matrix_rank(np.array([[1.0, 2.0], [2.0, 4.0]]))
+        np.int64(1)
+    """
     if ndim(A) < 2:
         return P.convert_element_type(P.ne(count_nonzero(A), 0), np.int64)
     s = svdvals(A)
@@ -595,7 +624,13 @@ def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any =
 @_eval_as(np.linalg.cond)
 def cond(x: Any, p: Any = None) -> Any:
     """The condition number: ratio of extreme singular values (p None, 2, -2), else
-    ``norm(x, p) * norm(inv(x), p)``."""
+    ``norm(x, p) * norm(inv(x), p)``.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.linalg.cond(np.array([[3.0, 1.0], [1.0, 3.0]]))
+        np.float64(2.0000000000000004)
+    """
     if p in (None, 2, -2):
         s = svdvals(x)
         first, last = s[..., 0], s[..., -1]
@@ -606,7 +641,13 @@ def cond(x: Any, p: Any = None) -> Any:
 @_eval_as(np.linalg.multi_dot)
 def multi_dot(arrays: Any, *, out: Any = None) -> Any:
     """The product of a chain of matrices, in the cheapest order (NumPy's); a 1-D first
-    (last) argument is a row (column) vector."""
+    (last) argument is a row (column) vector.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.linalg.multi_dot([np.ones(2), np.eye(2), np.array([1.0, 2.0])])
+        np.float64(3.0)
+    """
     if out is not None:
         raise TypeError("multi_dot: `out` is not supported (functrans arrays are immutable)")
     arrays = list(arrays)
@@ -647,22 +688,50 @@ def _chain(arrays: list, split: Any, i: int, j: int) -> Any:
 
 
 def matrix_transpose(x: Any, /) -> Any:
+    """The transpose of the last two axes (of each matrix in a stack).
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.linalg.matrix_transpose(np.ones((5, 2, 3))).shape
+        (5, 3, 2)
+    """
     return _mT(x)
 
 
 def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Any:
-    """The array API's trace: over the last two axes."""
+    """The array API's trace: over the last two axes.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.linalg.trace(np.arange(8.0).reshape(2, 2, 2))
+        array([ 3., 11.])
+    """
     out = _trace(x, offset, -2, -1)
     return out if dtype is None else P.convert_element_type(out, dtype)
 
 
 def diagonal(x: Any, /, *, offset: int = 0) -> Any:
-    """The array API's diagonal: of the last two axes."""
+    """The array API's diagonal: of the last two axes.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.linalg.diagonal(np.arange(8.0).reshape(2, 2, 2))
+        array([[0., 3.],
+               [4., 7.]])
+    """
     return _diagonal(x, offset, -2, -1)
 
 
 @_eval_as(np.linalg.vecdot)
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """The dot product along ``axis``, broadcasting the other axes (conjugating ``x1``); its gradients are
+    ``x2`` and ``x1``.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> ft.grad(fnp.linalg.vecdot, argnums=(0, 1))(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+        (array([3., 4.]), array([1., 2.]))
+    """
     return _sum(P.mul(x1, x2), axis=axis)
 
 
