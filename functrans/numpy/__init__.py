@@ -81,6 +81,8 @@ def array(object: ArrayLike, dtype: Any = None, *, copy: bool = True, order: str
         array([1., 2.], dtype=float32)
     """
     if not _core._active:
+        if copy is True and order == "K" and not ndmin:      # the common call, without keywords
+            return _np.array(object, dtype)
         return _np.array(object, dtype, copy=copy, order=order, ndmin=ndmin)
     out = asarray(object, dtype)
     if ndim(out) < ndmin:
@@ -97,7 +99,7 @@ def asarray(a: ArrayLike, dtype: Any = None) -> Any:
         array([1., 2.], dtype=float32)
     """
     if not _core._active:
-        return _np.asarray(a, dtype=dtype)
+        return _np.asarray(a, dtype)
     if isinstance(a, Tracer):
         return a if dtype is None or a.dtype == dtype else P.convert_element_type(a, dtype)
     if isinstance(a, (list, tuple)) and builtins.any(isinstance(x, Tracer) for x in _flat(a)):

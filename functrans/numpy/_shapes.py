@@ -81,6 +81,8 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
         >>> fnp.transpose(np.ones((2, 3, 4))).shape, ft.vmap(fnp.transpose)(np.ones((5, 2, 3))).shape
         ((4, 3, 2), (5, 3, 2))
     """
+    if not _core._active:                      # eval fast path: nothing can be traced
+        return _np.transpose(a, axes)
     n = ndim(a)
     perm = tuple(reversed(range(n))) if axes is None else tuple(normalize_axis(i, n, "axes") for i in axes)
     if sorted(perm) != list(range(n)):
@@ -155,6 +157,8 @@ def broadcast_to(a: ArrayLike, shape: Any) -> Any:
         >>> ft.grad(lambda a: fnp.sum(fnp.broadcast_to(a, (4, 2))))(np.ones(2))
         array([4., 4.])
     """
+    if not _core._active:                      # eval fast path: nothing can be traced
+        return _np.broadcast_to(a, shape)
     shape = (shape,) if _is_int(shape) else tuple(shape)
     _np.broadcast_shapes(shape_of(a), shape)  # raises NumPy's error for incompatible shapes
     return P.broadcast_to(a, shape)
@@ -265,6 +269,8 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
         >>> ft.grad(lambda a: fnp.sum(fnp.concatenate([a, a]) * np.arange(4.0)))(np.ones(2))
         array([2., 4.])
     """
+    if not _core._active:                      # eval fast path: nothing can be traced
+        return _np.concatenate(arrays, axis)
     arrays = list(arrays)
     if axis is None:
         arrays, axis = [ravel(x) for x in arrays], 0
@@ -952,6 +958,8 @@ def nonzero(a: ArrayLike) -> tuple:
         >>> fnp.nonzero(np.array([[0, 1], [2, 0]]))
         (array([0, 1]), array([1, 0]))
     """
+    if not _core._active:                      # eval fast path: nothing can be traced
+        return _np.nonzero(a)
     return _np.nonzero(_concrete(a, "nonzero"))
 
 
