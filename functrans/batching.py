@@ -9,7 +9,7 @@ move the batch axis only when they must.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import math
 
@@ -29,6 +29,8 @@ defer_rules: dict[Primitive, Callable[..., Any]] = {}
 
 class BatchTracer(Tracer):
     __slots__ = ("val", "bdim")
+
+    _trace: BatchTrace
 
     def __init__(self, trace: BatchTrace, val: Any, bdim: int):
         self._trace = trace
@@ -119,11 +121,13 @@ class ScaledTracer(BatchTracer):
 class BatchTrace(Trace):
     __slots__ = ("axis_size",)
 
+    parent: Trace        # a transform always runs above another trace
+
     def __init__(self, parent: Trace, axis_size: int, transform: str = "vmap"):
         super().__init__(parent, transform)
         self.axis_size = axis_size
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+    def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         vals: list | None = None
         dims: list = []
         scaled = False
