@@ -43,7 +43,7 @@ class BatchTracer(Tracer):
         return shape[:self.bdim] + shape[self.bdim + 1:]
 
     @property
-    def dtype(self) -> Any:  # type: ignore[override]
+    def dtype(self) -> Any:
         return self.val.dtype
 
     def concrete(self) -> Any:
@@ -89,11 +89,11 @@ class ScaledTracer(BatchTracer):
         return shape[:self.bdim] + shape[self.bdim + 1:]
 
     @property
-    def dtype(self) -> Any:  # type: ignore[override]
+    def dtype(self) -> Any:
         return dtype_of(self.scale if self.base is None else self.base)
 
     @property
-    def val(self) -> Any:  # type: ignore[override]
+    def val(self) -> Any:
         if self._dense is None:
             self._dense = self._basis() if self.base is None else self._scaled()
         return self._dense

@@ -299,7 +299,7 @@ class PrimalTracer(Tracer):
         return self.primal.shape
 
     @property
-    def dtype(self) -> Any:  # type: ignore[override]
+    def dtype(self) -> Any:
         return self.primal.dtype
 
     def concrete(self) -> Any:

@@ -560,11 +560,11 @@ _defextremum(reduce_max_p)
 _defextremum(reduce_min_p)
 
 
-def reduce_max(x: Any, axes: tuple, keepdims: bool = False) -> Any:
+def reduce_max(x: Any, axes: tuple | None, keepdims: bool = False) -> Any:
     return reduce_max_p.bind(x, axes=axes, keepdims=keepdims)
 
 
-def reduce_min(x: Any, axes: tuple, keepdims: bool = False) -> Any:
+def reduce_min(x: Any, axes: tuple | None, keepdims: bool = False) -> Any:
     return reduce_min_p.bind(x, axes=axes, keepdims=keepdims)
 
 

@@ -81,7 +81,8 @@ def array(object: ArrayLike, dtype: Any = None, *, copy: bool = True, order: str
         array([1., 2.], dtype=float32)
     """
     if not _core._active:
-        return _np.array(object, dtype, copy=copy, order=order, ndmin=ndmin)
+        # NumPy's stubs take these flags only as literals, not variables.
+        return _np.array(object, dtype, copy=copy, order=order, ndmin=ndmin)  # type: ignore[call-overload]
     out = asarray(object, dtype)
     if ndim(out) < ndmin:
         out = P.reshape(out, (1,) * (ndmin - ndim(out)) + tuple(shape_of(out)))
@@ -117,7 +118,9 @@ def zeros_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = 
     """Zeros shaped like ``a``: a plain NumPy array even for a traced ``a`` (a constant)."""
     if not isinstance(a, Tracer):
         plain = dtype is None and shape is None
-        return _np.zeros_like(a) if plain else _np.zeros_like(a, dtype, order, subok, shape)
+        # NumPy's stubs take order only as a literal, not a str variable.
+        return (_np.zeros_like(a) if plain
+                else _np.zeros_like(a, dtype, order, subok, shape))  # type: ignore[call-overload]
     return _np.zeros(*_like(a, dtype, shape))
 
 
@@ -126,7 +129,9 @@ def ones_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = T
     """Ones shaped like ``a``: a plain NumPy array even for a traced ``a``."""
     if not isinstance(a, Tracer):
         plain = dtype is None and shape is None
-        return _np.ones_like(a) if plain else _np.ones_like(a, dtype, order, subok, shape)
+        # NumPy's stubs take order only as a literal, not a str variable.
+        return (_np.ones_like(a) if plain
+                else _np.ones_like(a, dtype, order, subok, shape))  # type: ignore[call-overload]
     return _np.ones(*_like(a, dtype, shape))
 
 
@@ -135,14 +140,17 @@ def empty_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = 
     """An uninitialised array shaped like ``a`` (plain NumPy, also for a traced ``a``)."""
     if not isinstance(a, Tracer):
         plain = dtype is None and shape is None
-        return _np.empty_like(a) if plain else _np.empty_like(a, dtype, order, subok, shape)
+        # NumPy's stubs take order only as a literal, not a str variable.
+        return (_np.empty_like(a) if plain
+                else _np.empty_like(a, dtype, order, subok, shape))  # type: ignore[call-overload]
     return _np.empty(*_like(a, dtype, shape))
 
 
 def full(shape: Any, fill_value: ArrayLike, dtype: Any = None, order: str = "C") -> Any:
     """An array of ``shape`` filled with ``fill_value`` (traced if ``fill_value`` is)."""
     if not isinstance(fill_value, Tracer):
-        return _np.full(shape, fill_value, dtype, order)
+        # NumPy's stubs take these flags only as literals, not variables.
+        return _np.full(shape, fill_value, dtype, order)  # type: ignore[call-overload]
     shape = (shape,) if isinstance(shape, (int, _np.integer)) else tuple(shape)
     return P.broadcast_to(fill_value if dtype is None else astype(fill_value, dtype), shape)
 
@@ -154,8 +162,9 @@ def full_like(a: ArrayLike, fill_value: ArrayLike, dtype: Any = None, order: str
     if not isinstance(fill_value, Tracer):
         if not isinstance(a, Tracer):
             plain = dtype is None and shape is None
-            return (_np.full_like(a, fill_value) if plain
-                    else _np.full_like(a, fill_value, dtype, order, subok, shape))
+            # NumPy's stubs take order only as a literal, not a str variable.
+            return (_np.full_like(a, fill_value) if plain else
+                    _np.full_like(a, fill_value, dtype, order, subok, shape))  # type: ignore[call-overload]
         shape, dtype = _like(a, dtype, shape)
         return _np.full(shape, fill_value, dtype)
     shape, dtype = _like(a if isinstance(a, Tracer) else _np.asarray(a), dtype, shape)
@@ -172,7 +181,8 @@ def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = 
         array([0. , 0.5, 1. ])
     """
     if not _any_traced(start, stop):
-        return _np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
+        # NumPy's stubs take these flags only as literals, not variables.
+        return _np.linspace(start, stop, num, endpoint, retstep, dtype, axis)  # type: ignore[call-overload]
     div = (num - 1) if endpoint else num
     out_dtype = _numpy_dtype(_np.linspace, start, stop, num, endpoint, False, dtype, axis)
     dt = _result_dtype(start, stop, float(num))
@@ -228,7 +238,8 @@ def _numpy_dtype(fun: Any, *args: Any) -> Any:
 def meshgrid(*xi: ArrayLike, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> Any:
     """Coordinate matrices from coordinate vectors; traced vectors give traced grids."""
     if not _any_traced(*xi):
-        return _np.meshgrid(*xi, copy=copy, sparse=sparse, indexing=indexing)
+        # NumPy's stubs take these flags only as literals, not variables.
+        return _np.meshgrid(*xi, copy=copy, sparse=sparse, indexing=indexing)  # type: ignore[call-overload]
     if indexing not in ("xy", "ij"):
         raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
     n = len(xi)
