@@ -8,7 +8,7 @@ transforms are vmaps over a basis of jvps or pullbacks, never Python loops.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Sequence, Union, cast
 
 import math
 
@@ -321,7 +321,8 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, *,
         axes = tree.broadcast_prefix((prefix, 0), (args, kwargs), "vmap in_axes")
         arg_of = [i for i, a in enumerate(args) for _ in tree.leaves(a)] + [
             f"{k!r}" for k in sorted(kwargs) for _ in tree.leaves(kwargs[k])]
-        dims, sizes = [], []
+        dims: list[int | None] = []
+        sizes: list[tuple[int | str, int, int]] = []
         for x, ax, i in zip(flat, axes, arg_of):
             if ax is None:
                 dims.append(None)
@@ -457,7 +458,9 @@ def _run_chunks(run: Callable[[int, int], tuple[list, Any, list]], size: int,
     concatenation); traced leaves are concatenated at the end.
     """
     results: list = []
-    out_tree = axes = None
+    out_tree: Any = None
+    axes: list | None = None
+    flat: list | None
     for start in range(0, size, step):
         stop = min(size, start + step)
         flat, out_tree, axes = run(start, stop)
@@ -475,8 +478,9 @@ def _run_chunks(run: Callable[[int, int], tuple[list, Any, list]], size: int,
                     results[k] = r = [r[(slice(None),) * ax + (slice(0, start),)]]
                 r.append(o)
         flat = o = None  # the chunk's outputs are copied: free them before the next chunk
+    # axes is None only if no chunk ran, and then results is empty too
     return [r if type(r) is np.ndarray else r[0] if ax is None or len(r) == 1 else
-            P.concatenate(r, ax) for r, ax in zip(results, axes)], out_tree
+            P.concatenate(r, ax) for r, ax in zip(results, cast(list, axes))], out_tree
 
 
 def _with_axis(o: np.ndarray, ax: int, size: int) -> tuple:

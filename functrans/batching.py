@@ -9,7 +9,7 @@ move the batch axis only when they must.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import math
 
@@ -30,6 +30,8 @@ defer_rules: dict[Primitive, Callable[..., Any]] = {}
 class BatchTracer(Tracer):
     __slots__ = ("val", "bdim")
 
+    _trace: BatchTrace
+
     def __init__(self, trace: BatchTrace, val: Any, bdim: int):
         self._trace = trace
         self.val = val
@@ -41,7 +43,7 @@ class BatchTracer(Tracer):
         return shape[:self.bdim] + shape[self.bdim + 1:]
 
     @property
-    def dtype(self) -> Any:  # type: ignore[override]
+    def dtype(self) -> Any:
         return self.val.dtype
 
     def concrete(self) -> Any:
@@ -87,11 +89,11 @@ class ScaledTracer(BatchTracer):
         return shape[:self.bdim] + shape[self.bdim + 1:]
 
     @property
-    def dtype(self) -> Any:  # type: ignore[override]
+    def dtype(self) -> Any:
         return dtype_of(self.scale if self.base is None else self.base)
 
     @property
-    def val(self) -> Any:  # type: ignore[override]
+    def val(self) -> Any:
         if self._dense is None:
             self._dense = self._basis() if self.base is None else self._scaled()
         return self._dense
@@ -119,11 +121,13 @@ class ScaledTracer(BatchTracer):
 class BatchTrace(Trace):
     __slots__ = ("axis_size",)
 
+    parent: Trace        # a transform always runs above another trace
+
     def __init__(self, parent: Trace, axis_size: int, transform: str = "vmap"):
         super().__init__(parent, transform)
         self.axis_size = axis_size
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+    def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         vals: list | None = None
         dims: list = []
         scaled = False

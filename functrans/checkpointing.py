@@ -67,10 +67,10 @@ def remat(fun: Callable[..., Any]) -> Callable[..., Any]:
         mask = [_is_operand(x) for x in flat]
         rebuild, consts = closure_convert(fun, is_tracer)
         if rebuild is None and all(mask):
-            flat_fun = shared.get(in_tree)
-            if flat_fun is None:
-                flat_fun = shared[in_tree] = shared_flat_fun(in_tree)
-            outs = remat_p.bind(*flat, fun=flat_fun, name=name)
+            cached = shared.get(in_tree)
+            if cached is None:
+                cached = shared[in_tree] = shared_flat_fun(in_tree)
+            outs = remat_p.bind(*flat, fun=cached, name=name)
             return tree.unflatten(box.out_tree, list(outs))
         static = [None if m else x for x, m in zip(flat, mask)]
         n_args = sum(mask)

@@ -13,7 +13,7 @@ The current trace is per thread, so transforms running in different threads neve
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -83,7 +83,7 @@ class Trace:
         self.transform = transform
         self.alive = True
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+    def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.process: a Trace subclass must implement "
                                   f"process(prim, args, params) to apply '{prim.name}'")
 
@@ -98,7 +98,7 @@ class EvalTrace(Trace):
 
     __slots__ = ()
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+    def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         return prim.impl(*args, **params)
 
 
@@ -206,6 +206,7 @@ class Tracer:
     __slots__ = ("_trace",)
     __array_priority__ = 1000
 
+    _trace: Trace
     shape: tuple
     dtype: Any
 
@@ -291,12 +292,14 @@ class PrimalTracer(Tracer):
 
     __slots__ = ("primal",)
 
+    primal: Any
+
     @property
     def shape(self) -> tuple:  # type: ignore[override]
         return self.primal.shape
 
     @property
-    def dtype(self) -> Any:  # type: ignore[override]
+    def dtype(self) -> Any:
         return self.primal.dtype
 
     def concrete(self) -> Any:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import threading
 import types
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import numpy as np
 
@@ -44,7 +44,7 @@ __all__ = ["custom_vjp", "custom_jvp", "closure_convert", "custom_vjp_call_p", "
 
 def differentiating() -> bool:
     """True if a jvp or vjp trace is running in this thread (else custom rules are not needed)."""
-    t = core.current_trace()
+    t: core.Trace | None = core.current_trace()
     while t is not None:
         if isinstance(t, (JVPTrace, VJPTrace)):
             return True
@@ -121,7 +121,7 @@ def _convert(obj: Any, found: list, dynamic: Callable[[Any], bool], seen: frozen
 def _convert_function(fn: types.FunctionType, found: list, dynamic: Callable[[Any], bool],
                       seen: frozenset, depth: int) -> Callable[[Any], Any] | None:
     cells = fn.__closure__ or ()
-    cell_builders = []
+    cell_builders: list[Callable[[Any], Any] | None] = []
     for cell in cells:
         try:
             contents = cell.cell_contents
@@ -218,7 +218,7 @@ def _check_like(rule: str, what: str, got: Any, like: Any, labels: Sequence[str]
     if got_tree != like_tree:
         raise TypeError(f"{rule} returned {what} with structure {got_tree}; expected the structure "
                         f"{like_tree} of {labels[0] if len(labels) == 1 else 'the reference'}")
-    out = []
+    out: list = []
     for k, (g, ref) in enumerate(zip(got_flat, like_flat)):
         where = labels[0] if len(like_flat) == 1 else f"{labels[0]} (leaf {k})"
         if g is None:
@@ -257,9 +257,9 @@ class _Store:
     __slots__ = ("out_tree", "n_out", "res_tree", "res_static", "res_mask")
 
     def __init__(self) -> None:
-        self.out_tree = None
-        self.n_out = None
-        self.res_tree = None
+        self.out_tree: tree.PyTreeDef | None = None     # all three set when the rule first runs
+        self.n_out: int | None = None
+        self.res_tree: tree.PyTreeDef | None = None
         self.res_static: list = []
         self.res_mask: list = []
 
@@ -344,7 +344,7 @@ class _CustomFunction:
     def __init__(self, fun: Callable[..., Any], *, nondiff_argnums: Sequence[int] = ()):
         if not callable(fun):
             raise TypeError(f"custom_{self.kind}: expected a function, got {type(fun).__name__}")
-        functools.update_wrapper(self, fun)
+        functools.update_wrapper(self, fun)  # type: ignore[arg-type]  # callable: subclasses define __call__
         self.fun = fun
         self.nondiff_argnums = tuple(int(i) for i in nondiff_argnums)
 
@@ -464,7 +464,8 @@ class custom_vjp(_CustomFunction):
             *spec.operands, fwd=_vjp_fwd_flat(spec, store, self.rule_name, self),
             bwd=_vjp_bwd_flat(spec, store, self.rule_name), store=store,
             diff_mask=spec.diff_mask, kinds=tuple(spec.kinds), name=name)
-        return tree.unflatten(store.out_tree, list(outs[:store.n_out]))
+        # bind ran fwd, which set the output structure
+        return tree.unflatten(cast(tree.PyTreeDef, store.out_tree), list(outs[:store.n_out]))
 
 
 def _short(x: Any) -> str:
@@ -524,8 +525,9 @@ def _vjp_bwd_flat(spec: _Args, store: _Store, rule_name: str) -> Callable[..., l
     def bwd_flat(res: Sequence[Any], ct: Sequence[Any], operands: Sequence[Any]) -> list:
         it = iter(res)
         res_flat = [next(it) if m else s for m, s in zip(store.res_mask, store.res_static)]
-        residuals = tree.unflatten(store.res_tree, res_flat)
-        g = tree.unflatten(store.out_tree, list(ct))
+        # bwd runs after fwd, which set both structures
+        residuals = tree.unflatten(cast(tree.PyTreeDef, store.res_tree), res_flat)
+        g = tree.unflatten(cast(tree.PyTreeDef, store.out_tree), list(ct))
         _, nondiff_args, (_, bwd) = spec.unpack(operands)
         cts = bwd(*nondiff_args, residuals, g)
         n = len(spec.diff_pos)
@@ -677,7 +679,7 @@ class custom_jvp(_CustomFunction):
         outs = custom_jvp_call_p.bind(
             *spec.operands, fun=_jvp_fun_flat(spec, store), jvp=_jvp_rule_flat(spec, store, rule),
             store=store, diff_mask=spec.diff_mask, kinds=tuple(spec.kinds), name=name)
-        return tree.unflatten(store.out_tree, list(outs))
+        return tree.unflatten(cast(tree.PyTreeDef, store.out_tree), list(outs))   # set by the rule bind ran
 
 
 def _set_out_tree(store: _Store, out_tree: Any, n: int, what: str) -> None:

@@ -11,7 +11,7 @@ in functrans operations, so outer transforms differentiate or batch the rule its
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .core import EVAL, PrimalTracer, Primitive, Trace, _state, add_any, trace_call, zeros_like_p
 
@@ -20,6 +20,8 @@ jvp_rules: dict[Primitive, Callable[..., Any]] = {}
 
 class JVPTracer(PrimalTracer):
     __slots__ = ("tangent",)
+
+    _trace: JVPTrace
 
     def __init__(self, trace: JVPTrace, primal: Any, tangent: Any):
         self._trace = trace
@@ -30,13 +32,15 @@ class JVPTracer(PrimalTracer):
 class JVPTrace(Trace):
     __slots__ = ()
 
+    parent: Trace        # a transform always runs above another trace
+
     def __init__(self, parent: Trace, transform: str = "jvp"):
         super().__init__(parent, transform)
 
     def lift(self, primal: Any, tangent: Any) -> Any:
         return primal if tangent is None else JVPTracer(self, primal, tangent)
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+    def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         primals: list | None = None
         tangents: list = []
         for i, x in enumerate(args):
@@ -97,7 +101,7 @@ def deflinear(prim: Primitive) -> None:
 
 
 def jvp_flat(fun: Callable[..., Any], primals: list, tangents: list,
-             transform: str = "jvp") -> tuple[Any, Any, JVPTrace]:
+             transform: str = "jvp") -> tuple[Any, JVPTrace]:
     """Run ``fun`` on tracers of a new JVP trace; ``(out, trace)``, the trace for unpacking."""
     trace = JVPTrace(_state.trace, transform)
     out = trace_call(trace, fun, [trace.lift(p, t) for p, t in zip(primals, tangents)])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 import threading
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import math
 
@@ -21,6 +21,9 @@ from .core import Primitive, Tracer, add_p, concrete_value, dtype_of, op1, op2, 
 from .errors import ConcretizationError
 from .forward import defjvp, deflinear, jvp_rules
 from .reverse import defvjp, defvjp_all, vjp_rules
+
+Unary = Callable[[Any], Any]              # the functions applying a primitive of one / two arguments
+Binary = Callable[[Any, Any], Any]
 
 # ---------------------------------------------------------------------------------------
 # Registration helpers shared by many primitives.
@@ -200,7 +203,7 @@ defvjp(mul_p, lambda ct, ans, x, y: unbroadcast(mul(ct, y), x),
 defbroadcasting(mul_p)
 
 
-mul = op2(mul_p)
+mul: Binary = op2(mul_p)
 
 
 div_p = Primitive("div", _arith(operator.truediv, np.true_divide))
@@ -210,17 +213,17 @@ defvjp(div_p, lambda ct, ans, x, y: unbroadcast(div(ct, y), x),
 defbroadcasting(div_p)
 
 
-div = op2(div_p)
+div: Binary = op2(div_p)
 
 
-neg_p = Primitive("neg", lambda x: -x if isinstance(x, np.generic) else np.negative(x),
+neg_p = Primitive("neg", lambda x: -x if isinstance(x, np.generic) else np.negative(x),  # type: ignore[operator]
                   residuals="avals")
 deflinear(neg_p)
 defvjp(neg_p, lambda ct, ans, x: neg(ct))
 defvectorized(neg_p)
 
 
-neg = op1(neg_p)
+neg: Unary = op1(neg_p)
 
 
 def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
@@ -319,6 +322,14 @@ defbroadcasting(arctan2_p)
 
 arctan2 = op2(arctan2_p)
 
+# Made below by _unary and _nondiff; declared here for the rules that refer to them first.
+trunc: Unary
+floor_divide: Binary
+cos: Unary
+cosh: Unary
+sqrt: Unary
+sign: Unary
+
 
 def _defmodulo(prim: Primitive, quotient: Callable[[Any, Any], Any]) -> None:
     """``x - y * quotient(x, y)`` with a piecewise-constant quotient: derivatives 1 and -q."""
@@ -402,7 +413,7 @@ conj_p = Primitive("conj", np.conjugate, residuals="avals")
 deflinear(conj_p)
 defvjp(conj_p, lambda ct, ans, x: conj(ct))
 defvectorized(conj_p)
-conj = op1(conj_p)
+conj: Unary = op1(conj_p)
 
 real_p = Primitive("real", np.real, residuals="avals")
 deflinear(real_p)
@@ -439,7 +450,7 @@ mask_p = Primitive("mask", _mask_impl)
 defjvp(mask_p, lambda t, ans, x, keep: broadcast_like(mask(t, keep), ans))
 defvjp(mask_p, lambda ct, ans, x, keep: unbroadcast(mask(ct, keep), x))
 defbroadcasting(mask_p)
-mask = op2(mask_p)
+mask: Binary = op2(mask_p)
 
 select_p = Primitive("select", np.where)
 
@@ -538,7 +549,8 @@ def _sum_impl(x: Any, axes: tuple | None, keepdims: bool) -> Any:
             out = ones @ flat if lead else flat @ ones
             kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
             return out.reshape(kept if keepdims else tuple(d for i, d in enumerate(x.shape) if i not in axes))
-    return np.add.reduce(x, axis=axes, keepdims=keepdims)
+    # NumPy's stubs accept keepdims only as a literal True or False, not a bool variable.
+    return np.add.reduce(x, axis=axes, keepdims=keepdims)  # type: ignore[call-overload]
 
 
 reduce_sum_p = Primitive("reduce_sum", _sum_impl, residuals="avals")
@@ -573,11 +585,11 @@ _defextremum(reduce_max_p)
 _defextremum(reduce_min_p)
 
 
-def reduce_max(x: Any, axes: tuple, keepdims: bool = False) -> Any:
+def reduce_max(x: Any, axes: tuple | None, keepdims: bool = False) -> Any:
     return reduce_max_p.bind(x, axes=axes, keepdims=keepdims)
 
 
-def reduce_min(x: Any, axes: tuple, keepdims: bool = False) -> Any:
+def reduce_min(x: Any, axes: tuple | None, keepdims: bool = False) -> Any:
     return reduce_min_p.bind(x, axes=axes, keepdims=keepdims)
 
 
@@ -1155,7 +1167,7 @@ def _parts(trace: BatchTrace, v: Any, d: int | None) -> tuple | None:
     return None if d is None else (v, d, None)
 
 
-def _scaling(trace: BatchTrace, v: Any, d: int | None, y: Any, keep: bool = False) -> Any:
+def _scaling(trace: BatchTrace, v: Any, d: int, y: Any, keep: bool = False) -> Any:
     """``v * y`` (``where(y, v, 0)`` with ``keep``) for an unbatched ``y``, kept pending, or None.
 
     A zero of the basis times inf or NaN, or a masked inf or NaN, would not be zero, so those
@@ -1198,7 +1210,7 @@ def _same_base(trace: BatchTrace, vals: list, dims: list) -> tuple | None:
         return None
     if first[0] is None and any(v.lead != vals[0].lead or v.shape != vals[0].shape for v in vals):
         return None
-    return first[0], first[1], [p[2] for p in parts]
+    return first[0], first[1], [p[2] for p in cast("list[tuple]", parts)]     # no None: checked above
 
 
 def _scaled_mul(trace: BatchTrace, vals: list, dims: list) -> Any:

@@ -14,7 +14,7 @@ in functrans operations: differentiating the backward pass gives higher derivati
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 from numpy import ndarray
 
@@ -28,6 +28,8 @@ _new = object.__new__
 class VJPTracer(PrimalTracer):
     __slots__ = ("slot",)
 
+    _trace: VJPTrace
+
     def __init__(self, trace: VJPTrace, primal: Any, slot: int):
         self._trace = trace
         self.primal = primal
@@ -37,9 +39,11 @@ class VJPTracer(PrimalTracer):
 class VJPTrace(Trace):
     __slots__ = ("tape", "num_slots")
 
+    parent: Trace        # a transform always runs above another trace
+
     def __init__(self, parent: Trace, transform: str = "vjp"):
         super().__init__(parent, transform)
-        self.tape: list[tuple] = []
+        self.tape: list[Any] = []      # node tuples; backward_pass(consume=True) sets them to None
         self.num_slots = 0
 
     def new_input(self, primal: Any) -> VJPTracer:
@@ -47,7 +51,7 @@ class VJPTrace(Trace):
         self.num_slots = slot + 1
         return VJPTracer(self, primal, slot)
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+    def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         # The hottest function of reverse mode: calls of one and two arguments are unrolled,
         # and nodes share the argnums tuples.
         n = len(args)
@@ -179,7 +183,7 @@ def defvjp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
                 return (rule(ct, ans, *primals, **params) if params else rule(ct, ans, *primals),)
             return [rule(ct, ans, *primals, **params) if i == 0 else None for i in argnums]
     elif len(rules) == 2 and None not in rules:
-        first, second = rules
+        first, second = cast("tuple[Callable[..., Any], Callable[..., Any]]", rules)   # no None, checked
 
         def vjp(ct: Any, ans: Any, primals: Sequence, params: dict, argnums: Sequence) -> Any:
             if params:

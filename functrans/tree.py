@@ -8,7 +8,7 @@ lists. A :class:`PyTreeDef` records the structure, so it can be compared and reb
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Hashable, Iterable, NamedTuple
+from typing import Any, Callable, Hashable, Iterable, NamedTuple, cast
 
 __all__ = ["flatten", "unflatten", "map", "leaves", "structure", "register", "PyTreeDef",
            "all_leaves", "flatten_as", "broadcast_prefix"]
@@ -18,7 +18,7 @@ _builtin_map = map
 
 class _NodeType(NamedTuple):
     flatten: Callable[[Any], tuple[Iterable[Any], Hashable]]
-    unflatten: Callable[[Hashable, list], Any]
+    unflatten: Callable[[Any, list], Any]     # receives the aux that flatten returned
 
 
 _registry: dict[type, _NodeType] = {}
@@ -26,7 +26,7 @@ _leaf_types: set = set()     # types seen to be leaves (arrays, numbers, tracers
 
 
 def register(cls: type, flatten: Callable[[Any], tuple[Iterable[Any], Hashable]],
-             unflatten: Callable[[Hashable, list], Any]) -> type:
+             unflatten: Callable[[Any, list], Any]) -> type:
     """Make ``cls`` a container: ``flatten(obj) -> (children, aux)``, ``unflatten(aux, children)``.
 
     Example:
@@ -59,11 +59,11 @@ def _node_type(x: Any) -> _NodeType | None:
     if node is not None or cls in _leaf_types:
         return node
     if isinstance(x, tuple) and hasattr(cls, "_fields"):          # NamedTuple
-        node = _NodeType(lambda t: (tuple(t), None), lambda _, ch, cls=cls: cls(*ch))
+        node = _NodeType(lambda t: (tuple(t), None), lambda _, ch: cls(*ch))
     elif dataclasses.is_dataclass(x) and not isinstance(x, type):
         names = tuple(f.name for f in dataclasses.fields(x))
         node = _NodeType(lambda obj: ([getattr(obj, n) for n in names], None),
-                         lambda _, ch, cls=cls: _new_dataclass(cls, names, ch))
+                         lambda _, ch: _new_dataclass(cls, names, ch))
     else:
         if cls is not type:      # classes themselves may become dataclasses later
             _leaf_types.add(cls)
@@ -73,7 +73,7 @@ def _node_type(x: Any) -> _NodeType | None:
 
 
 def _new_dataclass(cls: type, names: tuple, children: list) -> Any:
-    obj = object.__new__(cls)
+    obj: Any = object.__new__(cls)
     for name, child in zip(names, children):
         object.__setattr__(obj, name, child)
     return obj
@@ -262,14 +262,16 @@ def broadcast_prefix(prefix: Any, tree: Any, what: str) -> list:
     out: list = []
 
     def walk(p: Any, t: Any) -> None:
-        if p is None or _node_type(p) is None:
+        p_node = _node_type(p)
+        if p is None or p_node is None:
             out.extend([p] * len(leaves(t)))
             return
         if type(p) is not type(t) and not (isinstance(p, (list, tuple)) and isinstance(t, (list, tuple))):
             raise ValueError(f"{what} must be a prefix of the arguments' structure: got a "
                              f"{type(p).__name__} where the arguments have {structure(t)}")
-        p_children, p_aux = _node_type(p).flatten(p)
-        t_children, t_aux = _node_type(t).flatten(t)
+        t_node = cast(_NodeType, _node_type(t))     # a container like p, checked above
+        p_children, p_aux = p_node.flatten(p)
+        t_children, t_aux = t_node.flatten(t)
         p_children, t_children = list(p_children), list(t_children)
         if len(p_children) != len(t_children) or (isinstance(p, dict) and p_aux != t_aux):
             raise ValueError(f"{what} must be a prefix of the arguments' structure: got "

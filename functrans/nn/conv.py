@@ -104,6 +104,8 @@ def _im2col(x: np.ndarray, k_hw: tuple, out_hw: tuple, strides: tuple,
         return cols.reshape(n * ho * wo, kh * kw * c)
     x = np.ascontiguousarray(x)
     s0, s1, s2, s3 = x.strides
+    shape: tuple[int, ...]
+    steps: tuple[int, ...]
     if rw == 1:     # (kw, c) is one contiguous run: one axis of the view
         shape, steps = (n, ho, wo, kh, kw * c), (s0, s1 * sh, s2 * sw, s1 * rh, s3)
     else:
@@ -313,17 +315,17 @@ def conv_padding(padding: Any, in_hw: Sequence[int], k_hw: Sequence[int], stride
         if mode == "VALID":
             return ((0, 0), (0, 0))
         if mode == "SAME":
-            pads = []
+            pads: list[tuple[int, int]] = []
             for n, k, s, d in zip(in_hw, k_hw, strides, rhs_dilation):
                 out = -(-n // s)
                 total = max((out - 1) * s + _dilate(k, d) - n, 0)
                 pads.append((total // 2, total - total // 2))
             return tuple(pads)
         raise ValueError(f"conv2d: padding must be 'VALID', 'SAME' or explicit pairs, got {padding!r}")
-    pads = tuple(_pair(p, "each padding entry") for p in padding)
-    if len(pads) != 2:
+    explicit = tuple(_pair(p, "each padding entry") for p in padding)
+    if len(explicit) != 2:
         raise ValueError(f"conv2d: explicit padding needs two (low, high) pairs, got {padding!r}")
-    return pads
+    return explicit
 
 
 def conv2d(x: Any, w: Any, strides: Any = (1, 1), padding: Any = "VALID", *,

@@ -7,7 +7,7 @@ TensorFlow). Parameters are float32 unless ``dtype`` says otherwise.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import numpy as np
 
@@ -200,7 +200,8 @@ class MaxPool2D(Module):
         self.padding = padding
 
     def __call__(self, x: Any) -> Any:
-        return _windows("MaxPool2D", x, self.pool_size, self.strides, self.padding, -np.inf, fnp.max)
+        strides = cast(tuple, self.strides)      # None only as the field's default
+        return _windows("MaxPool2D", x, self.pool_size, strides, self.padding, -np.inf, fnp.max)
 
 
 class AvgPool2D(Module):
@@ -221,7 +222,8 @@ class AvgPool2D(Module):
         self.strides = self.pool_size if strides is None else _pair(strides, "strides")
 
     def __call__(self, x: Any) -> Any:
-        return _windows("AvgPool2D", x, self.pool_size, self.strides, "VALID", 0.0, fnp.mean)
+        strides = cast(tuple, self.strides)      # None only as the field's default
+        return _windows("AvgPool2D", x, self.pool_size, strides, "VALID", 0.0, fnp.mean)
 
 
 class Flatten(Module):

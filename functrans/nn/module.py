@@ -18,6 +18,7 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+from typing_extensions import dataclass_transform
 
 from .. import tree
 from ..core import Tracer
@@ -49,6 +50,7 @@ def _is_child(value: Any) -> bool:
     return False
 
 
+@dataclass_transform(eq_default=False)     # subclasses become dataclasses in __init_subclass__
 class Module:
     """Base class of layers: a dataclass and a pytree whose children are its arrays.
 
@@ -75,14 +77,14 @@ class Module:
         cls._ft_custom_init = custom_init
         dataclasses.dataclass(cls, init=not custom_init, repr=False,
                               eq=False)
-        names = tuple(f.name for f in dataclasses.fields(cls))
+        names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]  # a dataclass now
         tree.register(cls, lambda m: _flatten(m, names),
                       lambda aux, children: _unflatten(cls, aux, children))
 
     def __repr__(self) -> str:  # dataclass reprs of big arrays are unreadable: show shapes
         parts = []
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name, None)
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]  # every subclass is a dataclass
+            v: Any = getattr(self, f.name, None)
             if is_array(v):
                 v = f"{type(v).__name__}{tuple(np.shape(v)) if not isinstance(v, Tracer) else v.shape}"
             else:
@@ -106,7 +108,7 @@ def _flatten(module: Module, names: tuple) -> tuple[list, tuple]:
 
 def _unflatten(cls: type, aux: tuple, children: list) -> Module:
     child_names, static = aux
-    obj = object.__new__(cls)
+    obj: Module = object.__new__(cls)
     for name, value in zip(child_names, children):
         object.__setattr__(obj, name, value)
     for name, value in static:

@@ -83,7 +83,8 @@ def array(object: ArrayLike, dtype: Any = None, *, copy: bool = True, order: str
     if not _core._active:
         if copy is True and order == "K" and not ndmin:      # the common call, without keywords
             return _np.array(object, dtype)
-        return _np.array(object, dtype, copy=copy, order=order, ndmin=ndmin)
+        # NumPy's stubs take these flags only as literals, not variables.
+        return _np.array(object, dtype, copy=copy, order=order, ndmin=ndmin)  # type: ignore[call-overload]
     out = asarray(object, dtype)
     if ndim(out) < ndmin:
         out = P.reshape(out, (1,) * (ndmin - ndim(out)) + tuple(shape_of(out)))
@@ -132,7 +133,9 @@ def zeros_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = 
     """
     if not isinstance(a, Tracer):
         plain = dtype is None and shape is None
-        return _np.zeros_like(a) if plain else _np.zeros_like(a, dtype, order, subok, shape)
+        # NumPy's stubs take order only as a literal, not a str variable.
+        return (_np.zeros_like(a) if plain
+                else _np.zeros_like(a, dtype, order, subok, shape))  # type: ignore[call-overload]
     return _np.zeros(*_like(a, dtype, shape))
 
 
@@ -147,7 +150,9 @@ def ones_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = T
     """
     if not isinstance(a, Tracer):
         plain = dtype is None and shape is None
-        return _np.ones_like(a) if plain else _np.ones_like(a, dtype, order, subok, shape)
+        # NumPy's stubs take order only as a literal, not a str variable.
+        return (_np.ones_like(a) if plain
+                else _np.ones_like(a, dtype, order, subok, shape))  # type: ignore[call-overload]
     return _np.ones(*_like(a, dtype, shape))
 
 
@@ -162,7 +167,9 @@ def empty_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = 
     """
     if not isinstance(a, Tracer):
         plain = dtype is None and shape is None
-        return _np.empty_like(a) if plain else _np.empty_like(a, dtype, order, subok, shape)
+        # NumPy's stubs take order only as a literal, not a str variable.
+        return (_np.empty_like(a) if plain
+                else _np.empty_like(a, dtype, order, subok, shape))  # type: ignore[call-overload]
     return _np.empty(*_like(a, dtype, shape))
 
 
@@ -175,7 +182,8 @@ def full(shape: Any, fill_value: ArrayLike, dtype: Any = None, order: str = "C")
         (array([7., 7.]), array(6.))
     """
     if not isinstance(fill_value, Tracer):
-        return _np.full(shape, fill_value, dtype, order)
+        # NumPy's stubs take these flags only as literals, not variables.
+        return _np.full(shape, fill_value, dtype, order)  # type: ignore[call-overload]
     shape = (shape,) if isinstance(shape, (int, _np.integer)) else tuple(shape)
     return P.broadcast_to(fill_value if dtype is None else astype(fill_value, dtype), shape)
 
@@ -193,8 +201,9 @@ def full_like(a: ArrayLike, fill_value: ArrayLike, dtype: Any = None, order: str
     if not isinstance(fill_value, Tracer):
         if not isinstance(a, Tracer):
             plain = dtype is None and shape is None
-            return (_np.full_like(a, fill_value) if plain
-                    else _np.full_like(a, fill_value, dtype, order, subok, shape))
+            # NumPy's stubs take order only as a literal, not a str variable.
+            return (_np.full_like(a, fill_value) if plain else
+                    _np.full_like(a, fill_value, dtype, order, subok, shape))  # type: ignore[call-overload]
         shape, dtype = _like(a, dtype, shape)
         return _np.full(shape, fill_value, dtype)
     shape, dtype = _like(a if isinstance(a, Tracer) else _np.asarray(a), dtype, shape)
@@ -211,7 +220,8 @@ def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = 
         array([0. , 0.5, 1. ])
     """
     if not _any_traced(start, stop):
-        return _np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
+        # NumPy's stubs take these flags only as literals, not variables.
+        return _np.linspace(start, stop, num, endpoint, retstep, dtype, axis)  # type: ignore[call-overload]
     div = (num - 1) if endpoint else num
     out_dtype = _numpy_dtype(_np.linspace, start, stop, num, endpoint, False, dtype, axis)
     dt = _result_dtype(start, stop, float(num))
@@ -285,7 +295,8 @@ def meshgrid(*xi: ArrayLike, copy: bool = True, sparse: bool = False, indexing: 
         (3, 2)
     """
     if not _any_traced(*xi):
-        return _np.meshgrid(*xi, copy=copy, sparse=sparse, indexing=indexing)
+        # NumPy's stubs take these flags only as literals, not variables.
+        return _np.meshgrid(*xi, copy=copy, sparse=sparse, indexing=indexing)  # type: ignore[call-overload]
     if indexing not in ("xy", "ij"):
         raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
     n = len(xi)

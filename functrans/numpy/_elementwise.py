@@ -1002,5 +1002,14 @@ def clip(a: ArrayLike, a_min: ArrayLike = _NO_VALUE, a_max: ArrayLike = _NO_VALU
     return a
 
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in
-           ("annotations", "builtins", "Any", "ArrayLike", "P", "Tracer", "dtype_of")]
+__all__ = ["abs", "absolute", "add", "allclose", "angle", "arccos", "arccosh", "arcsin", "arcsinh", "arctan",
+           "arctan2", "arctanh", "around", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "cbrt",
+           "ceil", "clip", "conj", "conjugate", "copysign", "cos", "cosh", "deg2rad", "degrees", "divide",
+           "divmod", "equal", "exp", "exp2", "expm1", "fabs", "fix", "float_power", "floor", "floor_divide",
+           "fmax", "fmin", "fmod", "greater", "greater_equal", "heaviside", "hypot", "imag", "invert",
+           "isclose", "iscomplex", "isfinite", "isinf", "isnan", "isneginf", "isposinf", "isreal", "ldexp",
+           "less", "less_equal", "log", "log10", "log1p", "log2", "logaddexp", "logaddexp2", "logical_and",
+           "logical_not", "logical_or", "logical_xor", "maximum", "minimum", "mod", "modf", "multiply",
+           "nan_to_num", "negative", "not_equal", "positive", "power", "rad2deg", "radians", "real",
+           "reciprocal", "remainder", "rint", "round", "sigmoid", "sign", "signbit", "sin", "sinc", "sinh",
+           "sqrt", "square", "subtract", "tan", "tanh", "true_divide", "trunc", "where"]

@@ -52,11 +52,13 @@ def install_tracer_methods(at_cls: type) -> None:
                     ("__itruediv__", P.div), ("__ipow__", P.pow), ("__imatmul__", fnp.matmul),
                     ("__ifloordiv__", P.floor_divide), ("__imod__", P.remainder)):
         setattr(Tracer, name, _inplace(name, f))
-    Tracer.__neg__ = P.neg  # type: ignore[assignment]
-    Tracer.__pos__ = lambda self: self  # type: ignore[assignment]
-    Tracer.__abs__ = P.abs  # type: ignore[assignment]
-    Tracer.__invert__ = P.invert  # type: ignore[assignment]
-    Tracer.__getitem__ = fnp.getitem  # type: ignore[attr-defined]
+    # Attached here at import time, so mypy sees a Tracer class without them (and reads a
+    # dunder on the class as an operator applied to it).
+    Tracer.__neg__ = P.neg  # type: ignore[operator]
+    Tracer.__pos__ = lambda self: self  # type: ignore[operator]
+    Tracer.__abs__ = P.abs  # type: ignore[attr-defined]
+    Tracer.__invert__ = P.invert  # type: ignore[operator]
+    Tracer.__getitem__ = fnp.getitem  # type: ignore[misc]
     Tracer.__iter__ = lambda self: (self[i] for i in range(len(self)))  # type: ignore[attr-defined]
     Tracer.T = property(lambda self: fnp.transpose(self))  # type: ignore[attr-defined]
     Tracer.mT = property(lambda self: fnp.swapaxes(self, -1, -2))  # type: ignore[attr-defined]

@@ -341,7 +341,9 @@ def average(a: ArrayLike, axis: Any = None, weights: ArrayLike = None, returned:
         array([0.25, 0.75])
     """
     if not _core._active:
-        return _np.average(a, axis=axis, weights=weights, returned=returned, keepdims=keepdims)
+        # NumPy's stubs take these flags only as literals, not variables.
+        return _np.average(  # type: ignore[call-overload]
+            a, axis=axis, weights=weights, returned=returned, keepdims=keepdims)
     nd = ndim(a)
     axes = _axes(axis, nd)
     if weights is None:
@@ -583,8 +585,10 @@ def quantile(a: ArrayLike, q: ArrayLike, axis: Any = None, out: Any = None,
         array([1. , 2.5, 3.7])
     """
     if not _core._active:
-        return _np.quantile(a, q, axis=axis, out=out, overwrite_input=overwrite_input,
-                            method=method, keepdims=keepdims)
+        # NumPy's stubs take these flags only as literals, not variables.
+        return _np.quantile(  # type: ignore[call-overload]
+            a, q, axis=axis, out=out, overwrite_input=overwrite_input,
+            method=method, keepdims=keepdims)
     _no_out(out, "quantile")
     if method != "linear":
         raise ValueError(f"quantile: only method='linear' is supported on traced values, got "
@@ -630,8 +634,10 @@ def percentile(a: ArrayLike, q: ArrayLike, axis: Any = None, out: Any = None,
         array([0. , 0.5, 0.5, 0. ])
     """
     if not _core._active:
-        return _np.percentile(a, q, axis=axis, out=out, overwrite_input=overwrite_input,
-                              method=method, keepdims=keepdims)
+        # NumPy's stubs take these flags only as literals, not variables.
+        return _np.percentile(  # type: ignore[call-overload]
+            a, q, axis=axis, out=out, overwrite_input=overwrite_input,
+            method=method, keepdims=keepdims)
     q = q / 100.0 if isinstance(q, float) else _np.true_divide(concrete_value(q), 100)
     return quantile(a, q, axis=axis, out=out, method=method, keepdims=keepdims)
 

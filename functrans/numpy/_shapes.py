@@ -50,7 +50,8 @@ def reshape(a: ArrayLike, newshape: Any, order: str = "C") -> Any:
         array([1., 2., 3., 4.])
     """
     if not _core._active:                      # eval fast path: nothing can be traced
-        return _np.reshape(a, newshape, order=order)
+        # NumPy's stubs take these flags only as literals, not variables.
+        return _np.reshape(a, newshape, order=order)  # type: ignore[call-overload]
     if order not in ("C", "F"):
         raise ValueError(f"reshape: only order='C' or 'F' is supported for traced values, got "
                          f"order={order!r}; pass one of them explicitly")
