@@ -18,11 +18,13 @@ from typing import Any, Callable, Sequence, cast
 
 from numpy import ndarray
 
-from .core import EVAL, PrimalTracer, Primitive, Trace, _state, add_any, aval_of, trace_call, zeros_like_p
+from .core import (EVAL, PrimalTracer, Primitive, Trace, _state, add_any, add_p, aval_of, op2, trace_call,
+                   zeros_like_p)
 
 vjp_rules: dict[Primitive, Callable[..., Any]] = {}
 _FIRST, _SECOND, _BOTH = (0,), (1,), (0, 1)     # argnums shared by the nodes of most calls
 _new = object.__new__
+add = op2(add_p)     # accumulates fan-out cotangents (a primitive: NumPy only in impls)
 
 
 class VJPTracer(PrimalTracer):
@@ -157,12 +159,12 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
             if c is not None:
                 slot = slots[0]
                 previous = cts[slot]
-                cts[slot] = c if previous is None else previous + c
+                cts[slot] = c if previous is None else add(previous, c)
             continue
         for slot, c in zip(slots, in_cts):
             if c is not None:
                 previous = cts[slot]
-                cts[slot] = c if previous is None else previous + c
+                cts[slot] = c if previous is None else add(previous, c)
     if consume:
         tape.clear()
     return [cts[s] for s in in_slots]
