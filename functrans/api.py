@@ -75,8 +75,11 @@ def _split_args(fun: Callable[..., Any], args: tuple, kwargs: dict, argnums: tup
 
 def _flat_diff_inputs(values: tuple, name: str, labels: Sequence[str]) -> tuple[list, Any]:
     flat, treedef = tree.flatten(values)
-    label_of = [lab for v, lab in zip(values, labels) for _ in tree.leaves(v)]
-    return [_diff_input(x, name, lab) for x, lab in zip(flat, label_of)], treedef
+    for k, x in enumerate(flat):
+        if type(x) is not np.ndarray or x.dtype.kind not in "fc":    # the common case costs no more
+            label_of = [lab for v, lab in zip(values, labels) for _ in tree.leaves(v)]
+            flat[k] = _diff_input(x, name, label_of[k])
+    return flat, treedef
 
 
 def _split_aux(out: Any, has_aux: bool, name: str) -> tuple[Any, Any]:
@@ -196,7 +199,7 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
             raise TypeError(f"grad requires a real floating-point output, got dtype "
                             f"{dtype_of(value)}; pass holomorphic=True for a holomorphic function "
                             f"of complex inputs, or use ft.value_and_pullback")
-        seed = np.ones((), dtype=dtype_of(value))
+        seed = np.array(1, dtype=dtype_of(value))
         grads = tree.unflatten(rev.in_tree, rev.input_cotangents([seed], consume=True))
         g = grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)
         return ((rev.out, rev.aux) if has_aux else rev.out), g

@@ -532,7 +532,7 @@ def expand_reduced(ct: Any, x: Any, axes: tuple, keepdims: bool) -> Any:
     shape = shape_of(x)
     axes = all_axes(axes, x)
     if not keepdims:
-        ct = reshape(ct, tuple(1 if i in axes else n for i, n in enumerate(shape)))
+        ct = reshape_p.bind(ct, shape=tuple([1 if i in axes else n for i, n in enumerate(shape)]))
     return broadcast_to(ct, shape)
 
 
@@ -543,7 +543,7 @@ def _sum_impl(x: Any, axes: tuple | None, keepdims: bool) -> Any:
         n, k = x.ndim, len(axes)
         if axes == tuple(range(k)) or axes == tuple(range(n - k, n)):
             lead = axes[0] == 0
-            m = int(np.prod(x.shape[:k] if lead else x.shape[n - k:]))
+            m = math.prod(x.shape[:k] if lead else x.shape[n - k:])
             flat = x.reshape((m, -1) if lead else (-1, m))
             ones = np.ones(m, dtype=x.dtype)
             out = ones @ flat if lead else flat @ ones
@@ -731,14 +731,21 @@ def transpose(x: Any, perm: tuple) -> Any:
 def _broadcast_to_impl(x: Any, shape: tuple) -> Any:
     """``np.broadcast_to`` (a read-only view), built directly: NumPy's version costs ~3 µs of
     Python, which every reduction's cotangent pays."""
-    x = np.asarray(x)
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
     lead = len(shape) - x.ndim
-    if lead < 0 or any(d != 1 and d != n for d, n in zip(x.shape, shape[lead:])):
+    if lead < 0:
         return np.broadcast_to(x, shape)          # NumPy's error for incompatible shapes
-    strides = (0,) * lead + tuple(0 if d == 1 and n != 1 else st
-                                  for d, n, st in zip(x.shape, shape[lead:], x.strides))
+    strides = [0] * lead
+    for d, n, st in zip(x.shape, shape[lead:], x.strides):
+        if d == n:
+            strides.append(st)
+        elif d == 1:
+            strides.append(0)
+        else:
+            return np.broadcast_to(x, shape)
     try:
-        out = np.ndarray(shape, x.dtype, x, 0, strides)
+        out = np.ndarray(shape, x.dtype, x, 0, tuple(strides))
     except (ValueError, TypeError):               # a non-contiguous view exports no buffer
         return np.broadcast_to(x, shape)
     out.flags.writeable = False

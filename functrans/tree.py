@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Hashable, Iterable, NamedTuple, cast
 
+from numpy import ndarray
+
 __all__ = ["flatten", "unflatten", "map", "leaves", "structure", "register", "PyTreeDef",
            "all_leaves", "flatten_as", "broadcast_prefix"]
 
@@ -97,7 +99,7 @@ class PyTreeDef:
         self.node = node                     # None marks a leaf
         self.aux = aux
         self.children = children
-        self.num_leaves = 1 if node is None else sum(c.num_leaves for c in children)
+        self.num_leaves = 1 if node is None else sum([c.num_leaves for c in children])
         self._hash: int | None = None
 
     def __eq__(self, other: object) -> bool:
@@ -151,12 +153,19 @@ def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[li
 
 
 def _flatten(x: Any, leaves: list, is_leaf: Callable[[Any], bool] | None) -> PyTreeDef:
+    cls = type(x)
+    if is_leaf is None:      # every transform call flattens: arrays and plain containers first
+        if cls is ndarray:
+            leaves.append(x)
+            return LEAF
+        if cls is tuple or cls is list:
+            return PyTreeDef(cls, None, tuple([_flatten(c, leaves, None) for c in x]))
     node = None if is_leaf is not None and is_leaf(x) else _node_type(x)
     if node is None:
         leaves.append(x)
         return LEAF
     children, aux = node.flatten(x)
-    return PyTreeDef(type(x), aux, tuple(_flatten(c, leaves, is_leaf) for c in children))
+    return PyTreeDef(cls, aux, tuple([_flatten(c, leaves, is_leaf) for c in children]))
 
 
 def unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
@@ -177,10 +186,15 @@ def unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
 
 
 def _unflatten(treedef: PyTreeDef, it: Any) -> Any:
-    if treedef.node is None:
+    node = treedef.node
+    if node is None:
         return next(it)
-    children = [_unflatten(c, it) for c in treedef.children]
-    return _registry[treedef.node].unflatten(treedef.aux, children)
+    children = [next(it) if c.node is None else _unflatten(c, it) for c in treedef.children]
+    if node is tuple:
+        return tuple(children)
+    if node is list:
+        return children
+    return _registry[node].unflatten(treedef.aux, children)
 
 
 def leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list:

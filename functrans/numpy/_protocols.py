@@ -8,6 +8,7 @@ not have raises a ``TypeError`` rather than silently dropping the derivative.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -119,6 +120,7 @@ _UFUNC_REDUCTIONS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimu
                      "logical_and": "all", "logical_or": "any"}
 
 
+@functools.lru_cache(maxsize=None)      # the namespaces are fixed once imported
 def _lookup(name: str, module: str = "numpy") -> Any:
     """The functrans.numpy function for NumPy's ``module.name``, or None if there is none.
 
@@ -155,7 +157,7 @@ def _check_alive(self: Any, where: str) -> None:
 
 def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
     name = ufunc.__name__
-    _check_alive(self, f"numpy.{name}")
+    _check_alive(self, "numpy." + name)
     if method == "__call__" and not kwargs:
         f = _lookup(name)
         if f is not None:

@@ -9,6 +9,7 @@ extrema share the derivative equally, products are exact at zeros.
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any, Sequence
 
 import numpy as _np
@@ -70,6 +71,8 @@ def normalize_axis(axis: int, ndim: int, argname: str = "axis") -> int:
 def _axes(axis: int | Sequence[int] | None, ndim: int) -> tuple:
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and -ndim <= axis < ndim:     # the common case, without the sort
+        return (axis + ndim if axis < 0 else axis,)
     if isinstance(axis, (int, _np.integer)):
         axis = (axis,)
     return tuple(sorted(normalize_axis(int(a), ndim) for a in axis))
@@ -77,7 +80,7 @@ def _axes(axis: int | Sequence[int] | None, ndim: int) -> tuple:
 
 def _count(a: ArrayLike, axes: tuple) -> int:
     shp = shape_of(a)
-    return int(_np.prod([shp[i] for i in axes], dtype=_np.int64))
+    return math.prod([shp[i] for i in axes])
 
 
 def _no_out(out: Any, name: str) -> None:
@@ -125,7 +128,9 @@ def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
     _no_out(out, "mean")
     axes = _axes(axis, ndim(a))
     count = _count(a, axes)
-    total = sum(a, axis=axes, dtype=dtype, keepdims=keepdims)
+    if dtype is not None:
+        a = P.convert_element_type(a, dtype)
+    total = P.reduce_sum(a, axes, keepdims) if axes or keepdims else a
     return P.div(total, count) if dtype_of(total).kind in "fc" else P.div(total, float(count))
 
 
