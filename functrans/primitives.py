@@ -366,6 +366,7 @@ arccosh_p, arccosh = _unary("arccosh", np.arccosh, lambda ans, x: 1.0 / sqrt(x *
 arctanh_p, arctanh = _unary("arctanh", np.arctanh, lambda ans, x: 1.0 / (1.0 - x * x))
 exp_p, exp = _unary("exp", np.exp, lambda ans, x: ans, "ans")
 log_p, log = _unary("log", np.log, lambda ans, x: 1.0 / x)
+vjp_rules[log_p] = lambda ct, ans, primals, params, argnums: (div(ct, primals[0]),)   # one pass, not two
 log1p_p, log1p = _unary("log1p", np.log1p, lambda ans, x: 1.0 / (1.0 + x))
 expm1_p, expm1 = _unary("expm1", np.expm1, lambda ans, x: ans + 1.0, "ans")
 sqrt_p, sqrt = _unary("sqrt", np.sqrt, lambda ans, x: 0.5 / ans, "ans")

@@ -178,6 +178,8 @@ def unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
         {'a': 10, 'b': (20, 30)}
     """
     leaves = list(leaves)
+    if treedef is LEAF and len(leaves) == 1:
+        return leaves[0]
     if len(leaves) != treedef.num_leaves:
         raise ValueError(f"unflatten: the structure {treedef} has {treedef.num_leaves} leaves, "
                          f"got {len(leaves)}")
@@ -229,6 +231,8 @@ def map(f: Callable[..., Any], tree: Any, *rest: Any,
         {'x': 11.0, 'y': [22.0]}
     """
     flat, treedef = flatten(tree, is_leaf)
+    if treedef is LEAF and not rest:       # a single array: no structure to rebuild
+        return f(tree)
     others = [flatten_as(treedef, r, "tree.map argument") for r in rest]
     return unflatten(treedef, [f(*xs) for xs in zip(flat, *others)])
 
