@@ -556,7 +556,7 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *,
     """The Jacobian by forward mode: one jvp, vmapped over the input basis.
 
     ``chunk_size`` bounds memory by mapping that many basis columns at a time.
-    ``holomorphic=True`` checks that the inputs are complex (see :func:`jacrev`).
+    ``holomorphic=True`` checks that the inputs and outputs are complex (see :func:`jacrev`).
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
@@ -575,6 +575,9 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *,
         def push(*ts: Any) -> Any:
             return jvp(partial, dargs, tree.unflatten(in_tree, ts))[1]
         out_flat, out_tree = _map_basis(push, in_flat, chunk_size=chunk_size)
+        if holomorphic:
+            for c in out_flat:
+                _check_holomorphic((), c, "jacfwd")
         blocks = []
         for c in out_flat:
             out_shape = tuple(shape_of(c)[1:])

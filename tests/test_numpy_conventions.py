@@ -207,6 +207,9 @@ def test_holomorphic_grad():
         ft.grad(lambda z: fnp.abs(z), holomorphic=True)(1j)
     with pytest.raises(TypeError, match="jacfwd with holomorphic=True requires complex inputs"):
         ft.jacfwd(lambda x: x, holomorphic=True)(np.ones(2))
+    with pytest.raises(TypeError, match="jacfwd with holomorphic=True requires a complex output, "
+                                        "got dtype float64"):
+        ft.jacfwd(lambda z: fnp.abs(z), holomorphic=True)(Z)
 
 
 # ---- creation ------------------------------------------------------------------------------
