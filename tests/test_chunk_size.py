@@ -120,6 +120,42 @@ def test_vmap_chunked(chunk):
     np.testing.assert_allclose(full["const"], ys * 2.0)
 
 
+def f_rules(x, dtype=np.float32):
+    """Reaches every rule of the symbolic basis: products with a matrix on either side, a
+    sum of its elements, selections, negation, a dtype change, and cumsum (no rule: the
+    basis window is materialised)."""
+    y = -fnp.where(x > 0, fnp.sin(x), 2.0 * x) * fnp.sum(x * x)
+    z = (W.T @ (W @ y)).astype(dtype).astype(np.float64)
+    return fnp.concatenate([z + fnp.cumsum(x), (x @ W.T) ** 2])
+
+
+def fd_jacobian(f, x, eps=1e-6):
+    return np.stack([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(len(x))], -1)
+
+
+@pytest.mark.parametrize("jac", [ft.jacrev, ft.jacfwd])
+@pytest.mark.parametrize("chunk", CHUNKS)
+def test_chunks_of_the_symbolic_basis(jac, chunk):
+    """Each chunk maps a window of the basis' rows, kept symbolic like the whole basis."""
+    full = jac(f_rules)(X)
+    assert_same(jac(f_rules, chunk_size=chunk)(X), full)
+    np.testing.assert_allclose(full, fd_jacobian(lambda x: np.asarray(f_rules(x, np.float64)), X),
+                               rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@pytest.mark.parametrize("chunk", [1, 3, N - 1, 2 * N])
+def test_batch_jacobian_chunks_share_the_window(mode, chunk):
+    """batch_jacobian's basis windows repeat over the examples (the lead axes)."""
+    xb = RNG.standard_normal((3, N))
+    g = lambda x: fnp.cumsum(fnp.tanh(x @ W.T) * fnp.sum(x ** 2, axis=1, keepdims=True), axis=1)
+    full = ft.batch_jacobian(g, mode=mode)(xb)
+    assert_same(ft.batch_jacobian(g, mode=mode, chunk_size=chunk)(xb), full)
+    for b in range(3):
+        np.testing.assert_allclose(full[b], fd_jacobian(lambda x: np.asarray(g(x[None]))[0], xb[b]),
+                                   rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_chunked_dtype_preserved(dtype):
     x = X.astype(dtype)
@@ -143,6 +179,9 @@ def test_chunked_under_outer_transforms():
     xs = RNG.standard_normal((3, N))
     vm = ft.vmap(ft.jacfwd(f_vec, chunk_size=2))(xs)
     np.testing.assert_allclose(vm, np.stack([jac_closed(x) for x in xs]), rtol=1e-12, atol=1e-14)
+    for jac in (ft.jacrev, ft.jacfwd):     # basis windows materialised as traced values
+        vm = ft.vmap(jac(f_rules, chunk_size=5))(xs)
+        assert_same(vm, np.stack([jac(f_rules)(x) for x in xs]))
 
 
 BAD = [0, -3, 2.5, True, "4", np.float64(3.0)]
