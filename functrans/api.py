@@ -466,7 +466,7 @@ def _run_chunks(run: Callable[[int, int], tuple[list, Any, list]], size: int,
         stop = min(size, start + step)
         flat, out_tree, axes = run(start, stop)
         if not results:
-            results = [np.empty(_with_axis(o, ax, size), dtype=o.dtype)
+            results = [_stacked_empty(o, ax, size)
                        if type(o) is np.ndarray and ax is not None else [] for o, ax in zip(flat, axes)]
         for k, (o, ax) in enumerate(zip(flat, axes)):
             r = results[k]
@@ -484,8 +484,12 @@ def _run_chunks(run: Callable[[int, int], tuple[list, Any, list]], size: int,
             P.concatenate(r, ax) for r, ax in zip(results, cast(list, axes))], out_tree
 
 
-def _with_axis(o: np.ndarray, ax: int, size: int) -> tuple:
-    return o.shape[:ax] + (size,) + o.shape[ax + 1:]
+def _stacked_empty(o: np.ndarray, ax: int, size: int) -> np.ndarray:
+    """An empty array for ``size`` entries along ``ax`` of chunks like ``o``, in ``o``'s memory
+    order: chunks are copied in contiguously, and the result is laid out as unchunked."""
+    shape = o.shape[:ax] + (size,) + o.shape[ax + 1:]
+    order = sorted(range(o.ndim), key=lambda i: -abs(o.strides[i]))
+    return np.empty([shape[i] for i in order], o.dtype).transpose(np.argsort(order))
 
 
 def _check_chunk_size(chunk_size: Any, name: str) -> int | None:
