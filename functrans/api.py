@@ -435,9 +435,11 @@ def _map_basis(f: Callable[..., Any], leaves: list, batch_shape: tuple = (),
         flat, out_tree = tree.flatten(f(*[r[0] for r in _basis_rows(leaves, batch_shape, 0, 1)]))
         return [P.expand_dims(o if hasattr(o, "shape") else np.asarray(o), 0) for o in flat], out_tree
 
+    checked: dict = {}              # shared by the chunks (see vmap_basis)
+
     def run(start: int, stop: int) -> tuple[list, Any, list]:
         if len(leaves) == 1 and stop > start:
-            out, trace = vmap_basis(f, leaves[0], len(batch_shape), start, stop)
+            out, trace = vmap_basis(f, leaves[0], len(batch_shape), start, stop, checked)
             flat, out_tree = tree.flatten(out)
             flat = [_place_batch_axis(trace.unpack(o), 0, stop - start) for o in flat]
         else:

@@ -121,16 +121,18 @@ class ScaledTracer(BatchTracer):
 
 
 class BatchTrace(Trace):
-    # basis_start: the first basis row mapped by a trace of :func:`vmap_basis` (else 0)
-    __slots__ = ("axis_size", "basis_start")
+    # A trace of :func:`vmap_basis` maps basis rows from ``basis_start``; ``checked`` keeps
+    # what its rules learnt of the values they multiply by the basis, for the next chunk.
+    __slots__ = ("axis_size", "basis_start", "checked")
 
     parent: Trace        # a transform always runs above another trace
 
     def __init__(self, parent: Trace, axis_size: int, transform: str = "vmap",
-                 basis_start: int = 0):
+                 basis_start: int = 0, checked: dict | None = None):
         super().__init__(parent, transform)
         self.axis_size = axis_size
         self.basis_start = basis_start
+        self.checked = checked
 
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         vals: list | None = None
@@ -190,13 +192,15 @@ def vmap_flat(fun: Callable[..., Any], args: list, dims: list, axis_size: int,
 
 
 def vmap_basis(fun: Callable[..., Any], x: Any, lead: int = 0, start: int = 0,
-               stop: int | None = None) -> tuple[Any, BatchTrace]:
+               stop: int | None = None, checked: dict | None = None) -> tuple[Any, BatchTrace]:
     """Run ``fun`` on rows ``start:stop`` of the one-hot basis of ``x``'s elements after its
     ``lead`` axes (whose indices all share it), batched on axis 0 and kept symbolic
-    (:class:`ScaledTracer`): a chunk of the basis is never materialised either."""
+    (:class:`ScaledTracer`): a chunk of the basis is never materialised either. The chunks
+    of one Jacobian share ``checked``."""
     shape = tuple(shape_of(x))
     n = math.prod(shape[lead:])
-    trace = BatchTrace(_state.trace, (n if stop is None else stop) - start, basis_start=start)
+    trace = BatchTrace(_state.trace, (n if stop is None else stop) - start, basis_start=start,
+                       checked={} if checked is None else checked)
     diag = np.ones(shape, dtype=dtype_of(x))
     return trace_call(trace, fun, [ScaledTracer(trace, None, 0, diag, lead, unit=True)]), trace
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import threading
+import weakref
 from typing import Any, Callable, Sequence, cast
 
 import math
@@ -1147,12 +1148,23 @@ def _fits(shape: tuple, y: Any) -> bool:
     return len(own) <= len(shape) and all(a == 1 or a == b for a, b in zip(own[::-1], shape[::-1]))
 
 
-def _finite(y: Any) -> bool:
-    """``y`` is known to hold no inf or NaN (a value without a concrete value is not)."""
+def _finite(y: Any, checked: dict | None = None) -> bool:
+    """``y`` is known to hold no inf or NaN (a value without a concrete value is not).
+
+    ``checked`` (id -> (weak reference, answer)) remembers the answer for an array: every
+    chunk of a Jacobian asks it of the same matrices, and the check costs a pass over them.
+    """
     try:
-        return _all_finite(concrete_value(y))
+        v = concrete_value(y)
     except ConcretizationError:
         return False
+    if checked is None or type(v) is not np.ndarray:
+        return _all_finite(v)
+    ref, known = checked.get(id(v), (None, False))
+    if ref is None or ref() is not v:
+        known = _all_finite(v)
+        checked[id(v)] = (weakref.ref(v), known)
+    return known
 
 
 def _own(trace: BatchTrace, v: Any) -> bool:
@@ -1296,7 +1308,8 @@ def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
     """Rows of a matrix scaled by the basis' diagonal (basis @ b), or its columns (a @ basis)."""
     (a, b), (da, db) = vals, dims
     if _own(trace, a) and a.base is None and db is None and ndim_of(b) == 2 \
-            and ndim_of(a) == a.lead + 1 and shape_of(a)[-1] == shape_of(b)[0] and _finite(b):
+            and ndim_of(a) == a.lead + 1 and shape_of(a)[-1] == shape_of(b)[0] \
+            and _finite(b, trace.checked):
         k, m = trace.axis_size, shape_of(b)[1]
         rows = reshape(_window(trace, b, 0), (k,) + (1,) * a.lead + (m,))
         if a.unit:
@@ -1305,7 +1318,7 @@ def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
         return mul(d, rows), 0
     if _own(trace, b) and b.base is None and da is None and b.lead == 0 \
             and ndim_of(b) == 1 and ndim_of(a) in (1, 2) and shape_of(a)[-1] == shape_of(b)[0] \
-            and _finite(a):
+            and _finite(a, trace.checked):
         cols = _window(trace, a, -1)                                     # columns of a
         return (cols if b.unit else mul(cols, _window(trace, b.scale, 0))), ndim_of(a) - 1
     return None

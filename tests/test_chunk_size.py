@@ -143,6 +143,22 @@ def test_chunks_of_the_symbolic_basis(jac, chunk):
                                rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("jac", [ft.jacrev, ft.jacfwd])
+def test_chunks_propagate_inf_and_nan_as_unchunked(jac):
+    """A product with the basis is a scaling only for a finite matrix (0 * inf is NaN in the
+    dense product); the chunks of one call share that check, and a later call checks again."""
+    w = np.tile(W, (8, 1))                     # 40 x 7: large enough for the symbolic rules
+    f = lambda x: fnp.sin(w @ x) if jac is ft.jacfwd else w.T @ fnp.sin(x @ w.T)
+    x = RNG.standard_normal(N)
+    finite = jac(f, chunk_size=3)(x)
+    assert np.isfinite(finite).all()
+    w[3, 2] = np.inf                           # in place: the next call must not reuse the check
+    with np.errstate(invalid="ignore"):
+        full, chunked = jac(f)(x), jac(f, chunk_size=3)(x)
+    assert np.isnan(full).any()
+    np.testing.assert_array_equal(chunked, full)
+
+
 @pytest.mark.parametrize("mode", ["rev", "fwd"])
 @pytest.mark.parametrize("chunk", [1, 3, N - 1, 2 * N])
 def test_batch_jacobian_chunks_share_the_window(mode, chunk):
