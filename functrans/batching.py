@@ -96,7 +96,11 @@ class ScaledTracer(BatchTracer):
     @property
     def val(self) -> Any:
         if self._dense is None:
-            self._dense = self._basis() if self.base is None else self._scaled()
+            if self.base is None:
+                self._dense = self._basis()
+            else:   # the product replaces its factor, which can then be freed (one array, not two)
+                self._dense = self.base = self._scaled()
+                self.scale = np.ones((), self._dense.dtype)
         return self._dense
 
     def _scaled(self) -> Any:
