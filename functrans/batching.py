@@ -64,10 +64,10 @@ class ScaledTracer(BatchTracer):
     a Jacobian (batch axis 0), whose example ``i`` is zero except ``scale`` at element
     ``trace.basis_start + i`` of its trailing axes, at every index of its ``lead`` leading
     axes (the examples of ``batch_jacobian``, which share it). A chunk of the basis is a
-    window of its rows: ``basis_start`` is the first, ``trace.axis_size`` how many. A chain of elementwise scalings then costs one
-    pass over the batch, not one per operation, and a product with the basis is a scaling of
-    the other factor, not a dense product with an identity. Any primitive without a rule in
-    ``scaled_rules`` sees the materialised value. ``unit``: the basis itself (scale all ones).
+    window of its rows: ``basis_start`` is the first, ``trace.axis_size`` how many. A chain
+    of elementwise scalings then costs one pass over the batch, not one per operation, and a
+    product with the basis is a scaling of the other factor, not a dense product with an
+    identity. Any primitive without a rule in ``scaled_rules`` sees the materialised value. ``unit``: the basis itself (scale all ones).
     """
 
     __slots__ = ("base", "scale", "lead", "unit", "_dense")
@@ -99,8 +99,8 @@ class ScaledTracer(BatchTracer):
             if self.base is None:
                 self._dense = self._basis()
             else:   # the product replaces its factor, which can then be freed (one array, not two)
-                self._dense = self.base = self._scaled()
-                self.scale = np.ones((), self._dense.dtype)
+                self._dense = self.base = dense = self._scaled()
+                self.scale = np.ones((), dtype_of(dense))
         return self._dense
 
     def _scaled(self) -> Any:
