@@ -67,7 +67,8 @@ class ScaledTracer(BatchTracer):
     window of its rows: ``basis_start`` is the first, ``trace.axis_size`` how many. A chain
     of elementwise scalings then costs one pass over the batch, not one per operation, and a
     product with the basis is a scaling of the other factor, not a dense product with an
-    identity. Any primitive without a rule in ``scaled_rules`` sees the materialised value. ``unit``: the basis itself (scale all ones).
+    identity. Any primitive without a rule in ``scaled_rules`` sees the materialised value.
+    ``unit``: the basis itself (scale all ones).
     """
 
     __slots__ = ("base", "scale", "lead", "unit", "_dense")
