@@ -429,25 +429,28 @@ def _map_basis(f: Callable[..., Any], leaves: list, batch_shape: tuple = (),
                chunk_size: int | None = None) -> tuple[list, Any]:
     """``vmap(f)`` over the identity basis of ``leaves``: flat outputs ``(N, ...)`` and structure.
 
-    With ``chunk_size`` the basis is made and mapped ``chunk_size`` rows at a time, so memory
-    is bounded by the chunk (plus the result, filled in place when it is concrete).
+    With ``chunk_size`` the basis is mapped ``chunk_size`` rows at a time, so memory is
+    bounded by the chunk (plus the result, filled in place when it is concrete). The basis
+    of one leaf stays symbolic, whole or a window of rows per chunk (``vmap_basis``).
     """
     total = sum(math.prod(tuple(shape_of(x))[len(batch_shape):]) for x in leaves)
-    step = total if chunk_size is None else chunk_size
     if total == 1:                  # a single basis vector (a gradient): no vmap needed
         flat, out_tree = tree.flatten(f(*[r[0] for r in _basis_rows(leaves, batch_shape, 0, 1)]))
         return [P.expand_dims(o if hasattr(o, "shape") else np.asarray(o), 0) for o in flat], out_tree
-    if len(leaves) == 1 and 0 < total <= step:      # the whole basis at once: kept symbolic
-        out, trace = vmap_basis(f, leaves[0], len(batch_shape))
-        flat, out_tree = tree.flatten(out)
-        return [_place_batch_axis(trace.unpack(o), 0, total) for o in flat], out_tree
-    if step >= total:
-        return tree.flatten(vmap(f)(*_basis_rows(leaves, batch_shape, 0, total)))
+
+    checked: dict = {}              # shared by the chunks (see vmap_basis)
 
     def run(start: int, stop: int) -> tuple[list, Any, list]:
-        flat, out_tree = tree.flatten(vmap(f)(*_basis_rows(leaves, batch_shape, start, stop)))
+        if len(leaves) == 1 and stop > start:
+            out, trace = vmap_basis(f, leaves[0], len(batch_shape), start, stop, checked)
+            flat, out_tree = tree.flatten(out)
+            flat = [_place_batch_axis(trace.unpack(o), 0, stop - start) for o in flat]
+        else:
+            flat, out_tree = tree.flatten(vmap(f)(*_basis_rows(leaves, batch_shape, start, stop)))
         return flat, out_tree, [0] * len(flat)
-    return _run_chunks(run, total, step)
+    if chunk_size is None or chunk_size >= total:
+        return run(0, total)[:2]
+    return _run_chunks(run, total, chunk_size)
 
 
 def _run_chunks(run: Callable[[int, int], tuple[list, Any, list]], size: int,
@@ -468,7 +471,7 @@ def _run_chunks(run: Callable[[int, int], tuple[list, Any, list]], size: int,
         stop = min(size, start + step)
         flat, out_tree, axes = run(start, stop)
         if not results:
-            results = [np.empty(_with_axis(o, ax, size), dtype=o.dtype)
+            results = [_stacked_empty(o, ax, size)
                        if type(o) is np.ndarray and ax is not None else [] for o, ax in zip(flat, axes)]
         for k, (o, ax) in enumerate(zip(flat, axes)):
             r = results[k]
@@ -486,8 +489,12 @@ def _run_chunks(run: Callable[[int, int], tuple[list, Any, list]], size: int,
             P.concatenate(r, ax) for r, ax in zip(results, cast(list, axes))], out_tree
 
 
-def _with_axis(o: np.ndarray, ax: int, size: int) -> tuple:
-    return o.shape[:ax] + (size,) + o.shape[ax + 1:]
+def _stacked_empty(o: np.ndarray, ax: int, size: int) -> np.ndarray:
+    """An empty array for ``size`` entries along ``ax`` of chunks like ``o``, in ``o``'s memory
+    order: chunks are copied in contiguously, and the result is laid out as unchunked."""
+    shape = o.shape[:ax] + (size,) + o.shape[ax + 1:]
+    order = sorted(range(o.ndim), key=lambda i: -abs(o.strides[i]))
+    return np.empty([shape[i] for i in order], o.dtype).transpose(np.argsort(order))
 
 
 def _check_chunk_size(chunk_size: Any, name: str) -> int | None:

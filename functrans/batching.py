@@ -61,12 +61,14 @@ class ScaledTracer(BatchTracer):
     """A batched value times a pending unbatched ``scale``: ``base * scale``, made on first use.
 
     ``base`` is a dense batched value (batch axis ``bdim``) or ``None``: the one-hot basis of
-    a Jacobian (batch axis 0), whose example ``i`` is zero except ``scale`` at the ``i``-th
-    element of its trailing axes, at every index of its ``lead`` leading axes (the examples
-    of ``batch_jacobian``, which share it). A chain of elementwise scalings then costs one
-    pass over the batch, not one per operation, and a product with the basis is a scaling of
-    the other factor, not a dense product with an identity. Any primitive without a rule in
-    ``scaled_rules`` sees the materialised value. ``unit``: the basis itself (scale all ones).
+    a Jacobian (batch axis 0), whose example ``i`` is zero except ``scale`` at element
+    ``trace.basis_start + i`` of its trailing axes, at every index of its ``lead`` leading
+    axes (the examples of ``batch_jacobian``, which share it). A chunk of the basis is a
+    window of its rows: ``basis_start`` is the first, ``trace.axis_size`` how many. A chain
+    of elementwise scalings then costs one pass over the batch, not one per operation, and a
+    product with the basis is a scaling of the other factor, not a dense product with an
+    identity. Any primitive without a rule in ``scaled_rules`` sees the materialised value.
+    ``unit``: the basis itself (scale all ones).
     """
 
     __slots__ = ("base", "scale", "lead", "unit", "_dense")
@@ -95,7 +97,11 @@ class ScaledTracer(BatchTracer):
     @property
     def val(self) -> Any:
         if self._dense is None:
-            self._dense = self._basis() if self.base is None else self._scaled()
+            if self.base is None:
+                self._dense = self._basis()
+            else:   # the product replaces its factor, which can then be freed (one array, not two)
+                self._dense = self.base = dense = self._scaled()
+                self.scale = np.ones((), dtype_of(dense))
         return self._dense
 
     def _scaled(self) -> Any:
@@ -104,28 +110,34 @@ class ScaledTracer(BatchTracer):
         return out
 
     def _basis(self) -> Any:
-        """The dense basis ``(n, *shape)``, exactly zero off the one-hot elements."""
+        """The dense basis rows ``(k, *shape)``, exactly zero off the one-hot elements."""
         shape, d = self.shape, self.scale
         lead_shape, own = shape[:self.lead], shape[self.lead:]
         n, m = math.prod(own), math.prod(lead_shape)
+        k, start = self._trace.axis_size, self._trace.basis_start
         if type(d) is np.ndarray:
-            dense = np.zeros((n, m, n), dtype=d.dtype)
-            hits = np.arange(n)
-            dense[hits, :, hits] = d.reshape(m, n).T
-            return dense.reshape((n,) + shape)
+            dense = np.zeros((k, m, n), dtype=d.dtype)
+            hits = np.arange(k)
+            dense[hits, :, start + hits] = d.reshape(m, n)[:, start:start + k].T
+            return dense.reshape((k,) + shape)
         from .primitives import where      # a tracer of an enclosing transform
-        eye = np.eye(n, dtype=bool).reshape((n,) + (1,) * self.lead + own)
+        eye = np.eye(k, n, start, dtype=bool).reshape((k,) + (1,) * self.lead + own)
         return where(eye, d, np.zeros((), d.dtype))
 
 
 class BatchTrace(Trace):
-    __slots__ = ("axis_size",)
+    # A trace of :func:`vmap_basis` maps basis rows from ``basis_start``; ``checked`` keeps
+    # what its rules learnt of the values they multiply by the basis, for the next chunk.
+    __slots__ = ("axis_size", "basis_start", "checked")
 
     parent: Trace        # a transform always runs above another trace
 
-    def __init__(self, parent: Trace, axis_size: int, transform: str = "vmap"):
+    def __init__(self, parent: Trace, axis_size: int, transform: str = "vmap",
+                 basis_start: int = 0, checked: dict | None = None):
         super().__init__(parent, transform)
         self.axis_size = axis_size
+        self.basis_start = basis_start
+        self.checked = checked
 
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         vals: list | None = None
@@ -184,11 +196,16 @@ def vmap_flat(fun: Callable[..., Any], args: list, dims: list, axis_size: int,
     return out, trace
 
 
-def vmap_basis(fun: Callable[..., Any], x: Any, lead: int = 0) -> tuple[Any, BatchTrace]:
-    """Run ``fun`` on the one-hot basis of ``x``'s elements after its ``lead`` axes (whose
-    indices all share it), batched on axis 0 and kept symbolic (:class:`ScaledTracer`)."""
+def vmap_basis(fun: Callable[..., Any], x: Any, lead: int = 0, start: int = 0,
+               stop: int | None = None, checked: dict | None = None) -> tuple[Any, BatchTrace]:
+    """Run ``fun`` on rows ``start:stop`` of the one-hot basis of ``x``'s elements after its
+    ``lead`` axes (whose indices all share it), batched on axis 0 and kept symbolic
+    (:class:`ScaledTracer`): a chunk of the basis is never materialised either. The chunks
+    of one Jacobian share ``checked``."""
     shape = tuple(shape_of(x))
-    trace = BatchTrace(_state.trace, math.prod(shape[lead:]))
+    n = math.prod(shape[lead:])
+    trace = BatchTrace(_state.trace, (n if stop is None else stop) - start, basis_start=start,
+                       checked={} if checked is None else checked)
     diag = np.ones(shape, dtype=dtype_of(x))
     return trace_call(trace, fun, [ScaledTracer(trace, None, 0, diag, lead, unit=True)]), trace
 

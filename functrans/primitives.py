@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import threading
+import weakref
 from typing import Any, Callable, Sequence, cast
 
 import math
@@ -1183,12 +1184,23 @@ def _fits(shape: tuple, y: Any) -> bool:
     return len(own) <= len(shape) and all(a == 1 or a == b for a, b in zip(own[::-1], shape[::-1]))
 
 
-def _finite(y: Any) -> bool:
-    """``y`` is known to hold no inf or NaN (a value without a concrete value is not)."""
+def _finite(y: Any, checked: dict | None = None) -> bool:
+    """``y`` is known to hold no inf or NaN (a value without a concrete value is not).
+
+    ``checked`` (id -> (weak reference, answer)) remembers the answer for an array: every
+    chunk of a Jacobian asks it of the same matrices, and the check costs a pass over them.
+    """
     try:
-        return _all_finite(concrete_value(y))
+        v = concrete_value(y)
     except ConcretizationError:
         return False
+    if checked is None or type(v) is not np.ndarray:
+        return _all_finite(v)
+    ref, known = checked.get(id(v), (None, False))
+    if ref is None or ref() is not v:
+        known = _all_finite(v)
+        checked[id(v)] = (weakref.ref(v), known)
+    return known
 
 
 def _own(trace: BatchTrace, v: Any) -> bool:
@@ -1317,24 +1329,34 @@ def _basis_reduce_sum(trace: BatchTrace, vals: list, dims: list, *, axes: tuple 
     if keepdims or all_axes(axes, t) != tuple(range(lead, len(shape))):
         return None
     flat = reshape(t.scale, shape[:lead] + (math.prod(shape[lead:]),))
-    return moveaxis(flat, lead, 0), 0
+    return moveaxis(_window(trace, flat, lead), lead, 0), 0
+
+
+def _window(trace: BatchTrace, x: Any, axis: int) -> Any:
+    """The entries of ``x`` along ``axis`` that this trace's basis rows hit (all, unchunked)."""
+    start, k = trace.basis_start, trace.axis_size
+    if start == 0 and k == shape_of(x)[axis]:
+        return x
+    return getitem(x, (slice(None),) * (axis % ndim_of(x)) + (slice(start, start + k),))
 
 
 def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
     """Rows of a matrix scaled by the basis' diagonal (basis @ b), or its columns (a @ basis)."""
     (a, b), (da, db) = vals, dims
     if _own(trace, a) and a.base is None and db is None and ndim_of(b) == 2 \
-            and ndim_of(a) == a.lead + 1 and shape_of(a)[-1] == shape_of(b)[0] and _finite(b):
-        n, m = shape_of(b)
-        rows = reshape(b, (n,) + (1,) * a.lead + (m,))
+            and ndim_of(a) == a.lead + 1 and shape_of(a)[-1] == shape_of(b)[0] \
+            and _finite(b, trace.checked):
+        k, m = trace.axis_size, shape_of(b)[1]
+        rows = reshape(_window(trace, b, 0), (k,) + (1,) * a.lead + (m,))
         if a.unit:
-            return broadcast_to(rows, (n,) + tuple(shape_of(a)[:-1]) + (m,)), 0
-        d = expand_dims(moveaxis(a.scale, a.lead, 0), -1)                # (n, *lead, 1)
+            return broadcast_to(rows, (k,) + tuple(shape_of(a)[:-1]) + (m,)), 0
+        d = expand_dims(_window(trace, moveaxis(a.scale, a.lead, 0), 0), -1)   # (k, *lead, 1)
         return mul(d, rows), 0
     if _own(trace, b) and b.base is None and da is None and b.lead == 0 \
             and ndim_of(b) == 1 and ndim_of(a) in (1, 2) and shape_of(a)[-1] == shape_of(b)[0] \
-            and _finite(a):
-        return (a if b.unit else mul(a, b.scale)), ndim_of(a) - 1       # columns of a
+            and _finite(a, trace.checked):
+        cols = _window(trace, a, -1)                                     # columns of a
+        return (cols if b.unit else mul(cols, _window(trace, b.scale, 0))), ndim_of(a) - 1
     return None
 
 
