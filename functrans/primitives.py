@@ -1134,6 +1134,64 @@ def _matmul_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:
 batch_rules[matmul_p] = _matmul_batch
 
 
+def _scaled_matmul_impl(x: Any, s: Any, w: Any) -> Any:
+    """``(x * s) @ w``, the product made block by block so that each block stays in cache.
+
+    A pending scaling meeting a matrix (see ``_basis_matmul``) is a large batched product
+    of broadcast factors: made whole, it is written to memory and read back by the matmul,
+    which costs more than the arithmetic. The blocks split the leading axes of ``x * s``.
+    """
+    shape = np.broadcast_shapes(np.shape(x), np.shape(s))
+    if np.ndim(w) != 2 or len(shape) < 2 or math.prod(shape) <= 16 * _BLOCK:
+        return np.matmul(np.multiply(x, s), w)
+    lead, k = shape[:-1], shape[-1]
+    rows = max(1, _BLOCK // k)                       # rows of ``x * s`` per block
+    axis = next(i for i in range(len(lead)) if math.prod(lead[i + 1:]) <= rows)
+    step = max(1, rows // math.prod(lead[axis + 1:]))
+    xb, sb = np.broadcast_to(x, shape), np.broadcast_to(s, shape)
+    out = np.empty(lead + (w.shape[1],), dtype=np.result_type(x, s, w))
+    buf = np.empty((min(step, lead[axis]),) + shape[axis + 1:], dtype=np.result_type(x, s))
+    for outer in np.ndindex(*lead[:axis]):
+        for start in range(0, lead[axis], step):
+            at = outer + (slice(start, start + step),)
+            part = buf[:min(step, lead[axis] - start)]
+            np.multiply(xb[at], sb[at], out=part)
+            np.matmul(part, w, out=out[at])
+    return out
+
+
+# Elements of ``x * s`` per block (128 KiB of float64); a product of up to 16 blocks fits in
+# cache whole, and one call is cheaper than many smaller ones.
+_BLOCK = 1 << 14
+
+scaled_matmul_p = Primitive("scaled_matmul", _scaled_matmul_impl, residuals="primals")
+
+
+def scaled_matmul(x: Any, s: Any, w: Any) -> Any:
+    """``matmul(mul(x, s), w)`` as one primitive (cache-blocked); linear in each argument."""
+    return scaled_matmul_p.bind(x, s, w)
+
+
+def _scaled_matmul_vjp(ct: Any, ans: Any, x: Any, s: Any, w: Any) -> list:
+    xs = mul(x, s)
+    ct_xs = _matmul_vjp_a(ct, ans, xs, w)
+    return [unbroadcast(mul(ct_xs, s), x), unbroadcast(mul(ct_xs, x), s), _matmul_vjp_b(ct, ans, xs, w)]
+
+
+def _scaled_matmul_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:
+    """The batched product, then the batched matmul (the batching rules of its definition)."""
+    (x, s, w), (dx, ds, dw) = vals, dims
+    xs, dxs = (mul(x, s), None) if dx is None and ds is None else batch_rules[mul_p](
+        axis_size, [x, s], [dx, ds])
+    return batch_rules[matmul_p](axis_size, [xs, w], [dxs, dw])
+
+
+defjvp(scaled_matmul_p, lambda t, ans, x, s, w: scaled_matmul(t, s, w),
+       lambda t, ans, x, s, w: scaled_matmul(x, t, w), lambda t, ans, x, s, w: scaled_matmul(x, s, t))
+defvjp_all(scaled_matmul_p, _scaled_matmul_vjp)
+batch_rules[scaled_matmul_p] = _scaled_matmul_batch
+
+
 # ---------------------------------------------------------------------------------------
 # Pending scalings (see batching.ScaledTracer): products with unbatched values, masks and
 # selections between two scalings of one value stay symbolic; the one-hot basis of a
@@ -1285,8 +1343,15 @@ def _basis_reduce_sum(trace: BatchTrace, vals: list, dims: list, *, axes: tuple 
 
 
 def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
-    """Rows of a matrix scaled by the basis' diagonal (basis @ b), or its columns (a @ basis)."""
+    """Rows of a matrix scaled by the basis' diagonal (basis @ b), or its columns (a @ basis);
+    a pending scaling of a dense value times a matrix is one blocked ``scaled_matmul``."""
     (a, b), (da, db) = vals, dims
+    if _own(trace, a) and a.base is not None and db is None and ndim_of(b) == 2:
+        base, bdim, scale = a.base, a.bdim, a.scale
+        nb = ndim_of(base)
+        if nb >= 2 and (bdim == 0 or bdim < nb - 2) and ndim_of(scale) < nb - bdim \
+                and shape_of(base)[-1] == shape_of(b)[0]:
+            return scaled_matmul(base, scale, b), bdim
     if _own(trace, a) and a.base is None and db is None and ndim_of(b) == 2 \
             and ndim_of(a) == a.lead + 1 and shape_of(a)[-1] == shape_of(b)[0] and _finite(b):
         n, m = shape_of(b)

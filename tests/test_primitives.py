@@ -538,6 +538,10 @@ add(
     rec("matmul", fnp.matmul, 2, NORMAL, MATMUL_SHAPES, np.matmul, ["matmul"]),
     rec("op:x@y", lambda x, y: x @ y, 2, NORMAL, MATMUL_SHAPES, np.matmul),
     rec("dot", fnp.dot, 2, NORMAL, DOT_SHAPES, np.dot, ["dot"]),
+    # (x * s) @ w in one primitive: what a pending scaling of a batched value times a matrix is
+    rec("scaled_matmul", primitives.scaled_matmul, 3, NORMAL,
+        [((2, 3), (3,), (3, 2)), ((2, 2, 3), (2, 3), (3, 4)), ((3,), (3,), (3, 2)),
+         ((1, 3), (2, 3), (3, 2))], lambda x, s, w: (x * s) @ w),
     # (a method of the traced value; NumPy's own ndarray.dot cannot see a traced argument)
     rec("op:x.dot(x.T)", lambda x: x.dot(x.T), 1, NORMAL, [(3,), (2, 3)], lambda x: x.dot(x.T)),
     rec("outer", fnp.outer, 2, NORMAL, [((3,), (2,)), ((2, 3), (2,)), ((), (3,))], np.outer, ["outer"]),
