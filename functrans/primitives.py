@@ -76,6 +76,10 @@ def defbroadcasting(prim: Primitive) -> None:
                     return prim.bind(x, y, **params), dy
             elif dx == dy and ndim_of(x) == ndim_of(y):
                 return prim.bind(x, y, **params), dx
+        elif len(vals) == 3 and dims[0] is None:     # where(unbatched condition, x, y)
+            (c, x, y), (_, dx, dy) = vals, dims
+            if dx == dy and ndim_of(x) == ndim_of(y) and ndim_of(c) < ndim_of(x) - dx:
+                return prim.bind(c, x, y, **params), dx
         ranks = [ndim_of(v) - (d is not None) for v, d in zip(vals, dims)]
         out_rank = max(ranks)
         d0 = next(d for d in dims if d is not None)
@@ -253,6 +257,15 @@ pow = op2(pow_p)
 
 
 def _win_share_impl(x: Any, y: Any, greater: bool, dtype: Any) -> Any:
+    if type(y) is float and y == 0.0 and type(x) is np.ndarray and x.dtype == dtype:
+        # against 0 (relu, elu): (1 ± sign x) / 2, which is NaN at NaN and 0.5 at ±0
+        share = np.sign(x)
+        if greater:
+            share += 1.0
+        else:
+            np.subtract(1.0, share, out=share)
+        share *= 0.5
+        return share
     wins, ties = (np.greater, np.greater_equal) if greater else (np.less, np.less_equal)
     share = np.add(wins(x, y), ties(x, y), dtype=dtype)
     share *= 0.5

@@ -1404,6 +1404,18 @@ def test_maximum_minimum_split_ties(f, wins):
     assert gy == (1.0 if wins == "x" else 2.0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_like_derivatives_against_zero(dtype):
+    """maximum(x, 0.0) and minimum(x, 0.0): 1 on the winning side, 0.5 at ±0, NaN at NaN."""
+    x = np.array([-2.0, -0.0, 0.0, 3.0, np.inf, -np.inf, np.nan], dtype=dtype)
+    up = np.array([0.0, 0.5, 0.5, 1.0, 1.0, 0.0, np.nan], dtype=dtype)
+    for f, want in ((fnp.maximum, up), (fnp.minimum, 1.0 - up)):
+        t = ft.jvp(lambda x: f(x, 0.0), (x,), (np.ones_like(x),))[1]
+        assert t.dtype == dtype
+        np.testing.assert_array_equal(t, want)
+        np.testing.assert_array_equal(ft.grad(lambda x: fnp.sum(f(x, 0.0)))(x), want)
+
+
 @pytest.mark.parametrize("f", [fnp.max, fnp.min])
 def test_max_min_reductions_split_ties(f):
     x = np.array([1.0, 3.0, 3.0]) if f is fnp.max else np.array([-1.0, -3.0, -3.0])
