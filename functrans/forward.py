@@ -88,6 +88,13 @@ def defjvp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
             if t is not None and rule is not None:
                 tangent_out = add_any(tangent_out, rule(t, ans, *primals, **params))
         return ans, tangent_out
+
+    if len(rules) == 1 and rules[0] is not None:     # elementwise functions: the hottest rules
+        only = rules[0]
+
+        def jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:  # noqa: F811
+            ans = prim.bind(*primals, **params)
+            return ans, only(tangents[0], ans, *primals, **params)
     jvp_rules[prim] = jvp
 
 
