@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .batching import BatchTrace, ScaledTracer, batch_rules, defer_rules, scaled_rules
+from .batching import DEFER_SIZE, BatchTrace, ScaledTracer, batch_rules, defer_rules, scaled_rules
 from .core import Primitive, Tracer, add_p, concrete_value, dtype_of, op1, op2, shape_of, zeros_like_p
 from .errors import ConcretizationError
 from .forward import defjvp, deflinear, jvp_rules
@@ -1250,7 +1250,7 @@ def _scaling(trace: BatchTrace, v: Any, d: int, y: Any, keep: bool = False) -> A
     else:
         base, bdim, scale = v, d, None
         shape = tuple(shape_of(v))
-        if math.prod(shape) < _DEFER_SIZE:
+        if math.prod(shape) < DEFER_SIZE:
             return None          # small: a product now costs less than keeping it pending
         shape = shape[:d] + shape[d + 1:]
     if not _fits(shape, y):
@@ -1269,8 +1269,6 @@ def _scaling(trace: BatchTrace, v: Any, d: int, y: Any, keep: bool = False) -> A
         return None
     return ScaledTracer(trace, base, bdim, y if scale is None else mul(scale, y))
 
-
-_DEFER_SIZE = 4096
 
 
 def _same_base(trace: BatchTrace, vals: list, dims: list) -> tuple | None:
