@@ -260,10 +260,7 @@ def _win_share_impl(x: Any, y: Any, greater: bool, dtype: Any) -> Any:
     if type(y) is float and y == 0.0 and type(x) is np.ndarray and x.dtype == dtype:
         # against 0 (relu, elu): (1 ± sign x) / 2, which is NaN at NaN and 0.5 at ±0
         share = np.sign(x)
-        if greater:
-            share += 1.0
-        else:
-            np.subtract(1.0, share, out=share)
+        share = share + 1.0 if greater else 1.0 - share
         share *= 0.5
         return share
     wins, ties = (np.greater, np.greater_equal) if greater else (np.less, np.less_equal)

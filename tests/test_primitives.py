@@ -1408,6 +1408,8 @@ def test_maximum_minimum_split_ties(f, wins):
 def test_relu_like_derivatives_against_zero(dtype):
     """maximum(x, 0.0) and minimum(x, 0.0): 1 on the winning side, 0.5 at ±0, NaN at NaN."""
     x = np.array([-2.0, -0.0, 0.0, 3.0, np.inf, -np.inf, np.nan], dtype=dtype)
+    for x0, want0 in ((np.array(x[0]), 0.0), (np.array(x[-1]), np.nan)):      # 0-d arrays too
+        np.testing.assert_array_equal(ft.grad(lambda x: fnp.maximum(x, 0.0))(x0), want0)
     up = np.array([0.0, 0.5, 0.5, 1.0, 1.0, 0.0, np.nan], dtype=dtype)
     for f, want in ((fnp.maximum, up), (fnp.minimum, 1.0 - up)):
         t = ft.jvp(lambda x: f(x, 0.0), (x,), (np.ones_like(x),))[1]
