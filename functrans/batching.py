@@ -23,8 +23,10 @@ batch_rules: dict[Primitive, Callable[..., Any]] = {}
 # sees ScaledTracers among the (otherwise unwrapped) values and returns a ScaledTracer,
 # ``(out, out_dim)``, or ``None`` to have them materialised and the batching rule run.
 scaled_rules: dict[Primitive, Callable[..., Any]] = {}
-# Rules that may start a pending scaling when no operand is scaled yet (products, masks).
+# Rules that may start a pending scaling when no operand is scaled yet (products, masks), of
+# a value of at least DEFER_SIZE elements (a smaller product costs less made at once).
 defer_rules: dict[Primitive, Callable[..., Any]] = {}
+DEFER_SIZE = 4096
 
 
 class BatchTracer(Tracer):
@@ -142,7 +144,7 @@ class BatchTrace(Trace):
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         vals: list | None = None
         dims: list = []
-        scaled = False
+        scaled = large = False
         for i, x in enumerate(args):
             kind = type(x)
             if (kind is BatchTracer or kind is ScaledTracer) and x._trace is self:
@@ -150,7 +152,8 @@ class BatchTrace(Trace):
                     vals, dims = list(args), [None] * len(args)
                 dims[i] = x.bdim
                 if kind is BatchTracer:
-                    vals[i] = x.val
+                    vals[i] = val = x.val
+                    large = large or type(val) is not np.ndarray or val.size >= DEFER_SIZE
                 else:
                     vals[i] = x
                     scaled = True
@@ -165,7 +168,7 @@ class BatchTrace(Trace):
         previous = _state.trace
         _state.trace = parent
         try:
-            symbolic = (scaled_rules if scaled else defer_rules).get(prim)
+            symbolic = scaled_rules.get(prim) if scaled else defer_rules.get(prim) if large else None
             if symbolic is not None:
                 result = symbolic(self, vals, dims, **params)
                 if result is not None:
@@ -211,5 +214,6 @@ def vmap_basis(fun: Callable[..., Any], x: Any, lead: int = 0, start: int = 0,
 
 
 __all__ = ["BatchTrace", "BatchTracer", "ScaledTracer", "batch_rules", "scaled_rules", "defer_rules",
+           "DEFER_SIZE",
            "vmap_flat",
            "vmap_basis"]

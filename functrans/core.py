@@ -59,7 +59,10 @@ class Primitive:
         """Apply the primitive: arrays positional, static metadata keyword-only."""
         if not _active:        # no transform running anywhere: straight to NumPy
             return self.impl(*args, **params)
-        return _state.trace.process(self, args, params)
+        trace = _state.trace
+        if trace is EVAL:      # the rules of the lowest transform evaluate
+            return self.impl(*args, **params)
+        return trace.process(self, args, params)
 
     def _missing_impl(self, *args: Any, **params: Any) -> Any:
         raise NotImplementedError(f"evaluation rule for '{self.name}' not registered: create the "
@@ -181,7 +184,10 @@ def op1(prim: Primitive) -> Callable[[Any], Any]:
     def apply(x: Any) -> Any:
         if not _active:
             return impl(x)
-        return _state.trace.process(prim, (x,), _NO_PARAMS)
+        trace = _state.trace
+        if trace is EVAL:
+            return impl(x)
+        return trace.process(prim, (x,), _NO_PARAMS)
     return apply
 
 
@@ -192,7 +198,10 @@ def op2(prim: Primitive) -> Callable[[Any, Any], Any]:
     def apply(x: Any, y: Any) -> Any:
         if not _active:
             return impl(x, y)
-        return _state.trace.process(prim, (x, y), _NO_PARAMS)
+        trace = _state.trace
+        if trace is EVAL:
+            return impl(x, y)
+        return trace.process(prim, (x, y), _NO_PARAMS)
     return apply
 
 

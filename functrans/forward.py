@@ -11,9 +11,9 @@ in functrans operations, so outer transforms differentiate or batch the rule its
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
-from .core import EVAL, PrimalTracer, Primitive, Trace, _state, add_any, trace_call, zeros_like_p
+from .core import EVAL, PrimalTracer, Primitive, Trace, _state, add_any, add_p, trace_call, zeros_like_p
 
 jvp_rules: dict[Primitive, Callable[..., Any]] = {}
 
@@ -88,6 +88,25 @@ def defjvp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
             if t is not None and rule is not None:
                 tangent_out = add_any(tangent_out, rule(t, ans, *primals, **params))
         return ans, tangent_out
+
+    # Unrolled for one and two differentiable arguments (elementwise arithmetic): the hottest rules.
+    if len(rules) == 1 and rules[0] is not None:
+        only = rules[0]
+
+        def jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:  # noqa: F811
+            ans = prim.bind(*primals, **params)
+            return ans, only(tangents[0], ans, *primals, **params)
+    elif len(rules) == 2 and None not in rules:
+        first, second = cast("tuple[Callable[..., Any], Callable[..., Any]]", rules)   # no None
+
+        def jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:  # noqa: F811
+            ans = prim.bind(*primals, **params)
+            tx, ty = tangents
+            if ty is None:
+                return ans, first(tx, ans, *primals, **params)
+            if tx is None:
+                return ans, second(ty, ans, *primals, **params)
+            return ans, add_p.bind(first(tx, ans, *primals, **params), second(ty, ans, *primals, **params))
     jvp_rules[prim] = jvp
 
 

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .batching import BatchTrace, ScaledTracer, batch_rules, defer_rules, scaled_rules
+from .batching import DEFER_SIZE, BatchTrace, ScaledTracer, batch_rules, defer_rules, scaled_rules
 from .core import Primitive, Tracer, add_p, concrete_value, dtype_of, op1, op2, shape_of, zeros_like_p
 from .errors import ConcretizationError
 from .forward import defjvp, deflinear, jvp_rules
@@ -77,6 +77,10 @@ def defbroadcasting(prim: Primitive) -> None:
                     return prim.bind(x, y, **params), dy
             elif dx == dy and ndim_of(x) == ndim_of(y):
                 return prim.bind(x, y, **params), dx
+        elif len(vals) == 3 and dims[0] is None:     # where(unbatched condition, x, y)
+            (c, x, y), (_, dx, dy) = vals, dims
+            if dx == dy and ndim_of(x) == ndim_of(y) and ndim_of(c) < ndim_of(x) - dx:
+                return prim.bind(c, x, y, **params), dx
         ranks = [ndim_of(v) - (d is not None) for v, d in zip(vals, dims)]
         out_rank = max(ranks)
         d0 = next(d for d in dims if d is not None)
@@ -282,6 +286,12 @@ pow = op2(pow_p)
 
 
 def _win_share_impl(x: Any, y: Any, greater: bool, dtype: Any) -> Any:
+    if type(y) is float and y == 0.0 and type(x) is np.ndarray and x.dtype == dtype:
+        # against 0 (relu, elu): (1 ± sign x) / 2, which is NaN at NaN and 0.5 at ±0
+        share = np.sign(x)
+        share = share + 1.0 if greater else 1.0 - share
+        share *= 0.5
+        return share
     wins, ties = (np.greater, np.greater_equal) if greater else (np.less, np.less_equal)
     share = np.add(wins(x, y), ties(x, y), dtype=dtype)
     share *= 0.5
@@ -1171,6 +1181,64 @@ def _matmul_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:
 batch_rules[matmul_p] = _matmul_batch
 
 
+def _scaled_matmul_impl(x: Any, s: Any, w: Any) -> Any:
+    """``(x * s) @ w``, the product made block by block so that each block stays in cache.
+
+    A pending scaling meeting a matrix (see ``_basis_matmul``) is a large batched product
+    of broadcast factors: made whole, it is written to memory and read back by the matmul,
+    which costs more than the arithmetic. The blocks split the leading axes of ``x * s``.
+    """
+    shape = np.broadcast_shapes(np.shape(x), np.shape(s))
+    if np.ndim(w) != 2 or len(shape) < 2 or math.prod(shape) <= 16 * _BLOCK:
+        return np.matmul(np.multiply(x, s), w)
+    lead, k = shape[:-1], shape[-1]
+    rows = max(1, _BLOCK // k)                       # rows of ``x * s`` per block
+    axis = next(i for i in range(len(lead)) if math.prod(lead[i + 1:]) <= rows)
+    step = max(1, rows // math.prod(lead[axis + 1:]))
+    xb, sb = np.broadcast_to(x, shape), np.broadcast_to(s, shape)
+    out = np.empty(lead + (w.shape[1],), dtype=np.result_type(x, s, w))
+    buf = np.empty((min(step, lead[axis]),) + shape[axis + 1:], dtype=np.result_type(x, s))
+    for outer in np.ndindex(*lead[:axis]):
+        for start in range(0, lead[axis], step):
+            at = outer + (slice(start, start + step),)
+            part = buf[:min(step, lead[axis] - start)]
+            np.multiply(xb[at], sb[at], out=part)
+            np.matmul(part, w, out=out[at])
+    return out
+
+
+# Elements of ``x * s`` per block (128 KiB of float64); a product of up to 16 blocks fits in
+# cache whole, and one call is cheaper than many smaller ones.
+_BLOCK = 1 << 14
+
+scaled_matmul_p = Primitive("scaled_matmul", _scaled_matmul_impl, residuals="primals")
+
+
+def scaled_matmul(x: Any, s: Any, w: Any) -> Any:
+    """``matmul(mul(x, s), w)`` as one primitive (cache-blocked); linear in each argument."""
+    return scaled_matmul_p.bind(x, s, w)
+
+
+def _scaled_matmul_vjp(ct: Any, ans: Any, x: Any, s: Any, w: Any) -> list:
+    xs = mul(x, s)
+    ct_xs = _matmul_vjp_a(ct, ans, xs, w)
+    return [unbroadcast(mul(ct_xs, s), x), unbroadcast(mul(ct_xs, x), s), _matmul_vjp_b(ct, ans, xs, w)]
+
+
+def _scaled_matmul_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:
+    """The batched product, then the batched matmul (the batching rules of its definition)."""
+    (x, s, w), (dx, ds, dw) = vals, dims
+    xs, dxs = (mul(x, s), None) if dx is None and ds is None else batch_rules[mul_p](
+        axis_size, [x, s], [dx, ds])
+    return batch_rules[matmul_p](axis_size, [xs, w], [dxs, dw])
+
+
+defjvp(scaled_matmul_p, lambda t, ans, x, s, w: scaled_matmul(t, s, w),
+       lambda t, ans, x, s, w: scaled_matmul(x, t, w), lambda t, ans, x, s, w: scaled_matmul(x, s, t))
+defvjp_all(scaled_matmul_p, _scaled_matmul_vjp)
+batch_rules[scaled_matmul_p] = _scaled_matmul_batch
+
+
 # ---------------------------------------------------------------------------------------
 # Pending scalings (see batching.ScaledTracer): products with unbatched values, masks and
 # selections between two scalings of one value stay symbolic; the one-hot basis of a
@@ -1227,7 +1295,7 @@ def _scaling(trace: BatchTrace, v: Any, d: int, y: Any, keep: bool = False) -> A
     else:
         base, bdim, scale = v, d, None
         shape = tuple(shape_of(v))
-        if math.prod(shape) < _DEFER_SIZE:
+        if math.prod(shape) < DEFER_SIZE:
             return None          # small: a product now costs less than keeping it pending
         shape = shape[:d] + shape[d + 1:]
     if not _fits(shape, y):
@@ -1246,8 +1314,6 @@ def _scaling(trace: BatchTrace, v: Any, d: int, y: Any, keep: bool = False) -> A
         return None
     return ScaledTracer(trace, base, bdim, y if scale is None else mul(scale, y))
 
-
-_DEFER_SIZE = 4096
 
 
 def _same_base(trace: BatchTrace, vals: list, dims: list) -> tuple | None:
@@ -1341,8 +1407,15 @@ def _window(trace: BatchTrace, x: Any, axis: int) -> Any:
 
 
 def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
-    """Rows of a matrix scaled by the basis' diagonal (basis @ b), or its columns (a @ basis)."""
+    """Rows of a matrix scaled by the basis' diagonal (basis @ b), or its columns (a @ basis);
+    a pending scaling of a dense value times a matrix is one blocked ``scaled_matmul``."""
     (a, b), (da, db) = vals, dims
+    if _own(trace, a) and a.base is not None and db is None and ndim_of(b) == 2:
+        base, bdim, scale = a.base, a.bdim, a.scale
+        nb = ndim_of(base)
+        if nb >= 2 and (bdim == 0 or bdim < nb - 2) and ndim_of(scale) < nb - bdim \
+                and shape_of(base)[-1] == shape_of(b)[0]:
+            return scaled_matmul(base, scale, b), bdim
     if _own(trace, a) and a.base is None and db is None and ndim_of(b) == 2 \
             and ndim_of(a) == a.lead + 1 and shape_of(a)[-1] == shape_of(b)[0] \
             and _finite(b, trace.checked):

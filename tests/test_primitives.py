@@ -538,6 +538,10 @@ add(
     rec("matmul", fnp.matmul, 2, NORMAL, MATMUL_SHAPES, np.matmul, ["matmul"]),
     rec("op:x@y", lambda x, y: x @ y, 2, NORMAL, MATMUL_SHAPES, np.matmul),
     rec("dot", fnp.dot, 2, NORMAL, DOT_SHAPES, np.dot, ["dot"]),
+    # (x * s) @ w in one primitive: what a pending scaling of a batched value times a matrix is
+    rec("scaled_matmul", primitives.scaled_matmul, 3, NORMAL,
+        [((2, 3), (3,), (3, 2)), ((2, 2, 3), (2, 3), (3, 4)), ((3,), (3,), (3, 2)),
+         ((1, 3), (2, 3), (3, 2))], lambda x, s, w: (x * s) @ w),
     # (a method of the traced value; NumPy's own ndarray.dot cannot see a traced argument)
     rec("op:x.dot(x.T)", lambda x: x.dot(x.T), 1, NORMAL, [(3,), (2, 3)], lambda x: x.dot(x.T)),
     rec("outer", fnp.outer, 2, NORMAL, [((3,), (2,)), ((2, 3), (2,)), ((), (3,))], np.outer, ["outer"]),
@@ -1398,6 +1402,20 @@ def test_maximum_minimum_split_ties(f, wins):
     gx, gy = ft.grad(lambda x, y: fnp.sum(f(x, y)), argnums=(0, 1))(np.array([2.0, 2.0, 5.0]), 2.0)
     np.testing.assert_array_equal(gx, [0.5, 0.5, 1.0 if wins == "x" else 0.0])
     assert gy == (1.0 if wins == "x" else 2.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_like_derivatives_against_zero(dtype):
+    """maximum(x, 0.0) and minimum(x, 0.0): 1 on the winning side, 0.5 at ±0, NaN at NaN."""
+    x = np.array([-2.0, -0.0, 0.0, 3.0, np.inf, -np.inf, np.nan], dtype=dtype)
+    for x0, want0 in ((np.array(x[0]), 0.0), (np.array(x[-1]), np.nan)):      # 0-d arrays too
+        np.testing.assert_array_equal(ft.grad(lambda x: fnp.maximum(x, 0.0))(x0), want0)
+    up = np.array([0.0, 0.5, 0.5, 1.0, 1.0, 0.0, np.nan], dtype=dtype)
+    for f, want in ((fnp.maximum, up), (fnp.minimum, 1.0 - up)):
+        t = ft.jvp(lambda x: f(x, 0.0), (x,), (np.ones_like(x),))[1]
+        assert t.dtype == dtype
+        np.testing.assert_array_equal(t, want)
+        np.testing.assert_array_equal(ft.grad(lambda x: fnp.sum(f(x, 0.0)))(x), want)
 
 
 @pytest.mark.parametrize("f", [fnp.max, fnp.min])

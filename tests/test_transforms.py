@@ -15,6 +15,7 @@ import pytest
 
 import functrans as ft
 import functrans.numpy as fnp
+from functrans import primitives
 
 from reference import close, fd_grad, fd_jac
 
@@ -518,6 +519,47 @@ def test_pending_scalings_of_large_values_match_loop(dtype):
     # nested: an outer vmap's pending scaling is a plain value to the inner one
     got2 = ft.vmap(ft.vmap(lambda r: r * y[0] * 3.0))(xs)
     np.testing.assert_allclose(got2, xs * y[0] * 3.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 14])
+def test_scaled_matmul_blocks_match_the_whole_product(monkeypatch, block):
+    """The cache-blocked ``(x * s) @ w`` equals the product made whole, inf and NaN included
+    (up to the rounding of BLAS kernels, which depends on the shapes)."""
+    monkeypatch.setattr(primitives, "_BLOCK", block)
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((9, 5))
+    w[3, 1] = np.inf
+    for x_shape, s_shape in [((6, 50, 9), (50, 9)), ((6, 1, 9), (40, 9)), ((3, 2, 40, 9), (9,))]:
+        x = rng.standard_normal(x_shape)
+        s = rng.standard_normal(s_shape)
+        x.flat[5] = np.nan
+        with np.errstate(invalid="ignore"):
+            want = np.multiply(x, s) @ w
+            got = primitives.scaled_matmul_p.impl(x, s, w)
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev"])
+def test_batch_jacobian_of_elu_mlp_matches_per_example_loop(mode):
+    """Large enough that the elu derivatives stay pending scalings and meet the second layer."""
+    rng = np.random.default_rng(8)
+    w1, w2 = rng.standard_normal((12, 40)), rng.standard_normal((40, 10))
+    b1, b2 = rng.standard_normal(40), rng.standard_normal(10)
+
+    def elu(z):
+        return fnp.where(z > 0, z, fnp.expm1(fnp.minimum(z, 0.0)))
+
+    def mlp(x):
+        return elu(elu(x @ w1 + b1) @ w2 + b2)
+
+    xs = rng.standard_normal((30, 12))
+    want = np.stack([ft.jacfwd(mlp)(x) for x in xs])
+    eps = 1e-6
+    fd = np.stack([np.stack([(mlp(x + eps * e) - mlp(x - eps * e)) / (2 * eps) for e in np.eye(12)], -1)
+                   for x in xs[:3]])
+    close(want[:3], fd, rtol=1e-6, atol=1e-7)
+    close(ft.batch_jacobian(mlp, mode=mode)(xs), want, rtol=1e-12, atol=1e-13)
+    close(ft.vmap(ft.jacfwd(mlp))(xs), want, rtol=1e-12, atol=1e-13)
 
 
 def test_jacobian_of_identity_and_of_basis_outputs():
