@@ -1189,7 +1189,7 @@ def _scaled_matmul_impl(x: Any, s: Any, w: Any) -> Any:
     which costs more than the arithmetic. The blocks split the leading axes of ``x * s``.
     """
     shape = np.broadcast_shapes(np.shape(x), np.shape(s))
-    if np.ndim(w) != 2 or len(shape) < 2 or math.prod(shape) <= 16 * _BLOCK:
+    if np.ndim(w) != 2 or not _blocked(shape):
         return np.matmul(np.multiply(x, s), w)
     lead, k = shape[:-1], shape[-1]
     rows = max(1, _BLOCK // k)                       # rows of ``x * s`` per block
@@ -1210,6 +1210,11 @@ def _scaled_matmul_impl(x: Any, s: Any, w: Any) -> Any:
 # Elements of ``x * s`` per block (128 KiB of float64); a product of up to 16 blocks fits in
 # cache whole, and one call is cheaper than many smaller ones.
 _BLOCK = 1 << 14
+
+
+def _blocked(shape: tuple) -> bool:
+    """Whether ``scaled_matmul`` makes a product ``x * s`` of this shape in blocks."""
+    return len(shape) >= 2 and math.prod(shape) > 16 * _BLOCK
 
 scaled_matmul_p = Primitive("scaled_matmul", _scaled_matmul_impl, residuals="primals")
 
@@ -1413,8 +1418,11 @@ def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
     if _own(trace, a) and a.base is not None and db is None and ndim_of(b) == 2:
         base, bdim, scale = a.base, a.bdim, a.scale
         nb = ndim_of(base)
+        # Fused only where the product is made in blocks; a smaller one is materialised in
+        # the factor's place (which frees the factor: one array alive, not two).
         if nb >= 2 and (bdim == 0 or bdim < nb - 2) and ndim_of(scale) < nb - bdim \
-                and shape_of(base)[-1] == shape_of(b)[0]:
+                and shape_of(base)[-1] == shape_of(b)[0] \
+                and _blocked(np.broadcast_shapes(shape_of(base), shape_of(scale))):
             return scaled_matmul(base, scale, b), bdim
     if _own(trace, a) and a.base is None and db is None and ndim_of(b) == 2 \
             and ndim_of(a) == a.lead + 1 and shape_of(a)[-1] == shape_of(b)[0] \
