@@ -11,12 +11,11 @@ import builtins
 import string
 from typing import Any
 
-import numpy as _np
-
 from .. import core as _core
 from .. import primitives as P
 from ..core import Tracer, concrete_value, dtype_of, shape_of  # noqa: F401
 from ..errors import ConcretizationError  # noqa: F401
+from . import _np  # NumPy's names, for the fast paths
 
 # Dtypes and constants, so ``fnp.float32`` and ``fnp.pi`` work as with NumPy.
 from numpy import (bool_, complex64, complex128, dtype, e, float16, float32,  # noqa: F401

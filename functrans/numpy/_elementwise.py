@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-import numpy as _np
+from . import _np
 
 from .. import core as _core
 from .. import primitives as P

@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 from typing import Any, Sequence
 
-import numpy as _np
+from . import _np
 
 from .. import core as _core
 from .. import primitives as P

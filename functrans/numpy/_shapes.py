@@ -5,7 +5,8 @@ concatenate, getitem (gathers with index arrays) and scatter, so each function i
 differentiable and batchable through them. Where a layout is irregular (pad, repeat, insert,
 delete, roll), NumPy itself computes the index array from the shape alone, which makes the
 layout NumPy's by construction. Each function calls NumPy directly when no transform is running
-(``if not _core._active``, first thing in its body): the eval fast path.
+(``if not _core._active``, first thing in its body): the eval fast path (NumPy's stubs take
+its flags only as literals, not variables, hence the ``type: ignore`` there).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import builtins
 from typing import Any, Callable, Sequence
 
-import numpy as _np
+from . import _np
 
 from .. import core as _core
 from .. import primitives as P
@@ -71,7 +72,7 @@ def ravel(a: ArrayLike, order: str = "C") -> Any:
         array([1., 3., 2., 4.])
     """
     if not _core._active:
-        return _np.ravel(a, order)
+        return _np.ravel(a, order)  # type: ignore[call-overload]
     return reshape(a, (-1,), order=order)
 
 
@@ -502,7 +503,7 @@ def flip(m: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
         array([3., 2., 1.])
     """
     if not _core._active:
-        return _np.flip(m, axis)
+        return _np.flip(m, axis)  # type: ignore[arg-type]
     axes = _axes(axis, ndim(m))
     return P.getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(ndim(m))))
 
@@ -576,7 +577,7 @@ def rot90(m: ArrayLike, k: int = 1, axes: Sequence[int] = (0, 1)) -> Any:
                [1., 3.]])
     """
     if not _core._active:
-        return _np.rot90(m, k, axes)
+        return _np.rot90(m, k, axes)  # type: ignore[call-overload]
     axes = tuple(axes)
     n = ndim(m)
     if len(axes) != 2:
@@ -609,7 +610,7 @@ def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any)
         (array([1., 1., 2., 2.]), array([2., 2.]))
     """
     if not _core._active:
-        return _np.pad(array, pad_width, mode, **kwargs)
+        return _np.pad(array, pad_width, mode, **kwargs)  # type: ignore[call-overload]
     n = ndim(array)
     if mode not in _PAD_MODES or set(kwargs) - ({"constant_values"} if mode == "constant" else set()):
         raise ValueError(f"pad: supported are mode in {_PAD_MODES} (and constant_values with "
@@ -781,7 +782,7 @@ def take(a: ArrayLike, indices: Any, axis: int | None = None, out: None = None, 
         array([2., 0., 1.])
     """
     if not _core._active:
-        return _np.take(a, indices, axis, out, mode)
+        return _np.take(a, indices, axis, out, mode)  # type: ignore[call-overload]
     _no_out("take", out)
     if axis is None:
         a, axis = ravel(a), 0
@@ -823,7 +824,7 @@ def argsort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order:
         array([1, 2, 0])
     """
     if not _core._active:
-        return _np.argsort(a, axis, kind, order, stable=stable)
+        return _np.argsort(a, axis, kind, order, stable=stable)  # type: ignore[arg-type]
     if order is not None:
         raise ValueError("argsort: `order` (structured arrays) is not supported")
     if axis is None:
@@ -843,7 +844,7 @@ def sort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order: An
         array([0., 1., 0.])
     """
     if not _core._active:
-        return _np.sort(a, axis, kind, order, stable=stable)
+        return _np.sort(a, axis, kind, order, stable=stable)  # type: ignore[arg-type]
     if axis is None:
         a, axis = ravel(a), 0
     return take_along_axis(a, argsort(a, axis, kind, order, stable=stable), axis)
@@ -860,7 +861,7 @@ def searchsorted(a: ArrayLike, v: ArrayLike, side: str = "left", sorter: Any = N
         (array([0, 1, 3]), array([0, 1, 2]))
     """
     if not _core._active:
-        return _np.searchsorted(a, v, side, sorter)
+        return _np.searchsorted(a, v, side, sorter)  # type: ignore[call-overload]
     if ndim(a) != 1:
         raise ValueError(f"searchsorted: `a` must be 1-d, got {ndim(a)}-d")
     if side not in ("left", "right"):
@@ -903,7 +904,7 @@ def choose(a: ArrayLike, choices: Sequence[ArrayLike], out: None = None, mode: s
         array([0., 1., 0.])
     """
     if not _core._active:
-        return _np.choose(a, choices, out, mode)
+        return _np.choose(a, choices, out, mode)  # type: ignore[call-overload]
     _no_out("choose", out)
     choices = list(choices)
     a = a if isinstance(a, Tracer) else _np.asarray(a)

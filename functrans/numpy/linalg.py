@@ -744,7 +744,7 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
         (array([3., 4.]), array([1., 2.]))
     """
     if not _core._active:
-        return np.linalg.vecdot(x1, x2, axis=axis)
+        return np.linalg.vecdot(x1, x2, axis=axis)  # type: ignore[call-overload]
     return _sum(P.mul(x1, x2), axis=axis)
 
 
