@@ -80,11 +80,9 @@ def array(object: ArrayLike, dtype: Any = None, copy: bool = True, order: str = 
         >>> fnp.array([1, 2], dtype=fnp.float32)
         array([1., 2.], dtype=float32)
     """
-    if type(object) is ndarray and dtype is None and copy is True and order == "K" and not ndmin:
-        return object.copy("K")             # what NumPy does with an array (never traced)
     if not _core._active:
-        if copy is True and order == "K" and not ndmin:      # the common call, without keywords
-            return _np.array(object, dtype)
+        if dtype is None and copy is True and order == "K" and not ndmin:    # the common call
+            return _np.array(object)
         # NumPy's stubs take these flags only as literals, not variables.
         return _np.array(object, dtype, copy=copy, order=order, ndmin=ndmin)  # type: ignore[call-overload]
     out = asarray(object, dtype)
