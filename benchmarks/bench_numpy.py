@@ -114,6 +114,10 @@ def cases() -> list[tuple[str, object, object]]:
     return out
 
 
+def _identity(a: object) -> object:
+    return a
+
+
 def main() -> None:
     rep = Report("numpy: eval fast path vs NumPy (3 elements / 3×3)", clock="cpu")
     if not rep.args.repeat:        # many short samples: the fastest is what is reported
@@ -124,6 +128,11 @@ def main() -> None:
             continue
         t = rep.compare({"ft": f_ft, "np": f_np}, stat="min")
         rep.ratio(label, t["ft"] / CALLS_PER_SAMPLE, t["np"] / CALLS_PER_SAMPLE, target=1.5)
+    floor = rep.compare({"identity": calls(_identity, (v,), {}), "np": calls(np.asarray, (v,), {})},
+                        stat="min")
+    rep.note(f"the floor of any Python function: `def f(a): return a` takes "
+             f"{floor['identity'] / CALLS_PER_SAMPLE * 1e9:.0f} ns, {floor['identity'] / floor['np']:.2f}× "
+             f"np.asarray(v) of an array ({floor['np'] / CALLS_PER_SAMPLE * 1e9:.0f} ns)")
     public = {n for n in dir(fnp) if not n.startswith("_") and callable(getattr(fnp, n))
               and not isinstance(getattr(fnp, n), type)} - NOT_FUNCTIONS
     covered = {label.split("(")[0] for label, spec in CALLS.items() if spec is not None}
