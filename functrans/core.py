@@ -177,9 +177,10 @@ def trace_call(trace: Trace, fun: Callable[..., Any], args: Any) -> Any:
 _NO_PARAMS: dict = {}     # shared by parameterless calls; never mutated
 
 
-def op1(prim: Primitive) -> Callable[[Any], Any]:
-    """The function applying a one-argument primitive, with the eval fast path inlined."""
-    impl = prim.impl
+def op1(prim: Primitive, eval_impl: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
+    """The function applying a one-argument primitive, with the eval fast path inlined (calling
+    ``eval_impl``, e.g. NumPy's ufunc where the impl has shortcuts for internal values)."""
+    impl = prim.impl if eval_impl is None else eval_impl
 
     def apply(x: Any) -> Any:
         if not _active:
@@ -191,9 +192,10 @@ def op1(prim: Primitive) -> Callable[[Any], Any]:
     return apply
 
 
-def op2(prim: Primitive) -> Callable[[Any, Any], Any]:
-    """The function applying a two-argument primitive, with the eval fast path inlined."""
-    impl = prim.impl
+def op2(prim: Primitive, eval_impl: Callable[[Any, Any], Any] | None = None) -> Callable[[Any, Any], Any]:
+    """The function applying a two-argument primitive, with the eval fast path inlined (calling
+    ``eval_impl`` if given)."""
+    impl = prim.impl if eval_impl is None else eval_impl
 
     def apply(x: Any, y: Any) -> Any:
         if not _active:

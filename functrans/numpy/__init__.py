@@ -8,16 +8,14 @@ gives traced values their Python operators, array methods and NumPy protocols.
 from __future__ import annotations
 
 import builtins
-import functools
 import string
-from typing import Any, Callable
-
-import numpy as _np
+from typing import Any
 
 from .. import core as _core
 from .. import primitives as P
 from ..core import Tracer, concrete_value, dtype_of, shape_of  # noqa: F401
 from ..errors import ConcretizationError  # noqa: F401
+from . import _np  # NumPy's names, for the fast paths
 
 # Dtypes and constants, so ``fnp.float32`` and ``fnp.pi`` work as with NumPy.
 from numpy import (bool_, complex64, complex128, dtype, e, float16, float32,  # noqa: F401
@@ -71,9 +69,11 @@ def _any_traced(*args: Any) -> bool:
     return builtins.any(isinstance(x, Tracer) for x in args)
 
 
-def array(object: ArrayLike, dtype: Any = None, *, copy: bool = True, order: str = "K",  # noqa: A002
+def array(object: ArrayLike, dtype: Any = None, copy: bool = True, order: str = "K",  # noqa: A002
           ndmin: int = 0) -> Any:
-    """NumPy's ``array``; traced values (also inside lists) give a traced array.
+    """NumPy's ``array``; traced values (also inside lists) give a traced array. ``copy``,
+    ``order`` and ``ndmin`` are keyword arguments in NumPy (here also positional: on Python 3.11
+    keyword-only defaults cost a third of NumPy's own call on a small array).
 
     Example:
         >>> import functrans.numpy as fnp
@@ -81,8 +81,8 @@ def array(object: ArrayLike, dtype: Any = None, *, copy: bool = True, order: str
         array([1., 2.], dtype=float32)
     """
     if not _core._active:
-        if copy is True and order == "K" and not ndmin:      # the common call, without keywords
-            return _np.array(object, dtype)
+        if dtype is None and copy is True and order == "K" and not ndmin:    # the common call
+            return _np.array(object)
         # NumPy's stubs take these flags only as literals, not variables.
         return _np.array(object, dtype, copy=copy, order=order, ndmin=ndmin)  # type: ignore[call-overload]
     out = asarray(object, dtype)
@@ -99,13 +99,21 @@ def asarray(a: ArrayLike, dtype: Any = None) -> Any:
         >>> fnp.asarray([1, 2], dtype=fnp.float32)
         array([1., 2.], dtype=float32)
     """
+    if type(a) is ndarray and dtype is None:     # as NumPy: the array itself (never traced)
+        return a
     if not _core._active:
         return _np.asarray(a, dtype)
     if isinstance(a, Tracer):
         return a if dtype is None or a.dtype == dtype else P.convert_element_type(a, dtype)
     if isinstance(a, (list, tuple)) and builtins.any(isinstance(x, Tracer) for x in _flat(a)):
-        return stack([asarray(x, dtype) for x in a])
+        return _stack_traced(a, dtype)
     return _np.asarray(a, dtype=dtype)
+
+
+def _stack_traced(seq: Any, dtype: Any) -> Any:
+    """A (nested) list holding traced values as one traced array (out of ``asarray``, whose
+    fast path a comprehension over ``dtype`` would slow down with a closure cell)."""
+    return stack([asarray(x, dtype) for x in seq])
 
 
 def _flat(seq: Any) -> list:
@@ -131,11 +139,11 @@ def zeros_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = 
         array([[0., 0.],
                [0., 0.]], dtype=float32)
     """
+    if not _core._active and dtype is None and shape is None and order == "K" and subok:
+        return _np.zeros_like(a)                # the eval fast path of the common call
     if not isinstance(a, Tracer):
-        plain = dtype is None and shape is None
         # NumPy's stubs take order only as a literal, not a str variable.
-        return (_np.zeros_like(a) if plain
-                else _np.zeros_like(a, dtype, order, subok, shape))  # type: ignore[call-overload]
+        return _np.zeros_like(a, dtype, order, subok, shape)  # type: ignore[call-overload]
     return _np.zeros(*_like(a, dtype, shape))
 
 
@@ -148,11 +156,11 @@ def ones_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = T
         >>> fnp.ones_like(np.array([1, 2]))
         array([1, 1])
     """
+    if not _core._active and dtype is None and shape is None and order == "K" and subok:
+        return _np.ones_like(a)                # the eval fast path of the common call
     if not isinstance(a, Tracer):
-        plain = dtype is None and shape is None
         # NumPy's stubs take order only as a literal, not a str variable.
-        return (_np.ones_like(a) if plain
-                else _np.ones_like(a, dtype, order, subok, shape))  # type: ignore[call-overload]
+        return _np.ones_like(a, dtype, order, subok, shape)  # type: ignore[call-overload]
     return _np.ones(*_like(a, dtype, shape))
 
 
@@ -165,11 +173,11 @@ def empty_like(a: ArrayLike, dtype: Any = None, order: str = "K", subok: bool = 
         >>> fnp.empty_like(np.ones((2, 3))).shape
         (2, 3)
     """
+    if not _core._active and dtype is None and shape is None and order == "K" and subok:
+        return _np.empty_like(a)                # the eval fast path of the common call
     if not isinstance(a, Tracer):
-        plain = dtype is None and shape is None
         # NumPy's stubs take order only as a literal, not a str variable.
-        return (_np.empty_like(a) if plain
-                else _np.empty_like(a, dtype, order, subok, shape))  # type: ignore[call-overload]
+        return _np.empty_like(a, dtype, order, subok, shape)  # type: ignore[call-overload]
     return _np.empty(*_like(a, dtype, shape))
 
 
@@ -319,21 +327,6 @@ def astype(x: ArrayLike, dtype: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------
-# Shapes.
-
-def _eval_as(numpy_fun: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Call ``numpy_fun`` when no transform runs anywhere (nothing can be traced)."""
-    def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(f)
-        def fun(*args: Any, **kwargs: Any) -> Any:
-            if not _core._active:
-                return numpy_fun(*args, **kwargs)
-            return f(*args, **kwargs)
-        return fun
-    return wrap
-
-
-# ---------------------------------------------------------------------------------------
 # Products.
 
 def matmul(a: ArrayLike, b: ArrayLike) -> Any:
@@ -354,7 +347,6 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
     return P.matmul(a, b)
 
 
-@_eval_as(_np.dot)
 def dot(a: ArrayLike, b: ArrayLike) -> Any:
     """NumPy's ``dot``: products for 0-d, matrix products up to 2-d, a sum over the last axis
     of ``a`` and the second-to-last of ``b`` beyond.
@@ -365,6 +357,8 @@ def dot(a: ArrayLike, b: ArrayLike) -> Any:
         >>> float(fnp.dot(x, x)), ft.grad(lambda x: 2 * fnp.dot(x, x))(x)
         (14.0, array([ 0.,  4.,  8., 12.]))
     """
+    if not _core._active:
+        return _np.dot(a, b)
     na, nb = ndim(a), ndim(b)
     if na == 0 or nb == 0:
         return P.mul(a, b)
@@ -379,7 +373,6 @@ def dot(a: ArrayLike, b: ArrayLike) -> Any:
     return P.einsum(f"{sa},{sb_s}->{out}", a, b)
 
 
-@_eval_as(_np.tensordot)
 def tensordot(a: ArrayLike, b: ArrayLike, axes: Any = 2) -> Any:
     """Sum of products over the last ``axes`` of ``a`` and the first of ``b`` (or the listed
     axes).
@@ -391,6 +384,8 @@ def tensordot(a: ArrayLike, b: ArrayLike, axes: Any = 2) -> Any:
         >>> fnp.tensordot(np.ones((2, 3)), np.ones((4, 3)), axes=([1], [1])).shape
         (2, 4)
     """
+    if not _core._active:
+        return _np.tensordot(a, b, axes)
     na, nb = ndim(a), ndim(b)
     if isinstance(axes, (int, _np.integer)):
         axes_a, axes_b = list(range(na - axes, na)), list(range(int(axes)))
@@ -409,7 +404,6 @@ def tensordot(a: ArrayLike, b: ArrayLike, axes: Any = 2) -> Any:
     return P.einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", a, b)
 
 
-@_eval_as(_np.outer)
 def outer(a: ArrayLike, b: ArrayLike) -> Any:
     """Outer product of two vectors (inputs are flattened).
 
@@ -419,10 +413,11 @@ def outer(a: ArrayLike, b: ArrayLike) -> Any:
         array([[ 1., 10.],
                [ 2., 20.]])
     """
+    if not _core._active:
+        return _np.outer(a, b)
     return P.mul(P.reshape(a, (-1, 1)), P.reshape(b, (1, -1)))
 
 
-@_eval_as(_np.inner)
 def inner(a: ArrayLike, b: ArrayLike) -> Any:
     """Sum of products over the last axes.
 
@@ -431,12 +426,13 @@ def inner(a: ArrayLike, b: ArrayLike) -> Any:
         >>> float(fnp.inner(np.array([1.0, 2.0]), np.array([3.0, 4.0])))
         11.0
     """
+    if not _core._active:
+        return _np.inner(a, b)
     if ndim(a) == 0 or ndim(b) == 0:
         return P.mul(a, b)
     return tensordot(a, b, axes=([-1], [-1]))
 
 
-@_eval_as(_np.vdot)
 def vdot(a: ArrayLike, b: ArrayLike) -> Any:
     """Dot product of the flattened arrays.
 
@@ -445,10 +441,11 @@ def vdot(a: ArrayLike, b: ArrayLike) -> Any:
         >>> float(fnp.vdot(np.ones((2, 2)), np.full((2, 2), 2.0)))
         8.0
     """
+    if not _core._active:
+        return _np.vdot(a, b)
     return P.reduce_sum(P.mul(ravel(a), ravel(b)), (0,))
 
 
-@_eval_as(_np.einsum)
 def einsum(subscripts: str, *operands: ArrayLike, optimize: Any = None) -> Any:
     """Einstein summation: NumPy's subscripts, with ellipsis, repeated indices (diagonals and
     traces), implicit output and any number of operands (``optimize`` is accepted and ignored:
@@ -460,6 +457,9 @@ def einsum(subscripts: str, *operands: ArrayLike, optimize: Any = None) -> Any:
         array([[1., 0.],
                [0., 1.]])
     """
+    if not _core._active:
+        return (_np.einsum(subscripts, *operands) if optimize is None
+                else _np.einsum(subscripts, *operands, optimize=optimize))
     if not isinstance(subscripts, str):     # NumPy's sublist form: op0, [0, 1], op1, [1, 2], [0, 2]
         subscripts, operands = _sublist_subscripts((subscripts,) + operands)
     return P.einsum(_explicit_einsum(subscripts, [ndim(x) for x in operands]), *operands)
@@ -475,7 +475,6 @@ def _sublist_subscripts(args: tuple) -> tuple[str, tuple]:
     return ",".join(letters(s) for s in subs) + out, operands
 
 
-@_eval_as(_np.kron)
 def kron(a: ArrayLike, b: ArrayLike) -> Any:
     """Kronecker product: one broadcast product of interleaved axes, reshaped.
 
@@ -485,6 +484,8 @@ def kron(a: ArrayLike, b: ArrayLike) -> Any:
         array([[1., 2., 0., 0.],
                [0., 0., 1., 2.]])
     """
+    if not _core._active:
+        return _np.kron(a, b)
     nd = builtins.max(ndim(a), ndim(b))
     sa = (1,) * (nd - ndim(a)) + tuple(shape_of(a))
     sb = (1,) * (nd - ndim(b)) + tuple(shape_of(b))
@@ -493,7 +494,6 @@ def kron(a: ArrayLike, b: ArrayLike) -> Any:
     return P.reshape(x, tuple(i * j for i, j in zip(sa, sb)))
 
 
-@_eval_as(_np.cross)
 def cross(a: ArrayLike, b: ArrayLike, axisa: int = -1, axisb: int = -1, axisc: int = -1,
           axis: int | None = None) -> Any:
     """Cross product of 3-vectors (a 2-vector has a zero third component; two 2-vectors give
@@ -505,6 +505,8 @@ def cross(a: ArrayLike, b: ArrayLike, axisa: int = -1, axisb: int = -1, axisc: i
         >>> fnp.cross(ex, ey), ft.grad(lambda a: fnp.cross(a, ey)[2])(np.ones(3))
         (array([0., 0., 1.]), array([1., 0., 0.]))
     """
+    if not _core._active:
+        return _np.cross(a, b, axisa, axisb, axisc, axis)
     if axis is not None:
         axisa = axisb = axisc = axis
     a = moveaxis(a, normalize_axis(axisa, ndim(a), "axisa"), -1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-import numpy as _np
+from . import _np
 
 from .. import core as _core
 from .. import primitives as P
@@ -23,10 +23,7 @@ sinh, cosh, tanh, arcsinh, arccosh, arctanh = P.sinh, P.cosh, P.tanh, P.arcsinh,
 exp, log, log1p, expm1, sqrt, cbrt = P.exp, P.log, P.log1p, P.expm1, P.sqrt, P.cbrt
 abs = absolute = P.abs  # noqa: A001
 sign, floor, ceil, trunc, signbit = P.sign, P.floor, P.ceil, P.trunc, P.signbit
-add, subtract, multiply = P.add, P.sub, P.mul
-divide = true_divide = P.div
 power = P.pow
-negative = P.neg
 maximum, minimum, arctan2 = P.maximum, P.minimum, P.arctan2
 remainder = mod = P.remainder
 fmod = P.fmod
@@ -39,6 +36,21 @@ logical_and, logical_or, logical_xor, logical_not = (P.logical_and, P.logical_or
 isfinite, isnan, isinf = P.isfinite, P.isnan, P.isinf
 conj = conjugate = P.conj
 real, imag = P.real, P.imag
+
+
+def _numpy_eval(op: Any, prim: _core.Primitive, ufunc: Any) -> Any:
+    """``op(prim)`` calling NumPy's ``ufunc`` itself on the eval fast path: the impls of these
+    primitives first look for NumPy scalars, a shortcut that pays only inside transforms."""
+    fun = op(prim, ufunc)
+    fun.__name__ = fun.__qualname__ = ufunc.__name__
+    return fun
+
+
+add = _numpy_eval(_core.op2, P.add_p, _np.add)
+subtract = _numpy_eval(_core.op2, P.sub_p, _np.subtract)
+multiply = _numpy_eval(_core.op2, P.mul_p, _np.multiply)
+divide = true_divide = _numpy_eval(_core.op2, P.div_p, _np.divide)
+negative = _numpy_eval(_core.op1, P.neg_p, _np.negative)
 
 # The docstrings of the primitives' functions re-exported above (they are shared objects: one
 # docstring each, also for an alias such as ``absolute``); their examples run as doctests.

@@ -12,7 +12,7 @@ import builtins
 import math
 from typing import Any, Sequence
 
-import numpy as _np
+from . import _np
 
 from .. import core as _core
 from .. import primitives as P

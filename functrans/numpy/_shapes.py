@@ -4,8 +4,9 @@ Everything here is composed from a few primitives: reshape, transpose, broadcast
 concatenate, getitem (gathers with index arrays) and scatter, so each function is exactly
 differentiable and batchable through them. Where a layout is irregular (pad, repeat, insert,
 delete, roll), NumPy itself computes the index array from the shape alone, which makes the
-layout NumPy's by construction. Functions that NumPy implements in Python call NumPy directly
-when no transform is running (``_eval_as``): the eval fast path.
+layout NumPy's by construction. Each function calls NumPy directly when no transform is running
+(``if not _core._active``, first thing in its body): the eval fast path (NumPy's stubs take
+its flags only as literals, not variables, hence the ``type: ignore`` there).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 import builtins
 from typing import Any, Callable, Sequence
 
-import numpy as _np
+from . import _np
 
 from .. import core as _core
 from .. import primitives as P
 from ..core import Tracer, dtype_of, shape_of
-from . import ArrayLike, _axes, _concrete, _eval_as, getitem, ndim, normalize_axis, sum, where
+from . import ArrayLike, _axes, _concrete, getitem, ndim, normalize_axis, sum, where
 
 
 def _along(axis: int, index: Any) -> tuple:
@@ -62,7 +63,6 @@ def reshape(a: ArrayLike, newshape: Any, order: str = "C") -> Any:
     return P.reshape(a, tuple(int(d) for d in newshape))
 
 
-@_eval_as(_np.ravel)
 def ravel(a: ArrayLike, order: str = "C") -> Any:
     """The elements of ``a`` as a 1-D array (row-major).
 
@@ -71,6 +71,8 @@ def ravel(a: ArrayLike, order: str = "C") -> Any:
         >>> fnp.ravel(np.array([[1.0, 2.0], [3.0, 4.0]]), order="F")
         array([1., 3., 2., 4.])
     """
+    if not _core._active:
+        return _np.ravel(a, order)  # type: ignore[call-overload]
     return reshape(a, (-1,), order=order)
 
 
@@ -91,7 +93,6 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
     return P.transpose(a, perm)
 
 
-@_eval_as(_np.moveaxis)
 def moveaxis(a: ArrayLike, source: int | Sequence[int], destination: int | Sequence[int]) -> Any:
     """Move axes ``source`` to positions ``destination`` (ints or sequences of ints).
 
@@ -100,6 +101,8 @@ def moveaxis(a: ArrayLike, source: int | Sequence[int], destination: int | Seque
         >>> fnp.moveaxis(np.ones((2, 3, 4)), 0, -1).shape
         (3, 4, 2)
     """
+    if not _core._active:
+        return _np.moveaxis(a, source, destination)
     n = ndim(a)
     src: list = [source] if _is_int(source) else list(source)  # type: ignore[arg-type]
     dst: list = [destination] if _is_int(destination) else list(destination)  # type: ignore[arg-type]
@@ -116,7 +119,6 @@ def moveaxis(a: ArrayLike, source: int | Sequence[int], destination: int | Seque
     return P.transpose(a, tuple(order))
 
 
-@_eval_as(_np.rollaxis)
 def rollaxis(a: ArrayLike, axis: int, start: int = 0) -> Any:
     """NumPy's older ``moveaxis``: axis ``axis`` goes to just before position ``start``.
 
@@ -125,6 +127,8 @@ def rollaxis(a: ArrayLike, axis: int, start: int = 0) -> Any:
         >>> fnp.rollaxis(np.ones((2, 3, 4)), 2).shape
         (4, 2, 3)
     """
+    if not _core._active:
+        return _np.rollaxis(a, axis, start)
     n = ndim(a)
     axis = normalize_axis(axis, n)
     if not -n <= start <= n:
@@ -134,7 +138,6 @@ def rollaxis(a: ArrayLike, axis: int, start: int = 0) -> Any:
     return moveaxis(a, axis, start)
 
 
-@_eval_as(_np.swapaxes)
 def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
     """``a`` with ``axis1`` and ``axis2`` exchanged.
 
@@ -143,6 +146,8 @@ def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
         >>> fnp.swapaxes(np.ones((2, 3, 4)), 0, 2).shape
         (4, 3, 2)
     """
+    if not _core._active:
+        return _np.swapaxes(a, axis1, axis2)
     n = ndim(a)
     perm = list(range(n))
     i, j = normalize_axis(axis1, n, "axis1"), normalize_axis(axis2, n, "axis2")
@@ -165,7 +170,6 @@ def broadcast_to(a: ArrayLike, shape: Any) -> Any:
     return P.broadcast_to(a, shape)
 
 
-@_eval_as(_np.broadcast_arrays)
 def broadcast_arrays(*args: ArrayLike) -> tuple:
     """The arguments broadcast to one shape; the gradient of each is summed back to its own shape.
 
@@ -174,11 +178,12 @@ def broadcast_arrays(*args: ArrayLike) -> tuple:
         >>> ft.grad(lambda a: fnp.sum(fnp.broadcast_arrays(a, np.ones((2, 3)))[0]))(np.ones(3))
         array([2., 2., 2.])
     """
+    if not _core._active:
+        return _np.broadcast_arrays(*args)
     shape = _np.broadcast_shapes(*(shape_of(a) for a in args))
     return tuple(P.broadcast_to(a, shape) for a in args)
 
 
-@_eval_as(_np.expand_dims)
 def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
     """``a`` with new axes of size 1 at the positions ``axis``.
 
@@ -187,6 +192,8 @@ def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
         >>> fnp.expand_dims(np.ones((2, 3)), (0, 3)).shape
         (1, 2, 3, 1)
     """
+    if not _core._active:
+        return _np.expand_dims(a, axis)
     given: tuple = (axis,) if _is_int(axis) else tuple(axis)  # type: ignore[arg-type]
     n = ndim(a) + len(given)
     axes = sorted(normalize_axis(ax, n) for ax in given)
@@ -196,7 +203,6 @@ def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
     return P.reshape(a, tuple(shp))
 
 
-@_eval_as(_np.squeeze)
 def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
     """``a`` without its axes of size 1 (or only the named ``axis``); under ``vmap`` the batch axis is never
     squeezed.
@@ -206,6 +212,8 @@ def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
         >>> fnp.squeeze(np.ones((1, 3, 1))).shape, ft.vmap(fnp.squeeze)(np.ones((2, 1, 3))).shape
         ((3,), (2, 3))
     """
+    if not _core._active:
+        return _np.squeeze(a, axis)
     shp = shape_of(a)
     if axis is None:
         axes = tuple(i for i, d in enumerate(shp) if d == 1)
@@ -223,7 +231,6 @@ def _atleast(rank: int, arys: tuple, layout: Callable[[tuple], tuple]) -> Any:
     return out[0] if len(out) == 1 else tuple(out)
 
 
-@_eval_as(_np.atleast_1d)
 def atleast_1d(*arys: ArrayLike) -> Any:
     """Each argument with at least one axis (a scalar becomes shape ``(1,)``).
 
@@ -232,10 +239,11 @@ def atleast_1d(*arys: ArrayLike) -> Any:
         >>> fnp.atleast_1d(2.0), fnp.atleast_1d(np.ones((2, 2))).shape
         (array([2.]), (2, 2))
     """
+    if not _core._active:
+        return _np.atleast_1d(*arys)
     return _atleast(1, arys, lambda s: (1,))
 
 
-@_eval_as(_np.atleast_2d)
 def atleast_2d(*arys: ArrayLike) -> Any:
     """Each argument with at least two axes (new ones in front).
 
@@ -244,10 +252,11 @@ def atleast_2d(*arys: ArrayLike) -> Any:
         >>> fnp.atleast_2d(np.array([1.0, 2.0]))
         array([[1., 2.]])
     """
+    if not _core._active:
+        return _np.atleast_2d(*arys)
     return _atleast(2, arys, lambda s: (1,) + (s or (1,)))
 
 
-@_eval_as(_np.atleast_3d)
 def atleast_3d(*arys: ArrayLike) -> Any:
     """0-d becomes (1, 1, 1), (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1), as in NumPy.
 
@@ -256,6 +265,8 @@ def atleast_3d(*arys: ArrayLike) -> Any:
         >>> fnp.atleast_3d(np.array([1.0, 2.0])).shape
         (1, 2, 1)
     """
+    if not _core._active:
+        return _np.atleast_3d(*arys)
     return _atleast(3, arys, lambda s: (1, 1, 1) if not s else ((1,) + s + (1,) if len(s) == 1 else s + (1,)))
 
 
@@ -280,7 +291,6 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     return P.concatenate(arrays, normalize_axis(axis, ndim(arrays[0])))
 
 
-@_eval_as(_np.stack)
 def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
     """Join arrays along a new axis.
 
@@ -290,6 +300,8 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
         array([[1., 0.],
                [1., 0.]])
     """
+    if not _core._active:
+        return _np.stack(arrays, axis)
     arrays = list(arrays)
     shapes = {tuple(shape_of(x)) for x in arrays}
     if len(shapes) != 1:
@@ -298,7 +310,6 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
     return concatenate([expand_dims(x, axis) for x in arrays], axis)
 
 
-@_eval_as(_np.hstack)
 def hstack(arrays: Sequence[ArrayLike]) -> Any:
     """Arrays joined along their second axis (the first for 1-d arrays).
 
@@ -308,11 +319,12 @@ def hstack(arrays: Sequence[ArrayLike]) -> Any:
         array([[1.],
                [2.]])
     """
+    if not _core._active:
+        return _np.hstack(arrays)
     arrays = [atleast_1d(x) for x in arrays]
     return concatenate(arrays, 0 if ndim(arrays[0]) == 1 else 1)
 
 
-@_eval_as(_np.vstack)
 def vstack(arrays: Sequence[ArrayLike]) -> Any:
     """Arrays joined along their first axis (1-d arrays become rows).
 
@@ -322,10 +334,11 @@ def vstack(arrays: Sequence[ArrayLike]) -> Any:
         array([[1., 1.],
                [0., 0.]])
     """
+    if not _core._active:
+        return _np.vstack(arrays)
     return concatenate([atleast_2d(x) for x in arrays], 0)
 
 
-@_eval_as(_np.dstack)
 def dstack(arrays: Sequence[ArrayLike]) -> Any:
     """Arrays joined along a third axis (made at least 3-d first).
 
@@ -334,10 +347,11 @@ def dstack(arrays: Sequence[ArrayLike]) -> Any:
         >>> fnp.dstack([np.ones(2), np.zeros(2)]).shape
         (1, 2, 2)
     """
+    if not _core._active:
+        return _np.dstack(arrays)
     return concatenate([atleast_3d(x) for x in arrays], 2)
 
 
-@_eval_as(_np.column_stack)
 def column_stack(arrays: Sequence[ArrayLike]) -> Any:
     """1-D arrays become columns; 2-D arrays are joined along their second axis.
 
@@ -347,10 +361,11 @@ def column_stack(arrays: Sequence[ArrayLike]) -> Any:
         array([[1., 3.],
                [2., 4.]])
     """
+    if not _core._active:
+        return _np.column_stack(arrays)
     return concatenate([P.reshape(x, (-1, 1)) if ndim(x) < 2 else x for x in arrays], 1)
 
 
-@_eval_as(_np.append)
 def append(arr: ArrayLike, values: ArrayLike, axis: int | None = None) -> Any:
     """``values`` joined after ``arr`` (both flattened if ``axis`` is None).
 
@@ -359,12 +374,13 @@ def append(arr: ArrayLike, values: ArrayLike, axis: int | None = None) -> Any:
         >>> ft.grad(lambda a: fnp.sum(fnp.append(a, a) * np.arange(4.0)))(np.ones(2))
         array([2., 4.])
     """
+    if not _core._active:
+        return _np.append(arr, values, axis)
     if axis is None:
         return concatenate([ravel(arr), ravel(values)], 0)
     return concatenate([arr, values], axis)
 
 
-@_eval_as(_np.array_split)
 def array_split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list:
     """Split into ``indices_or_sections`` parts (the first ones one longer if uneven) or at
     the given indices.
@@ -374,6 +390,8 @@ def array_split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list
         >>> [s.shape for s in fnp.array_split(np.ones(5), 2)]
         [(3,), (2,)]
     """
+    if not _core._active:
+        return _np.array_split(ary, indices_or_sections, axis)
     axis = normalize_axis(axis, ndim(ary))
     length = shape_of(ary)[axis]
     if _is_int(indices_or_sections):
@@ -387,7 +405,6 @@ def array_split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list
     return [P.getitem(ary, _along(axis, slice(lo, hi))) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-@_eval_as(_np.split)
 def split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list:
     """Split into equal parts (``indices_or_sections`` must divide the axis) or at indices.
 
@@ -396,6 +413,8 @@ def split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list:
         >>> ft.grad(lambda a: fnp.sum(fnp.split(a, 2)[1]))(np.ones(4))
         array([0., 0., 1., 1.])
     """
+    if not _core._active:
+        return _np.split(ary, indices_or_sections, axis)
     if _is_int(indices_or_sections):
         length = shape_of(ary)[normalize_axis(axis, ndim(ary))]
         if int(indices_or_sections) <= 0 or length % int(indices_or_sections):
@@ -431,7 +450,6 @@ dsplit = _split_along("dsplit", 3, lambda n: 2, """\
 # ---------------------------------------------------------------------------------------
 # Repeating, flipping, rolling, padding.
 
-@_eval_as(_np.tile)
 def tile(A: ArrayLike, reps: Any) -> Any:  # noqa: N803 - NumPy's name
     """``A`` repeated ``reps`` times along each axis: one broadcast between two reshapes.
 
@@ -440,6 +458,8 @@ def tile(A: ArrayLike, reps: Any) -> Any:  # noqa: N803 - NumPy's name
         >>> ft.grad(lambda a: fnp.sum(fnp.tile(a, (2, 2))))(np.ones(2))
         array([4., 4.])
     """
+    if not _core._active:
+        return _np.tile(A, reps)
     reps = (int(reps),) if _is_int(reps) else tuple(int(r) for r in reps)
     d = builtins.max(len(reps), ndim(A))
     shape = (1,) * (d - ndim(A)) + tuple(shape_of(A))
@@ -449,7 +469,6 @@ def tile(A: ArrayLike, reps: Any) -> Any:  # noqa: N803 - NumPy's name
     return P.reshape(x, tuple(r * s for r, s in zip(reps, shape)))
 
 
-@_eval_as(_np.repeat)
 def repeat(a: ArrayLike, repeats: Any, axis: int | None = None) -> Any:
     """Each element repeated ``repeats`` times (an int, or one count per element along ``axis``).
 
@@ -458,6 +477,8 @@ def repeat(a: ArrayLike, repeats: Any, axis: int | None = None) -> Any:
         >>> ft.grad(lambda a: fnp.sum(fnp.repeat(a, 3)))(np.ones(2))
         array([3., 3.])
     """
+    if not _core._active:
+        return _np.repeat(a, repeats, axis)
     if axis is None:
         a, axis = ravel(a), 0
     axis = normalize_axis(axis, ndim(a))
@@ -473,7 +494,6 @@ def repeat(a: ArrayLike, repeats: Any, axis: int | None = None) -> Any:
     return P.getitem(a, _along(axis, _np.repeat(_np.arange(shape[axis]), counts)))
 
 
-@_eval_as(_np.flip)
 def flip(m: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
     """``a`` reversed along ``axis`` (all axes if None); the gradient is reversed the same way.
 
@@ -482,11 +502,12 @@ def flip(m: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
         >>> ft.grad(lambda a: fnp.sum(fnp.flip(a) * np.array([1.0, 2.0, 3.0])))(np.zeros(3))
         array([3., 2., 1.])
     """
+    if not _core._active:
+        return _np.flip(m, axis)  # type: ignore[arg-type]
     axes = _axes(axis, ndim(m))
     return P.getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(ndim(m))))
 
 
-@_eval_as(_np.fliplr)
 def fliplr(m: ArrayLike) -> Any:
     """``m`` reversed along its second axis (at least 2-d).
 
@@ -496,12 +517,13 @@ def fliplr(m: ArrayLike) -> Any:
         array([[2., 1.],
                [4., 3.]])
     """
+    if not _core._active:
+        return _np.fliplr(m)
     if ndim(m) < 2:
         raise ValueError(f"fliplr: the input must be at least 2-d, got {ndim(m)}-d")
     return flip(m, 1)
 
 
-@_eval_as(_np.flipud)
 def flipud(m: ArrayLike) -> Any:
     """``m`` reversed along its first axis (at least 1-d).
 
@@ -511,12 +533,13 @@ def flipud(m: ArrayLike) -> Any:
         array([[3., 4.],
                [1., 2.]])
     """
+    if not _core._active:
+        return _np.flipud(m)
     if ndim(m) < 1:
         raise ValueError("flipud: the input must be at least 1-d, got 0-d")
     return flip(m, 0)
 
 
-@_eval_as(_np.roll)
 def roll(a: ArrayLike, shift: Any, axis: Any = None) -> Any:
     """Elements shifted cyclically by ``shift`` along ``axis`` (ints or matching tuples).
 
@@ -525,6 +548,8 @@ def roll(a: ArrayLike, shift: Any, axis: Any = None) -> Any:
         >>> fnp.roll(np.array([1.0, 2.0, 3.0]), 1)
         array([3., 1., 2.])
     """
+    if not _core._active:
+        return _np.roll(a, shift, axis)
     if axis is None:
         return P.reshape(roll(ravel(a), shift, 0), tuple(shape_of(a)))
     n = ndim(a)
@@ -541,7 +566,6 @@ def roll(a: ArrayLike, shift: Any, axis: Any = None) -> Any:
     return a
 
 
-@_eval_as(_np.rot90)
 def rot90(m: ArrayLike, k: int = 1, axes: Sequence[int] = (0, 1)) -> Any:
     """Rotation by 90° ``k`` times in the plane of ``axes`` (NumPy's composition of flips and
     a transpose).
@@ -552,6 +576,8 @@ def rot90(m: ArrayLike, k: int = 1, axes: Sequence[int] = (0, 1)) -> Any:
         array([[2., 4.],
                [1., 3.]])
     """
+    if not _core._active:
+        return _np.rot90(m, k, axes)  # type: ignore[call-overload]
     axes = tuple(axes)
     n = ndim(m)
     if len(axes) != 2:
@@ -572,7 +598,6 @@ def rot90(m: ArrayLike, k: int = 1, axes: Sequence[int] = (0, 1)) -> Any:
 _PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
 
 
-@_eval_as(_np.pad)
 def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
     """NumPy's ``pad`` for the modes ``constant`` (``constant_values``), ``edge``, ``reflect``,
     ``symmetric`` and ``wrap``. Non-constant modes are gathers whose indices are NumPy's
@@ -584,6 +609,8 @@ def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any)
         >>> fnp.pad(x, 1, mode='edge'), ft.grad(lambda a: fnp.sum(fnp.pad(a, 1, mode='edge')))(x)
         (array([1., 1., 2., 2.]), array([2., 2.]))
     """
+    if not _core._active:
+        return _np.pad(array, pad_width, mode, **kwargs)  # type: ignore[call-overload]
     n = ndim(array)
     if mode not in _PAD_MODES or set(kwargs) - ({"constant_values"} if mode == "constant" else set()):
         raise ValueError(f"pad: supported are mode in {_PAD_MODES} (and constant_values with "
@@ -619,7 +646,6 @@ def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any)
 # ---------------------------------------------------------------------------------------
 # Diagonals and triangles.
 
-@_eval_as(_np.diagonal)
 def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     """The diagonal of the ``axis1``, ``axis2`` planes, as a last axis (NumPy's layout).
 
@@ -629,6 +655,8 @@ def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> A
         array([[1., 0.],
                [0., 1.]])
     """
+    if not _core._active:
+        return _np.diagonal(a, offset, axis1, axis2)
     n = ndim(a)
     if n < 2:
         raise ValueError(f"diagonal: the array must have at least two dimensions, got {n}")
@@ -643,7 +671,6 @@ def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> A
     return P.getitem(x, (slice(None),) * (n - 2) + ((k, k + offset) if offset >= 0 else (k - offset, k)))
 
 
-@_eval_as(_np.trace)
 def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     """Sum of a diagonal (NumPy's signature: any rectangular shape, ``offset``, axes).
 
@@ -653,11 +680,12 @@ def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
         array([[1., 0., 0.],
                [0., 1., 0.]])
     """
+    if not _core._active:
+        return _np.trace(a, offset, axis1, axis2)
     # A sum, so small integer types widen as in NumPy (int32 -> int64).
     return P.reduce_sum(diagonal(a, offset, axis1, axis2), (ndim(a) - 2,))
 
 
-@_eval_as(_np.diag)
 def diag(v: ArrayLike, k: int = 0) -> Any:
     """The ``k``-th diagonal of a 2-D ``v``, or the square matrix with 1-D ``v`` on it.
 
@@ -667,6 +695,8 @@ def diag(v: ArrayLike, k: int = 0) -> Any:
         (array([[1., 0.],
                [0., 2.]]), array([1., 4.]))
     """
+    if not _core._active:
+        return _np.diag(v, k)
     if ndim(v) == 2:
         return diagonal(v, k)
     if ndim(v) != 1:
@@ -678,7 +708,6 @@ def diag(v: ArrayLike, k: int = 0) -> Any:
     return P.scatter_add(out, v, (i + builtins.max(-k, 0), i + builtins.max(k, 0)))
 
 
-@_eval_as(_np.diagflat)
 def diagflat(v: ArrayLike, k: int = 0) -> Any:
     """A matrix with the flattened ``v`` on its ``k``-th diagonal.
 
@@ -689,6 +718,8 @@ def diagflat(v: ArrayLike, k: int = 0) -> Any:
                [0., 0., 2.],
                [0., 0., 0.]])
     """
+    if not _core._active:
+        return _np.diagflat(v, k)
     return diag(ravel(v), k)
 
 
@@ -701,7 +732,6 @@ def _triangle(m: ArrayLike, k: int, upper: bool) -> Any:
     return P.where(~keep if upper else keep, m, _np.zeros((), dtype_of(m)))
 
 
-@_eval_as(_np.tril)
 def tril(m: ArrayLike, k: int = 0) -> Any:
     """``m`` with the elements above the ``k``-th diagonal zeroed (over its last two axes).
 
@@ -711,10 +741,11 @@ def tril(m: ArrayLike, k: int = 0) -> Any:
         array([[1., 0.],
                [1., 1.]])
     """
+    if not _core._active:
+        return _np.tril(m, k)
     return _triangle(m, k, upper=False)
 
 
-@_eval_as(_np.triu)
 def triu(m: ArrayLike, k: int = 0) -> Any:
     """``m`` with the elements below the ``k``-th diagonal zeroed (over its last two axes).
 
@@ -724,6 +755,8 @@ def triu(m: ArrayLike, k: int = 0) -> Any:
         array([[0., 2.],
                [0., 0.]])
     """
+    if not _core._active:
+        return _np.triu(m, k)
     return _triangle(m, k, upper=True)
 
 
@@ -740,7 +773,6 @@ def _index_mode(indices: Any, size: int, mode: str | None) -> Any:
     raise ValueError(f"mode must be one of 'raise', 'wrap' or 'clip', got {mode!r}")
 
 
-@_eval_as(_np.take)
 def take(a: ArrayLike, indices: Any, axis: int | None = None, out: None = None, mode: str = "raise") -> Any:
     """Elements of ``a`` at ``indices`` along ``axis`` (of the flattened ``a`` if ``None``).
 
@@ -749,6 +781,8 @@ def take(a: ArrayLike, indices: Any, axis: int | None = None, out: None = None, 
         >>> ft.grad(lambda a: fnp.sum(fnp.take(a, np.array([0, 0, 2]))))(np.ones(3))
         array([2., 0., 1.])
     """
+    if not _core._active:
+        return _np.take(a, indices, axis, out, mode)  # type: ignore[call-overload]
     _no_out("take", out)
     if axis is None:
         a, axis = ravel(a), 0
@@ -757,7 +791,6 @@ def take(a: ArrayLike, indices: Any, axis: int | None = None, out: None = None, 
     return getitem(a, _along(axis, _index_mode(indices, shape_of(a)[axis], mode)))
 
 
-@_eval_as(_np.take_along_axis)
 def take_along_axis(arr: ArrayLike, indices: Any, axis: int | None = -1) -> Any:
     """``arr`` gathered at ``indices`` along ``axis``, the other axes matched (broadcasting).
 
@@ -767,6 +800,8 @@ def take_along_axis(arr: ArrayLike, indices: Any, axis: int | None = -1) -> Any:
         array([[1.],
                [2.]])
     """
+    if not _core._active:
+        return _np.take_along_axis(arr, indices, axis)
     if axis is None:
         arr, axis = ravel(arr), 0
     n = ndim(arr)
@@ -779,7 +814,6 @@ def take_along_axis(arr: ArrayLike, indices: Any, axis: int | None = -1) -> Any:
     return getitem(arr, key)
 
 
-@_eval_as(_np.argsort)
 def argsort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order: Any = None, *,
             stable: bool | None = None) -> Any:
     """The permutation that sorts ``a`` along ``axis``; integer-valued, with no derivative.
@@ -789,6 +823,8 @@ def argsort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order:
         >>> fnp.argsort(np.array([3.0, 1.0, 2.0]))
         array([1, 2, 0])
     """
+    if not _core._active:
+        return _np.argsort(a, axis, kind, order, stable=stable)  # type: ignore[arg-type]
     if order is not None:
         raise ValueError("argsort: `order` (structured arrays) is not supported")
     if axis is None:
@@ -797,7 +833,6 @@ def argsort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order:
     return P.argsort_p.bind(a, axis=normalize_axis(axis, ndim(a)), kind=kind)
 
 
-@_eval_as(_np.sort)
 def sort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order: Any = None, *,
          stable: bool | None = None) -> Any:
     """``a`` sorted along ``axis``: a gather through ``argsort``, so the derivative moves with
@@ -808,12 +843,13 @@ def sort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order: An
         >>> ft.grad(lambda x: fnp.sort(x)[0])(fnp.array([3.0, 1.0, 2.0]))
         array([0., 1., 0.])
     """
+    if not _core._active:
+        return _np.sort(a, axis, kind, order, stable=stable)  # type: ignore[arg-type]
     if axis is None:
         a, axis = ravel(a), 0
     return take_along_axis(a, argsort(a, axis, kind, order, stable=stable), axis)
 
 
-@_eval_as(_np.searchsorted)
 def searchsorted(a: ArrayLike, v: ArrayLike, side: str = "left", sorter: Any = None) -> Any:
     """Indices where ``v`` would be inserted into the sorted 1-D ``a``: traced, it counts the
     elements before each value (O(len(a) · size(v)), batchable in ``a`` and ``v`` alike).
@@ -824,6 +860,8 @@ def searchsorted(a: ArrayLike, v: ArrayLike, side: str = "left", sorter: Any = N
         >>> fnp.searchsorted(a, np.array([0.5, 2.0, 4.0])), ft.vmap(lambda v: fnp.searchsorted(a, v))(a)
         (array([0, 1, 3]), array([0, 1, 2]))
     """
+    if not _core._active:
+        return _np.searchsorted(a, v, side, sorter)  # type: ignore[call-overload]
     if ndim(a) != 1:
         raise ValueError(f"searchsorted: `a` must be 1-d, got {ndim(a)}-d")
     if side not in ("left", "right"):
@@ -834,7 +872,6 @@ def searchsorted(a: ArrayLike, v: ArrayLike, side: str = "left", sorter: Any = N
     return P.reduce_sum(before, (ndim(before) - 1,))
 
 
-@_eval_as(_np.select)
 def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike], default: ArrayLike = 0) -> Any:
     """The element of the first choice whose condition holds, else ``default``.
 
@@ -844,6 +881,8 @@ def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike], defau
         >>> ft.grad(lambda a: fnp.sum(fnp.select([a < 0.0, a > 1.0], [-a, a ** 2])))(x)
         array([-1.,  0.,  4.])
     """
+    if not _core._active:
+        return _np.select(condlist, choicelist, default)
     condlist, choicelist = list(condlist), list(choicelist)
     if len(condlist) != len(choicelist):
         raise ValueError(f"select: condlist and choicelist must have the same length, got "
@@ -856,7 +895,6 @@ def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike], defau
     return out
 
 
-@_eval_as(_np.choose)
 def choose(a: ArrayLike, choices: Sequence[ArrayLike], out: None = None, mode: str = "raise") -> Any:
     """``choices[a[i]][i]`` for every position ``i`` (all broadcast together).
 
@@ -865,6 +903,8 @@ def choose(a: ArrayLike, choices: Sequence[ArrayLike], out: None = None, mode: s
         >>> fnp.choose(np.array([0, 1, 0]), [np.zeros(3), np.ones(3)])
         array([0., 1., 0.])
     """
+    if not _core._active:
+        return _np.choose(a, choices, out, mode)  # type: ignore[call-overload]
     _no_out("choose", out)
     choices = list(choices)
     a = a if isinstance(a, Tracer) else _np.asarray(a)
@@ -874,7 +914,6 @@ def choose(a: ArrayLike, choices: Sequence[ArrayLike], out: None = None, mode: s
     return P.reshape(take_along_axis(stacked, P.reshape(index, (1,) + shape), 0), shape)
 
 
-@_eval_as(_np.compress)
 def compress(condition: ArrayLike, a: ArrayLike, axis: int | None = None, out: None = None) -> Any:
     """The slices of ``a`` along ``axis`` where the concrete ``condition`` holds.
 
@@ -883,12 +922,13 @@ def compress(condition: ArrayLike, a: ArrayLike, axis: int | None = None, out: N
         >>> ft.grad(lambda a: fnp.sum(fnp.compress([True, False, True], a)))(np.ones(3))
         array([1., 0., 1.])
     """
+    if not _core._active:
+        return _np.compress(condition, a, axis, out)
     _no_out("compress", out)
     keep = _np.flatnonzero(_concrete(condition, "compress"))
     return take(a, keep, axis)
 
 
-@_eval_as(_np.extract)
 def extract(condition: ArrayLike, arr: ArrayLike) -> Any:
     """The elements of ``arr`` where the (concrete) ``condition`` holds, flattened; differentiable in ``arr``.
 
@@ -898,10 +938,11 @@ def extract(condition: ArrayLike, arr: ArrayLike) -> Any:
         >>> ft.grad(lambda a: fnp.sum(fnp.extract(keep, a) ** 2))(np.array([1.0, 2.0, 3.0]))
         array([2., 0., 6.])
     """
+    if not _core._active:
+        return _np.extract(condition, arr)
     return take(ravel(arr), _np.flatnonzero(_concrete(condition, "extract")))
 
 
-@_eval_as(_np.delete)
 def delete(arr: ArrayLike, obj: Any, axis: int | None = None) -> Any:
     """``arr`` without the entries ``obj`` (concrete: ints, a slice or a mask) along ``axis``.
 
@@ -910,6 +951,8 @@ def delete(arr: ArrayLike, obj: Any, axis: int | None = None) -> Any:
         >>> ft.grad(lambda a: fnp.sum(fnp.delete(a, 1)))(np.ones(3))
         array([1., 0., 1.])
     """
+    if not _core._active:
+        return _np.delete(arr, obj, axis)
     if axis is None:
         arr, axis = ravel(arr), 0
     axis = normalize_axis(axis, ndim(arr))
@@ -917,7 +960,6 @@ def delete(arr: ArrayLike, obj: Any, axis: int | None = None) -> Any:
     return P.getitem(arr, _along(axis, _np.delete(_np.arange(shape_of(arr)[axis]), obj)))
 
 
-@_eval_as(_np.insert)
 def insert(arr: ArrayLike, obj: Any, values: ArrayLike, axis: int | None = None) -> Any:
     """``values`` inserted before the (concrete) indices ``obj`` along ``axis``: the input and
     the values are joined, then gathered in the order NumPy's own ``insert`` gives indices.
@@ -927,6 +969,8 @@ def insert(arr: ArrayLike, obj: Any, values: ArrayLike, axis: int | None = None)
         >>> fnp.insert(np.array([1.0, 2.0]), 1, 9.0)
         array([1., 9., 2.])
     """
+    if not _core._active:
+        return _np.insert(arr, obj, values, axis)
     if axis is None:
         arr, axis = ravel(arr), 0
     n = ndim(arr)
@@ -988,7 +1032,6 @@ def argwhere(a: ArrayLike) -> Any:
     return _np.argwhere(_concrete(a, "argwhere"))
 
 
-@_eval_as(_np.count_nonzero)
 def count_nonzero(a: ArrayLike, axis: Any = None, *, keepdims: bool = False) -> Any:
     """The number of non-zero elements (computed on traced values too: its size is static).
 
@@ -997,6 +1040,8 @@ def count_nonzero(a: ArrayLike, axis: Any = None, *, keepdims: bool = False) -> 
         >>> fnp.count_nonzero(np.array([[0, 1], [2, 3]]), axis=0)
         array([1, 2])
     """
+    if not _core._active:
+        return _np.count_nonzero(a, axis, keepdims=keepdims)
     return sum(P.ne(a, 0), axis=axis, keepdims=keepdims)
 
 

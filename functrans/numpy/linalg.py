@@ -6,13 +6,14 @@ from typing import Any
 
 import numpy as np
 
+from .. import core as _core
 from .. import primitives as P
 from ..batching import batch_rules
 from ..core import Primitive, add_any
 from ..errors import ConcretizationError
 from ..forward import defjvp, jvp_rules
 from ..reverse import backward, defvjp, defvjp_all, vjp_flat, vjp_rules
-from . import _axes, _concrete, _eval_as, ndim, normalize_axis
+from . import _axes, _concrete, ndim, normalize_axis
 from . import abs as _abs, max as _max, min as _min, sqrt as _sqrt, sum as _sum
 from . import count_nonzero, cross, diagonal as _diagonal, matmul, outer, tensordot, trace as _trace
 
@@ -23,7 +24,6 @@ def _safe_sqrt_of(s: Any) -> Any:
     return P.where(zero, 0.0, _sqrt(P.where(zero, 1.0, s)))
 
 
-@_eval_as(np.linalg.norm)
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A002
     """NumPy's vector and matrix norms, with ``ord``, ``axis`` (an int or a 2-tuple) and
     ``keepdims``.
@@ -40,6 +40,8 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
         >>> ft.grad(fnp.linalg.norm)(fnp.zeros(2))
         array([0., 0.])
     """
+    if not _core._active:
+        return np.linalg.norm(x, ord, axis, keepdims)
     n = ndim(x)
     if axis is None:
         if ord is not None and n not in (1, 2):
@@ -100,7 +102,6 @@ def _to_last_two(x: Any, row: int, col: int) -> Any:
     return P.transpose(x, tuple(i for i in range(n) if i not in (row, col)) + (row, col))
 
 
-@_eval_as(np.linalg.vector_norm)
 def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:  # noqa: A002
     """The array API's vector norm: over all axes (flattened) when ``axis`` is None.
 
@@ -110,6 +111,8 @@ def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any
         >>> fnp.linalg.vector_norm(v), ft.grad(fnp.linalg.vector_norm)(v)
         (np.float64(5.0), array([0.6, 0.8]))
     """
+    if not _core._active:
+        return np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)
     if axis is None:
         out = _vector_norm(P.reshape(x, (-1,)), ord, 0)
         return _keep(out, ndim(x), tuple(range(ndim(x))), keepdims)
@@ -121,7 +124,6 @@ def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any
     return norm(x, ord, axis, keepdims)
 
 
-@_eval_as(np.linalg.matrix_norm)
 def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Any:  # noqa: A002
     """The array API's matrix norm over the last two axes.
 
@@ -132,6 +134,8 @@ def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Any: 
         (np.float64(4.47213595499958), array([[0.67082039, 0.2236068 ],
                [0.2236068 , 0.67082039]]))
     """
+    if not _core._active:
+        return np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord)
     return norm(x, ord, (-2, -1), keepdims)
 
 
@@ -197,6 +201,8 @@ def solve(a: Any, b: Any) -> Any:
         >>> fnp.linalg.solve(fnp.array([[2.0, 0.0], [0.0, 4.0]]), fnp.array([2.0, 2.0]))
         array([1. , 0.5])
     """
+    if not _core._active:
+        return np.linalg.solve(a, b)
     if ndim(b) == 1:
         return P.reshape(solve_p.bind(a, P.expand_dims(b, -1)), P.shape_of(b))
     return solve_p.bind(a, b)
@@ -387,6 +393,8 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Any:  # noqa: N803 - NumPy's name
         array([[0.5, 0. ],
                [1. , 0.5]])
     """
+    if not _core._active and UPLO == "L":     # NumPy's, without the eigenvectors
+        return np.linalg.eigvalsh(a)
     return eigh(a, UPLO)[0]
 
 
@@ -487,7 +495,6 @@ def qr(a: Any, mode: str = "reduced") -> tuple:
     return tuple(qr_p.bind(a))
 
 
-@_eval_as(np.linalg.svdvals)
 def svdvals(x: Any, /) -> Any:
     """The singular values (descending) of a matrix or of each matrix in a stack.
 
@@ -498,6 +505,8 @@ def svdvals(x: Any, /) -> Any:
         (array([4., 2.]), array([[1., 0.],
                [0., 0.]]))
     """
+    if not _core._active:
+        return np.linalg.svdvals(x)
     return svd_p.bind(x)[1]
 
 
@@ -510,7 +519,6 @@ def _inverse_singular_values(s: Any, rcond: Any) -> Any:
     return P.where(large, P.div(1.0, P.where(large, s, 1.0)), P.zeros_like(s))
 
 
-@_eval_as(np.linalg.pinv)
 def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:
     """The Moore-Penrose pseudo-inverse, from the SVD (NumPy's cutoff ``rcond`` = 1e-15 relative
     to the largest singular value; ``rtol`` as in NumPy). Differentiable where the rank is
@@ -522,6 +530,9 @@ def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None
         array([[0.5, 0. ],
                [0. , 0. ]])
     """
+    if not _core._active:
+        return (np.linalg.pinv(a, rcond, hermitian) if rtol is None   # NumPy's rtol=None differs
+                else np.linalg.pinv(a, rcond, hermitian, rtol=rtol))  # from no rtol
     if rcond is None:
         rcond = 1e-15 if rtol is None else rtol
     u, s, vh = svd_p.bind(a)
@@ -529,7 +540,6 @@ def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None
     return P.matmul(_mT(vh), P.mul(P.expand_dims(s_inv, -1), _mT(u)))
 
 
-@_eval_as(np.linalg.matrix_power)
 def matrix_power(a: Any, n: int) -> Any:
     """``a`` to the integer power ``n`` (negative: of the inverse), by NumPy's repeated squaring.
 
@@ -539,6 +549,8 @@ def matrix_power(a: Any, n: int) -> Any:
         array([[0.5       , 0.        ],
                [0.        , 0.33333333]])
     """
+    if not _core._active:
+        return np.linalg.matrix_power(a, n)
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
         raise TypeError(f"matrix_power: the exponent must be an integer, got {n!r}")
     shape = P.shape_of(a)
@@ -563,7 +575,6 @@ def matrix_power(a: Any, n: int) -> Any:
     return result
 
 
-@_eval_as(np.linalg.lstsq)
 def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple:
     """The least-squares solution of ``a @ x = b``: NumPy's ``(x, residuals, rank, s)``.
 
@@ -579,6 +590,8 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple:
         >>> x.round(12), int(rank)
         (array([1., 1.]), 2)
     """
+    if not _core._active:
+        return np.linalg.lstsq(a, b, rcond)
     m, n = P.shape_of(a)[-2:]
     if rcond is None:
         rcond = np.finfo(P.dtype_of(a)).eps * max(m, n)
@@ -600,7 +613,6 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple:
     return (P.reshape(x, P.shape_of(x)[:-1]) if vector else x), residuals, rank, s
 
 
-@_eval_as(np.linalg.matrix_rank)
 def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:  # noqa: N803
     """The number of singular values above ``tol`` (NumPy's default: S.max() · max(M, N) · eps).
 
@@ -609,6 +621,8 @@ def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any =
         >>> fnp.linalg.matrix_rank(np.array([[1.0, 2.0], [2.0, 4.0]]))
         np.int64(1)
     """
+    if not _core._active:
+        return np.linalg.matrix_rank(A, tol, hermitian, rtol=rtol)
     if ndim(A) < 2:
         return P.convert_element_type(P.ne(count_nonzero(A), 0), np.int64)
     s = svdvals(A)
@@ -621,7 +635,6 @@ def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any =
     return count_nonzero(P.gt(s, tol), axis=-1)
 
 
-@_eval_as(np.linalg.cond)
 def cond(x: Any, p: Any = None) -> Any:
     """The condition number: ratio of extreme singular values (p None, 2, -2), else
     ``norm(x, p) * norm(inv(x), p)``.
@@ -631,6 +644,8 @@ def cond(x: Any, p: Any = None) -> Any:
         >>> fnp.linalg.cond(np.array([[3.0, 1.0], [1.0, 3.0]]))
         np.float64(2.0000000000000004)
     """
+    if not _core._active:
+        return np.linalg.cond(x, p)
     if p in (None, 2, -2):
         s = svdvals(x)
         first, last = s[..., 0], s[..., -1]
@@ -638,7 +653,6 @@ def cond(x: Any, p: Any = None) -> Any:
     return P.mul(norm(x, p, axis=(-2, -1)), norm(inv(x), p, axis=(-2, -1)))
 
 
-@_eval_as(np.linalg.multi_dot)
 def multi_dot(arrays: Any, *, out: Any = None) -> Any:
     """The product of a chain of matrices, in the cheapest order (NumPy's); a 1-D first
     (last) argument is a row (column) vector.
@@ -648,6 +662,8 @@ def multi_dot(arrays: Any, *, out: Any = None) -> Any:
         >>> fnp.linalg.multi_dot([np.ones(2), np.eye(2), np.array([1.0, 2.0])])
         np.float64(3.0)
     """
+    if not _core._active:
+        return np.linalg.multi_dot(arrays, out=out)
     if out is not None:
         raise TypeError("multi_dot: `out` is not supported (functrans arrays are immutable)")
     arrays = list(arrays)
@@ -722,7 +738,6 @@ def diagonal(x: Any, /, *, offset: int = 0) -> Any:
     return _diagonal(x, offset, -2, -1)
 
 
-@_eval_as(np.linalg.vecdot)
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     """The dot product along ``axis``, broadcasting the other axes (conjugating ``x1``); its gradients are
     ``x2`` and ``x1``.
@@ -732,6 +747,8 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
         >>> ft.grad(fnp.linalg.vecdot, argnums=(0, 1))(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
         (array([3., 4.]), array([1., 2.]))
     """
+    if not _core._active:
+        return np.linalg.vecdot(x1, x2, axis=axis)  # type: ignore[call-overload]
     return _sum(P.mul(x1, x2), axis=axis)
 
 
