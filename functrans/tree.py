@@ -159,14 +159,14 @@ def _flatten(x: Any, leaves: list, is_leaf: Callable[[Any], bool] | None) -> PyT
             leaves.append(x)
             return LEAF
         if cls is tuple or cls is list:
-            children = []
+            defs = []
             for c in x:
                 if type(c) is ndarray:
                     leaves.append(c)
-                    children.append(LEAF)
+                    defs.append(LEAF)
                 else:
-                    children.append(_flatten(c, leaves, None))
-            return PyTreeDef(cls, None, tuple(children))
+                    defs.append(_flatten(c, leaves, None))
+            return PyTreeDef(cls, None, tuple(defs))
     node = None if is_leaf is not None and is_leaf(x) else _node_type(x)
     if node is None:
         leaves.append(x)
