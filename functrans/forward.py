@@ -41,14 +41,24 @@ class JVPTrace(Trace):
         return primal if tangent is None else JVPTracer(self, primal, tangent)
 
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
-        primals: list | None = None
-        tangents: list = []
-        for i, x in enumerate(args):
+        primals: Any = None
+        tangents: Any = None
+        if len(args) == 2:     # arithmetic, the most frequent call: without the loop
+            x, y = args
             if type(x) is JVPTracer and x._trace is self:
-                if primals is None:
-                    primals, tangents = list(args), [None] * len(args)
-                primals[i] = x.primal
-                tangents[i] = x.tangent
+                if type(y) is JVPTracer and y._trace is self:
+                    primals, tangents = [x.primal, y.primal], [x.tangent, y.tangent]
+                else:
+                    primals, tangents = [x.primal, y], [x.tangent, None]
+            elif type(y) is JVPTracer and y._trace is self:
+                primals, tangents = [x, y.primal], [None, y.tangent]
+        else:
+            for i, x in enumerate(args):
+                if type(x) is JVPTracer and x._trace is self:
+                    if primals is None:
+                        primals, tangents = list(args), [None] * len(args)
+                    primals[i] = x.primal
+                    tangents[i] = x.tangent
         parent = self.parent
         if primals is None:
             return prim.impl(*args, **params) if parent is EVAL else parent.process(prim, args, params)
