@@ -177,3 +177,25 @@ def test_norm_rejects_bad_orders_and_axes():
         traced(lambda x: fnp.linalg.norm(x, 2), np.ones((2, 2, 2)))
     with pytest.raises(ValueError, match="2-tuple of distinct axes"):
         traced(lambda a: fnp.linalg.norm(a, axis=(0, 0)), A)
+
+
+def test_decompositions_return_numpys_named_results():
+    """``eigh(a).eigenvalues`` and friends work as in NumPy, traced or not, and unpack as tuples."""
+    a = np.array([[2.0, 1.0], [1.0, 3.0]])
+    for f, fields in ((fnp.linalg.eigh, ("eigenvalues", "eigenvectors")),
+                      (fnp.linalg.slogdet, ("sign", "logabsdet")),
+                      (fnp.linalg.svd, ("U", "S", "Vh")),
+                      (fnp.linalg.qr, ("Q", "R"))):
+        want = getattr(np.linalg, f.__name__)(a)
+        got = f(a)
+        assert type(got) is type(want) and len(got) == len(fields)
+        for name in fields:
+            np.testing.assert_allclose(np.abs(getattr(got, name)), np.abs(getattr(want, name)), rtol=1e-12)
+    # Traced: the field is the same value as the tuple entry, and its derivative is right
+    # (d/da sum(eigenvalues) = I, d/da log|det a| = a^-T).
+    np.testing.assert_allclose(ft.grad(lambda a: fnp.sum(fnp.linalg.eigh(a).eigenvalues))(a), np.eye(2),
+                               atol=1e-12)
+    np.testing.assert_allclose(ft.grad(lambda a: fnp.linalg.slogdet(a).logabsdet)(a), np.linalg.inv(a).T,
+                               rtol=1e-12)
+    np.testing.assert_allclose(ft.vmap(lambda m: fnp.linalg.svd(m).S)(np.stack([a, 2 * a])),
+                               np.stack([np.linalg.svd(a).S, np.linalg.svd(2 * a).S]), rtol=1e-12)

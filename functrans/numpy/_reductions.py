@@ -291,13 +291,6 @@ def any(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False)
     return P.reduce_max(P.ne(a, 0), _axes(axis, ndim(a)), keepdims)
 
 
-def count_nonzero(a: ArrayLike, axis: Any = None, *, keepdims: bool = False) -> Any:
-    """Number of non-zero elements over ``axis``; an integer, zero derivative."""
-    if not _core._active:
-        return _np.count_nonzero(a, axis=axis, keepdims=keepdims)
-    return P.reduce_sum(P.ne(a, 0), _axes(axis, ndim(a)), keepdims)
-
-
 def _cumulative(prim_fun: Any, a: ArrayLike, axis: int | None, dtype: Any) -> Any:
     if dtype is not None:
         a = P.convert_element_type(a, dtype)
@@ -662,7 +655,7 @@ def median(a: ArrayLike, axis: Any = None, out: Any = None, overwrite_input: boo
 
 
 __all__ = ["ndim", "shape", "size", "normalize_axis", "sum", "mean", "var", "std", "max", "min",
-           "amax", "amin", "ptp", "prod", "argmax", "argmin", "all", "any", "count_nonzero",
+           "amax", "amin", "ptp", "prod", "argmax", "argmin", "all", "any",
            "cumsum", "cumprod", "average", "nansum", "nanprod", "nanmean", "nanvar", "nanstd",
            "nanmax", "nanmin", "nanargmax", "nanargmin", "nancumsum", "nancumprod", "quantile",
            "percentile", "median"]

@@ -18,6 +18,19 @@ from . import abs as _abs, max as _max, min as _min, sqrt as _sqrt, sum as _sum
 from . import count_nonzero, cross, diagonal as _diagonal, matmul, outer, tensordot, trace as _trace
 
 
+
+# NumPy's named result tuples (``w, v = eigh(a)`` and ``eigh(a).eigenvalues`` both work);
+# plain tuples where NumPy returns plain tuples.
+_EighResult = type(np.linalg.eigh(np.eye(1)))
+_SlogdetResult = type(np.linalg.slogdet(np.eye(1)))
+_SVDResult = type(np.linalg.svd(np.eye(1)))
+_QRResult = type(np.linalg.qr(np.eye(1)))
+
+
+def _result(kind: type, values: Any) -> tuple:
+    make = getattr(kind, "_make", None)
+    return make(values) if make is not None else tuple(values)
+
 def _safe_sqrt_of(s: Any) -> Any:
     """``sqrt(s)`` whose derivative is 0 (not NaN) where ``s`` is 0: the norm's convention."""
     zero = P.eq(s, 0)
@@ -239,7 +252,7 @@ def slogdet(a: Any) -> tuple:
         >>> float(sign), round(float(logdet), 6)
         (1.0, 1.791759)
     """
-    return tuple(slogdet_p.bind(a))
+    return _result(_SlogdetResult, slogdet_p.bind(a))
 
 
 det_p = Primitive("det", np.linalg.det)
@@ -375,7 +388,7 @@ def eigh(a: Any, UPLO: str = "L") -> tuple:  # noqa: N803 - NumPy's name
     """
     if UPLO != "L":
         raise ValueError(f"eigh: only UPLO='L' is supported, got {UPLO!r}")
-    return tuple(eigh_p.bind(a))
+    return _result(_EighResult, eigh_p.bind(a))
 
 
 def eigvalsh(a: Any, UPLO: str = "L") -> Any:  # noqa: N803 - NumPy's name
@@ -454,7 +467,7 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True) -> Any:
         raise ValueError(f"svd: full_matrices=True of a non-square {m}x{n} matrix is not supported "
                          f"(its extra singular vectors are not determined); pass full_matrices=False")
     u, s, vh = svd_p.bind(a)
-    return (u, s, vh) if compute_uv else s
+    return _result(_SVDResult, (u, s, vh)) if compute_uv else s
 
 
 qr_p = Primitive("qr", lambda a: tuple(np.linalg.qr(a)), multiple_results=True, symbolic_zero_cts=True)
@@ -492,7 +505,7 @@ def qr(a: Any, mode: str = "reduced") -> tuple:
     if mode != "reduced" or m < n:
         raise ValueError(f"qr: only mode='reduced' of a matrix with rows >= columns is supported, got "
                          f"mode={mode!r} for a {m}x{n} matrix")
-    return tuple(qr_p.bind(a))
+    return _result(_QRResult, qr_p.bind(a))
 
 
 def svdvals(x: Any, /) -> Any:
