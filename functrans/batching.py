@@ -19,6 +19,7 @@ from .core import EVAL, Primitive, Trace, Tracer, _state, dtype_of, shape_of, tr
 from .errors import ConcretizationError
 
 batch_rules: dict[Primitive, Callable[..., Any]] = {}
+_new = object.__new__
 # Rules that keep scalings symbolic (see ScaledTracer): ``rule(trace, vals, dims, **params)``
 # sees ScaledTracers among the (otherwise unwrapped) values and returns a ScaledTracer,
 # ``(out, out_dim)``, or ``None`` to have them materialised and the batching rule run.
@@ -180,7 +181,13 @@ class BatchTrace(Trace):
             _state.trace = previous
         if prim.multiple_results:
             return tuple(self.lift(o, d) for o, d in zip(out, out_dim))
-        return self.lift(out, out_dim)
+        if out_dim is None:
+            return out
+        tracer = _new(BatchTracer)      # BatchTracer(self, out, out_dim) without the __init__ call
+        tracer._trace = self
+        tracer.val = out
+        tracer.bdim = out_dim
+        return tracer
 
     def lift(self, val: Any, bdim: int | None) -> Any:
         return val if bdim is None else BatchTracer(self, val, bdim)
