@@ -23,6 +23,7 @@ error, since the custom rule gives no derivative for it.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 import types
 from typing import Any, Callable, Sequence, cast
@@ -352,15 +353,27 @@ class _CustomFunction:
     def _name(self) -> str:
         return _fn_name(self.fun)
 
-    def _traced_call(self, args: tuple, kwargs: dict, attached: bool, how: str) -> _Args | None:
+    def _positional(self, args: tuple, kwargs: dict) -> tuple:
+        """Keyword arguments bound to their positions, as JAX does: the rules take positional ones."""
+        if not kwargs:
+            return args
+        try:
+            bound = inspect.signature(self.fun).bind(*args, **kwargs)
+            bound.apply_defaults()
+            problem = f"keyword-only parameters {sorted(bound.kwargs)}" if bound.kwargs else ""
+        except TypeError as e:
+            problem = str(e)
+        if problem:
+            raise TypeError(f"custom_{self.kind} function '{self._name}': keyword arguments must "
+                            f"bind to positional parameters ({problem})")
+        return bound.args
+
+    def _traced_call(self, args: tuple, attached: bool, how: str) -> _Args | None:
         """The flattened arguments if a transform must see the rule, else ``None`` (plain call)."""
         name = self._name
         if not attached:
             raise TypeError(f"custom_{self.kind} function '{name}' was called before a rule was "
                             f"attached: {how.format(name=name)} first")
-        if kwargs:
-            raise TypeError(f"custom_{self.kind} function '{name}': pass arguments positionally "
-                            f"(got keyword arguments {sorted(kwargs)})")
         if not core._active or not differentiating():
             return None
         spec = _Args(name, args, self.nondiff_argnums, self._rules())
@@ -454,7 +467,8 @@ class custom_vjp(_CustomFunction):
         return vjp_fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        spec = self._traced_call(args, kwargs, self.fwd is not None,
+        args = self._positional(args, kwargs)
+        spec = self._traced_call(args, self.fwd is not None,
                                  "call {name}.defvjp(fwd, bwd) (or use @{name}.defvjp)")
         if spec is None or self in _running_fwd.rules:
             return self.fun(*args)
@@ -561,6 +575,8 @@ def _custom_vjp_vjp(ct: tuple, ans: tuple, primals: list, params: dict, argnums:
     cts: list = [None] * len(primals)
     ct_out, ct_res = list(ct[:n_out]), list(ct[n_out:])
     if not all(_zero_ct(c) for c in ct_out):
+        # bwd sees a cotangent for every output: an unused output's symbolic zero becomes zeros.
+        ct_out = [P.zeros_like(a) if c is None else c for c, a in zip(ct_out, ans)]
         cts = params["bwd"](list(ans[n_out:]), ct_out, primals)
     if ct_res and not all(_zero_ct(c) for c in ct_res):
         # Second order: a cotangent reached the residuals, which depend on the inputs through fwd.
@@ -669,7 +685,8 @@ class custom_jvp(_CustomFunction):
         return jvp
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        spec = self._traced_call(args, kwargs, self.jvp is not None,
+        args = self._positional(args, kwargs)
+        spec = self._traced_call(args, self.jvp is not None,
                                  "decorate its rule with @{name}.defjvp")
         if spec is None:
             return self.fun(*args)
