@@ -45,3 +45,54 @@ def test_custom_vjp_and_jvp_accept_keyword_arguments():
     np.testing.assert_allclose(ft.grad(lambda x: h(x, n=3.0))(2.0), 12.0)
     with pytest.raises(TypeError, match="keyword arguments must bind to positional"):
         f(1.0, x=2.0)
+
+
+# ---------------------------------------------------------------------------------------
+# x.at[idx]: the update methods JAX has beyond set/add
+
+AT_CASES = [
+    ("multiply", lambda x, i, v: x.__setitem__(i, x[i] * v)),
+    ("divide", lambda x, i, v: x.__setitem__(i, x[i] / v)),
+    ("power", lambda x, i, v: x.__setitem__(i, x[i] ** v)),
+    ("min", lambda x, i, v: x.__setitem__(i, np.minimum(x[i], v))),
+    ("max", lambda x, i, v: x.__setitem__(i, np.maximum(x[i], v))),
+]
+
+
+@pytest.mark.parametrize("name, numpy_update", AT_CASES, ids=[c[0] for c in AT_CASES])
+def test_at_update_methods(name, numpy_update):
+    x = np.array([0.5, 1.5, 2.5, 3.5])
+    idx, v = np.array([2, 0]), np.array([2.0, 0.25])
+
+    def f(x, v):
+        return getattr(x.at[idx], name)(v)
+
+    def f_np(x, v):
+        out = x.copy()
+        numpy_update(out, idx, v)
+        return out
+    (_, out), g = ft.value_and_grad(lambda x, v: (fnp.sum(fnp.sin(f(x, v))), f(x, v)),
+                                      argnums=(0, 1), has_aux=True)(x, v)
+    np.testing.assert_allclose(out, f_np(x, v))
+    eps = 1e-6
+    for a, ga in enumerate(g):
+        args = [x, v]
+        fd = np.zeros_like(args[a])
+        for k in range(fd.size):
+            e = np.zeros_like(args[a])
+            e[k] = eps
+            hi = [p + e if j == a else p for j, p in enumerate(args)]
+            lo = [p - e if j == a else p for j, p in enumerate(args)]
+            fd[k] = (np.sum(np.sin(f_np(*hi))) - np.sum(np.sin(f_np(*lo)))) / (2 * eps)
+        np.testing.assert_allclose(ga, fd, rtol=1e-6, atol=1e-8)
+    # vmap over a batched index: row b updates position i[b]
+    xs, ii = np.stack([x, x + 1]), np.array([1, 3])
+    want = xs.copy()
+    for b in range(2):
+        numpy_update(want[b], ii[b], 2.0)
+    np.testing.assert_allclose(ft.vmap(lambda x, i: getattr(x.at[i], name)(2.0))(xs, ii), want)
+
+
+def test_at_update_methods_refuse_repeated_indices():
+    with pytest.raises(ValueError, match=r"\.at\[idx\]\.multiply: idx selects some elements"):
+        ft.grad(lambda x: fnp.sum(x.at[np.array([1, 1])].multiply(2.0)))(X3)

@@ -653,6 +653,41 @@ class _IndexUpdate:
     def get(self) -> Any:
         return P.getitem(self.x, self.idx, self.dynamic)
 
+    def multiply(self, values: ArrayLike) -> Any:
+        """A copy of ``x`` with ``x[idx] *= values``."""
+        return self._combine(multiply, values, "multiply")
+
+    def divide(self, values: ArrayLike) -> Any:
+        """A copy of ``x`` with ``x[idx] /= values``."""
+        return self._combine(divide, values, "divide")
+
+    def power(self, values: ArrayLike) -> Any:
+        """A copy of ``x`` with ``x[idx] **= values``."""
+        return self._combine(power, values, "power")
+
+    def min(self, values: ArrayLike) -> Any:
+        """A copy of ``x`` with ``x[idx] = minimum(x[idx], values)``."""
+        return self._combine(minimum, values, "min")
+
+    def max(self, values: ArrayLike) -> Any:
+        """A copy of ``x`` with ``x[idx] = maximum(x[idx], values)``."""
+        return self._combine(maximum, values, "max")
+
+    def _combine(self, op: Any, values: ArrayLike, name: str) -> Any:
+        """``x[idx] = op(x[idx], values)``. Read-modify-write keeps only one of repeated
+        indices' updates, so repeats are refused where the indices are concrete."""
+        try:
+            dynamic = [_core.concrete_value(d) for d in self.dynamic]
+        except ConcretizationError:       # indices mapped by vmap: no concrete value to check
+            dynamic = None
+        if dynamic is not None:
+            hit = _np.arange(size(self.x)).reshape(shape(self.x))[P._fill(self.idx, dynamic)]
+            if _np.unique(hit).size != hit.size:
+                raise ValueError(f".at[idx].{name}: idx selects some elements more than once "
+                                 f"({hit.size} selections of {_np.unique(hit).size} elements); "
+                                 f"repeated indices are supported only by .at[idx].add")
+        return self.set(op(self.get(), values))
+
 
 class _At:
     __slots__ = ("x",)
