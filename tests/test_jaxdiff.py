@@ -96,3 +96,41 @@ def test_at_update_methods(name, numpy_update):
 def test_at_update_methods_refuse_repeated_indices():
     with pytest.raises(ValueError, match=r"\.at\[idx\]\.multiply: idx selects some elements"):
         ft.grad(lambda x: fnp.sum(x.at[np.array([1, 1])].multiply(2.0)))(X3)
+
+
+# ---------------------------------------------------------------------------------------
+# linalg.norm of complex and integer arrays (traced): NumPy's values and real dtypes
+
+Z = np.array([1 + 2j, -0.5 + 0.3j, 2 - 1j])
+
+
+@pytest.mark.parametrize("ord", [None, 2, 1, np.inf, 0, 3])
+def test_norm_of_complex_is_real(ord):
+    got = ft.vmap(lambda z: fnp.linalg.norm(z, ord), in_axes=None, axis_size=1)(Z)[0]
+    a = np.abs(Z)
+    want = {None: np.sqrt(np.sum(a ** 2)), 2: np.sqrt(np.sum(a ** 2)), 1: np.sum(a),
+            np.inf: np.max(a), 0: 3.0, 3: np.sum(a ** 3) ** (1 / 3)}[ord]
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, want)
+
+
+def test_norm_gradient_of_complex_input():
+    """The gradient of a real function of complex z is d/dRe - i d/dIm (JAX's convention)."""
+    g = ft.grad(fnp.linalg.norm)(Z)
+    n = np.sqrt(np.sum(np.abs(Z) ** 2))
+    eps = 1e-6
+    for k in range(3):
+        e = np.zeros(3, complex)
+        e[k] = eps
+        d_re = (np.linalg.norm(Z + e) - np.linalg.norm(Z - e)) / (2 * eps)
+        d_im = (np.linalg.norm(Z + 1j * e) - np.linalg.norm(Z - 1j * e)) / (2 * eps)
+        np.testing.assert_allclose(g[k], d_re - 1j * d_im, rtol=1e-6)
+    np.testing.assert_allclose(g, np.conj(Z) / n)
+
+
+@pytest.mark.parametrize("ord", [None, 1, np.inf, 0])
+def test_norm_of_integers_is_float(ord):
+    x = np.array([1, 0, -3])
+    got = ft.vmap(lambda z: fnp.linalg.norm(z, ord), in_axes=None, axis_size=1)(x)[0]
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, np.linalg.norm(x, ord))

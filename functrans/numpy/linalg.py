@@ -55,13 +55,15 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     """
     if not _core._active:
         return np.linalg.norm(x, ord, axis, keepdims)
+    if P.dtype_of(x).kind in "biu":                 # NumPy's norms of integers are floats
+        x = P.convert_element_type(x, np.float64)
     n = ndim(x)
     if axis is None:
         if ord is not None and n not in (1, 2):
             raise ValueError(f"norm: ord={ord!r} needs a 1-d or 2-d array when axis is None, got {n}-d")
         axes = tuple(range(n))
         if ord is None:
-            return _keep(_safe_sqrt_of(_sum(x * x)), n, axes, keepdims)
+            return _keep(_safe_sqrt_of(_sum(_abs2(x))), n, axes, keepdims)
     else:
         given = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
         axes = tuple(normalize_axis(int(a), n, "axis") for a in given)
@@ -69,6 +71,11 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
             raise ValueError(f"norm: axis must be an int or a 2-tuple of distinct axes, got {axis}")
     out = _vector_norm(x, ord, axes[0]) if len(axes) == 1 else _matrix_norm(x, ord, *axes)
     return _keep(out, n, axes, keepdims)
+
+
+def _abs2(x: Any) -> Any:
+    """``|x|**2``, real also for complex ``x`` (where ``x * x`` is not)."""
+    return P.real(x * P.conj(x)) if P.dtype_of(x).kind == "c" else x * x
 
 
 def _keep(out: Any, n: int, axes: tuple, keepdims: bool) -> Any:
@@ -83,7 +90,7 @@ def _keep(out: Any, n: int, axes: tuple, keepdims: bool) -> Any:
 
 def _vector_norm(x: Any, ord: Any, axis: int) -> Any:  # noqa: A002
     if ord is None or ord == 2:
-        return _safe_sqrt_of(_sum(x * x, axis=axis))
+        return _safe_sqrt_of(_sum(_abs2(x), axis=axis))
     if isinstance(ord, str):
         raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
     if ord == float("inf"):
@@ -91,7 +98,8 @@ def _vector_norm(x: Any, ord: Any, axis: int) -> Any:  # noqa: A002
     if ord == -float("inf"):
         return _min(_abs(x), axis=axis)
     if ord == 0:
-        return _sum(P.convert_element_type(P.ne(x, 0), P.dtype_of(x)), axis=axis)
+        real = np.finfo(P.dtype_of(x)).dtype        # float64 for complex128, as NumPy
+        return _sum(P.convert_element_type(P.ne(x, 0), real), axis=axis)
     if ord == 1:
         return _sum(_abs(x), axis=axis)
     return _sum(_abs(x) ** ord, axis=axis) ** (1.0 / ord)
@@ -99,7 +107,7 @@ def _vector_norm(x: Any, ord: Any, axis: int) -> Any:  # noqa: A002
 
 def _matrix_norm(x: Any, ord: Any, row: int, col: int) -> Any:  # noqa: A002
     if ord in (None, "fro"):
-        return _safe_sqrt_of(_sum(x * x, axis=(row, col)))
+        return _safe_sqrt_of(_sum(_abs2(x), axis=(row, col)))
     if ord in ("nuc", 2, -2):
         s = svdvals(_to_last_two(x, row, col))
         return _sum(s, axis=-1) if ord == "nuc" else (_max if ord == 2 else _min)(s, axis=-1)
