@@ -134,3 +134,17 @@ def test_norm_of_integers_is_float(ord):
     got = ft.vmap(lambda z: fnp.linalg.norm(z, ord), in_axes=None, axis_size=1)(x)[0]
     assert got.dtype == np.float64
     np.testing.assert_allclose(got, np.linalg.norm(x, ord))
+
+
+# ---------------------------------------------------------------------------------------
+# fnp.diff (jnp.diff exists; it was missing)
+
+def test_diff_values_and_derivatives():
+    x = np.array([[1.0, 4.0, 9.0, 16.0], [0.5, -1.0, 2.0, 0.0]])
+    for n, axis in [(1, -1), (2, 1), (1, 0), (0, -1)]:
+        got = ft.vmap(lambda v: fnp.diff(v, n, axis), in_axes=None, axis_size=1)(x)[0]
+        np.testing.assert_allclose(got, np.diff(x, n, axis))
+    w = np.array([1.0, -2.0])
+    # d/dx sum(w * diff(x)) for x of length 3: (-w0, w0 - w1, w1)
+    np.testing.assert_allclose(ft.grad(lambda v: fnp.sum(w * fnp.diff(v)))(np.arange(3.0)),
+                               [-1.0, 3.0, -2.0])

@@ -566,6 +566,24 @@ def roll(a: ArrayLike, shift: Any, axis: Any = None) -> Any:
     return a
 
 
+def diff(a: ArrayLike, n: int = 1, axis: int = -1) -> Any:
+    """The ``n``-th forward difference ``a[1:] - a[:-1]`` along ``axis``.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.diff(np.array([1.0, 4.0, 9.0, 16.0]), n=2)
+        array([2., 2.])
+    """
+    if not _core._active:
+        return _np.diff(a, n, axis)
+    if n < 0:
+        raise ValueError(f"diff: the order n must be non-negative, got {n}")
+    ax = normalize_axis(axis, ndim(a))
+    for _ in range(n):
+        a = P.sub(P.getitem(a, _along(ax, slice(1, None))), P.getitem(a, _along(ax, slice(None, -1))))
+    return a
+
+
 def rot90(m: ArrayLike, k: int = 1, axes: Sequence[int] = (0, 1)) -> Any:
     """Rotation by 90° ``k`` times in the plane of ``axes`` (NumPy's composition of flips and
     a transpose).
@@ -1067,7 +1085,7 @@ __all__ = ["reshape", "ravel", "transpose", "moveaxis", "rollaxis", "swapaxes", 
            "broadcast_arrays", "expand_dims", "squeeze", "atleast_1d", "atleast_2d", "atleast_3d",
            "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "append", "array_split",
            "split", "hsplit", "vsplit", "dsplit", "tile", "repeat", "flip", "fliplr", "flipud", "roll",
-           "rot90", "pad", "diagonal", "trace", "diag", "diagflat", "tril", "triu", "take",
+           "diff", "rot90", "pad", "diagonal", "trace", "diag", "diagflat", "tril", "triu", "take",
            "take_along_axis", "argsort", "sort", "searchsorted", "select", "choose", "compress",
            "extract", "delete", "insert", "nonzero", "flatnonzero", "argwhere", "count_nonzero",
            "unique"]
