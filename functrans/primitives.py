@@ -603,17 +603,29 @@ def reduce_sum(x: Any, axes: tuple, keepdims: bool = False) -> Any:
     return reduce_sum_p.bind(x, axes=axes, keepdims=keepdims)
 
 
-def _extremum_share(ans: Any, x: Any, axes: tuple, keepdims: bool) -> Any:
-    """1/k at the k positions attaining the extremum of each reduced slice, else 0."""
+def _extremum_hits(ans: Any, x: Any, axes: tuple, keepdims: bool) -> tuple[Any, Any]:
+    """1 at the positions attaining the extremum of each reduced slice (else 0), and their
+    number per slice (tied extrema share the derivative equally).
+
+    The rules divide by the count at the reduced size, before broadcasting back.
+    """
     hit = convert_element_type(eq(x, expand_reduced(ans, x, axes, keepdims)), dtype_of(x))
-    return hit / reduce_sum(hit, axes, keepdims=True)
+    return hit, reduce_sum(hit, axes, keepdims=keepdims)
+
+
+def _extremum_jvp(t: Any, ans: Any, x: Any, axes: tuple, keepdims: bool) -> Any:
+    hit, count = _extremum_hits(ans, x, axes, keepdims)
+    return reduce_sum(t * hit, axes, keepdims) / count
+
+
+def _extremum_vjp(ct: Any, ans: Any, x: Any, axes: tuple, keepdims: bool) -> Any:
+    hit, count = _extremum_hits(ans, x, axes, keepdims)
+    return expand_reduced(ct / count, x, axes, keepdims) * hit
 
 
 def _defextremum(prim: Primitive) -> None:
-    defjvp(prim, lambda t, ans, x, axes, keepdims: reduce_sum(
-        t * _extremum_share(ans, x, axes, keepdims), axes, keepdims))
-    defvjp(prim, lambda ct, ans, x, axes, keepdims: expand_reduced(ct, x, axes, keepdims)
-           * _extremum_share(ans, x, axes, keepdims))
+    defjvp(prim, _extremum_jvp)
+    defvjp(prim, _extremum_vjp)
     _reduce_batch(prim)
 
 

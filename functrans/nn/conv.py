@@ -119,18 +119,16 @@ def _conv_swapped(x: np.ndarray, w: np.ndarray, dtype: Any, ho: int, wo: int) ->
     That is the shape of a filter cotangent (``_conv_vjp_w`` hands over the images and the
     cotangent transposed). With the examples as channels, ``x[n, a+i, b+j, c]`` read as
     windows ``(a, b)`` over positions ``(i, j)`` of the image ``x.transpose(3, 1, 2, 0)`` is
-    the forward's im2col matrix of the untransposed operands: gathered in their own layout,
-    runs of ``wo * n`` elements (the caller wants at least 8), and one BLAS call contracts it
-    with the untransposed cotangent.
+    the forward's im2col matrix of the untransposed operands: gathered from their own
+    (contiguous) layout by ``_im2col`` in runs of ``wo * n`` elements (the caller wants at
+    least 8), and one BLAS call contracts it with the untransposed cotangent.
     """
-    n, _, _, c = x.shape
     kh, kw, _, cout = w.shape
-    xc = x.transpose(3, 1, 2, 0).astype(dtype, copy=False)                 # (c, H, W, n)
-    win = sliding_window_view(xc, (ho, wo), axis=(1, 2))                    # (c, kh, kw, n, ho, wo)
-    cols = win.transpose(0, 1, 2, 4, 5, 3).reshape(c * kh * kw, ho * wo * n)
-    wc = w.transpose(2, 0, 1, 3).astype(dtype, copy=False).reshape(c * kh * kw, cout)
+    xc = np.ascontiguousarray(x.transpose(3, 1, 2, 0), dtype)               # (c, H, W, n)
+    cols = _im2col(xc, (ho, wo), (kh, kw), (1, 1), (1, 1))                  # (c*kh*kw, ho*wo*n)
+    wc = w.transpose(2, 0, 1, 3).astype(dtype, copy=False).reshape(-1, cout)
     out = cols.T @ wc                                                       # (ho * wo * n, cout)
-    return out.reshape(ho, wo, n, cout).transpose(2, 0, 1, 3)
+    return out.reshape(ho, wo, x.shape[0], cout).transpose(2, 0, 1, 3)
 
 
 def _conv_scatter(x: np.ndarray, w: np.ndarray, dtype: Any, out_hw: tuple, padding: tuple,

@@ -7,6 +7,7 @@ changes no derivative (the functions are shift-invariant) but keeps ``exp`` from
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from .. import numpy as fnp
 from .. import primitives as P
 from ..batching import batch_rules
-from ..core import Primitive, add_any, dtype_of, shape_of
+from ..core import Primitive, add_any, dtype_of, op1, shape_of
 from ..forward import defjvp, jvp_rules
 from ..reverse import defvjp
 
@@ -23,11 +24,25 @@ __all__ = ["relu", "relu_p", "bias_add", "bias_add_p", "elu", "sigmoid", "softpl
            "softmax_cross_entropy", "mean_squared_error", "one_hot"]
 
 
-def _relu_mask(ans: Any) -> Any:
-    # ans = max(x, 0) is 0, positive or NaN, so its sign is the derivative: 0 at 0 (API.md),
-    # and NaN (not a silent zero) where x is NaN.
-    return P.sign(ans)
+def _relu_mask_impl(ans: Any) -> Any:
+    """1 where ``ans > 0``, 0 at 0 (API.md) and NaN where ``ans`` is NaN (not a silent zero).
 
+    A comparison cast to the dtype, plus a NaN check: ~3x faster than ``np.sign(ans)``, which
+    gives the same values on relu's outputs (``>= 0`` or NaN).
+    """
+    ans = np.asarray(ans)
+    mask = np.greater(ans, 0).astype(ans.dtype)
+    if ans.dtype.kind in "fc":
+        nan = np.isnan(ans)
+        if nan.any():
+            mask[nan] = np.nan
+    return mask
+
+
+# relu's derivative read from its output ``max(x, 0)``: zero derivative of its own.
+_relu_mask_p = Primitive("relu_mask", _relu_mask_impl, differentiable=False)
+P.defvectorized(_relu_mask_p)
+_relu_mask = op1(_relu_mask_p)
 
 # A primitive, not ``where(x > 0, x, 0)``: NumPy's ``where`` on a random mask is ~10x slower
 # than ``maximum`` and a product with the mask, which dominated a CNN's training step.
@@ -77,7 +92,19 @@ def _bias_add_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:
     return P.add(x, b), 0
 
 
-bias_add_p = Primitive("bias_add", np.add)
+def _bias_add_impl(x: Any, b: Any) -> Any:
+    """``x + b``, the bias tiled to rows of up to 64 channel vectors when that divides ``x``:
+    NumPy's broadcast of a few channels runs an inner loop per pixel, ~2.5x slower."""
+    x, b = np.asarray(x), np.asarray(b)
+    channels = b.size
+    if x.size >= 4096 and x.flags.c_contiguous and channels:
+        reps = math.gcd(x.size // channels, 64)
+        if reps > 1:
+            return np.add(x.reshape(-1, reps * channels), np.tile(b, reps)).reshape(x.shape)
+    return np.add(x, b)
+
+
+bias_add_p = Primitive("bias_add", _bias_add_impl)
 jvp_rules[bias_add_p] = _bias_add_jvp
 defvjp(bias_add_p, lambda ct, ans, x, b: P.unbroadcast(ct, x), _bias_add_vjp_b)
 batch_rules[bias_add_p] = _bias_add_batch
