@@ -677,3 +677,47 @@ def test_conv_patch_copies_match_naive(config, channels):
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, naive_conv(x.astype(np.float64), w.astype(np.float64), strides,
                                                padding, lhs, rhs, 1), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_conv_in_blocks_of_examples_matches_naive(config, monkeypatch):
+    """One example per block (the paths that work a block of examples at a time), to 2nd order."""
+    from functrans.nn import conv as conv_module
+    monkeypatch.setattr(conv_module, "_BLOCK_BYTES", 1)
+    strides, padding, lhs, rhs, groups, cin, cout = config
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(3, 6, 5, cin * groups))
+    w = rng.normal(size=(3, 2, cin, cout))
+
+    def f(x, w):
+        return conv2d_p.bind(x, w, strides=strides, padding=padding, lhs_dilation=lhs,
+                             rhs_dilation=rhs, groups=groups)
+    np.testing.assert_allclose(f(x, w), naive_conv(x, w, strides, padding, lhs, rhs, groups),
+                               rtol=1e-12, atol=1e-12)
+    ft.check_grads(f, (x, w), order=2)
+
+
+def test_relu_derivative_propagates_nan_and_batches():
+    x = np.array([-1.0, 0.0, np.nan, 2.0], np.float32)
+    g = ft.grad(lambda x: fnp.sum(ft.nn.relu(x)))(x)
+    np.testing.assert_array_equal(g, np.array([0, 0, np.nan, 1], np.float32))
+    assert g.dtype == np.float32
+    _, t = ft.jvp(ft.nn.relu, (x,), (np.full(4, 3.0, np.float32),))
+    np.testing.assert_array_equal(t, [0, 0, np.nan, 3])
+    xs = np.random.default_rng(14).normal(size=(3, 5))
+    per_row = ft.vmap(ft.grad(lambda r: fnp.sum(ft.nn.relu(r) ** 2)))(xs)
+    np.testing.assert_allclose(per_row, 2 * np.maximum(xs, 0))
+    ft.check_grads(lambda x: ft.nn.relu(x) * x, (xs,), order=2)
+
+
+@pytest.mark.parametrize("shape", [(64, 9, 16), (7, 13, 11), (2, 4096)])
+def test_bias_add_large_arrays(shape):
+    """Large arrays take the tiled-bias path; views and odd sizes the plain one."""
+    rng = np.random.default_rng(15)
+    x = rng.normal(size=shape).astype(np.float32)
+    b = rng.normal(size=shape[-1]).astype(np.float32)
+    for xv in (x, x[::-1], np.asfortranarray(x)):
+        got = ft.nn.bias_add(xv, b)
+        assert got.dtype == np.float32 and got.shape == xv.shape
+        np.testing.assert_array_equal(got, xv + b)
+    assert ft.nn.bias_add(x, b.astype(np.float64)).dtype == np.float64

@@ -15,7 +15,7 @@ import numpy as np
 from .. import numpy as fnp
 from .. import primitives as P
 from ..batching import batch_rules
-from ..core import Primitive, add_any, dtype_of, op1, shape_of
+from ..core import Primitive, add_any, dtype_of, shape_of
 from ..forward import defjvp, jvp_rules
 from ..reverse import defvjp
 
@@ -24,31 +24,33 @@ __all__ = ["relu", "relu_p", "bias_add", "bias_add_p", "elu", "sigmoid", "softpl
            "softmax_cross_entropy", "mean_squared_error", "one_hot"]
 
 
-def _relu_mask_impl(ans: Any) -> Any:
-    """1 where ``ans > 0``, 0 at 0 (API.md) and NaN where ``ans`` is NaN (not a silent zero).
+def _relu_grad_impl(ct: Any, ans: Any) -> Any:
+    """``ct`` where relu's output ``ans`` is positive, 0 where it is 0 (``relu'(0) = 0``,
+    API.md) and NaN where it is NaN (not a silent zero).
 
-    A comparison cast to the dtype, plus a NaN check: ~3x faster than ``np.sign(ans)``, which
-    gives the same values on relu's outputs (``>= 0`` or NaN).
+    One product with the comparison, and NaN (rare) found by a reduction: a third of the
+    passes over memory of ``ct * sign(ans)``, which dominated a CNN's backward pass.
     """
-    ans = np.asarray(ans)
-    mask = np.greater(ans, 0).astype(ans.dtype)
-    if ans.dtype.kind in "fc":
-        nan = np.isnan(ans)
-        if nan.any():
-            mask[nan] = np.nan
-    return mask
+    ct, ans = np.asarray(ct), np.asarray(ans)
+    out = np.multiply(ct, np.greater(ans, 0), dtype=np.result_type(ct, ans))
+    if ans.dtype.kind == "f" and ans.size and np.isnan(np.max(ans)):
+        out = np.where(np.isnan(ans), np.array(np.nan, out.dtype), out)
+    return out
 
 
-# relu's derivative read from its output ``max(x, 0)``: zero derivative of its own.
-_relu_mask_p = Primitive("relu_mask", _relu_mask_impl, differentiable=False)
-P.defvectorized(_relu_mask_p)
-_relu_mask = op1(_relu_mask_p)
+# relu's derivative as a product: linear in the cotangent (or tangent), with zero derivative
+# in relu's output (relu'' = 0 almost everywhere).
+_relu_grad_p = Primitive("relu_grad", _relu_grad_impl, residuals="primals")
+defjvp(_relu_grad_p, lambda t, _, ct, ans: _relu_grad_p.bind(t, ans), None)
+defvjp(_relu_grad_p, lambda g, _, ct, ans: _relu_grad_p.bind(g, ans), None)
+P.defbroadcasting(_relu_grad_p)
 
 # A primitive, not ``where(x > 0, x, 0)``: NumPy's ``where`` on a random mask is ~10x slower
 # than ``maximum`` and a product with the mask, which dominated a CNN's training step.
-relu_p = Primitive("relu", lambda x: np.maximum(x, 0))
-defjvp(relu_p, lambda t, ans, x: P.mul(t, _relu_mask(ans)))
-defvjp(relu_p, lambda ct, ans, x: P.mul(ct, _relu_mask(ans)))
+# Its rules read only the output.
+relu_p = Primitive("relu", lambda x: np.maximum(x, 0), residuals="ans")
+defjvp(relu_p, lambda t, ans, x: _relu_grad_p.bind(t, ans))
+defvjp(relu_p, lambda ct, ans, x: _relu_grad_p.bind(ct, ans))
 P.defvectorized(relu_p)
 
 
