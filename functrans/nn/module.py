@@ -94,16 +94,11 @@ class Module:
 
 
 def _flatten(module: Module, names: tuple) -> tuple[list, tuple]:
-    remembered = module.__dict__.get(_CHILDREN)
-    children, static = [], []
-    for name in names:
-        value = getattr(module, name)
-        if name in remembered if remembered is not None else _is_child(value):
-            children.append(value)
-        else:
-            static.append((name, value))
-    child_names = tuple(n for n in names if n not in {s for s, _ in static})
-    return children, (child_names, tuple(static))
+    child_names = module.__dict__.get(_CHILDREN)     # remembered by _unflatten
+    if child_names is None:
+        child_names = tuple(n for n in names if _is_child(getattr(module, n)))
+    return ([getattr(module, n) for n in child_names],
+            (child_names, tuple((n, getattr(module, n)) for n in names if n not in child_names)))
 
 
 def _unflatten(cls: type, aux: tuple, children: list) -> Module:
@@ -113,5 +108,5 @@ def _unflatten(cls: type, aux: tuple, children: list) -> Module:
         object.__setattr__(obj, name, value)
     for name, value in static:
         object.__setattr__(obj, name, value)
-    object.__setattr__(obj, _CHILDREN, frozenset(child_names))
+    object.__setattr__(obj, _CHILDREN, child_names)
     return obj
