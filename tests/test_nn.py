@@ -721,3 +721,20 @@ def test_bias_add_large_arrays(shape):
         assert got.dtype == np.float32 and got.shape == xv.shape
         np.testing.assert_array_equal(got, xv + b)
     assert ft.nn.bias_add(x, b.astype(np.float64)).dtype == np.float64
+
+
+def test_maxpool_tiled_windows_batch_and_forward_mode():
+    """The tiled path's primitives under vmap and jvp, against per-example loops, ties included."""
+    rng = np.random.default_rng(16)
+    xs = rng.normal(size=(3, 2, 4, 6, 2))
+    xs[0, 0, :2, :2] = 1.5                               # tied maxima share the derivative
+    pool = ft.nn.MaxPool2D((2, 2))
+    loss = lambda x: fnp.sum(pool(x) ** 2)
+    np.testing.assert_allclose(ft.vmap(ft.grad(loss))(xs), np.stack([ft.grad(loss)(x) for x in xs]))
+    np.testing.assert_allclose(ft.vmap(pool)(xs), np.stack([pool(x) for x in xs]))
+    np.testing.assert_allclose(ft.jacfwd(pool)(xs[0]), ft.jacrev(pool)(xs[0]), atol=1e-12)
+    g = ft.grad(lambda x: fnp.sum(pool(x)))(xs[0])
+    np.testing.assert_allclose(g[0, :2, :2], np.full((2, 2, 2), 0.25))
+    ft.check_grads(lambda x: pool(x) * x[:, ::2, ::2], (xs[1],), order=2)
+    hv = ft.vmap(lambda v: ft.jvp(ft.grad(loss), (xs[2],), (v,))[1])(xs)
+    np.testing.assert_allclose(hv, np.stack([ft.jvp(ft.grad(loss), (xs[2],), (v,))[1] for v in xs]))

@@ -13,7 +13,10 @@ import numpy as np
 
 from .. import numpy as fnp
 from .. import primitives as P
-from ..core import shape_of
+from ..batching import batch_rules
+from ..core import Primitive, shape_of
+from ..forward import defjvp
+from ..reverse import defvjp
 from .conv import _pair, conv2d
 from .functions import bias_add
 from .module import Module
@@ -122,13 +125,95 @@ class Conv2D(Module):
         return _apply(self.activation, y)
 
 
+# ---------------------------------------------------------------------------------------
+# The maximum over tiled windows: images viewed as (..., ho, ph, wo, pw, c), no copy. The
+# derivative is shared by the window's maxima; the two linear maps that apply it are each
+# other's transposes, so every derivative is one of these three primitives again.
+
+def _taps(x6: np.ndarray) -> list:
+    """The ``ph * pw`` strided views ``(..., ho, wo, c)``, one per position in the window."""
+    return [x6[..., i, :, j, :] for i in range(x6.shape[-4]) for j in range(x6.shape[-2])]
+
+
+def _window_max_impl(x6: Any) -> Any:
+    taps = _taps(np.asarray(x6))
+    out = taps[0].copy()
+    for tap in taps[1:]:
+        np.maximum(out, tap, out=out)
+    return out
+
+
+def _hits(x6: np.ndarray, m: np.ndarray, dtype: Any) -> tuple[list, np.ndarray]:
+    """Each position's ``x == max`` and the number of maxima of each window."""
+    hits = [np.equal(tap, m) for tap in _taps(x6)]
+    count = np.add.reduce(hits, axis=0, dtype=dtype)
+    return hits, count
+
+
+def _window_grad_impl(ct: Any, x6: Any, m: Any) -> Any:
+    """``ct`` shared among each window's maxima, as ``x6``: the cotangent of the maximum."""
+    ct, x6, m = np.asarray(ct), np.asarray(x6), np.asarray(m)
+    dtype = np.result_type(ct, x6)
+    hits, count = _hits(x6, m, dtype)
+    share = ct / count
+    out = np.empty(x6.shape, dtype)
+    for hit, dst in zip(hits, _taps(out)):
+        np.multiply(share, hit, out=dst)
+    return out
+
+
+def _window_dot_impl(t6: Any, x6: Any, m: Any) -> Any:
+    """``t6`` averaged over each window's maxima: the tangent of the maximum."""
+    t6, x6, m = np.asarray(t6), np.asarray(x6), np.asarray(m)
+    dtype = np.result_type(t6, x6)
+    hits, count = _hits(x6, m, dtype)
+    out = np.zeros(m.shape, dtype)
+    for hit, tap in zip(hits, _taps(t6)):
+        out += tap * hit
+    return out / count
+
+
+_window_max_p = Primitive("window_max", _window_max_impl)
+_window_grad_p = Primitive("window_max_grad", _window_grad_impl, residuals="primals")
+_window_dot_p = Primitive("window_max_dot", _window_dot_impl, residuals="primals")
+defjvp(_window_max_p, lambda t, ans, x6: _window_dot_p.bind(t, x6, ans))
+defvjp(_window_max_p, lambda ct, ans, x6: _window_grad_p.bind(ct, x6, ans))
+for _linear, _transpose in ((_window_grad_p, _window_dot_p), (_window_dot_p, _window_grad_p)):
+    # Linear in the first argument; zero derivative in the images and maxima (almost everywhere).
+    defjvp(_linear, lambda t, _, a, x6, m, _p=_linear: _p.bind(t, x6, m), None, None)
+    defvjp(_linear, lambda ct, _, a, x6, m, _p=_transpose: _p.bind(ct, x6, m), None, None)
+
+
+def _window_batch(prim: Primitive) -> None:
+    """Batching: the batch axis leads; the primitives take any leading axes."""
+    def batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:
+        return prim.bind(*(P.bdim_to_front(v, d, axis_size) for v, d in zip(vals, dims))), 0
+    batch_rules[prim] = batch
+
+
+for _prim in (_window_max_p, _window_grad_p, _window_dot_p):
+    _window_batch(_prim)
+
+
+def _window_max(x6: Any) -> Any:
+    return _window_max_p.bind(x6)
+
+
+def _tiled_mean(x6: Any) -> Any:
+    # Window positions first, (ph * pw, ..., ho, wo, c): NumPy reduces a leading axis ~10x
+    # faster than the two small interleaved axes of (..., ho, ph, wo, pw, c).
+    n, ho, ph, wo, pw, c = shape_of(x6)
+    x = P.transpose(x6, (2, 4, 0, 1, 3, 5))
+    return fnp.mean(P.reshape(x, (ph * pw, n, ho, wo, c)), axis=0)
+
+
 def _windows(name: str, x: Any, pool: tuple, strides: tuple, padding: str, fill: float,
-             reduce: Callable[..., Any]) -> Any:
+             reduce: Callable[..., Any], tiled: Callable[[Any], Any]) -> Any:
     """``reduce`` over each pooling window of NHWC (or HWC) ``x``.
 
-    Non-overlapping windows that tile the image are a reshape and one reduction; otherwise
-    the ``ph * pw`` strided slices (one per window position, not per pixel) are stacked and
-    reduced.
+    Non-overlapping windows that tile the image are a reshape to ``(n, ho, ph, wo, pw, c)``
+    and ``tiled`` of it; otherwise the ``ph * pw`` strided slices (one per window position,
+    not per pixel) are stacked and reduced.
     """
     x = fnp.asarray(x)
     if len(shape_of(x)) not in (3, 4):
@@ -149,12 +234,9 @@ def _windows(name: str, x: Any, pool: tuple, strides: tuple, padding: str, fill:
         raise ValueError(f"pooling: padding must be 'VALID' or 'SAME', got {padding!r}")
     ho, wo = (h - ph) // sh + 1, (w - pw) // sw + 1
     if (ph, pw) == (sh, sw):
-        # Window positions first, (ph * pw, n, ho, wo, c): NumPy reduces a leading axis ~10x
-        # faster than the two small interleaved axes of (n, ho, ph, wo, pw, c).
         if (h, w) != (ho * sh, wo * sw):
             x = P.getitem(x, (slice(None), slice(0, ho * sh), slice(0, wo * sw)))
-        x = P.transpose(P.reshape(x, (n, ho, ph, wo, pw, c)), (2, 4, 0, 1, 3, 5))
-        out = reduce(P.reshape(x, (ph * pw, n, ho, wo, c)), axis=0)
+        out = tiled(P.reshape(x, (n, ho, ph, wo, pw, c)))
     else:
         parts = [P.getitem(x, (slice(None), slice(i, i + (ho - 1) * sh + 1, sh),
                                slice(j, j + (wo - 1) * sw + 1, sw)))
@@ -201,7 +283,8 @@ class MaxPool2D(Module):
 
     def __call__(self, x: Any) -> Any:
         strides = cast(tuple, self.strides)      # None only as the field's default
-        return _windows("MaxPool2D", x, self.pool_size, strides, self.padding, -np.inf, fnp.max)
+        return _windows("MaxPool2D", x, self.pool_size, strides, self.padding, -np.inf, fnp.max,
+                        _window_max)
 
 
 class AvgPool2D(Module):
@@ -223,7 +306,8 @@ class AvgPool2D(Module):
 
     def __call__(self, x: Any) -> Any:
         strides = cast(tuple, self.strides)      # None only as the field's default
-        return _windows("AvgPool2D", x, self.pool_size, strides, "VALID", 0.0, fnp.mean)
+        return _windows("AvgPool2D", x, self.pool_size, strides, "VALID", 0.0, fnp.mean,
+                        _tiled_mean)
 
 
 class Flatten(Module):
