@@ -159,12 +159,16 @@ def _conv_scatter(x: np.ndarray, w: np.ndarray, dtype: Any, out_hw: tuple, paddi
     cols = [_tap_range(wd, wo, padding[1][0] - rhs_dilation[1] * j, lhs_dilation[1]) for j in range(kw)]
     taps = [(i, j, src_r, dst_r, src_c, dst_c) for i, (src_r, dst_r) in enumerate(rows)
             for j, (src_c, dst_c) in enumerate(cols) if src_r is not None and src_c is not None]
-    for b in _blocks(n, (h * wd * (c + cout) + ho * wo * cout) * out.itemsize):
+    blocks = _blocks(n, (h * wd * (c + cout) + ho * wo * cout) * out.itemsize)
+    buffer = np.empty((min(n, blocks[0].stop) * h * wd, cout), dtype)     # reused by every tap
+    for b in blocks:
         pixels = x[b].reshape(-1, c).astype(dtype, copy=False)
-        block = out[b]
+        block, tap = out[b], buffer[:len(pixels)]
+        tap_image = tap.reshape(-1, h, wd, cout)
         for i, j, src_r, dst_r, src_c, dst_c in taps:
-            tap = (pixels @ w[i, j]).reshape(-1, h, wd, cout)
-            block[:, dst_r, dst_c] += tap[:, src_r, src_c]
+            np.matmul(pixels, w[i, j], out=tap)
+            dst = block[:, dst_r, dst_c]
+            np.add(dst, tap_image[:, src_r, src_c], out=dst)
     return out
 
 
