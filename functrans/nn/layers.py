@@ -130,24 +130,46 @@ class Conv2D(Module):
 # derivative is shared by the window's maxima; the two linear maps that apply it are each
 # other's transposes, so every derivative is one of these three primitives again.
 
-def _taps(x6: np.ndarray) -> list:
-    """The ``ph * pw`` strided views ``(..., ho, wo, c)``, one per position in the window."""
-    return [x6[..., i, :, j, :] for i in range(x6.shape[-4]) for j in range(x6.shape[-2])]
+def _rows(x6: np.ndarray) -> list:
+    """The ``ph`` window rows ``(..., ho, wo, pw, c)``: each image row stays one contiguous run,
+    so NumPy's loops over them are long (whole columns of a window are not)."""
+    return [x6[..., i, :, :, :] for i in range(x6.shape[-4])]
 
 
-def _window_max_impl(x6: Any) -> Any:
-    taps = _taps(np.asarray(x6))
-    out = taps[0].copy()
-    for tap in taps[1:]:
-        np.maximum(out, tap, out=out)
+def _columns(r: np.ndarray) -> list:
+    """The ``pw`` columns ``(..., ho, wo, c)`` of window rows ``r``."""
+    return [r[..., j, :] for j in range(r.shape[-2])]
+
+
+def _spread(a: np.ndarray, pw: int) -> np.ndarray:
+    """``a`` ``(..., ho, wo, c)`` repeated over the ``pw`` columns of each window (contiguous)."""
+    return np.repeat(a, pw, axis=-2).reshape(a.shape[:-1] + (pw, a.shape[-1]))     # ~2.5x a broadcast copy
+
+
+def _reduce_columns(ufunc: np.ufunc, r: np.ndarray) -> np.ndarray:
+    columns = _columns(r)
+    out = columns[0].copy()
+    for column in columns[1:]:
+        ufunc(out, column, out=out)
     return out
 
 
+def _window_max_impl(x6: Any) -> Any:
+    rows = _rows(np.asarray(x6))
+    out = rows[0].copy()
+    for row in rows[1:]:
+        np.maximum(out, row, out=out)
+    return _reduce_columns(np.maximum, out)
+
+
 def _hits(x6: np.ndarray, m: np.ndarray, dtype: Any) -> tuple[list, np.ndarray]:
-    """Each position's ``x == max`` and the number of maxima of each window."""
-    hits = [np.equal(tap, m) for tap in _taps(x6)]
-    count = np.add.reduce(hits, axis=0, dtype=dtype)
-    return hits, count
+    """Per window row, where ``x == max``; and the number of maxima of each window."""
+    spread = _spread(m, x6.shape[-2])
+    hits = [np.equal(row, spread) for row in _rows(x6)]
+    per_column = hits[0].astype(dtype)
+    for hit in hits[1:]:
+        per_column += hit
+    return hits, _reduce_columns(np.add, per_column)
 
 
 def _window_grad_impl(ct: Any, x6: Any, m: Any) -> Any:
@@ -155,10 +177,10 @@ def _window_grad_impl(ct: Any, x6: Any, m: Any) -> Any:
     ct, x6, m = np.asarray(ct), np.asarray(x6), np.asarray(m)
     dtype = np.result_type(ct, x6)
     hits, count = _hits(x6, m, dtype)
-    share = ct / count
+    share = _spread(np.divide(ct, count, out=count), x6.shape[-2])
     out = np.empty(x6.shape, dtype)
-    for hit, dst in zip(hits, _taps(out)):
-        np.multiply(share, hit, out=dst)
+    for hit, row in zip(hits, _rows(out)):
+        np.multiply(share, hit, out=row)
     return out
 
 
@@ -167,10 +189,11 @@ def _window_dot_impl(t6: Any, x6: Any, m: Any) -> Any:
     t6, x6, m = np.asarray(t6), np.asarray(x6), np.asarray(m)
     dtype = np.result_type(t6, x6)
     hits, count = _hits(x6, m, dtype)
-    out = np.zeros(m.shape, dtype)
-    for hit, tap in zip(hits, _taps(t6)):
-        out += tap * hit
-    return out / count
+    per_column = np.zeros(hits[0].shape, dtype)
+    for hit, row in zip(hits, _rows(t6)):
+        per_column += row * hit
+    out = _reduce_columns(np.add, per_column)
+    return np.divide(out, count, out=out)
 
 
 _window_max_p = Primitive("window_max", _window_max_impl)
