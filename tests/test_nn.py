@@ -54,7 +54,9 @@ CONFIGS = [
     ((1, 1), ((0, 0), (0, 0)), (1, 1), (1, 1), 1, 2, 3),
     ((2, 1), ((0, 0), (0, 0)), (1, 1), (1, 1), 1, 2, 2),
     ((2, 3), ((1, 1), (0, 1)), (1, 1), (1, 1), 1, 1, 2),
-    ((1, 1), ((2, 2), (1, 3)), (1, 1), (1, 1), 1, 3, 1),       # wide padding: the scatter path
+    ((1, 1), ((2, 2), (1, 3)), (1, 1), (1, 1), 1, 3, 1),       # wide padding: one filter row at a time
+    ((1, 1), ((3, -1), (2, 2)), (1, 1), (2, 1), 1, 2, 1),      # ... with a crop and dilated rows
+    ((1, 1), ((2, 2), (2, 2)), (1, 1), (1, 2), 1, 2, 1),       # ... dilated columns: the scatter path
     ((1, 1), ((2, 1), (0, 2)), (2, 3), (1, 1), 1, 2, 1),       # transposed convolution
     ((1, 1), ((-1, 2), (1, -1)), (2, 1), (2, 1), 1, 2, 1),     # negative padding crops
     ((2, 1), ((1, 0), (0, 1)), (1, 1), (2, 2), 1, 2, 2),       # atrous
@@ -684,6 +686,7 @@ def test_conv_in_blocks_of_examples_matches_naive(config, monkeypatch):
     """One example per block (the paths that work a block of examples at a time), to 2nd order."""
     from functrans.nn import conv as conv_module
     monkeypatch.setattr(conv_module, "_BLOCK_BYTES", 1)
+    monkeypatch.setattr(conv_module, "_ROW_BLOCK_BYTES", 1)
     strides, padding, lhs, rhs, groups, cin, cout = config
     rng = np.random.default_rng(9)
     x = rng.normal(size=(3, 6, 5, cin * groups))
