@@ -431,6 +431,26 @@ add(
         [(3,), (2, 3)], lambda x: np.prod(x * (x > 0), axis=-1), ["prod"]),
 )
 
+# NumPy's where= masks (masked-out elements get a zero derivative) and initial= values
+_WHERE3, _WHERE23 = np.array([True, False, True]), np.array([[True, False, True], [False, False, True]])
+for _name, _dom, _kwargs in [
+        ("sum", NORMAL, {"where": _WHERE3}), ("sum", NORMAL, {"axis": 0, "where": _WHERE23, "initial": 1.5}),
+        ("sum", NORMAL, {"initial": -2.0, "keepdims": True}),
+        ("prod", away_from_zero(0.5, 1.5), {"axis": -1, "where": _WHERE3, "initial": 2.0}),
+        ("prod", away_from_zero(0.5, 1.5), {"where": _WHERE23}),
+        ("mean", NORMAL, {"axis": 1, "where": _WHERE23}),
+        ("mean", NORMAL, {"where": _WHERE3, "keepdims": True}),
+        ("var", NORMAL, {"axis": -1, "where": _WHERE23}), ("std", NORMAL, {"where": _WHERE23}),
+        ("max", NORMAL, {"axis": 1, "where": _WHERE3, "initial": -9.0}),
+        ("max", NORMAL, {"axis": (0, 1), "initial": -9.0, "keepdims": True}),
+        ("max", NORMAL, {"where": _WHERE23, "initial": 9.0}),
+        ("min", NORMAL, {"axis": 0, "where": _WHERE23, "initial": 9.0, "keepdims": True}),
+        ("min", NORMAL, {"initial": 9.0})]:
+    add(rec(f"{_name}({_kw(_kwargs)})", (lambda f, kw: lambda x: f(x, **kw))(getattr(fnp, _name), _kwargs),
+            1, _dom, [(2, 3)], (lambda f, kw: lambda x: f(x, **kw))(getattr(np, _name), _kwargs), [_name]))
+add(rec("op:x.sum(where=)", lambda x: x.sum(where=x > 0), 1, NORMAL, [(2, 3)],
+        lambda x: x.sum(where=x > 0)))
+
 for _name, _f, _ref in [("argmax", fnp.argmax, np.argmax), ("argmin", fnp.argmin, np.argmin)]:
     for _kwargs, _shapes in [({}, SHAPES1), ({"axis": 0}, [(3,), (2, 3)]),
                              ({"axis": -1, "keepdims": True}, [(2, 3)])]:
@@ -440,7 +460,8 @@ for _name, _f, _ref in [("argmax", fnp.argmax, np.argmax), ("argmin", fnp.argmin
 for _name, _f, _ref in [("all", fnp.all, np.all), ("any", fnp.any, np.any)]:
     # all/any see integer-valued floats (with zeros) made by floor, itself tested above.
     for _kwargs, _shapes in [({}, SHAPES1), ({"axis": 0}, [(3,), (2, 3)]),
-                             ({"axis": -1, "keepdims": True}, [(2, 3)])]:
+                             ({"axis": -1, "keepdims": True}, [(2, 3)]),
+                             ({"axis": 1, "where": _WHERE3}, [(2, 3)]), ({"where": _WHERE23}, [(2, 3)])]:
         add(rec(f"{_name}({_kw(_kwargs)})",
                 (lambda f, kw: lambda x: f(fnp.floor(x), **kw))(_f, _kwargs), 1,
                 uniform(-0.3, 3.0), _shapes,
@@ -1440,6 +1461,51 @@ def test_max_min_reductions_split_ties(f):
     g = ft.grad(f)(np.ones(4, np.float32))
     assert g.dtype == np.float32
     np.testing.assert_array_equal(g, np.full(4, 0.25, np.float32))
+
+
+@pytest.mark.parametrize("f", [fnp.max, fnp.min])
+def test_max_min_initial_takes_part_in_ties(f):
+    s = 1.0 if f is fnp.max else -1.0
+    x = s * np.array([1.0, 3.0, 3.0])
+    # initial ties with two elements: each of the three gets a third
+    np.testing.assert_allclose(ft.grad(lambda x: f(x, initial=s * 3.0))(x), [0, 1 / 3, 1 / 3])
+    assert ft.grad(lambda x: f(x, initial=s * 4.0))(x).tolist() == [0.0, 0.0, 0.0]
+    # a masked-out element takes no part (not even in ties), and gets a zero derivative
+    mask = np.array([True, True, False])
+    np.testing.assert_allclose(ft.grad(lambda x: f(x, where=mask, initial=s * 3.0))(x), [0, 0.5, 0])
+    np.testing.assert_allclose(ft.jvp(lambda x: f(x, where=mask, initial=-s * 9.0), (x,),
+                                      (np.array([1.0, 2.0, 4.0]),))[1], 2.0)
+    m = s * np.array([[1.0, 5.0], [2.0, 2.0]])
+    g = ft.grad(lambda m: fnp.sum(f(m, axis=0, initial=s * 2.0, where=np.array([True, False]))))(m)
+    np.testing.assert_allclose(g, [[0, 0], [0.5, 0]])
+
+
+def test_where_and_initial_errors():
+    x = np.ones(3)
+    with pytest.raises(ValueError, match="max: a where= mask needs initial="):
+        ft.grad(lambda x: fnp.max(x, where=x > 0))(x)
+    with pytest.raises(TypeError, match="sum: where= must be a boolean mask, got dtype float64"):
+        ft.grad(lambda x: fnp.sum(x, where=x))(x)
+    with pytest.raises(ValueError, match=r"mean: the where= mask of shape \(2,\) does not broadcast "
+                                         r"to the array's shape \(3,\)"):
+        ft.grad(lambda x: fnp.mean(x, where=np.ones(2, bool)))(x)
+    # integer inputs: initial is cast to their dtype, as NumPy does
+    for f, init in [(fnp.sum, 0.5), (fnp.max, 2.5), (fnp.prod, 2.5)]:
+        got = ft.vmap(lambda x: f(x, initial=init), in_axes=None, axis_size=1)(np.array([1, 2]))[0]
+        assert got == getattr(np, f.__name__)(np.array([1, 2]), initial=init) and got.dtype == np.int64
+
+
+def test_where_mask_under_vmap_matches_loop():
+    rng = np.random.default_rng(3)
+    xs, ms = rng.standard_normal((5, 4)), rng.random((5, 4)) < 0.5
+    ms[:, 0] = True
+    for name, kw in [("sum", {}), ("mean", {}), ("max", {"initial": -9.0}), ("prod", {"initial": 2.0})]:
+        f, ref = getattr(fnp, name), getattr(np, name)
+        np.testing.assert_allclose(ft.vmap(lambda x, m: f(x, where=m, **kw))(xs, ms),
+                                   [ref(x, where=m, **kw) for x, m in zip(xs, ms)], err_msg=name)
+        g = ft.vmap(ft.grad(lambda x, m: f(x, where=m, **kw)))(xs, ms)
+        assert np.all(g[~ms] == 0), name
+        np.testing.assert_allclose(g, [ft.grad(lambda x: f(x, where=m, **kw))(x) for x, m in zip(xs, ms)])
 
 
 def test_pow_derivative_in_exponent_at_zero_base_is_zero():
