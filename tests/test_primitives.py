@@ -1686,6 +1686,9 @@ def test_integer_bool_and_float16_inputs_follow_numpy(label, f):
 # ---------------------------------------------------------------------------------------
 # Creation functions, dtypes and constants: simple value tests.
 
+RNG_TRI = np.random.default_rng(7)
+
+
 def test_creation_functions_are_numpy():
     assert_same(fnp.array([1.0, 2.0], dtype=fnp.float32), np.array([1.0, 2.0], np.float32), F32)
     assert_same(fnp.zeros((2, 3)), np.zeros((2, 3)), F64)
@@ -1698,6 +1701,13 @@ def test_creation_functions_are_numpy():
     assert_same(fnp.eye(3, 2), np.eye(3, 2), F64)
     assert_same(fnp.identity(3), np.identity(3), F64)
     assert_same(fnp.tri(3), np.tri(3), F64)
+    assert fnp.tril_indices is np.tril_indices and fnp.triu_indices is np.triu_indices
+    # concrete indices select a traced value's triangle (differentiable through indexing)
+    m = RNG_TRI.standard_normal((3, 3))
+    g = ft.grad(lambda m: fnp.sum(m[fnp.triu_indices(3, 1)] ** 2))(m)
+    np.testing.assert_allclose(g, 2 * np.triu(m, 1))
+    np.testing.assert_allclose(ft.vmap(lambda m: m[fnp.tril_indices(3)])(np.stack([m, 2 * m])),
+                               [m[np.tril_indices(3)], 2 * m[np.tril_indices(3)]])
     for a, b in zip(fnp.meshgrid(np.arange(2.0), np.arange(3.0)),
                     np.meshgrid(np.arange(2.0), np.arange(3.0))):
         assert_same(a, b, F64)
@@ -1755,7 +1765,7 @@ NOT_NUMERIC = {
     "e", "pi", "inf", "nan", "newaxis",
     # creation from shapes/values: plain NumPy, nothing to differentiate
     # (test_creation_functions_are_numpy)
-    "zeros", "ones", "empty", "arange", "eye", "identity", "tri",
+    "zeros", "ones", "empty", "arange", "eye", "identity", "tri", "tril_indices", "triu_indices",
     # uninitialised values (test_like_functions_give_plain_arrays)
     "empty_like",
     # shape queries return Python ints (test_shape_queries_on_traced_values)
