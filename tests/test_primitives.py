@@ -712,6 +712,8 @@ def both(name, f_fnp, f_np, nargs, rng, shapes, names=None, **kw):
 MASK3 = np.array([True, False, True])
 MASK23 = np.array([[True, False, True], [False, False, True]])
 SORTED = np.array([-1.0, 0.0, 0.5, 1.0])
+XP = np.array([-1.0, 0.0, 0.5, 2.0])
+AROUND_XP = [(k - 0.1, k + 0.1) for k in XP]
 add(
     both("rollaxis(2)", lambda x: fnp.rollaxis(x, 2), lambda x: np.rollaxis(x, 2), 1, NORMAL, [(2, 3, 2)]),
     both("rollaxis(0,2)", lambda x: fnp.rollaxis(x, 0, 2), lambda x: np.rollaxis(x, 0, 2), 1, NORMAL,
@@ -848,6 +850,24 @@ add(
     both("searchsorted(traced a,sorter)", lambda a, v: fnp.searchsorted(a, v, sorter=fnp.argsort(a)),
          lambda a, v: np.searchsorted(a, v, sorter=np.argsort(a)), 2, NORMAL,
          [((4,), (3,)), ((4,), ()), ((3,), (2, 3))], diff=False),
+    # interp: x away from the knots of XP (kinks), and from them modulo the period
+    both("interp", lambda x, fp: fnp.interp(x, XP, fp), lambda x, fp: np.interp(x, XP, fp), 2,
+         (avoiding(-2, 3, *AROUND_XP), NORMAL), [((), (4,)), ((3,), (4,)), ((2, 3), (4,))]),
+    both("interp(left,right)", lambda x, fp: fnp.interp(x, XP, fp, left=-3.0, right=fp[0]),
+         lambda x, fp: np.interp(x, XP, fp, left=-3.0, right=fp[0]), 2,
+         (avoiding(-2, 3, *AROUND_XP), NORMAL), [((3,), (4,)), ((2, 3), (4,))], names=["interp"]),
+    both("interp(period)", lambda x, fp: fnp.interp(x, XP, fp, period=2.5),
+         lambda x, fp: np.interp(x, XP, fp, period=2.5), 2,
+         (avoiding(-2, 3, *AROUND_XP, (-2.1, -1.9), (-1.6, -1.4), (-0.6, -0.4), (1.4, 1.6), (2.4, 2.6)),
+          NORMAL),
+         [((3,), (4,)), ((2, 3), (4,))], names=["interp"]),
+    both("convolve", lambda a, v: fnp.convolve(a, v), lambda a, v: np.convolve(a, v), 2, NORMAL,
+         [((3,), (2,)), ((2,), (3,)), ((1,), (1,)), ((4,), (4,))]),
+    both("convolve(same)", lambda a, v: fnp.convolve(a, v, "same"), lambda a, v: np.convolve(a, v, "same"),
+         2, NORMAL, [((5,), (2,)), ((5,), (4,)), ((2,), (3,))], names=["convolve"]),
+    both("convolve(valid)", lambda a, v: fnp.convolve(a, v, "valid"),
+         lambda a, v: np.convolve(a, v, "valid"), 2, NORMAL, [((5,), (3,)), ((3,), (5,))],
+         names=["convolve"]),
     both("select", lambda x: fnp.select([x < -0.5, x > 0.5], [x * x, fnp.sin(x)], default=x),
          lambda x: np.select([x < -0.5, x > 0.5], [x * x, np.sin(x)], default=x), 1,
          avoiding(-2, 2, (-0.6, -0.4), (0.4, 0.6)), SHAPES1),
