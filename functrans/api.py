@@ -250,8 +250,12 @@ def _aux_pair(result: Any, has_aux: bool) -> Any:
 # ---------------------------------------------------------------------------------------
 # Forward mode.
 
-def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], *,
+        has_aux: bool = False) -> Any:
     """``(fun(*primals), J @ tangents)``: the Jacobian-vector product, in one forward pass.
+
+    With ``has_aux=True``, ``fun`` returns ``(out, aux)`` and the result is
+    ``(out, tangent_out, aux)``, ``aux`` with primal values (as in JAX).
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
@@ -275,11 +279,15 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
             raise TypeError(f"jvp: each tangent must have its primal's dtype; primal leaf {k} has "
                             f"dtype {dtype_of(p)}, got a tangent of dtype {dtype_of(t)}")
     out, trace = jvp_flat(lambda *xs: fun(*tree.unflatten(in_tree, xs)), flat, list(t_flat))
+    out, aux = _split_aux(out, has_aux, "jvp")
     out_flat, out_tree = tree.flatten(out)
     pairs = [trace.unpack(o) for o in out_flat]
     primals_out = [p for p, _ in pairs]
     tangents_out = [_as_array(P.zeros_like(p) if t is None else t) for p, t in pairs]
-    return tree.unflatten(out_tree, primals_out), tree.unflatten(out_tree, tangents_out)
+    out, tangent_out = tree.unflatten(out_tree, primals_out), tree.unflatten(out_tree, tangents_out)
+    if has_aux:
+        return out, tangent_out, tree.map(lambda a: trace.unpack(a)[0], aux)
+    return out, tangent_out
 
 
 def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
@@ -515,28 +523,39 @@ def _pack(argnums: Argnums, per_arg: tuple) -> Any:
     return per_arg[0] if isinstance(argnums, (int, np.integer)) else per_arg
 
 
-def jacrev(fun: Callable[..., Any], argnums: Argnums = 0, *,
+def jacrev(fun: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = False,
            chunk_size: int | None = None, holomorphic: bool = False) -> Callable[..., Any]:
     """The Jacobian by reverse mode: one pullback, vmapped over the output basis.
 
     ``chunk_size`` bounds memory by mapping that many basis rows at a time. For complex
     inputs and outputs the result is the complex Jacobian of a holomorphic ``fun``;
-    ``holomorphic=True`` checks that both are complex.
+    ``holomorphic=True`` checks that both are complex. With ``has_aux=True``, ``fun``
+    returns ``(out, aux)`` and the result is ``(jacobian, aux)``: ``aux`` is evaluated once,
+    with primal values, and not differentiated (as in JAX).
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
         >>> ft.jacrev(lambda x: x ** 2)(fnp.array([1.0, 2.0]))
         array([[2., 0.],
                [0., 4.]])
+        >>> jac, aux = ft.jacrev(lambda x: (x ** 2, fnp.sum(x)), has_aux=True)(fnp.array([1.0, 2.0]))
+        >>> float(aux)
+        3.0
     """
     chunk_size = _check_chunk_size(chunk_size, "jacrev")
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacrev")
-        out, pullback = value_and_pullback(_split_args(fun, args, kwargs, nums), *dargs)
+        rev = _Reverse(_split_args(fun, args, kwargs, nums), dargs, has_aux, "jacrev",
+                       [f"argument {i}" for i in nums])
         if holomorphic:
-            for o in tree.leaves(out):
-                _check_holomorphic(tree.leaves(dargs), o, "jacrev")
-        return _jacobian_from_pullback(out, pullback, argnums, chunk_size)
+            for o in rev.out_flat:
+                _check_holomorphic(rev.in_flat, o, "jacrev")
+
+        def pullback(cotangent: Any) -> tuple:
+            cts = tree.leaves(cotangent)       # the basis, in the output's structure
+            return tuple(tree.unflatten(rev.in_tree, rev.input_cotangents(cts, consume=False)))
+        j = _jacobian_from_pullback(rev.out, pullback, argnums, chunk_size)
+        return (j, rev.aux) if has_aux else j
     return jac
 
 
@@ -558,17 +577,22 @@ def _jacobian_from_pullback(out: Any, pullback: Callable[..., Any], argnums: Arg
     return tree.unflatten(out_tree, blocks)
 
 
-def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *,
+def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = False,
            chunk_size: int | None = None, holomorphic: bool = False) -> Callable[..., Any]:
     """The Jacobian by forward mode: one jvp, vmapped over the input basis.
 
     ``chunk_size`` bounds memory by mapping that many basis columns at a time.
     ``holomorphic=True`` checks that the inputs and outputs are complex (see :func:`jacrev`).
+    With ``has_aux=True``, ``fun`` returns ``(out, aux)`` and the result is
+    ``(jacobian, aux)``, ``aux`` with primal values (as in JAX).
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
         >>> ft.jacfwd(lambda x: fnp.sum(x ** 2))(fnp.array([1.0, 2.0]))
         array([2., 4.])
+        >>> jac, aux = ft.jacfwd(lambda x: (x ** 2, x[0]), has_aux=True)(fnp.array([1.0, 2.0]))
+        >>> float(aux)
+        1.0
     """
     chunk_size = _check_chunk_size(chunk_size, "jacfwd")
     def jac(*args: Any, **kwargs: Any) -> Any:
@@ -578,9 +602,15 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *,
         if holomorphic:
             _check_holomorphic(in_flat, None, "jacfwd")
         partial = _split_args(fun, args, kwargs, nums)
+        aux_box: list = [None]
 
         def push(*ts: Any) -> Any:
-            return jvp(partial, dargs, tree.unflatten(in_tree, ts))[1]
+            if not has_aux:
+                return jvp(partial, dargs, tree.unflatten(in_tree, ts))[1]
+            # aux depends on the primals only, which the vmap over the tangents leaves unbatched
+            _, tangent, aux_box[0] = jvp(lambda *a: _split_aux(partial(*a), True, "jacfwd"), dargs,
+                                         tree.unflatten(in_tree, ts), has_aux=True)
+            return tangent
         out_flat, out_tree = _map_basis(push, in_flat, chunk_size=chunk_size)
         if holomorphic:
             for c in out_flat:
@@ -597,13 +627,16 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *,
                 per_in.append(P.reshape(piece, out_shape + tuple(shape_of(x))))
                 start += n
             blocks.append(_pack(argnums, tuple(tree.unflatten(in_tree, per_in))))
-        return tree.unflatten(out_tree, blocks)
+        j = tree.unflatten(out_tree, blocks)
+        return (j, aux_box[0]) if has_aux else j
     return jac
 
 
 def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto",
-             chunk_size: int | None = None) -> Callable[..., Any]:
+             has_aux: bool = False, chunk_size: int | None = None) -> Callable[..., Any]:
     """The Jacobian, by ``mode`` "rev", "fwd" or "auto" (the cheaper side: fewer passes).
+
+    ``has_aux=True``: ``fun`` returns ``(out, aux)``, the result is ``(jacobian, aux)``.
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
@@ -615,21 +648,25 @@ def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto
     if mode not in ("auto", "rev", "fwd"):
         raise ValueError(f"jacobian: mode must be 'auto', 'rev' or 'fwd', got {mode!r}")
     if mode != "auto":
-        return (jacrev if mode == "rev" else jacfwd)(fun, argnums, chunk_size=chunk_size)
+        return (jacrev if mode == "rev" else jacfwd)(fun, argnums, has_aux=has_aux,
+                                                     chunk_size=chunk_size)
 
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacobian")
         n_in = sum(math.prod(shape_of(x)) for x in tree.leaves(dargs))
-        n_out = sum(math.prod(shape_of(x)) for x in tree.leaves(fun(*args, **kwargs)))
+        out, _ = _split_aux(fun(*args, **kwargs), has_aux, "jacobian")
+        n_out = sum(math.prod(shape_of(x)) for x in tree.leaves(out))
         # Fewer passes; at a tie forward mode, which keeps no tape. A plain call sizes the output.
         chosen = jacfwd if n_in <= n_out else jacrev
-        return chosen(fun, argnums, chunk_size=chunk_size)(*args, **kwargs)
+        return chosen(fun, argnums, has_aux=has_aux, chunk_size=chunk_size)(*args, **kwargs)
     return jac
 
 
-def hessian(fun: Callable[..., Any], argnums: Argnums = 0, *,
+def hessian(fun: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = False,
             chunk_size: int | None = None) -> Callable[..., Any]:
     """The Hessian, forward over reverse: ``jacfwd(jacrev(fun))``.
+
+    ``has_aux=True``: ``fun`` returns ``(out, aux)``, the result is ``(hessian, aux)``.
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
@@ -638,7 +675,8 @@ def hessian(fun: Callable[..., Any], argnums: Argnums = 0, *,
                [ 0., 12.]])
     """
     chunk_size = _check_chunk_size(chunk_size, "hessian")
-    return jacfwd(jacrev(fun, argnums), argnums, chunk_size=chunk_size)
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux,
+                  chunk_size=chunk_size)
 
 
 def hvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> Any:

@@ -645,7 +645,7 @@ custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True, symbolic
 
 
 class custom_jvp(_CustomFunction):
-    """A function with a custom forward-mode rule, attached with ``@f.defjvp``.
+    """A function with a custom forward-mode rule, attached with ``@f.defjvp`` (or ``f.defjvps``).
 
     ``jvp(primals, tangents) -> (primal_out, tangent_out)`` (with ``nondiff_argnums``:
     ``jvp(*nondiff_args, primals, tangents)``); the tangent out must be linear in the tangents.
@@ -683,6 +683,48 @@ class custom_jvp(_CustomFunction):
                             f"{type(jvp).__name__}")
         self.jvp = jvp
         return jvp
+
+    def defjvps(self, *jvps: Callable[..., Any] | None) -> None:
+        """Attach one tangent rule per argument, ``jvp_i(t_i, ans, *primals)`` (JAX's form).
+
+        The tangent out is the sum of the rules' results, each shaped like the output;
+        ``None`` marks an argument with no derivative. Builds the rule of :meth:`defjvp`.
+
+        Example:
+            >>> import functrans as ft, functrans.numpy as fnp
+            >>> @ft.custom_jvp
+            ... def f(x, y):
+            ...     return fnp.sin(x) * y
+            >>> f.defjvps(lambda tx, ans, x, y: fnp.cos(x) * tx * y,
+            ...           lambda ty, ans, x, y: fnp.sin(x) * ty)
+            >>> float(ft.grad(f, argnums=1)(0.5, 2.0)) == float(fnp.sin(0.5))
+            True
+        """
+        if self.nondiff_argnums:
+            raise TypeError(f"custom_jvp '{self._name}'.defjvps cannot be used with nondiff_argnums; "
+                            f"use defjvp")
+        for k, r in enumerate(jvps):
+            if r is not None and not callable(r):
+                raise TypeError(f"custom_jvp '{self._name}'.defjvps expects callables or None, got "
+                                f"{type(r).__name__} for argument {k}")
+
+        def jvp(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+            if len(jvps) != len(primals):
+                raise TypeError(f"custom_jvp '{self._name}'.defjvps has {len(jvps)} rule"
+                                f"{'s' if len(jvps) != 1 else ''} but the function was called with "
+                                f"{len(primals)} arguments: give one rule (or None) per argument")
+            ans = self(*primals)
+            out_flat, out_tree = tree.flatten(ans)
+            total: list = [None] * len(out_flat)
+            for k, (rule, t) in enumerate(zip(jvps, tangents)):
+                if rule is not None:
+                    where = f"defjvps rule {k} ('{_fn_name(rule)}') of '{self._name}'"
+                    got = _check_like(where, "a tangent", rule(t, ans, *primals), ans, ["the output"])
+                    total = [core.add_any(a, b) for a, b in zip(total, got)]
+            return ans, tree.unflatten(out_tree, [P.zeros_like(o) if t is None else t
+                                                  for t, o in zip(total, out_flat)])
+        jvp.__qualname__ = f"{self._name}.defjvps"
+        self.defjvp(jvp)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         args = self._positional(args, kwargs)

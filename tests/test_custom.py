@@ -426,6 +426,68 @@ def test_custom_jvp_nested_and_hessian():
     assert float(d3) == pytest.approx(fd_grad(lambda z: ft.grad(ft.grad(sp))(float(z)), 0.5)[()], rel=1e-5)
 
 
+def make_defjvps(scale=1.0):
+    """f(x, y) = sin(x) * y with per-argument rules (JAX's defjvps); ``scale`` marks the x rule."""
+    @ft.custom_jvp
+    def f(x, y):
+        return fnp.sin(x) * y
+    f.defjvps(lambda tx, ans, x, y: scale * fnp.cos(x) * y * tx,
+              lambda ty, ans, x, y: ans / y * ty)
+    return f
+
+
+def test_custom_jvp_defjvps_closed_forms_and_nesting():
+    f = make_defjvps()
+    x, y = np.array([0.3, -1.1]), 2.5
+    out, t = ft.jvp(f, (x, y), (np.ones(2), 1.0))
+    np.testing.assert_allclose(out, np.sin(x) * y)
+    np.testing.assert_allclose(t, np.cos(x) * y + np.sin(x))
+    np.testing.assert_allclose(ft.jacrev(f)(x, y), np.diag(np.cos(x) * y))
+    np.testing.assert_allclose(ft.jacfwd(f, argnums=1)(x, y), np.sin(x))
+    H = ft.hessian(lambda x: fnp.sum(f(x, y)))(x)
+    np.testing.assert_allclose(H, np.diag(-np.sin(x) * y))
+    np.testing.assert_allclose(ft.vmap(ft.grad(f), in_axes=(0, None))(x, y),
+                               [float(ft.grad(f)(xi, y)) for xi in x])
+    np.testing.assert_allclose(ft.grad(f)(0.3, y), fd_grad(lambda z: np.sin(z) * y, 0.3), rtol=1e-6)
+    assert float(ft.grad(make_defjvps(scale=3.0))(0.0, 1.0)) == pytest.approx(3.0)  # the rule runs
+
+
+def test_custom_jvp_defjvps_none_and_pytrees():
+    @ft.custom_jvp
+    def f(p, n):
+        return {"s": p["a"] * p["b"], "n": p["a"] * n}
+    f.defjvps(lambda tp, ans, p, n: {"s": tp["a"] * p["b"] + p["a"] * tp["b"], "n": tp["a"] * n},
+              None)
+    p = {"a": np.array([1.0, 2.0]), "b": np.array([3.0, 4.0])}
+    g = ft.grad(lambda p: fnp.sum(f(p, 5.0)["s"] + f(p, 5.0)["n"]))(p)
+    np.testing.assert_allclose(g["a"], p["b"] + 5.0)
+    np.testing.assert_allclose(g["b"], p["a"])
+    assert float(ft.grad(lambda n: fnp.sum(f(p, n)["n"]))(5.0)) == 0.0   # None: no derivative
+
+
+def test_custom_jvp_defjvps_errors():
+    @ft.custom_jvp
+    def f(x, y):
+        return x * y
+    f.defjvps(lambda tx, ans, x, y: tx * y)
+    with pytest.raises(TypeError, match=r"f'.defjvps has 1 rule but the function was called with 2"):
+        ft.grad(f)(1.0, 2.0)
+
+    @ft.custom_jvp
+    def g(x):
+        return x * 2.0
+    g.defjvps(lambda tx, ans, x: fnp.stack([tx, tx]))
+    with pytest.raises(ValueError, match=r"defjvps rule 0 .* of '.*g' returned a tangent .* of shape "
+                                         r"\(2,\); expected shape \(\)"):
+        ft.grad(g)(1.0)
+    with pytest.raises(TypeError, match="expects callables or None, got int for argument 0"):
+        ft.custom_jvp(lambda x: x).defjvps(3)
+    with pytest.raises(TypeError, match="defjvps cannot be used with nondiff_argnums"):
+        ft.custom_jvp(lambda x, n: x, nondiff_argnums=(1,)).defjvps(lambda t, a, x, n: t)
+    with pytest.raises(ValueError, match="already has a jvp rule"):
+        make_defjvps().defjvps(None, None)
+
+
 def test_custom_jvp_vmap_vs_loop():
     sp = make_softplus_jvp()
 

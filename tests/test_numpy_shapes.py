@@ -68,6 +68,13 @@ BAD = [
     (lambda x: fnp.argsort(x, order="f"), ValueError, "`order`"),
     (lambda x: fnp.rollaxis(x, 0, 3), ValueError, "start 3 must satisfy"),
     (lambda x: fnp.linalg.multi_dot([x]), ValueError, "at least two arrays"),
+    (lambda x: fnp.interp(0.5, x, x), TypeError, "xp \\(the sample points\\) must be a concrete array"),
+    (lambda x: fnp.interp(x, [0.0, 1.0], x), ValueError, "xp and fp must be 1-d and of the same length"),
+    (lambda x: fnp.interp(x, [], []), ValueError, "the sample points xp are empty"),
+    (lambda x: fnp.interp(x, [0.0, 1.0], [1.0, 2.0], period=0), ValueError, "period must be non-zero"),
+    (lambda x: fnp.convolve(x, x, "circular"), ValueError, "mode must be 'full', 'same' or 'valid'"),
+    (lambda x: fnp.convolve(fnp.reshape(x, (2, 3)), x), ValueError, "a and v must be 1-d"),
+    (lambda x: fnp.convolve(x, x[:0]), ValueError, "v cannot be empty"),
 ]
 
 
@@ -76,3 +83,33 @@ def test_bad_arguments_raise_clear_errors(f, error, message):
     with pytest.raises(error, match=message):
         ft.grad(lambda x: fnp.sum(f(x)))(np.linspace(0.0, 1.0, 6))
     np.testing.assert_array_equal(ft.grad(lambda x: fnp.sum(fnp.sort(x)))(np.ones(2)), np.ones(2))
+
+
+def test_interp_derivatives_closed_form_and_conventions():
+    xp, fp = np.array([0.0, 1.0, 3.0]), np.array([1.0, 3.0, 2.0])
+    x = np.array([-1.0, 0.5, 1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_allclose(fnp.interp(x, xp, fp), np.interp(x, xp, fp))
+    # slope of the segment to the right of a knot (left of the last one), 0 outside
+    np.testing.assert_allclose(ft.vmap(ft.grad(lambda x: fnp.interp(x, xp, fp)))(x),
+                               [0.0, 2.0, -0.5, -0.5, -0.5, 0.0])
+    # linear in fp: the hat-function weights (the right value outside)
+    J = ft.jacrev(lambda fp: fnp.interp(x, xp, fp))(fp)
+    np.testing.assert_allclose(J, [[1, 0, 0], [0.5, 0.5, 0], [0, 1, 0], [0, 0.5, 0.5], [0, 0, 1], [0, 0, 1]])
+    # repeated sample points give no NaN; one sample point is a constant
+    g = ft.grad(lambda x: fnp.interp(x, [0.0, 1.0, 1.0, 2.0], [0.0, 1.0, 5.0, 6.0]))(1.0)
+    assert np.isfinite(g)
+    np.testing.assert_array_equal(ft.grad(lambda f: fnp.interp(0.3, [1.0], f))(np.array([7.0])), [1.0])
+
+
+def test_convolve_derivatives_are_correlations():
+    rng = np.random.default_rng(5)
+    a, v, w = rng.standard_normal(5), rng.standard_normal(3), rng.standard_normal(7)
+    # d/da sum(w * (a * v)) = correlate(w, v, 'valid'); d/dv = correlate(w, a, 'valid')
+    ga, gv = ft.grad(lambda a, v: fnp.sum(w * fnp.convolve(a, v)), argnums=(0, 1))(a, v)
+    np.testing.assert_allclose(ga, np.correlate(w, v, "valid"))
+    np.testing.assert_allclose(gv, np.correlate(w, a, "valid"))
+    J = ft.jacfwd(lambda v: fnp.convolve(a, v, "same"))(v)
+    np.testing.assert_allclose(J, np.stack([np.convolve(a, e, "same") for e in np.eye(3)], 1))
+    vs = rng.standard_normal((4, 3))
+    np.testing.assert_allclose(ft.vmap(lambda v: fnp.convolve(a, v, "valid"))(vs),
+                               [np.convolve(a, v, "valid") for v in vs])

@@ -431,6 +431,26 @@ add(
         [(3,), (2, 3)], lambda x: np.prod(x * (x > 0), axis=-1), ["prod"]),
 )
 
+# NumPy's where= masks (masked-out elements get a zero derivative) and initial= values
+_WHERE3, _WHERE23 = np.array([True, False, True]), np.array([[True, False, True], [False, False, True]])
+for _name, _dom, _kwargs in [
+        ("sum", NORMAL, {"where": _WHERE3}), ("sum", NORMAL, {"axis": 0, "where": _WHERE23, "initial": 1.5}),
+        ("sum", NORMAL, {"initial": -2.0, "keepdims": True}),
+        ("prod", away_from_zero(0.5, 1.5), {"axis": -1, "where": _WHERE3, "initial": 2.0}),
+        ("prod", away_from_zero(0.5, 1.5), {"where": _WHERE23}),
+        ("mean", NORMAL, {"axis": 1, "where": _WHERE23}),
+        ("mean", NORMAL, {"where": _WHERE3, "keepdims": True}),
+        ("var", NORMAL, {"axis": -1, "where": _WHERE23}), ("std", NORMAL, {"where": _WHERE23}),
+        ("max", NORMAL, {"axis": 1, "where": _WHERE3, "initial": -9.0}),
+        ("max", NORMAL, {"axis": (0, 1), "initial": -9.0, "keepdims": True}),
+        ("max", NORMAL, {"where": _WHERE23, "initial": 9.0}),
+        ("min", NORMAL, {"axis": 0, "where": _WHERE23, "initial": 9.0, "keepdims": True}),
+        ("min", NORMAL, {"initial": 9.0})]:
+    add(rec(f"{_name}({_kw(_kwargs)})", (lambda f, kw: lambda x: f(x, **kw))(getattr(fnp, _name), _kwargs),
+            1, _dom, [(2, 3)], (lambda f, kw: lambda x: f(x, **kw))(getattr(np, _name), _kwargs), [_name]))
+add(rec("op:x.sum(where=)", lambda x: x.sum(where=x > 0), 1, NORMAL, [(2, 3)],
+        lambda x: x.sum(where=x > 0)))
+
 for _name, _f, _ref in [("argmax", fnp.argmax, np.argmax), ("argmin", fnp.argmin, np.argmin)]:
     for _kwargs, _shapes in [({}, SHAPES1), ({"axis": 0}, [(3,), (2, 3)]),
                              ({"axis": -1, "keepdims": True}, [(2, 3)])]:
@@ -440,7 +460,8 @@ for _name, _f, _ref in [("argmax", fnp.argmax, np.argmax), ("argmin", fnp.argmin
 for _name, _f, _ref in [("all", fnp.all, np.all), ("any", fnp.any, np.any)]:
     # all/any see integer-valued floats (with zeros) made by floor, itself tested above.
     for _kwargs, _shapes in [({}, SHAPES1), ({"axis": 0}, [(3,), (2, 3)]),
-                             ({"axis": -1, "keepdims": True}, [(2, 3)])]:
+                             ({"axis": -1, "keepdims": True}, [(2, 3)]),
+                             ({"axis": 1, "where": _WHERE3}, [(2, 3)]), ({"where": _WHERE23}, [(2, 3)])]:
         add(rec(f"{_name}({_kw(_kwargs)})",
                 (lambda f, kw: lambda x: f(fnp.floor(x), **kw))(_f, _kwargs), 1,
                 uniform(-0.3, 3.0), _shapes,
@@ -691,6 +712,8 @@ def both(name, f_fnp, f_np, nargs, rng, shapes, names=None, **kw):
 MASK3 = np.array([True, False, True])
 MASK23 = np.array([[True, False, True], [False, False, True]])
 SORTED = np.array([-1.0, 0.0, 0.5, 1.0])
+XP = np.array([-1.0, 0.0, 0.5, 2.0])
+AROUND_XP = [(k - 0.1, k + 0.1) for k in XP]
 add(
     both("rollaxis(2)", lambda x: fnp.rollaxis(x, 2), lambda x: np.rollaxis(x, 2), 1, NORMAL, [(2, 3, 2)]),
     both("rollaxis(0,2)", lambda x: fnp.rollaxis(x, 0, 2), lambda x: np.rollaxis(x, 0, 2), 1, NORMAL,
@@ -827,6 +850,24 @@ add(
     both("searchsorted(traced a,sorter)", lambda a, v: fnp.searchsorted(a, v, sorter=fnp.argsort(a)),
          lambda a, v: np.searchsorted(a, v, sorter=np.argsort(a)), 2, NORMAL,
          [((4,), (3,)), ((4,), ()), ((3,), (2, 3))], diff=False),
+    # interp: x away from the knots of XP (kinks), and from them modulo the period
+    both("interp", lambda x, fp: fnp.interp(x, XP, fp), lambda x, fp: np.interp(x, XP, fp), 2,
+         (avoiding(-2, 3, *AROUND_XP), NORMAL), [((), (4,)), ((3,), (4,)), ((2, 3), (4,))]),
+    both("interp(left,right)", lambda x, fp: fnp.interp(x, XP, fp, left=-3.0, right=fp[0]),
+         lambda x, fp: np.interp(x, XP, fp, left=-3.0, right=fp[0]), 2,
+         (avoiding(-2, 3, *AROUND_XP), NORMAL), [((3,), (4,)), ((2, 3), (4,))], names=["interp"]),
+    both("interp(period)", lambda x, fp: fnp.interp(x, XP, fp, period=2.5),
+         lambda x, fp: np.interp(x, XP, fp, period=2.5), 2,
+         (avoiding(-2, 3, *AROUND_XP, (-2.1, -1.9), (-1.6, -1.4), (-0.6, -0.4), (1.4, 1.6), (2.4, 2.6)),
+          NORMAL),
+         [((3,), (4,)), ((2, 3), (4,))], names=["interp"]),
+    both("convolve", lambda a, v: fnp.convolve(a, v), lambda a, v: np.convolve(a, v), 2, NORMAL,
+         [((3,), (2,)), ((2,), (3,)), ((1,), (1,)), ((4,), (4,))]),
+    both("convolve(same)", lambda a, v: fnp.convolve(a, v, "same"), lambda a, v: np.convolve(a, v, "same"),
+         2, NORMAL, [((5,), (2,)), ((5,), (4,)), ((2,), (3,))], names=["convolve"]),
+    both("convolve(valid)", lambda a, v: fnp.convolve(a, v, "valid"),
+         lambda a, v: np.convolve(a, v, "valid"), 2, NORMAL, [((5,), (3,)), ((3,), (5,))],
+         names=["convolve"]),
     both("select", lambda x: fnp.select([x < -0.5, x > 0.5], [x * x, fnp.sin(x)], default=x),
          lambda x: np.select([x < -0.5, x > 0.5], [x * x, np.sin(x)], default=x), 1,
          avoiding(-2, 2, (-0.6, -0.4), (0.4, 0.6)), SHAPES1),
@@ -1442,6 +1483,51 @@ def test_max_min_reductions_split_ties(f):
     np.testing.assert_array_equal(g, np.full(4, 0.25, np.float32))
 
 
+@pytest.mark.parametrize("f", [fnp.max, fnp.min])
+def test_max_min_initial_takes_part_in_ties(f):
+    s = 1.0 if f is fnp.max else -1.0
+    x = s * np.array([1.0, 3.0, 3.0])
+    # initial ties with two elements: each of the three gets a third
+    np.testing.assert_allclose(ft.grad(lambda x: f(x, initial=s * 3.0))(x), [0, 1 / 3, 1 / 3])
+    assert ft.grad(lambda x: f(x, initial=s * 4.0))(x).tolist() == [0.0, 0.0, 0.0]
+    # a masked-out element takes no part (not even in ties), and gets a zero derivative
+    mask = np.array([True, True, False])
+    np.testing.assert_allclose(ft.grad(lambda x: f(x, where=mask, initial=s * 3.0))(x), [0, 0.5, 0])
+    np.testing.assert_allclose(ft.jvp(lambda x: f(x, where=mask, initial=-s * 9.0), (x,),
+                                      (np.array([1.0, 2.0, 4.0]),))[1], 2.0)
+    m = s * np.array([[1.0, 5.0], [2.0, 2.0]])
+    g = ft.grad(lambda m: fnp.sum(f(m, axis=0, initial=s * 2.0, where=np.array([True, False]))))(m)
+    np.testing.assert_allclose(g, [[0, 0], [0.5, 0]])
+
+
+def test_where_and_initial_errors():
+    x = np.ones(3)
+    with pytest.raises(ValueError, match="max: a where= mask needs initial="):
+        ft.grad(lambda x: fnp.max(x, where=x > 0))(x)
+    with pytest.raises(TypeError, match="sum: where= must be a boolean mask, got dtype float64"):
+        ft.grad(lambda x: fnp.sum(x, where=x))(x)
+    with pytest.raises(ValueError, match=r"mean: the where= mask of shape \(2,\) does not broadcast "
+                                         r"to the array's shape \(3,\)"):
+        ft.grad(lambda x: fnp.mean(x, where=np.ones(2, bool)))(x)
+    # integer inputs: initial is cast to their dtype, as NumPy does
+    for f, init in [(fnp.sum, 0.5), (fnp.max, 2.5), (fnp.prod, 2.5)]:
+        got = ft.vmap(lambda x: f(x, initial=init), in_axes=None, axis_size=1)(np.array([1, 2]))[0]
+        assert got == getattr(np, f.__name__)(np.array([1, 2]), initial=init) and got.dtype == np.int64
+
+
+def test_where_mask_under_vmap_matches_loop():
+    rng = np.random.default_rng(3)
+    xs, ms = rng.standard_normal((5, 4)), rng.random((5, 4)) < 0.5
+    ms[:, 0] = True
+    for name, kw in [("sum", {}), ("mean", {}), ("max", {"initial": -9.0}), ("prod", {"initial": 2.0})]:
+        f, ref = getattr(fnp, name), getattr(np, name)
+        np.testing.assert_allclose(ft.vmap(lambda x, m: f(x, where=m, **kw))(xs, ms),
+                                   [ref(x, where=m, **kw) for x, m in zip(xs, ms)], err_msg=name)
+        g = ft.vmap(ft.grad(lambda x, m: f(x, where=m, **kw)))(xs, ms)
+        assert np.all(g[~ms] == 0), name
+        np.testing.assert_allclose(g, [ft.grad(lambda x: f(x, where=m, **kw))(x) for x, m in zip(xs, ms)])
+
+
 def test_pow_derivative_in_exponent_at_zero_base_is_zero():
     gx, gy = ft.grad(lambda x, y: x ** y, argnums=(0, 1))(0.0, 2.0)
     assert (gx, gy) == (0.0, 0.0)
@@ -1620,6 +1706,9 @@ def test_integer_bool_and_float16_inputs_follow_numpy(label, f):
 # ---------------------------------------------------------------------------------------
 # Creation functions, dtypes and constants: simple value tests.
 
+RNG_TRI = np.random.default_rng(7)
+
+
 def test_creation_functions_are_numpy():
     assert_same(fnp.array([1.0, 2.0], dtype=fnp.float32), np.array([1.0, 2.0], np.float32), F32)
     assert_same(fnp.zeros((2, 3)), np.zeros((2, 3)), F64)
@@ -1632,6 +1721,13 @@ def test_creation_functions_are_numpy():
     assert_same(fnp.eye(3, 2), np.eye(3, 2), F64)
     assert_same(fnp.identity(3), np.identity(3), F64)
     assert_same(fnp.tri(3), np.tri(3), F64)
+    assert fnp.tril_indices is np.tril_indices and fnp.triu_indices is np.triu_indices
+    # concrete indices select a traced value's triangle (differentiable through indexing)
+    m = RNG_TRI.standard_normal((3, 3))
+    g = ft.grad(lambda m: fnp.sum(m[fnp.triu_indices(3, 1)] ** 2))(m)
+    np.testing.assert_allclose(g, 2 * np.triu(m, 1))
+    np.testing.assert_allclose(ft.vmap(lambda m: m[fnp.tril_indices(3)])(np.stack([m, 2 * m])),
+                               [m[np.tril_indices(3)], 2 * m[np.tril_indices(3)]])
     for a, b in zip(fnp.meshgrid(np.arange(2.0), np.arange(3.0)),
                     np.meshgrid(np.arange(2.0), np.arange(3.0))):
         assert_same(a, b, F64)
@@ -1689,7 +1785,7 @@ NOT_NUMERIC = {
     "e", "pi", "inf", "nan", "newaxis",
     # creation from shapes/values: plain NumPy, nothing to differentiate
     # (test_creation_functions_are_numpy)
-    "zeros", "ones", "empty", "arange", "eye", "identity", "tri",
+    "zeros", "ones", "empty", "arange", "eye", "identity", "tri", "tril_indices", "triu_indices",
     # uninitialised values (test_like_functions_give_plain_arrays)
     "empty_like",
     # shape queries return Python ints (test_shape_queries_on_traced_values)

@@ -403,6 +403,62 @@ def test_hessian_and_hvp_closed_form():
     close(ft.hvp(f, (X3,), (v,)), H_true @ v)
 
 
+@pytest.mark.parametrize("jac", [ft.jacrev, ft.jacfwd, ft.jacobian,
+                                 lambda f, **kw: ft.jacobian(f, mode="rev", **kw),
+                                 lambda f, **kw: ft.jacobian(f, mode="fwd", **kw)])
+@pytest.mark.parametrize("chunk_size", [None, 2])
+def test_jacobians_has_aux(jac, chunk_size):
+    def f(x, y):
+        return {"p": fnp.sin(x) * y, "q": x ** 2}, {"s": fnp.sum(x) * y, "n": 7}
+    J, aux = jac(f, argnums=(0, 1), has_aux=True, chunk_size=chunk_size)(X3, 2.0)
+    close(J["p"][0], fd_jac(lambda x: np.sin(x) * 2.0, X3), rtol=1e-6, atol=1e-8)
+    close(J["p"][1], np.sin(X3))
+    close(J["q"][0], np.diag(2 * X3))
+    close(J["q"][1], np.zeros(3))
+    assert aux["n"] == 7 and not isinstance(aux["s"], ft.core.Tracer)
+    close(aux["s"], 2.0 * np.sum(X3))
+
+
+@pytest.mark.parametrize("jac", [ft.jacrev, ft.jacfwd])
+def test_jacobian_has_aux_runs_once_and_nests(jac):
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return x ** 3, x * 2
+    J, aux = jac(f, has_aux=True)(X3)
+    assert len(calls) == 1
+    close(J, np.diag(3 * X3 ** 2))
+    close(aux, 2 * X3)
+    # aux of an inner Jacobian is a value of the outer transforms: differentiable, batchable
+    g = ft.grad(lambda y: fnp.sum(jac(lambda x: (x * y, x * y ** 2), has_aux=True)(X3)[1]))(1.5)
+    close(g, 2 * 1.5 * np.sum(X3))
+    Jb, auxb = ft.vmap(jac(lambda x: (fnp.sin(x), fnp.cos(x)), has_aux=True))(X3)
+    close(Jb, np.cos(X3))
+    close(auxb, np.cos(X3))
+
+
+def test_hessian_and_jvp_has_aux():
+    H, aux = ft.hessian(lambda x: (fnp.sum(x ** 3), {"x2": x * 2}), has_aux=True)(X3)
+    close(H, np.diag(6 * X3))
+    close(aux["x2"], 2 * X3)
+    assert not isinstance(aux["x2"], ft.core.Tracer)
+    out, t, aux = ft.jvp(lambda x: (fnp.sin(x), x + 1), (X3,), (np.ones(3),), has_aux=True)
+    close(out, np.sin(X3))
+    close(t, np.cos(X3))
+    close(aux, X3 + 1)
+
+
+@pytest.mark.parametrize("name", ["jacrev", "jacfwd", "jacobian", "hessian", "jvp"])
+def test_has_aux_needs_a_pair(name):
+    f = lambda x: fnp.sum(x ** 2)
+    transform = getattr(ft, name)
+    call = ((lambda: ft.jvp(f, (X3,), (X3,), has_aux=True)) if name == "jvp"
+            else lambda: transform(f, has_aux=True)(X3))
+    with pytest.raises(TypeError, match="with has_aux=True needs the function to return a pair"):
+        call()
+
+
 def test_batch_jacobian_vs_finite_differences():
     W = RNG.standard_normal((3, 2))
     f = lambda x: fnp.tanh(x @ W)

@@ -29,6 +29,7 @@ __all__ = [
     "bool_", "complex64", "complex128", "dtype", "e", "float16", "float32", "float64", "inf", "int8",
     "int16", "int32", "int64", "intp", "nan", "ndarray", "newaxis", "pi", "uint8",
     "array", "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "identity", "meshgrid", "tri",
+    "tril_indices", "triu_indices",
     # elementwise
     "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
     "arctanh", "exp", "log", "log1p", "expm1", "sqrt", "abs", "absolute", "sign", "floor", "ceil", "trunc",
@@ -63,6 +64,7 @@ from ._reductions import _axes, ndim, normalize_axis  # noqa: E402, F401  (_axes
 
 zeros, ones, empty = _np.zeros, _np.ones, _np.empty
 arange, eye, identity, tri = _np.arange, _np.eye, _np.identity, _np.tri
+tril_indices, triu_indices = _np.tril_indices, _np.triu_indices     # index arrays: nothing to differentiate
 
 
 def _any_traced(*args: Any) -> bool:

@@ -12,6 +12,8 @@ import builtins
 import math
 from typing import Any, Sequence
 
+from numpy import _NoValue  # NumPy's "not given" default of initial=
+
 from . import _np
 
 from .. import core as _core
@@ -89,34 +91,76 @@ def _no_out(out: Any, name: str) -> None:
                         f"use the returned value")
 
 
+def _masked(a: ArrayLike, where: Any, fill: Any, name: str) -> Any:
+    """``a`` with the elements outside the mask ``where`` (broadcast to ``a``) replaced by
+    ``fill``: they get a zero derivative."""
+    if where is True:
+        return a
+    if not isinstance(a, Tracer):
+        a = _np.asarray(a)
+    if not isinstance(where, Tracer):
+        where = _np.asarray(where)
+    if dtype_of(where) != _np.bool_:
+        raise TypeError(f"{name}: where= must be a boolean mask, got dtype {dtype_of(where)}")
+    a_shape = tuple(shape_of(a))
+    try:
+        fits = _np.broadcast_shapes(tuple(shape_of(where)), a_shape) == a_shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{name}: the where= mask of shape {tuple(shape_of(where))} does not "
+                         f"broadcast to the array's shape {a_shape}")
+    return P.where(where, a, _np.asarray(fill, dtype_of(a)))
+
+
+def _mask_count(a: ArrayLike, where: Any, axes: tuple, keepdims: bool, name: str) -> Any:
+    """How many elements ``where`` selects in each reduced slice (an int without a mask)."""
+    if where is True:
+        return _count(a, axes)
+    ones = _masked(_np.ones(shape_of(a), _np.int64), where, 0, name)
+    return P.reduce_sum(ones, axes, keepdims)
+
+
+def _initial_like(initial: Any, total: Any) -> Any:
+    """``initial`` cast to the result's dtype, as NumPy does."""
+    return initial if isinstance(initial, Tracer) else _np.asarray(initial, dtype_of(total))
+
+
 def _real_square(c: Any) -> Any:
     """``|c|**2``: ``c * c`` for real ``c``, ``Re(c conj(c))`` for complex (as NumPy's var)."""
     return P.real(P.mul(c, P.conj(c))) if dtype_of(c).kind == "c" else P.mul(c, c)
 
 
 def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,  # noqa: A001
-        keepdims: bool = False) -> Any:
-    """Sum over ``axis`` (all axes if ``None``).
+        keepdims: bool = False, initial: Any = _NoValue, where: Any = True) -> Any:
+    """Sum over ``axis`` (all axes if ``None``), of the elements selected by the mask
+    ``where``, plus ``initial``.
 
     Example:
-        >>> import functrans.numpy as fnp
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
         >>> fnp.sum(fnp.array([[1.0, 2.0], [3.0, 4.0]]), axis=0)
         array([4., 6.])
+        >>> ft.grad(lambda x: fnp.sum(x, where=x > 1.5))(np.array([1.0, 2.0, 3.0]))
+        array([0., 1., 1.])
     """
     if not _core._active:
-        return _np.sum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+        return _np.sum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial,
+                       where=where)
     _no_out(out, "sum")
     if dtype is not None:
         a = P.convert_element_type(a, dtype)
+    a = _masked(a, where, 0, "sum")
     if axis is None:
-        return P.reduce_sum_p.bind(a, axes=None, keepdims=keepdims)
-    axes = _axes(axis, ndim(a))
-    return P.reduce_sum(a, axes, keepdims) if axes or keepdims else a
+        total = P.reduce_sum_p.bind(a, axes=None, keepdims=keepdims)
+    else:
+        axes = _axes(axis, ndim(a))
+        total = P.reduce_sum(a, axes, keepdims) if axes or keepdims else a
+    return total if initial is _NoValue else P.add(total, _initial_like(initial, total))
 
 
 def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
-         keepdims: bool = False) -> Any:
-    """Arithmetic mean over ``axis``.
+         keepdims: bool = False, *, where: Any = True) -> Any:
+    """Arithmetic mean over ``axis`` (of the elements selected by the mask ``where``).
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
@@ -124,19 +168,23 @@ def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
         array([0.25, 0.25, 0.25, 0.25])
     """
     if not _core._active:
-        return _np.mean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+        return _np.mean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, where=where)
     _no_out(out, "mean")
     axes = _axes(axis, ndim(a))
-    count = _count(a, axes)
+    count = _mask_count(a, where, axes, keepdims, "mean")
     if dtype is not None:
         a = P.convert_element_type(a, dtype)
+    a = _masked(a, where, 0, "mean")
     total = P.reduce_sum(a, axes, keepdims) if axes or keepdims else a
-    return P.div(total, count) if dtype_of(total).kind in "fc" else P.div(total, float(count))
+    if dtype_of(total).kind not in "fc":
+        total = P.convert_element_type(total, _np.float64)
+    return P.div(total, count if isinstance(count, int) else P.convert_element_type(count, dtype_of(total)))
 
 
 def var(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-        keepdims: bool = False) -> Any:
-    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (real for complex ``a``).
+        keepdims: bool = False, *, where: Any = True) -> Any:
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (real for complex ``a``),
+    of the elements selected by the mask ``where``.
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
@@ -144,16 +192,19 @@ def var(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof
         array([-1.,  1.])
     """
     if not _core._active:
-        return _np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+        return _np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
     _no_out(out, "var")
     axes = _axes(axis, ndim(a))
-    count = _count(a, axes)
-    centered = a - mean(a, axis=axes, dtype=dtype, keepdims=True)
-    return sum(_real_square(centered), axis=axes, keepdims=keepdims) / builtins.max(count - ddof, 0)
+    count = _mask_count(a, where, axes, keepdims, "var")
+    centered = a - mean(a, axis=axes, dtype=dtype, keepdims=True, where=where)
+    total = sum(_real_square(centered), axis=axes, keepdims=keepdims, where=where)
+    if isinstance(count, int):
+        return total / builtins.max(count - ddof, 0)
+    return total / P.maximum(P.convert_element_type(count, dtype_of(total)) - ddof, 0.0)
 
 
 def std(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-        keepdims: bool = False) -> Any:
+        keepdims: bool = False, *, where: Any = True) -> Any:
     """Standard deviation over ``axis``: ``sqrt(var)``.
 
     Example:
@@ -162,27 +213,63 @@ def std(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof
         array([-0.5,  0.5])
     """
     if not _core._active:
-        return _np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+        return _np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
     _no_out(out, "std")
-    return P.sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+    return P.sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where))
 
 
-def max(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Maximum over ``axis``; tied maxima share the derivative equally.
+def _extreme_fill(dtype: Any, sign: int) -> Any:
+    """The fill of masked-out elements of a max (``sign`` 1) or min (-1): no element is beyond it."""
+    dtype = _np.dtype(dtype)
+    if dtype.kind in "iu":
+        return _np.iinfo(dtype).min if sign > 0 else _np.iinfo(dtype).max
+    return sign < 0 if dtype.kind == "b" else -sign * _np.inf
+
+
+def _extremum(reduce: Any, sign: int, name: str, a: ArrayLike, axis: Any, keepdims: bool,
+              initial: Any, where: Any) -> Any:
+    """``reduce`` over ``axis`` of the elements in ``where`` and ``initial``, which takes part
+    in ties as one more element (so the derivative is shared as API.md says)."""
+    if initial is _NoValue:
+        if where is not True:
+            raise ValueError(f"{name}: a where= mask needs initial= (the reduction has no "
+                             f"identity: what would an empty slice give?), as in NumPy")
+        return reduce(a, None if axis is None else _axes(axis, ndim(a)), keepdims)
+    a = _masked(a, where, _extreme_fill(dtype_of(a), sign), name)
+    axes = _axes(axis, ndim(a))
+    shp = tuple(shape_of(a))
+    kept = [i for i in range(len(shp)) if i not in axes]
+    kept_shape = tuple(shp[i] for i in kept)
+    rows = P.reshape(P.transpose(a, tuple(kept) + axes), kept_shape + (-1,))
+    column = P.broadcast_to(_initial_like(initial, rows), kept_shape + (1,))
+    out = reduce(P.concatenate([rows, column], len(kept)), (len(kept),), False)
+    if keepdims:
+        out = P.reshape(out, tuple(1 if i in axes else d for i, d in enumerate(shp)))
+    return out
+
+
+def max(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False,  # noqa: A001
+        initial: Any = _NoValue, where: Any = True) -> Any:
+    """Maximum over ``axis`` of the elements in the mask ``where`` and ``initial``; tied maxima
+    (``initial`` among them) share the derivative equally.
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
         >>> ft.grad(fnp.max)(np.array([1.0, 3.0, 3.0]))
         array([0. , 0.5, 0.5])
+        >>> ft.grad(lambda x: fnp.max(x, initial=3.0))(np.array([1.0, 3.0]))
+        array([0. , 0.5])
     """
     if not _core._active:
-        return _np.max(a, axis=axis, out=out, keepdims=keepdims)
+        return _np.max(a, axis=axis, out=out, keepdims=keepdims, initial=initial, where=where)
     _no_out(out, "max")
-    return P.reduce_max(a, None if axis is None else _axes(axis, ndim(a)), keepdims)
+    return _extremum(P.reduce_max, 1, "max", a, axis, keepdims, initial, where)
 
 
-def min(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Minimum over ``axis``; tied minima share the derivative equally.
+def min(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False,  # noqa: A001
+        initial: Any = _NoValue, where: Any = True) -> Any:
+    """Minimum over ``axis`` of the elements in the mask ``where`` and ``initial``; tied minima
+    share the derivative equally.
 
     Example:
         >>> import numpy as np, functrans.numpy as fnp
@@ -190,9 +277,9 @@ def min(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False)
         array([1., 2.])
     """
     if not _core._active:
-        return _np.min(a, axis=axis, out=out, keepdims=keepdims)
+        return _np.min(a, axis=axis, out=out, keepdims=keepdims, initial=initial, where=where)
     _no_out(out, "min")
-    return P.reduce_min(a, None if axis is None else _axes(axis, ndim(a)), keepdims)
+    return _extremum(P.reduce_min, -1, "min", a, axis, keepdims, initial, where)
 
 
 amax, amin = max, min
@@ -213,8 +300,9 @@ def ptp(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False)
 
 
 def prod(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
-         keepdims: bool = False) -> Any:
-    """Product over ``axis``; exact derivatives even where elements are zero.
+         keepdims: bool = False, initial: Any = _NoValue, where: Any = True) -> Any:
+    """Product over ``axis`` of the elements in the mask ``where``, times ``initial``; exact
+    derivatives even where elements are zero.
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
@@ -222,11 +310,14 @@ def prod(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
         array([12.,  8.,  6.])
     """
     if not _core._active:
-        return _np.prod(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+        return _np.prod(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial,
+                        where=where)
     _no_out(out, "prod")
     if dtype is not None:
         a = P.convert_element_type(a, dtype)
-    return P.reduce_prod(a, _axes(axis, ndim(a)), keepdims)
+    a = _masked(a, where, 1, "prod")
+    total = P.reduce_prod(a, _axes(axis, ndim(a)), keepdims)
+    return total if initial is _NoValue else P.mul(total, _initial_like(initial, total))
 
 
 def _argreduce(impl: Any, a: ArrayLike, axis: int | None, keepdims: bool) -> Any:
@@ -263,8 +354,9 @@ def argmin(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdims: 
     return _argreduce(_np.argmin, a, axis, keepdims)
 
 
-def all(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Whether every element (along ``axis``) is true; boolean, no derivative.
+def all(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False, *,  # noqa: A001
+        where: Any = True) -> Any:
+    """Whether every element (along ``axis``, in the mask ``where``) is true; boolean, no derivative.
 
     Example:
         >>> import numpy as np, functrans.numpy as fnp
@@ -272,13 +364,14 @@ def all(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False)
         array([False,  True])
     """
     if not _core._active:
-        return _np.all(a, axis=axis, out=out, keepdims=keepdims)
+        return _np.all(a, axis=axis, out=out, keepdims=keepdims, where=where)
     _no_out(out, "all")
-    return P.reduce_min(P.ne(a, 0), _axes(axis, ndim(a)), keepdims)
+    return P.reduce_min(_masked(P.ne(a, 0), where, True, "all"), _axes(axis, ndim(a)), keepdims)
 
 
-def any(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Whether some element (along ``axis``) is true; boolean, no derivative.
+def any(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False, *,  # noqa: A001
+        where: Any = True) -> Any:
+    """Whether some element (along ``axis``, in the mask ``where``) is true; boolean, no derivative.
 
     Example:
         >>> import numpy as np, functrans.numpy as fnp
@@ -286,9 +379,9 @@ def any(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False)
         array([False,  True])
     """
     if not _core._active:
-        return _np.any(a, axis=axis, out=out, keepdims=keepdims)
+        return _np.any(a, axis=axis, out=out, keepdims=keepdims, where=where)
     _no_out(out, "any")
-    return P.reduce_max(P.ne(a, 0), _axes(axis, ndim(a)), keepdims)
+    return P.reduce_max(_masked(P.ne(a, 0), where, False, "any"), _axes(axis, ndim(a)), keepdims)
 
 
 def _cumulative(prim_fun: Any, a: ArrayLike, axis: int | None, dtype: Any) -> Any:

@@ -19,7 +19,7 @@ from . import _np
 from .. import core as _core
 from .. import primitives as P
 from ..core import Tracer, dtype_of, shape_of
-from . import ArrayLike, _axes, _concrete, getitem, ndim, normalize_axis, sum, where
+from . import ArrayLike, _axes, _concrete, getitem, matmul, ndim, normalize_axis, sum, where
 
 
 def _along(axis: int, index: Any) -> tuple:
@@ -890,6 +890,79 @@ def searchsorted(a: ArrayLike, v: ArrayLike, side: str = "left", sorter: Any = N
     return P.reduce_sum(before, (ndim(before) - 1,))
 
 
+def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left: ArrayLike = None, right: ArrayLike = None,
+           period: float | None = None) -> Any:
+    """Piecewise-linear interpolation of the points ``(xp, fp)`` at ``x``, differentiable in
+    ``x`` and ``fp`` (``xp`` must be concrete). At a knot the derivative in ``x`` is that of
+    the segment to its right (at ``xp[-1]``, to its left), as in JAX.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> xp, fp = np.array([0.0, 1.0, 3.0]), np.array([0.0, 2.0, 3.0])
+        >>> float(fnp.interp(2.0, xp, fp)), float(ft.grad(fnp.interp)(2.0, xp, fp))
+        (2.5, 0.5)
+    """
+    if not _core._active:
+        return _np.interp(x, xp, fp, left, right, period)
+    if isinstance(xp, Tracer):
+        raise TypeError("interp: xp (the sample points) must be a concrete array: functrans "
+                        "gives no derivative with respect to it (differentiate in x and fp)")
+    xp = _np.asarray(xp, _np.float64)
+    fp = fp if isinstance(fp, Tracer) else _np.asarray(fp)
+    if xp.ndim != 1 or ndim(fp) != 1 or len(xp) != shape_of(fp)[0]:
+        raise ValueError(f"interp: xp and fp must be 1-d and of the same length, got shapes "
+                         f"{xp.shape} and {tuple(shape_of(fp))}")
+    if len(xp) == 0:
+        raise ValueError("interp: the sample points xp are empty")
+    x = P.convert_element_type(x, _np.float64)
+    fp = P.convert_element_type(fp, _np.complex128 if dtype_of(fp).kind == "c" else _np.float64)
+    if period is not None:
+        if period == 0:
+            raise ValueError("interp: period must be non-zero")
+        period = builtins.abs(period)
+        x, order = x % period, _np.argsort(xp % period)
+        xp = _np.concatenate([xp[order][-1:] - period, xp[order] % period, xp[order][:1] + period])
+        fp = take(fp, _np.concatenate([order[-1:], order, order[:1]]))
+    if len(xp) == 1:       # one point: a constant (a zero-width segment, see `flat` below)
+        xp, fp = _np.concatenate([xp, xp]), take(fp, _np.array([0, 0]))
+    i = P.minimum(P.maximum(searchsorted(xp, x, side="right"), 1), len(xp) - 1)
+    x0, x1, f0, f1 = take(xp, i - 1), take(xp, i), take(fp, i - 1), take(fp, i)
+    flat = P.le(P.abs(x1 - x0), _np.spacing(_np.finfo(_np.float64).eps))  # no NaN from 0/0
+    f = where(flat, f0, f0 + (x - x0) / where(flat, 1.0, x1 - x0) * (f1 - f0))
+    if period is None:
+        f = where(P.lt(x, xp[0]), fp[0] if left is None else left, f)
+        f = where(P.gt(x, xp[-1]), fp[-1] if right is None else right, f)
+    return f
+
+
+def convolve(a: ArrayLike, v: ArrayLike, mode: str = "full") -> Any:
+    """The discrete linear convolution of two 1-D arrays (modes ``full``, ``same``, ``valid``),
+    differentiable in both: the windows of the zero-padded longer one times the other, flipped.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> fnp.convolve(np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.5]))
+        array([0. , 1. , 2.5, 4. , 1.5])
+        >>> ft.grad(lambda v: fnp.sum(fnp.convolve(np.array([1.0, 2.0, 3.0]), v, "valid")))(np.ones(2))
+        array([5., 3.])
+    """
+    if not _core._active:
+        return _np.convolve(a, v, mode)  # type: ignore[call-overload]
+    if mode not in ("full", "same", "valid"):
+        raise ValueError(f"convolve: mode must be 'full', 'same' or 'valid', got {mode!r}")
+    if ndim(a) != 1 or ndim(v) != 1:
+        raise ValueError(f"convolve: a and v must be 1-d, got shapes {tuple(shape_of(a))} and "
+                         f"{tuple(shape_of(v))}")
+    n, m = shape_of(a)[0], shape_of(v)[0]
+    if n == 0 or m == 0:
+        raise ValueError(f"convolve: {'a' if n == 0 else 'v'} cannot be empty")
+    if m > n:              # convolution is symmetric; NumPy slides the shorter one too
+        a, v, n, m = v, a, m, n
+    start, size = {"full": (0, n + m - 1), "same": ((m - 1) // 2, n), "valid": (m - 1, n - m + 1)}[mode]
+    windows = getitem(pad(a, m - 1), (_np.arange(start, start + size)[:, None] + _np.arange(m),))
+    return matmul(windows, flip(v))
+
+
 def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike], default: ArrayLike = 0) -> Any:
     """The element of the first choice whose condition holds, else ``default``.
 
@@ -1086,6 +1159,6 @@ __all__ = ["reshape", "ravel", "transpose", "moveaxis", "rollaxis", "swapaxes", 
            "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "append", "array_split",
            "split", "hsplit", "vsplit", "dsplit", "tile", "repeat", "flip", "fliplr", "flipud", "roll",
            "diff", "rot90", "pad", "diagonal", "trace", "diag", "diagflat", "tril", "triu", "take",
-           "take_along_axis", "argsort", "sort", "searchsorted", "select", "choose", "compress",
-           "extract", "delete", "insert", "nonzero", "flatnonzero", "argwhere", "count_nonzero",
+           "take_along_axis", "argsort", "sort", "searchsorted", "interp", "convolve", "select", "choose",
+           "compress", "extract", "delete", "insert", "nonzero", "flatnonzero", "argwhere", "count_nonzero",
            "unique"]
