@@ -73,11 +73,16 @@ def _split_args(fun: Callable[..., Any], args: tuple, kwargs: dict, argnums: tup
     return partial
 
 
-def _flat_diff_inputs(values: tuple, name: str, labels: Sequence[str]) -> tuple[list, Any]:
+def _flat_diff_inputs(values: tuple, name: str, label: str,
+                      nums: Sequence[int] | None = None) -> tuple[list, Any]:
+    """The leaves of ``values`` checked for differentiation. Value ``i`` is called
+    ``label.format(nums[i])`` in errors (``label.format(i)`` without ``nums``): built only
+    when an error needs it, so the common call costs no more."""
     flat, treedef = tree.flatten(values)
     for k, x in enumerate(flat):
-        if type(x) is not np.ndarray or x.dtype.kind not in "fc":    # the common case costs no more
-            label_of = [lab for v, lab in zip(values, labels) for _ in tree.leaves(v)]
+        if type(x) is not np.ndarray or x.dtype.kind not in "fc":
+            label_of = [label.format(i if nums is None else nums[i])
+                        for i, v in enumerate(values) for _ in tree.leaves(v)]
             flat[k] = _diff_input(x, name, label_of[k])
     return flat, treedef
 
@@ -113,8 +118,8 @@ class _Reverse:
     """The state of one reverse-mode trace of ``fun``: outputs, slots and input structure."""
 
     def __init__(self, fun: Callable[..., Any], primals: tuple, has_aux: bool, name: str,
-                 labels: Sequence[str]):
-        flat, self.in_tree = _flat_diff_inputs(primals, name, labels)
+                 label: str, nums: Sequence[int] | None = None):
+        flat, self.in_tree = _flat_diff_inputs(primals, name, label, nums)
         self.in_flat = flat
         in_tree = self.in_tree
         out, self.trace, self.in_slots = vjp_flat(
@@ -146,8 +151,7 @@ def value_and_pullback(fun: Callable[..., Any], *primals: Any, has_aux: bool = F
         >>> float(out), pullback(1.0)
         (6.0, (array(3.), array(2.)))
     """
-    labels = [f"primals[{i}]" for i in range(len(primals))]
-    rev = _Reverse(fun, primals, has_aux, "vjp", labels)
+    rev = _Reverse(fun, primals, has_aux, "vjp", "primals[{}]")
     out_shapes = [shape_of(o) for o in rev.out_flat]
 
     def pullback(cotangent: Any) -> tuple:
@@ -182,11 +186,14 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
         >>> float(value), g
         (5.0, array([2., 4.]))
     """
+    nums_for: dict[int, tuple[int, ...]] = {}     # argnums normalised, per number of arguments
+
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
-        nums = _normalize_argnums(argnums, len(args), "grad")
-        labels = [f"argument {i}" for i in nums]
+        nums = nums_for.get(len(args))
+        if nums is None:
+            nums = nums_for[len(args)] = _normalize_argnums(argnums, len(args), "grad")
         rev = _Reverse(_split_args(fun, args, kwargs, nums), tuple(args[i] for i in nums),
-                       has_aux, "grad", labels)
+                       has_aux, "grad", "argument {}", nums)
         if len(rev.out_flat) != 1 or shape_of(rev.out_flat[0]) != ():
             got = (f"shape {tuple(shape_of(rev.out_flat[0]))}" if len(rev.out_flat) == 1
                    else f"a pytree of {len(rev.out_flat)} leaves")
@@ -266,8 +273,7 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError(f"jvp: primals and tangents must be tuples (one entry per argument), got "
                         f"{type(primals).__name__} and {type(tangents).__name__}")
-    labels = [f"primals[{i}]" for i in range(len(primals))]
-    flat, in_tree = _flat_diff_inputs(tuple(primals), "jvp", labels)
+    flat, in_tree = _flat_diff_inputs(tuple(primals), "jvp", "primals[{}]")
     t_flat = tree.flatten_as(in_tree, tuple(tangents), "jvp: tangents (the structure of primals)")
     for k, (p, t) in enumerate(zip(flat, t_flat)):
         if tuple(shape_of(t)) != tuple(shape_of(p)):
@@ -546,7 +552,7 @@ def jacrev(fun: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = Fal
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacrev")
         rev = _Reverse(_split_args(fun, args, kwargs, nums), dargs, has_aux, "jacrev",
-                       [f"argument {i}" for i in nums])
+                       "argument {}", nums)
         if holomorphic:
             for o in rev.out_flat:
                 _check_holomorphic(rev.in_flat, o, "jacrev")
@@ -597,8 +603,7 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = Fal
     chunk_size = _check_chunk_size(chunk_size, "jacfwd")
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacfwd")
-        labels = [f"argument {i}" for i in nums]
-        in_flat, in_tree = _flat_diff_inputs(dargs, "jacfwd", labels)
+        in_flat, in_tree = _flat_diff_inputs(dargs, "jacfwd", "argument {}", nums)
         if holomorphic:
             _check_holomorphic(in_flat, None, "jacfwd")
         partial = _split_args(fun, args, kwargs, nums)
