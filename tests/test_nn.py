@@ -713,6 +713,37 @@ def test_relu_derivative_propagates_nan_and_batches():
     ft.check_grads(lambda x: ft.nn.relu(x) * x, (xs,), order=2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(32, 12, 12, 16), (4097,), (64, 65)])
+@pytest.mark.filterwarnings("ignore:invalid value encountered")     # inf * 0 on purpose
+def test_relu_large_arrays(shape, dtype):
+    """Big contiguous arrays take the row-of-constants paths of relu and its derivative
+    (4097 elements: odd, the plain paths; 64 * 65: rows of 64)."""
+    rng = np.random.default_rng(16)
+    x = rng.normal(size=shape).astype(dtype)
+    flat = x.reshape(-1)
+    flat[:7] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-45, -1e-45]
+    want = np.where(np.isnan(x), np.nan, np.where(x > 0, x, 0)).astype(dtype)
+    y = ft.nn.relu(x)
+    np.testing.assert_array_equal(y, want)
+    assert y.dtype == dtype and not np.signbit(y.reshape(-1)[1])
+    ct = rng.normal(size=shape).astype(dtype)
+    ct.reshape(-1)[7] = np.inf                   # inf times a zero derivative: NaN, as ct * 0
+    y, pullback = ft.vjp(ft.nn.relu, x)
+    g = pullback(ct)[0]
+    closed = np.where(np.isnan(x), np.nan, ct * (x > 0)).astype(dtype)
+    np.testing.assert_array_equal(g, closed)
+    assert g.dtype == dtype
+    _, t = ft.jvp(ft.nn.relu, (x,), (ct,))
+    np.testing.assert_array_equal(t, closed)
+    # the derivative of the derivative (linear in the cotangent): the same mask again
+    _, pb2 = ft.vjp(lambda c: pullback(c)[0], ct)
+    np.testing.assert_array_equal(pb2(ct)[0], closed)
+    x = np.nan_to_num(x, posinf=3.0, neginf=-3.0)          # relu'(-inf) * -inf would be NaN
+    batched = ft.vmap(lambda r: ft.grad(lambda r: fnp.sum(ft.nn.relu(r) * r))(r))(x)
+    np.testing.assert_allclose(batched, 2 * np.maximum(x, 0), rtol=1e-6)
+
+
 @pytest.mark.parametrize("shape", [(64, 9, 16), (7, 13, 11), (2, 4096)])
 def test_bias_add_large_arrays(shape):
     """Large arrays take the tiled-bias path; views and odd sizes the plain one."""
