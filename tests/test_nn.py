@@ -757,6 +757,55 @@ def test_bias_add_large_arrays(shape):
     assert ft.nn.bias_add(x, b.astype(np.float64)).dtype == np.float64
 
 
+def _window_max_closed_form(x, ct, t, p):
+    """Per window (p x p tiles): the max; ct shared by its maxima; t averaged over them
+    (a window holding NaN: NaN everywhere)."""
+    n, h, w, c = x.shape
+    out, grad, tan = (np.zeros((n, h // p, w // p, c)), np.zeros(x.shape),
+                      np.zeros((n, h // p, w // p, c)))
+    for b, i, j, k in np.ndindex(out.shape):
+        win = x[b, i * p:(i + 1) * p, j * p:(j + 1) * p, k]
+        if np.isnan(win).any():
+            out[b, i, j, k] = tan[b, i, j, k] = np.nan
+            grad[b, i * p:(i + 1) * p, j * p:(j + 1) * p, k] = np.nan
+            continue
+        hit = win == win.max()
+        out[b, i, j, k] = win.max()
+        grad[b, i * p:(i + 1) * p, j * p:(j + 1) * p, k] = hit * ct[b, i, j, k] / hit.sum()
+        tan[b, i, j, k] = (t[b, i * p:(i + 1) * p, j * p:(j + 1) * p, k] * hit).sum() / hit.sum()
+    return out, grad, tan
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero", "ignore:invalid value")   # the NaN window
+@pytest.mark.parametrize("case", ["distinct", "relu ties", "nan", "3x3 ties"])
+def test_maxpool_tie_free_and_tied_paths(case):
+    """Distinct maxima skip counting them (one count of all hits); ties (relu's zeros) and
+    NaN windows (no hit at all) take the counting path. Values, the cotangent and the
+    tangent against per-window loops, in float32."""
+    rng = np.random.default_rng(17)
+    p = 3 if case == "3x3 ties" else 2
+    x = rng.normal(size=(3, 6, 12, 5)).astype(np.float32)
+    if case == "distinct":         # values 0.1 apart: finite differences cross no kink
+        x = (rng.permutation(x.size).reshape(x.shape) * 0.1 - 50).astype(np.float32)
+    else:
+        x = np.maximum(x, 0)
+    if case == "nan":
+        x[1, 2, 3, 4] = np.nan
+    ct = rng.normal(size=(3, 6 // p, 12 // p, 5)).astype(np.float32)
+    t = rng.normal(size=x.shape).astype(np.float32)
+    out, grad, tan = _window_max_closed_form(x.astype(np.float64), ct, t, p)
+    pool = ft.nn.MaxPool2D((p, p))
+    y, pullback = ft.vjp(pool, x)
+    np.testing.assert_array_equal(y, out.astype(np.float32))
+    g = pullback(ct)[0]
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, grad, rtol=1e-6)
+    _, t_out = ft.jvp(pool, (x,), (t,))
+    np.testing.assert_allclose(t_out, tan, rtol=1e-5, atol=1e-6)
+    if case == "distinct":         # ties are kinks: no finite differences there
+        ft.check_grads(lambda x: pool(x) * x[:, ::p, ::p], (x.astype(np.float64),), order=2)
+
+
 def test_maxpool_tiled_windows_batch_and_forward_mode():
     """The tiled path's primitives under vmap and jvp, against per-example loops, ties included."""
     rng = np.random.default_rng(16)
