@@ -638,10 +638,12 @@ def test_layer_input_errors_name_the_layer_and_the_shapes():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_conv_filter_larger_than_output(dtype):
-    """The shape of a filter cotangent (windows and taps swapped internally), on views too."""
+@pytest.mark.parametrize("channels", [4, 1])
+def test_conv_filter_larger_than_output(dtype, channels):
+    """The shape of a filter cotangent (windows and taps swapped internally), on views too;
+    one channel (a first layer's: runs of ``wo * n = 3`` elements, the transposed copy)."""
     rng = np.random.default_rng(5)
-    x = rng.normal(size=(3, 7, 6, 4)).astype(dtype).transpose(3, 1, 2, 0)   # (4, 7, 6, 3) view
+    x = rng.normal(size=(3, 7, 6, channels)).astype(dtype).transpose(3, 1, 2, 0)   # a view
     w = rng.normal(size=(5, 4, 2, 3)).astype(dtype).transpose(0, 1, 3, 2)   # (5, 4, 3, 2) view
     for padding in (((0, 0), (0, 0)), ((1, 0), (0, 1))):
         got = conv2d_p.bind(x, w, strides=(1, 1), padding=padding, lhs_dilation=(1, 1),
