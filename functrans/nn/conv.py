@@ -210,7 +210,7 @@ def _conv_scatter(x: np.ndarray, w: np.ndarray, dtype: Any, out_hw: tuple, paddi
     return out
 
 
-_BLOCK_BYTES = 192 << 10     # the best of 64-2048 KB for a CNN's convolutions (1 MB of L2)
+_BLOCK_BYTES = 512 << 10     # of 192-8192 KB, the best for a CNN's convolutions (1 MB of L2)
 _ROW_BLOCK_BYTES = 512 << 10  # _conv_rows: its kh products and adds per block amortise their calls
 
 
