@@ -668,6 +668,33 @@ def test_conv_gradients_through_the_swapped_filter_cotangent():
     np.testing.assert_allclose(ft.vjp(lambda w: f(x, w), w)[1](ct)[0], want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("block_bytes", [None, 1, 24000])
+@pytest.mark.parametrize("padding", ["VALID", "SAME"])
+def test_conv_wide_filter_cotangent_channel_first(block_bytes, padding, monkeypatch):
+    """Cotangents at least 8 wide: the filter cotangent gathers channel-first patches (in one
+    block, one example per block, and blocks of two or three with a shorter last one), against its
+    closed form; derivatives to second order."""
+    from functrans.nn import conv as conv_module
+    if block_bytes is not None:
+        monkeypatch.setattr(conv_module, "_SWAP_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(18)
+    x = rng.normal(size=(5, 11, 10, 3)).astype(np.float32)
+    w = rng.normal(size=(3, 3, 3, 4)).astype(np.float32)
+    f = lambda x, w: conv2d(x, w, padding=padding)
+    y, pullback = ft.vjp(f, x, w)
+    assert y.shape[2] >= 8
+    ct = rng.normal(size=y.shape).astype(np.float32)
+    pad = 1 if padding == "SAME" else 0
+    xp = np.pad(x.astype(np.float64), ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    ho, wo = y.shape[1:3]
+    want = np.stack([np.stack([np.einsum("nhwc,nhwo->co", xp[:, i:i + ho, j:j + wo], ct)
+                               for j in range(3)]) for i in range(3)])
+    got = pullback(ct)[1]
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    ft.check_grads(f, (x[:2].astype(np.float64), w[:, :, :, :2].astype(np.float64)), order=2)
+
+
 @pytest.mark.parametrize("config", [c for c in CONFIGS if c[4] == 1])
 @pytest.mark.parametrize("channels", [1, 2, 5])
 def test_conv_patch_copies_match_naive(config, channels):
