@@ -178,8 +178,7 @@ def _window_grad_impl(ct: Any, x6: Any, m: Any) -> Any:
     dtype = np.result_type(ct, x6)
     hits, count = _hits(x6, m, dtype)
     share = ct if count is None else np.divide(ct, count, out=count)
-    out = hits.astype(dtype)
-    return np.multiply(out, _spread(share, x6.shape[-2])[..., None, :, :, :], out=out)
+    return np.multiply(hits, _spread(share, x6.shape[-2])[..., None, :, :, :], dtype=dtype)
 
 
 def _window_dot_impl(t6: Any, x6: Any, m: Any) -> Any:
