@@ -37,6 +37,7 @@ time (lower is better).
                                                      # batch-Jacobian memory case
     python benchmarks/peers.py --json out.json       # also write the results as JSON
     python benchmarks/peers.py --only mlp,cnn        # some workload groups only
+    python benchmarks/peers.py --only cnn --libs functrans,torch.func   # some columns only
     python benchmarks/plot.py out.json               # the chart of docs/benchmarks.md
 """
 
@@ -94,6 +95,7 @@ def _wanted(lib: str) -> bool:
 
 
 MISSING: dict[str, str] = {}
+SKIPPED: set[str] = set()      # --libs: the columns not timed in this run
 VERSIONS: dict[str, str] = {"numpy": np.__version__, "functrans": ft.__version__,
                             "python": platform.python_version()}
 
@@ -212,6 +214,9 @@ class Results:
         for lib in LIBS[1:]:
             if lib in MISSING:
                 status[lib] = MISSING[lib]
+                continue
+            if lib in SKIPPED:
+                status[lib] = "skipped"
                 continue
             if lib not in builders:
                 status[lib] = "n/a"
@@ -1027,7 +1032,16 @@ def main(argv: list[str] | None = None) -> Results:
         sys.exit(0)
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--only", default=None, help="comma-separated groups: " + ",".join(GROUPS))
+    ap.add_argument("--libs", default=None,
+                    help="comma-separated libraries to time besides numpy: " + ",".join(LIBS[1:]))
     own, rest = ap.parse_known_args(argv)
+    if own.libs is not None:
+        wanted = own.libs.split(",")
+        unknown = [lib for lib in wanted if lib not in LIBS]
+        if unknown:
+            raise SystemExit(f"peers.py: unknown library {unknown[0]!r}; the libraries are "
+                             f"{', '.join(LIBS)}")
+        SKIPPED.update(lib for lib in LIBS[1:] if lib not in wanted)
     rep = Report("peers", __doc__, rest, clock="cpu")
     res = Results(rep)
     groups = list(GROUPS) if own.only is None else own.only.split(",")

@@ -638,10 +638,12 @@ def test_layer_input_errors_name_the_layer_and_the_shapes():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_conv_filter_larger_than_output(dtype):
-    """The shape of a filter cotangent (windows and taps swapped internally), on views too."""
+@pytest.mark.parametrize("channels", [4, 1])
+def test_conv_filter_larger_than_output(dtype, channels):
+    """The shape of a filter cotangent (windows and taps swapped internally), on views too;
+    one channel (a first layer's: runs of ``wo * n = 3`` elements, the transposed copy)."""
     rng = np.random.default_rng(5)
-    x = rng.normal(size=(3, 7, 6, 4)).astype(dtype).transpose(3, 1, 2, 0)   # (4, 7, 6, 3) view
+    x = rng.normal(size=(3, 7, 6, channels)).astype(dtype).transpose(3, 1, 2, 0)   # a view
     w = rng.normal(size=(5, 4, 2, 3)).astype(dtype).transpose(0, 1, 3, 2)   # (5, 4, 3, 2) view
     for padding in (((0, 0), (0, 0)), ((1, 0), (0, 1))):
         got = conv2d_p.bind(x, w, strides=(1, 1), padding=padding, lhs_dilation=(1, 1),
@@ -664,6 +666,33 @@ def test_conv_gradients_through_the_swapped_filter_cotangent():
     want = np.stack([np.stack([np.einsum("nhwc,nhwo->co", xp[:, i:i + 6, j:j + 5], ct)
                                for j in range(3)]) for i in range(3)])
     np.testing.assert_allclose(ft.vjp(lambda w: f(x, w), w)[1](ct)[0], want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("block_bytes", [None, 1, 24000])
+@pytest.mark.parametrize("padding", ["VALID", "SAME"])
+def test_conv_wide_filter_cotangent_channel_first(block_bytes, padding, monkeypatch):
+    """Cotangents at least 8 wide: the filter cotangent gathers channel-first patches (in one
+    block, one example per block, and blocks of two or three with a shorter last one), against its
+    closed form; derivatives to second order."""
+    from functrans.nn import conv as conv_module
+    if block_bytes is not None:
+        monkeypatch.setattr(conv_module, "_SWAP_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(18)
+    x = rng.normal(size=(5, 11, 10, 3)).astype(np.float32)
+    w = rng.normal(size=(3, 3, 3, 4)).astype(np.float32)
+    f = lambda x, w: conv2d(x, w, padding=padding)
+    y, pullback = ft.vjp(f, x, w)
+    assert y.shape[2] >= 8
+    ct = rng.normal(size=y.shape).astype(np.float32)
+    pad = 1 if padding == "SAME" else 0
+    xp = np.pad(x.astype(np.float64), ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    ho, wo = y.shape[1:3]
+    want = np.stack([np.stack([np.einsum("nhwc,nhwo->co", xp[:, i:i + ho, j:j + wo], ct)
+                               for j in range(3)]) for i in range(3)])
+    got = pullback(ct)[1]
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    ft.check_grads(f, (x[:2].astype(np.float64), w[:, :, :, :2].astype(np.float64)), order=2)
 
 
 @pytest.mark.parametrize("config", [c for c in CONFIGS if c[4] == 1])
@@ -713,6 +742,37 @@ def test_relu_derivative_propagates_nan_and_batches():
     ft.check_grads(lambda x: ft.nn.relu(x) * x, (xs,), order=2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(32, 12, 12, 16), (4097,), (64, 65)])
+@pytest.mark.filterwarnings("ignore:invalid value encountered")     # inf * 0 on purpose
+def test_relu_large_arrays(shape, dtype):
+    """Big contiguous arrays take the row-of-constants paths of relu and its derivative
+    (4097 elements: odd, the plain paths; 64 * 65: rows of 64)."""
+    rng = np.random.default_rng(16)
+    x = rng.normal(size=shape).astype(dtype)
+    flat = x.reshape(-1)
+    flat[:7] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-45, -1e-45]
+    want = np.where(np.isnan(x), np.nan, np.where(x > 0, x, 0)).astype(dtype)
+    y = ft.nn.relu(x)
+    np.testing.assert_array_equal(y, want)
+    assert y.dtype == dtype and not np.signbit(y.reshape(-1)[1])
+    ct = rng.normal(size=shape).astype(dtype)
+    ct.reshape(-1)[7] = np.inf                   # inf times a zero derivative: NaN, as ct * 0
+    y, pullback = ft.vjp(ft.nn.relu, x)
+    g = pullback(ct)[0]
+    closed = np.where(np.isnan(x), np.nan, ct * (x > 0)).astype(dtype)
+    np.testing.assert_array_equal(g, closed)
+    assert g.dtype == dtype
+    _, t = ft.jvp(ft.nn.relu, (x,), (ct,))
+    np.testing.assert_array_equal(t, closed)
+    # the derivative of the derivative (linear in the cotangent): the same mask again
+    _, pb2 = ft.vjp(lambda c: pullback(c)[0], ct)
+    np.testing.assert_array_equal(pb2(ct)[0], closed)
+    x = np.nan_to_num(x, posinf=3.0, neginf=-3.0)          # relu'(-inf) * -inf would be NaN
+    batched = ft.vmap(lambda r: ft.grad(lambda r: fnp.sum(ft.nn.relu(r) * r))(r))(x)
+    np.testing.assert_allclose(batched, 2 * np.maximum(x, 0), rtol=1e-6)
+
+
 @pytest.mark.parametrize("shape", [(64, 9, 16), (7, 13, 11), (2, 4096)])
 def test_bias_add_large_arrays(shape):
     """Large arrays take the tiled-bias path; views and odd sizes the plain one."""
@@ -724,6 +784,55 @@ def test_bias_add_large_arrays(shape):
         assert got.dtype == np.float32 and got.shape == xv.shape
         np.testing.assert_array_equal(got, xv + b)
     assert ft.nn.bias_add(x, b.astype(np.float64)).dtype == np.float64
+
+
+def _window_max_closed_form(x, ct, t, p):
+    """Per window (p x p tiles): the max; ct shared by its maxima; t averaged over them
+    (a window holding NaN: NaN everywhere)."""
+    n, h, w, c = x.shape
+    out, grad, tan = (np.zeros((n, h // p, w // p, c)), np.zeros(x.shape),
+                      np.zeros((n, h // p, w // p, c)))
+    for b, i, j, k in np.ndindex(out.shape):
+        win = x[b, i * p:(i + 1) * p, j * p:(j + 1) * p, k]
+        if np.isnan(win).any():
+            out[b, i, j, k] = tan[b, i, j, k] = np.nan
+            grad[b, i * p:(i + 1) * p, j * p:(j + 1) * p, k] = np.nan
+            continue
+        hit = win == win.max()
+        out[b, i, j, k] = win.max()
+        grad[b, i * p:(i + 1) * p, j * p:(j + 1) * p, k] = hit * ct[b, i, j, k] / hit.sum()
+        tan[b, i, j, k] = (t[b, i * p:(i + 1) * p, j * p:(j + 1) * p, k] * hit).sum() / hit.sum()
+    return out, grad, tan
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero", "ignore:invalid value")   # the NaN window
+@pytest.mark.parametrize("case", ["distinct", "relu ties", "nan", "3x3 ties"])
+def test_maxpool_tie_free_and_tied_paths(case):
+    """Distinct maxima skip counting them (one count of all hits); ties (relu's zeros) and
+    NaN windows (no hit at all) take the counting path. Values, the cotangent and the
+    tangent against per-window loops, in float32."""
+    rng = np.random.default_rng(17)
+    p = 3 if case == "3x3 ties" else 2
+    x = rng.normal(size=(3, 6, 12, 5)).astype(np.float32)
+    if case == "distinct":         # values 0.1 apart: finite differences cross no kink
+        x = (rng.permutation(x.size).reshape(x.shape) * 0.1 - 50).astype(np.float32)
+    else:
+        x = np.maximum(x, 0)
+    if case == "nan":
+        x[1, 2, 3, 4] = np.nan
+    ct = rng.normal(size=(3, 6 // p, 12 // p, 5)).astype(np.float32)
+    t = rng.normal(size=x.shape).astype(np.float32)
+    out, grad, tan = _window_max_closed_form(x.astype(np.float64), ct, t, p)
+    pool = ft.nn.MaxPool2D((p, p))
+    y, pullback = ft.vjp(pool, x)
+    np.testing.assert_array_equal(y, out.astype(np.float32))
+    g = pullback(ct)[0]
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, grad, rtol=1e-6)
+    _, t_out = ft.jvp(pool, (x,), (t,))
+    np.testing.assert_allclose(t_out, tan, rtol=1e-5, atol=1e-6)
+    if case == "distinct":         # ties are kinks: no finite differences there
+        ft.check_grads(lambda x: pool(x) * x[:, ::p, ::p], (x.astype(np.float64),), order=2)
 
 
 def test_maxpool_tiled_windows_batch_and_forward_mode():

@@ -24,14 +24,56 @@ __all__ = ["relu", "relu_p", "bias_add", "bias_add_p", "elu", "sigmoid", "softpl
            "softmax_cross_entropy", "mean_squared_error", "one_hot"]
 
 
+_ROW = 1024    # the fast paths below view contiguous arrays as rows of up to this many elements
+_ROWS: dict = {}
+
+
+def _const_row(value: float, n: int, dtype: Any) -> np.ndarray:
+    """A cached read-only row of ``n`` copies of ``value``."""
+    key = (value, n, np.dtype(dtype))
+    row = _ROWS.get(key)
+    if row is None:
+        row = np.full(n, value, dtype)
+        row.flags.writeable = False
+        _ROWS[key] = row
+    return row
+
+
+def _row_width(*arrays: np.ndarray) -> int:
+    """The row length (a divisor of the size, at least 64) for the fast paths, or 0: equal
+    shapes, one floating dtype, C-contiguous, big enough that the passes dominate."""
+    a = arrays[0]
+    if a.dtype.kind != "f" or a.size < 4096 or any(
+            b.shape != a.shape or b.dtype != a.dtype or not b.flags.c_contiguous for b in arrays):
+        return 0
+    width = math.gcd(a.size, _ROW)
+    return width if width >= 64 else 0
+
+
+def _relu_impl(x: Any) -> Any:
+    """``maximum(x, 0)``, against a row of zeros when ``x`` is big: NumPy's ``maximum`` with a
+    scalar runs a branchy loop, ~2.5x slower than with an array on random signs."""
+    x = np.asarray(x)
+    width = _row_width(x)
+    if not width:
+        return np.maximum(x, 0)
+    return np.maximum(x.reshape(-1, width), _const_row(0, width, x.dtype)).reshape(x.shape)
+
+
 def _relu_grad_impl(ct: Any, ans: Any) -> Any:
     """``ct`` where relu's output ``ans`` is positive, 0 where it is 0 (``relu'(0) = 0``,
     API.md) and NaN where it is NaN (not a silent zero).
 
-    One product with the comparison, and NaN (rare) found by a reduction: a third of the
-    passes over memory of ``ct * sign(ans)``, which dominated a CNN's backward pass.
+    For big arrays the mask is ``ceil(minimum(ans, 1))`` (exactly 0, 1 or NaN, for an ``ans``
+    that is relu's output) multiplied in place: three float passes, no bool array, no
+    separate NaN check; ~1.6x faster than the product with ``ans > 0`` and its NaN scan.
     """
     ct, ans = np.asarray(ct), np.asarray(ans)
+    width = _row_width(ct, ans)
+    if width:
+        mask = np.minimum(ans.reshape(-1, width), _const_row(1, width, ans.dtype))
+        np.ceil(mask, out=mask)
+        return np.multiply(ct.reshape(-1, width), mask, out=mask).reshape(ans.shape)
     out = np.multiply(ct, np.greater(ans, 0), dtype=np.result_type(ct, ans))
     if ans.dtype.kind == "f" and ans.size and np.isnan(np.max(ans)):
         out = np.where(np.isnan(ans), np.array(np.nan, out.dtype), out)
@@ -48,7 +90,7 @@ P.defbroadcasting(_relu_grad_p)
 # A primitive, not ``where(x > 0, x, 0)``: NumPy's ``where`` on a random mask is ~10x slower
 # than ``maximum`` and a product with the mask, which dominated a CNN's training step.
 # Its rules read only the output.
-relu_p = Primitive("relu", lambda x: np.maximum(x, 0), residuals="ans")
+relu_p = Primitive("relu", _relu_impl, residuals="ans")
 defjvp(relu_p, lambda t, ans, x: _relu_grad_p.bind(t, ans))
 defvjp(relu_p, lambda ct, ans, x: _relu_grad_p.bind(ct, ans))
 P.defvectorized(relu_p)

@@ -146,30 +146,30 @@ def _spread(a: np.ndarray, pw: int) -> np.ndarray:
     return np.repeat(a, pw, axis=-2).reshape(a.shape[:-1] + (pw, a.shape[-1]))     # ~2.5x a broadcast copy
 
 
-def _reduce_columns(ufunc: np.ufunc, r: np.ndarray) -> np.ndarray:
-    columns = _columns(r)
-    out = columns[0].copy()
-    for column in columns[1:]:
-        ufunc(out, column, out=out)
+def _fold(ufunc: np.ufunc, parts: list, dtype: Any = None) -> np.ndarray:
+    """``ufunc`` over ``parts`` into a new array: the first call allocates, no copy."""
+    if len(parts) == 1:
+        return np.array(parts[0], dtype=dtype)
+    out = ufunc(parts[0], parts[1], dtype=dtype)
+    for part in parts[2:]:
+        ufunc(out, part, out=out)
     return out
 
 
 def _window_max_impl(x6: Any) -> Any:
-    rows = _rows(np.asarray(x6))
-    out = rows[0].copy()
-    for row in rows[1:]:
-        np.maximum(out, row, out=out)
-    return _reduce_columns(np.maximum, out)
+    return _fold(np.maximum, _columns(_fold(np.maximum, _rows(np.asarray(x6)))))
 
 
-def _hits(x6: np.ndarray, m: np.ndarray, dtype: Any) -> tuple[list, np.ndarray]:
-    """Per window row, where ``x == max``; and the number of maxima of each window."""
-    spread = _spread(m, x6.shape[-2])
-    hits = [np.equal(row, spread) for row in _rows(x6)]
-    per_column = hits[0].astype(dtype)
-    for hit in hits[1:]:
-        per_column += hit
-    return hits, _reduce_columns(np.add, per_column)
+def _hits(x6: np.ndarray, m: np.ndarray, dtype: Any) -> tuple[np.ndarray, Any]:
+    """Where ``x == max`` (bool, as ``x6``; one comparison against the maxima spread over the
+    window's columns and broadcast over its rows); and the number of maxima of each window,
+    or None if every window has one (no ties: checked by one count of all hits)."""
+    hits = np.equal(x6, _spread(m, x6.shape[-2])[..., None, :, :, :])
+    if np.count_nonzero(hits) == m.size and not (      # a NaN window has no hit: not tie-free
+            m.dtype.kind == "f" and m.size and np.isnan(np.max(m))):
+        return hits, None
+    per_row = hits.view(np.uint8) if x6.shape[-4] * x6.shape[-2] < 256 else hits.astype(np.int32)
+    return hits, _fold(np.add, _columns(_fold(np.add, _rows(per_row))), dtype)
 
 
 def _window_grad_impl(ct: Any, x6: Any, m: Any) -> Any:
@@ -177,11 +177,8 @@ def _window_grad_impl(ct: Any, x6: Any, m: Any) -> Any:
     ct, x6, m = np.asarray(ct), np.asarray(x6), np.asarray(m)
     dtype = np.result_type(ct, x6)
     hits, count = _hits(x6, m, dtype)
-    share = _spread(np.divide(ct, count, out=count), x6.shape[-2])
-    out = np.empty(x6.shape, dtype)
-    for hit, row in zip(hits, _rows(out)):
-        np.multiply(share, hit, out=row)
-    return out
+    share = ct if count is None else np.divide(ct, count, out=count)
+    return np.multiply(hits, _spread(share, x6.shape[-2])[..., None, :, :, :], dtype=dtype)
 
 
 def _window_dot_impl(t6: Any, x6: Any, m: Any) -> Any:
@@ -189,11 +186,9 @@ def _window_dot_impl(t6: Any, x6: Any, m: Any) -> Any:
     t6, x6, m = np.asarray(t6), np.asarray(x6), np.asarray(m)
     dtype = np.result_type(t6, x6)
     hits, count = _hits(x6, m, dtype)
-    per_column = np.zeros(hits[0].shape, dtype)
-    for hit, row in zip(hits, _rows(t6)):
-        per_column += row * hit
-    out = _reduce_columns(np.add, per_column)
-    return np.divide(out, count, out=out)
+    picked = np.multiply(t6, hits, dtype=dtype)
+    out = _fold(np.add, _columns(_fold(np.add, _rows(picked))))
+    return out if count is None else np.divide(out, count, out=out)
 
 
 _window_max_p = Primitive("window_max", _window_max_impl)
