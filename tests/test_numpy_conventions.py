@@ -130,7 +130,8 @@ def test_var_mean_and_correction_keywords():
     x = np.array([[1.0, 2.0, 4.0], [0.0, 3.0, 3.0]])
     m = np.array([[2.0], [1.0]])
     for f, g in ((fnp.var, np.var), (fnp.std, np.std), (fnp.nanvar, np.nanvar), (fnp.nanstd, np.nanstd)):
-        for kw in ({"axis": 1, "mean": m}, {"correction": 1}, {"axis": 0, "correction": 1.5, "keepdims": True}):
+        for kw in ({"axis": 1, "mean": m}, {"correction": 1},
+                   {"axis": 0, "correction": 1.5, "keepdims": True}):
             np.testing.assert_allclose(ft.jvp(lambda x: f(x, **kw), (x,), (x,))[0], g(x, **kw), rtol=1e-14)
             np.testing.assert_allclose(f(x, **kw), g(x, **kw), rtol=1e-14)
     # the variance about a given mean c: d/dx mean((x - c)^2) = 2 (x - c) / n, d/dc = -2 mean(x - c)

@@ -1165,18 +1165,25 @@ add(
     rec("median(axis=1)", lambda x: fnp.median(x, axis=1), 1, NORMAL, [(2, 4), (2, 3, 2)],
         lambda x: np.median(x, axis=1), ["median"]),
 )
-# the nan-quantiles: each slice its own count of non-NaN elements (one NaN, at flat index 1)
+# the nan-quantiles: each slice its own count of non-NaN elements (one NaN, at flat index 1);
+# an int q is a percentage
+def _as_fraction(q):
+    return np.divide(q, 100) if isinstance(q, int) else q
+
+
+def _as_percent(q):
+    return q if isinstance(q, int) else np.multiply(q, 100.0)
+
+
 for _q, _kwargs, _shapes in QUANTILE_CASES + [(30, {"axis": 1}, [(2, 4)])]:
     add(rec(f"nanquantile(q={_q!r},{_kw(_kwargs)})",
-            (lambda q, kw: lambda x: fnp.nanquantile(x, np.divide(q, 100) if isinstance(q, int) else q, **kw))(_q, _kwargs),
-            1, with_nans(), _shapes,
-            (lambda q, kw: lambda x: np.nanquantile(x, np.divide(q, 100) if isinstance(q, int) else q, **kw))(_q, _kwargs),
+            (lambda q, kw: lambda x: fnp.nanquantile(x, _as_fraction(q), **kw))(_q, _kwargs), 1, with_nans(),
+            _shapes, (lambda q, kw: lambda x: np.nanquantile(x, _as_fraction(q), **kw))(_q, _kwargs),
             ["nanquantile"]),
         rec(f"nanpercentile(q={_q!r},{_kw(_kwargs)})",
-            (lambda q, kw: lambda x: fnp.nanpercentile(x, q if isinstance(q, int) else np.multiply(q, 100.0), **kw))(
-                _q, _kwargs), 1, with_nans(), _shapes,
-            (lambda q, kw: lambda x: np.nanpercentile(x, q if isinstance(q, int) else np.multiply(q, 100.0), **kw))(
-                _q, _kwargs), ["nanpercentile"]))
+            (lambda q, kw: lambda x: fnp.nanpercentile(x, _as_percent(q), **kw))(_q, _kwargs), 1, with_nans(),
+            _shapes, (lambda q, kw: lambda x: np.nanpercentile(x, _as_percent(q), **kw))(_q, _kwargs),
+            ["nanpercentile"]))
 add(
     rec("nanmedian(axis=1,keepdims)", lambda x: fnp.nanmedian(x, axis=1, keepdims=True), 1, with_nans(),
         [(2, 4), (2, 3, 2)], lambda x: np.nanmedian(x, axis=1, keepdims=True), ["nanmedian"]),
@@ -1187,8 +1194,8 @@ for _name, _dom in [("var", NORMAL), ("std", NORMAL), ("nanvar", with_nans()), (
     add(rec(f"{_name}(mean=,axis=1)", (lambda f: lambda x, m: f(x, axis=1, mean=m))(getattr(fnp, _name)), 2,
             (_dom, NORMAL), [((2, 3), (2, 1)), ((2, 3, 2), (2, 1, 2))],
             (lambda f: lambda x, m: f(x, axis=1, mean=m))(getattr(np, _name)), [_name]),
-        rec(f"{_name}(correction=1)", (lambda f: lambda x: f(x, axis=-1, correction=1))(getattr(fnp, _name)), 1,
-            _dom, [(2, 3)], (lambda f: lambda x: f(x, axis=-1, correction=1))(getattr(np, _name)), [_name]))
+        rec(f"{_name}(correction=1)", with_kw(getattr(fnp, _name), {"axis": -1, "correction": 1}), 1,
+            _dom, [(2, 3)], with_kw(getattr(np, _name), {"axis": -1, "correction": 1}), [_name]))
 
 # where= (and initial=) of the nan-reductions; _WHERE3F keeps two elements of every row
 _WHERE3F = np.array([True, True, False])
@@ -1198,7 +1205,8 @@ for _name, _dom, _kwargs in [
         ("nanprod", with_nans(0.5, 1.5), {"axis": -1, "where": _WHERE3, "initial": 2.0}),
         ("nanmean", with_nans(), {"axis": 1, "where": _WHERE3F}),
         ("nanmean", with_nans(), {"where": _WHERE23, "keepdims": True}),
-        ("nanvar", with_nans(), {"axis": -1, "where": _WHERE3F}), ("nanstd", with_nans(), {"where": _WHERE23}),
+        ("nanvar", with_nans(), {"axis": -1, "where": _WHERE3F}),
+        ("nanstd", with_nans(), {"where": _WHERE23}),
         ("nanmax", with_nans(), {"axis": 1, "where": _WHERE3, "initial": -9.0}),
         ("nanmax", with_nans(), {"initial": 9.0}),
         ("nanmin", with_nans(), {"axis": 0, "where": _WHERE23, "initial": 9.0, "keepdims": True})]:

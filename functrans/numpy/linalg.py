@@ -823,7 +823,7 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     return _sum(P.mul(x1, x2), axis=axis)
 
 
-__all__ = ["norm", "vector_norm", "matrix_norm", "inv", "solve", "det", "slogdet", "cholesky", "eigh", "eigvals",
-           "eigvalsh", "svd", "svdvals", "qr", "pinv", "matrix_power", "lstsq", "matrix_rank", "cond",
-           "multi_dot", "matrix_transpose", "trace", "diagonal", "vecdot", "matmul", "tensordot",
+__all__ = ["norm", "vector_norm", "matrix_norm", "inv", "solve", "det", "slogdet", "cholesky", "eigh",
+           "eigvals", "eigvalsh", "svd", "svdvals", "qr", "pinv", "matrix_power", "lstsq", "matrix_rank",
+           "cond", "multi_dot", "matrix_transpose", "trace", "diagonal", "vecdot", "matmul", "tensordot",
            "outer", "cross"]
