@@ -557,9 +557,9 @@ def eigvals(a: Any) -> Any:
         >>> a = np.array([[0.0, -2.0], [2.0, 0.0]])
         >>> fnp.linalg.eigvals(a)
         array([0.+2.j, 0.-2.j])
-        >>> ft.grad(lambda a: fnp.real(fnp.linalg.eigvals(a)[0]))(np.array([[2.0, 1.0], [0.0, 1.0]]))
-        array([[ 1., -1.],
-               [ 0., -0.]])
+        >>> ft.grad(lambda a: fnp.linalg.eigvals(a)[0])(np.array([[2.0, 1.0], [0.0, 1.0]]))  # u v^T
+        array([[1., 0.],
+               [1., 0.]])
     """
     if not _core._active:
         return np.linalg.eigvals(a)
