@@ -138,6 +138,10 @@ def test_put_along_axis_is_functional_and_its_derivative_follows_what_stays():
     np.testing.assert_array_equal(gv, [[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
     with pytest.raises(ValueError, match="put_along_axis: inplace=True is not supported.*inplace=False"):
         ft.grad(lambda a: fnp.sum(fnp.put_along_axis(a, i, 0.0, 1, inplace=True)))(a)
+    with pytest.raises(TypeError, match=r"numpy.put_along_axis changes its array in place \(and returns "
+                                        r"None\), which a traced value \(under `grad`\) cannot do; use "
+                                        r"fnp.put_along_axis\(arr, indices, values, axis\)"):
+        ft.grad(lambda a: fnp.sum(np.put_along_axis(a, i, 0.0, 1)))(a)
     with pytest.raises(ValueError, match="put_along_axis: `indices` and `arr` must have the same number of "
                                          "dimensions, got 1 and 2"):
         ft.grad(lambda a: fnp.sum(fnp.put_along_axis(a, np.array([0]), 0.0, 1)))(a)
