@@ -217,6 +217,8 @@ def var(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof
         (np.float64(2.0), np.float64(5.0))
     """
     if not _core._active:
+        if mean is _NoValue and correction is _NoValue:       # (NumPy 2's keywords cost when passed)
+            return _np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
         return _np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where,
                        mean=mean, correction=correction)
     _no_out(out, "var")
@@ -241,6 +243,8 @@ def std(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof
         array([-0.5,  0.5])
     """
     if not _core._active:
+        if mean is _NoValue and correction is _NoValue:       # (NumPy 2's keywords cost when passed)
+            return _np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
         return _np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where,
                        mean=mean, correction=correction)
     _no_out(out, "std")
@@ -571,8 +575,10 @@ def nanvar(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, d
         array([-1.,  0.,  1.])
     """
     if not _core._active:
-        return _np.nanvar(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims,
-                          where=where, mean=mean, correction=correction)
+        if mean is _NoValue and correction is _NoValue:       # (NumPy 2's keywords cost when passed)
+            return _np.nanvar(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
+        return _np.nanvar(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where,
+                          mean=mean, correction=correction)
     _no_out(out, "nanvar")
     ddof = _ddof(ddof, correction, "nanvar")
     if dtype_of(a).kind not in "fc":
@@ -595,8 +601,10 @@ def nanstd(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, d
         np.float64(1.0)
     """
     if not _core._active:
-        return _np.nanstd(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims,
-                          where=where, mean=mean, correction=correction)
+        if mean is _NoValue and correction is _NoValue:       # (NumPy 2's keywords cost when passed)
+            return _np.nanstd(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
+        return _np.nanstd(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where,
+                          mean=mean, correction=correction)
     _no_out(out, "nanstd")
     return P.sqrt(nanvar(a, axis=axis, dtype=dtype, ddof=_ddof(ddof, correction, "nanstd"),
                          keepdims=keepdims, where=where, mean=mean))
