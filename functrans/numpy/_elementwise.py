@@ -15,6 +15,7 @@ from . import _np
 from .. import core as _core
 from .. import primitives as P
 from ..core import Tracer, dtype_of
+from ..errors import ConcretizationError
 
 ArrayLike = Any
 
@@ -654,6 +655,16 @@ def hypot(x: ArrayLike, y: ArrayLike) -> Any:
     return P.mul(m, P.where(zero, 0.0, P.sqrt(P.where(zero, 1.0, s))))
 
 
+def _may_hold_inf(m: Any) -> bool:
+    """Whether ``m`` (the stop-gradient maximum of logaddexp, logsumexp) may be ±inf: False
+    only when its concrete value shows none, so the common case skips the inf-safe form (a
+    third more work). A value batched by vmap is not concrete: it takes the inf-safe form."""
+    try:
+        return bool(_np.isinf(_core.concrete_value(m)).any())
+    except ConcretizationError:
+        return True
+
+
 def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
     """``log(exp(x) + exp(y))`` without overflow (exact derivative for any shift); at an
     infinite argument the derivative is its limit (1 for a +inf argument, 0 for the other).
@@ -669,6 +680,8 @@ def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
         return _np.logaddexp(x, y)
     top = P.maximum(x, y)
     m = P.stop_gradient_p.bind(top)
+    if not _may_hold_inf(m):
+        return m + P.log(P.exp(P.sub(x, m)) + P.exp(P.sub(y, m)))
     inf = P.isinf(m)
     # At an infinite maximum the result is that maximum, and so is the derivative's limit
     # (1 for the larger argument, split at a tie): maximum's own derivative. The shifted
