@@ -29,6 +29,9 @@ m = np.arange(9.0).reshape(3, 3) / 10 - 0.3
 spd = m @ m.T + np.eye(3)
 mask = v > 0
 ints = np.array([3, 0, 2])
+mask33 = m > 0
+m_mean = m.mean(axis=1, keepdims=True)
+put_into, put_at = m.copy(), np.array([[2], [0], [1]])
 
 # name -> (positional args, keyword args); the name is called in both modules.
 UNARY = ("sin cos tan arcsin arccos arctan sinh cosh tanh arcsinh arctanh exp exp2 expm1 "
@@ -43,7 +46,7 @@ BINARY = ("add subtract multiply divide true_divide power arctan2 hypot logaddex
           "logical_or logical_xor isclose allclose").split()
 REDUCTIONS = ("sum mean var std max min amax amin ptp prod argmax argmin all any count_nonzero "
               "cumsum cumprod average nansum nanprod nanmean nanvar nanstd nanmax nanmin nanargmax "
-              "nanargmin nancumsum nancumprod median").split()
+              "nanargmin nancumsum nancumprod median nanmedian").split()
 
 CALLS: dict[str, tuple] = {}
 CALLS.update({n: ((v,), {}) for n in UNARY})
@@ -58,6 +61,14 @@ CALLS.update({
     "bitwise_xor": ((ints, ints), {}), "invert": ((ints,), {}), "bitwise_not": ((ints,), {}),
     "clip": ((v, -0.2, 0.2), {}), "ldexp": ((v, ints), {}), "where": ((mask, v, w), {}),
     "quantile": ((m, 0.3), {}), "percentile": ((m, 30.0), {}),
+    "nanquantile": ((m, 0.3), {}), "nanpercentile": ((m, 30.0), {}),
+    # NumPy's put_along_axis writes into its own array (and returns None); fnp's returns a new one
+    "put_along_axis": ((put_into, put_at, 9.0, 1), {}),
+    "var(mean=,correction=)": ((m,), {"axis": 1, "mean": m_mean, "correction": 1}),
+    "std(correction=)": ((m,), {"correction": 1}),
+    "nansum(where=)": ((m,), {"where": mask33}), "nanmean(where=)": ((m,), {"where": mask33}),
+    "nanmax(where=,initial=)": ((m,), {"where": mask33, "initial": -1.0}),
+    "nanvar(where=)": ((m,), {"where": mask33}),
     "full_like": ((v, 2.0), {}), "astype": None,
     "zeros": (((3, 3),), {}), "ones": (((3, 3),), {}), "empty": (((3, 3),), {}),
     "full": (((3, 3), 2.0), {}), "arange": ((3,), {}), "linspace": ((0.0, 1.0, 3), {}),
@@ -74,7 +85,7 @@ CALLS.update({
 CALLS["astype"] = None                       # a method in NumPy: ``np.astype`` is 2.1+ only
 LINALG = {"solve": ((spd, v), {}), "inv": ((spd,), {}), "det": ((spd,), {}),
           "slogdet": ((spd,), {}), "cholesky": ((spd,), {}), "eigh": ((spd,), {}),
-          "eigvalsh": ((spd,), {}), "svd": ((m,), {}), "qr": ((m,), {}), "norm": ((v,), {})}
+          "eigvalsh": ((spd,), {}), "eigvals": ((m,), {}), "svd": ((m,), {}), "qr": ((m,), {}), "norm": ((v,), {})}
 
 NOT_FUNCTIONS = {"linalg", "normalize_axis", "getitem"}
 

@@ -952,8 +952,22 @@ jvp_rules[scatter_set_p] = _scatter_jvp(scatter_set_p)
 defvjp(getitem_p, lambda ct, ans, x, *dynamic, idx: scatter_add(zeros_like(x), ct, idx, dynamic))
 defvjp(scatter_add_p, lambda ct, ans, x, u, *dynamic, idx: ct,
        lambda ct, ans, x, u, *dynamic, idx: unbroadcast(getitem(ct, idx, dynamic), u))
+
+
+def _scatter_set_vjp_updates(ct: Any, ans: Any, x: Any, u: Any, *dynamic: Any, idx: tuple) -> Any:
+    """``ct[idx]``, but of an element that integer arrays select more than once only the
+    update that stays (NumPy's assignment keeps one, the last) gets it: the others are
+    overwritten, so their derivative is 0. Which one stays is found by assigning positions."""
+    g = getitem(ct, idx, dynamic)
+    if any(_is_advanced(i) for i in idx):
+        ids = np.arange(math.prod(shape_of(g))).reshape(shape_of(g))
+        placed = scatter_set(np.full(shape_of(x), -1), ids, idx, dynamic)
+        g = mask(g, eq(getitem(placed, idx, dynamic), ids))
+    return unbroadcast(g, u)
+
+
 defvjp(scatter_set_p, lambda ct, ans, x, u, *dynamic, idx: scatter_set(ct, 0.0, idx, dynamic),
-       lambda ct, ans, x, u, *dynamic, idx: unbroadcast(getitem(ct, idx, dynamic), u))
+       _scatter_set_vjp_updates)
 
 
 def _index_layout(idx: tuple, dynamic: Sequence[Any]) -> tuple[bool, int, int]:

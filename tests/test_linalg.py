@@ -69,13 +69,15 @@ CASES = [
     ("cross", fnp.linalg.cross, np.linalg.cross, (TALL, 2 * TALL[::-1] + 1)),
     ("matmul", fnp.linalg.matmul, np.linalg.matmul, (TALL, WIDE)),
     ("tensordot", fnp.linalg.tensordot, np.linalg.tensordot, (TALL, TALL)),
+    ("eigvals", lambda a: fnp.imag(fnp.linalg.eigvals(a)) + fnp.real(fnp.linalg.eigvals(a)),
+     lambda a: np.imag(np.linalg.eigvals(a)) + np.real(np.linalg.eigvals(a)), (A,)),
 ]
 
 
 # The fnp.linalg names this file covers (test_primitives' coverage test counts them).
 COVERED = {"inv", "solve", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "svd", "qr", "svdvals", "pinv",
            "lstsq", "matrix_power", "cond", "multi_dot", "matrix_transpose", "trace", "diagonal", "vecdot",
-           "outer", "cross", "matmul", "tensordot", "matrix_rank"}
+           "outer", "cross", "matmul", "tensordot", "matrix_rank", "eigvals"}
 
 
 def test_covered_names_exist():
@@ -199,3 +201,72 @@ def test_decompositions_return_numpys_named_results():
                                rtol=1e-12)
     np.testing.assert_allclose(ft.vmap(lambda m: fnp.linalg.svd(m).S)(np.stack([a, 2 * a])),
                                np.stack([np.linalg.svd(a).S, np.linalg.svd(2 * a).S]), rtol=1e-12)
+
+
+# ---- eigvals: the derivative of a non-symmetric eigenvalue, dλ_i = u_iᴴ dA v_i / u_iᴴ v_i ----
+
+EIG_RNG = np.random.default_rng(11)
+EIG_CASES = {   # matrices with distinct eigenvalues
+    "real spectrum": np.diag([-2.0, -0.5, 1.0, 2.5]) + 0.1 * EIG_RNG.standard_normal((4, 4)),
+    "complex pairs": EIG_RNG.standard_normal((4, 4)),
+    "complex input": EIG_RNG.standard_normal((4, 4)) + 1j * EIG_RNG.standard_normal((4, 4)),
+}
+
+
+def _central(f, a, t, h):
+    return (f(a + h * t) - f(a - h * t)) / (2 * h), (f(a + h * t) - 2 * f(a) + f(a - h * t)) / h ** 2
+
+
+@pytest.mark.parametrize("label", list(EIG_CASES))
+def test_eigvals_derivatives_match_finite_differences(label):
+    """Each eigenvalue's first and second derivative along a direction (complex for complex
+    input) against central differences of NumPy's eigvals, and the pullback against the
+    tangent under JAX's pairing Re Σ ct·dλ = Re Σ pullback(ct)·dA."""
+    a = EIG_CASES[label]
+    rng = np.random.default_rng(5)
+    t = rng.standard_normal(a.shape) + (1j * rng.standard_normal(a.shape) if a.dtype.kind == "c" else 0)
+    w = np.linalg.eigvals(a)
+    assert fnp.linalg.eigvals(a).dtype == w.dtype
+    assert w.dtype == (np.float64 if label == "real spectrum" else np.complex128)
+    w_traced, dw = ft.jvp(fnp.linalg.eigvals, (a,), (t,))
+    np.testing.assert_allclose(w_traced, w, rtol=1e-12)
+    first, _ = _central(np.linalg.eigvals, a, t, 1e-6)
+    np.testing.assert_allclose(dw, first, rtol=1e-6, atol=1e-7)
+    d2 = ft.jvp(lambda x: ft.jvp(fnp.linalg.eigvals, (x,), (t,))[1], (a,), (t,))[1]
+    _, second = _central(np.linalg.eigvals, a, t, 1e-4)
+    np.testing.assert_allclose(d2, second, rtol=1e-4, atol=1e-4)
+    ct = rng.standard_normal(w.shape) + (1j * rng.standard_normal(w.shape) if w.dtype.kind == "c" else 0)
+    _, pullback = ft.vjp(fnp.linalg.eigvals, a)
+    (g,) = pullback(ct)
+    assert g.dtype == a.dtype                     # a real matrix gets a real cotangent
+    np.testing.assert_allclose(np.real(np.sum(g * t)), np.real(np.sum(ct * first)), rtol=1e-6)
+
+
+def test_eigvals_of_a_two_by_two_triangular_matrix_closed_form():
+    # [[a, b], [0, d]]: λ = (a, d), ∇λ_i = u_i v_iᵀ / u_iᵀ v_i with u_0 = (1, b/(a-d)), v_0 = e_0
+    # and u_1 = e_1, v_1 = (b, d-a)
+    a = np.array([[3.0, 2.0], [0.0, 1.0]])
+    np.testing.assert_allclose(ft.grad(lambda m: fnp.linalg.eigvals(m)[0])(a), [[1.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_allclose(ft.grad(lambda m: fnp.linalg.eigvals(m)[1])(a), [[0.0, 0.0], [-1.0, 1.0]])
+
+
+def test_eig_eigenvector_tangent_keeps_numpys_normalisation():
+    """The internal eig primitive's eigenvector tangent is that of NumPy's own vectors (unit
+    norm, largest component real), so it matches finite differences of np.linalg.eig."""
+    from functrans.numpy.linalg import eig_p
+    for a in EIG_CASES.values():
+        rng = np.random.default_rng(2)
+        t = rng.standard_normal(a.shape) + (1j * rng.standard_normal(a.shape) if a.dtype.kind == "c" else 0)
+        _, (_, dv) = ft.jvp(lambda x: tuple(eig_p.bind(x)), (a,), (t,))
+        first, _ = _central(lambda x: np.linalg.eig(x)[1], a, t, 1e-6)
+        np.testing.assert_allclose(dv, first, rtol=1e-5, atol=1e-6)
+
+
+def test_eigvals_batches_as_numpy_on_a_stack():
+    stack = np.stack([EIG_CASES["real spectrum"], EIG_CASES["complex pairs"]])
+    got = ft.vmap(fnp.linalg.eigvals)(stack)
+    assert got.dtype == np.linalg.eigvals(stack).dtype == np.complex128
+    np.testing.assert_allclose(got, np.linalg.eigvals(stack), rtol=1e-12)
+    g = ft.vmap(ft.grad(lambda m: fnp.sum(fnp.real(fnp.linalg.eigvals(m)) ** 2)))(stack)
+    np.testing.assert_allclose(g, [ft.grad(lambda m: fnp.sum(fnp.real(fnp.linalg.eigvals(m)) ** 2))(m)
+                                   for m in stack], rtol=1e-10)

@@ -261,6 +261,25 @@ def test_sigmoid_softplus_closed_forms():
     ft.check_grads(ft.nn.softplus, (x,), order=2)
 
 
+def test_softplus_and_logsumexp_derivatives_at_infinity_are_the_limits():
+    inf = np.inf
+    assert float(ft.grad(ft.nn.softplus)(inf)) == 1.0 and float(ft.grad(ft.nn.softplus)(-inf)) == 0.0
+    assert float(ft.grad(ft.grad(ft.nn.softplus))(inf)) == 0.0
+    lse = ft.nn.logsumexp
+    for x, want in (([inf, 1.0, 2.0], [1.0, 0.0, 0.0]),         # one +inf: all of it there
+                    ([inf, 1.0, inf], [0.5, 0.0, 0.5]),         # two: split as a tie
+                    ([-inf, -inf], [0.5, 0.5]), ([-inf, 0.0], [0.0, 1.0])):
+        x = np.array(x)
+        with np.errstate(divide="ignore"):
+            assert float(lse(x)) == np.log(np.sum(np.exp(x)))
+            np.testing.assert_array_equal(ft.grad(lse)(x), want)
+            np.testing.assert_array_equal(ft.hessian(lse)(x), np.zeros((x.size, x.size)))
+    y = np.array([[inf, 1.0, 2.0], [0.0, 1.0, 2.0]])
+    p = np.exp(y[1] - np.log(np.sum(np.exp(y[1]))))
+    np.testing.assert_allclose(ft.vmap(ft.grad(lse))(y), [[1.0, 0.0, 0.0], p], rtol=1e-15)
+    np.testing.assert_allclose(ft.jacrev(lambda y: lse(y, axis=1))(y)[1, 1], p, rtol=1e-15)
+
+
 def test_logsumexp_stable_with_axis_and_keepdims():
     x = np.array([1000.0, 1000.0])
     assert float(ft.nn.logsumexp(x)) == pytest.approx(1000 + np.log(2), abs=1e-12)

@@ -66,11 +66,29 @@ def test_quantile_linear_interpolation_and_its_derivative():
     np.testing.assert_array_equal(got, np.median(y, axis=1))
 
 
+def test_nanquantile_reads_each_slices_own_count():
+    # row 0 has 2 numbers (quantile 0.25 between them), row 1 has 4, row 2 none (NaN, as NumPy)
+    y = np.array([[4.0, np.nan, 1.0, np.nan], [2.0, 3.0, 5.0, 4.0], [np.nan] * 4])
+    with np.errstate(invalid="ignore"):
+        got, tangent = ft.jvp(lambda y: fnp.nanquantile(y, 0.25, axis=1), (y,), (np.ones_like(y),))
+    np.testing.assert_array_equal(got, [1.75, 2.75, np.nan])
+    np.testing.assert_array_equal(tangent[:2], [1.0, 1.0])
+    g = ft.grad(lambda y: fnp.sum(fnp.nanquantile(y[:2], 0.25, axis=1)))(y)
+    np.testing.assert_allclose(g, [[0.25, 0, 0.75, 0], [0.25, 0.75, 0, 0], [0] * 4])
+    np.testing.assert_array_equal(ft.grad(fnp.nanmedian)(np.array([np.nan, 3.0, 1.0, 2.0])), [0, 0, 0, 1])
+    np.testing.assert_array_equal(ft.grad(lambda x: fnp.nanpercentile(x, 100))(np.array([1.0, np.nan])),
+                                  [1, 0])
+
+
 def test_quantile_errors_name_the_argument():
     with pytest.raises(ValueError, match="method='linear'.*got method='nearest'"):
         ft.grad(lambda x: fnp.quantile(x, 0.5, method="nearest"))(np.ones(3))
     with pytest.raises(ValueError, match=r"q must be in \[0, 1\]"):
         ft.grad(lambda x: fnp.quantile(x, 1.5))(np.ones(3))
+    with pytest.raises(ValueError, match=r"nanpercentile: q must be in \[0, 100\], got 150"):
+        ft.grad(lambda x: fnp.nanpercentile(x, 150))(np.ones(3))
+    with pytest.raises(ValueError, match="nanquantile: only method='linear'.*got method='lower'"):
+        ft.grad(lambda x: fnp.nanquantile(x, 0.5, method="lower"))(np.ones(3))
 
 
 # ---- NaN-ignoring reductions -------------------------------------------------------------
@@ -92,6 +110,40 @@ def test_nan_reductions_ignore_nan_in_value_and_derivative():
     with np.errstate(invalid="ignore"):
         got = ft.jvp(lambda m: fnp.nanmax(m, axis=1), (m,), (np.ones_like(m),))[0]
     np.testing.assert_array_equal(got, [np.nan, 2.0])
+
+
+def test_nan_reductions_take_where_and_initial():
+    x = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 2.0]])
+    w = np.array([[True, True, False], [True, False, True]])
+    assert float(fnp.nansum(x, where=w)) == float(np.nansum(x, where=w)) == 3.0
+    np.testing.assert_array_equal(ft.grad(lambda x: fnp.nansum(x, where=w))(x), [[1, 0, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(ft.grad(lambda x: fnp.nanmean(x, where=w))(x), [[0.5, 0, 0], [0, 0, 0.5]])
+    # a slice whose selected elements are all NaN gives initial, as NumPy's fmax.reduce
+    got = ft.jvp(lambda x: fnp.nanmax(x, axis=1, where=~w, initial=-5.0), (x,), (np.ones_like(x),))[0]
+    np.testing.assert_array_equal(got, np.nanmax(x, axis=1, where=~w, initial=-5.0))
+    np.testing.assert_array_equal(got, [3.0, -5.0])
+    with pytest.raises(ValueError, match="nanmax: a where= mask needs initial="):
+        ft.grad(lambda x: fnp.nanmax(x, where=w))(x)
+
+
+def test_var_mean_and_correction_keywords():
+    x = np.array([[1.0, 2.0, 4.0], [0.0, 3.0, 3.0]])
+    m = np.array([[2.0], [1.0]])
+    for f, g in ((fnp.var, np.var), (fnp.std, np.std), (fnp.nanvar, np.nanvar), (fnp.nanstd, np.nanstd)):
+        for kw in ({"axis": 1, "mean": m}, {"correction": 1},
+                   {"axis": 0, "correction": 1.5, "keepdims": True}):
+            np.testing.assert_allclose(ft.jvp(lambda x: f(x, **kw), (x,), (x,))[0], g(x, **kw), rtol=1e-14)
+            np.testing.assert_allclose(f(x, **kw), g(x, **kw), rtol=1e-14)
+    # the variance about a given mean c: d/dx mean((x - c)^2) = 2 (x - c) / n, d/dc = -2 mean(x - c)
+    gx, gm = ft.grad(lambda x, m: fnp.sum(fnp.var(x, axis=1, mean=m)), argnums=(0, 1))(x, m)
+    np.testing.assert_allclose(gx, 2 * (x - m) / 3, rtol=1e-14)
+    np.testing.assert_allclose(gm, -2 * np.mean(x - m, axis=1, keepdims=True), rtol=1e-14)
+    for f in (fnp.var, fnp.std, fnp.nanvar, fnp.nanstd):
+        with pytest.raises(ValueError, match="ddof and correction can't be provided simultaneously"):
+            f(x, ddof=1, correction=1)
+        with pytest.raises(ValueError, match=f"{f.__name__}: ddof and correction can't be provided "
+                                             r"simultaneously .*got ddof=1 and correction=1"):
+            ft.grad(lambda x: f(x, ddof=1, correction=1))(x)
 
 
 def test_ties_split_in_ptp_and_fmax():
@@ -150,6 +202,21 @@ def test_copysign_and_nan_to_num():
     assert g.dtype == np.float32
     got = ft.jvp(fnp.nan_to_num, (x,), (np.ones_like(x),))[0]
     np.testing.assert_array_equal(got, np.nan_to_num(x))
+
+
+def test_logaddexp_derivative_at_infinite_arguments_is_its_limit():
+    inf = np.inf
+    g = ft.grad(fnp.logaddexp, argnums=(0, 1))
+    cases = [((inf, 1.0), (1.0, 0.0)), ((1.0, inf), (0.0, 1.0)), ((inf, inf), (0.5, 0.5)),
+             ((-inf, -inf), (0.5, 0.5)), ((-inf, 1.0), (0.0, 1.0)), ((inf, -inf), (1.0, 0.0))]
+    for args, want in cases:
+        assert tuple(map(float, g(*args))) == want, args
+        assert float(ft.jvp(fnp.logaddexp, args, (1.0, 2.0))[1]) == want[0] + 2 * want[1], args
+        assert float(ft.grad(ft.grad(fnp.logaddexp))(*args)) == 0.0, args     # the limit of p (1 - p)
+        assert float(fnp.logaddexp(*args)) == np.logaddexp(*args)
+    x = np.array([inf, -inf, 0.0])
+    np.testing.assert_array_equal(ft.vmap(ft.grad(lambda x: fnp.logaddexp(x, 0.0)))(x), [1.0, 0.0, 0.5])
+    np.testing.assert_array_equal(ft.grad(lambda x: fnp.logaddexp2(x, 1.0))(inf), 1.0)
 
 
 # ---- complex inputs ----------------------------------------------------------------------

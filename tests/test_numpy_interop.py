@@ -115,9 +115,13 @@ def test_numpy_functions_without_a_rule_raise_type_errors_naming_the_equivalent(
 
 
 def test_numpy_arguments_functrans_does_not_take_are_named():
-    msg = _type_error(lambda x: np.var(x, correction=1))
-    assert "numpy.var on traced values runs functrans.numpy.var, which does not take" in msg
-    assert "'correction'" in msg and "arguments it takes: ['a', 'axis'" in msg
+    msg = _type_error(lambda x: np.quantile(x, 0.5, weights=x))
+    assert "numpy.quantile on traced values runs functrans.numpy.quantile, which does not take" in msg
+    assert "'weights'" in msg and "arguments it takes: ['a', 'q', 'axis'" in msg
+    # NumPy 2's var(correction=) and std(mean=) reach functrans.numpy's
+    x = np.array([1.0, 2.0, 4.0])
+    np.testing.assert_allclose(ft.grad(lambda x: np.var(x, correction=1))(x), 2 * (x - x.mean()) / 2)
+    np.testing.assert_allclose(ft.grad(lambda x: np.std(x, mean=0.0))(x), x / 3 / np.sqrt(np.mean(x ** 2)))
     # an error of the function itself is not rewritten
     with pytest.raises(TypeError, match="exponent must be an integer"):
         ft.grad(lambda a: np.sum(np.linalg.matrix_power(a, 0.5)))(np.eye(2))

@@ -113,3 +113,46 @@ def test_convolve_derivatives_are_correlations():
     vs = rng.standard_normal((4, 3))
     np.testing.assert_allclose(ft.vmap(lambda v: fnp.convolve(a, v, "valid"))(vs),
                                [np.convolve(a, v, "valid") for v in vs])
+
+
+def test_put_along_axis_is_functional_and_its_derivative_follows_what_stays():
+    a = np.array([[3.0, 1.0, 2.0], [2.0, 4.0, 0.5]])
+    i = np.argmax(a, axis=1)[:, None]
+    got = fnp.put_along_axis(a, i, 0.0, axis=1)
+    np.testing.assert_array_equal(got, [[0.0, 1.0, 2.0], [2.0, 0.0, 0.5]])
+    np.testing.assert_array_equal(a, [[3.0, 1.0, 2.0], [2.0, 4.0, 0.5]])        # a is unchanged
+    # overwritten elements of arr get 0; every value its one position's cotangent
+    w = np.array([[1.0, 10.0, 100.0], [1000.0, 1e4, 1e5]])
+    ga, gv = ft.grad(lambda a, v: fnp.sum(w * fnp.put_along_axis(a, i, v, 1)), argnums=(0, 1))(
+        a, np.ones((2, 1)))
+    np.testing.assert_array_equal(ga, w * [[0, 1, 1], [1, 0, 1]])
+    np.testing.assert_array_equal(gv, [[1.0], [1e4]])
+    # repeated indices: NumPy keeps the last value, and only that one gets a derivative
+    rep = np.array([[0, 0, 0]])
+    v = np.array([[5.0, 6.0, 7.0]])
+    np.testing.assert_array_equal(fnp.put_along_axis(a[:1], rep, v, 1), [[7.0, 1.0, 2.0]])
+    gv = ft.grad(lambda v: fnp.sum(w[:1] * fnp.put_along_axis(a[:1], rep, v, 1)))(v)
+    np.testing.assert_array_equal(gv, [[0.0, 0.0, 1.0]])
+    gv = ft.vmap(ft.grad(lambda v, i: fnp.sum(fnp.put_along_axis(a[0], i, v, 0))))(
+        np.ones((2, 3)), np.array([[0, 0, 1], [2, 1, 0]]))
+    np.testing.assert_array_equal(gv, [[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    with pytest.raises(ValueError, match="put_along_axis: inplace=True is not supported.*inplace=False"):
+        ft.grad(lambda a: fnp.sum(fnp.put_along_axis(a, i, 0.0, 1, inplace=True)))(a)
+    with pytest.raises(TypeError, match=r"numpy.put_along_axis changes its array in place \(and returns "
+                                        r"None\), which a traced value \(under `grad`\) cannot do; use "
+                                        r"fnp.put_along_axis\(arr, indices, values, axis\)"):
+        ft.grad(lambda a: fnp.sum(np.put_along_axis(a, i, 0.0, 1)))(a)
+    with pytest.raises(ValueError, match="put_along_axis: `indices` and `arr` must have the same number of "
+                                         "dimensions, got 1 and 2"):
+        ft.grad(lambda a: fnp.sum(fnp.put_along_axis(a, np.array([0]), 0.0, 1)))(a)
+
+
+def test_at_set_with_repeated_indices_differentiates_the_update_that_stays():
+    v = np.array([1.0, 2.0, 3.0])
+    w = np.array([1.0, 10.0, 100.0])
+
+    def f(v):      # x.at[[0, 2, 0]].set(v): position 0 keeps v[2], NumPy's last
+        return fnp.sum(w * (0.0 * v).at[np.array([0, 2, 0])].set(v))
+    assert float(ft.value_and_grad(f)(v)[0]) == 3.0 + 200.0
+    np.testing.assert_array_equal(ft.grad(f)(v), [0.0, 100.0, 1.0])
+    # (finite differences of repeated traced indices: the put_along_axis rows of test_primitives)

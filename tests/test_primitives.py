@@ -1076,6 +1076,7 @@ MORE_REDUCTIONS = [
     ("nanstd", fnp.nanstd, np.nanstd, with_nans()),
     ("nanmax", fnp.nanmax, np.nanmax, with_nans()),
     ("nanmin", fnp.nanmin, np.nanmin, with_nans()),
+    ("nanmedian", fnp.nanmedian, np.nanmedian, with_nans()),
 ]
 for _name, _f, _ref, _dom in MORE_REDUCTIONS:
     for _kwargs, _shapes in AXIS_CASES:
@@ -1164,6 +1165,89 @@ add(
     rec("median(axis=1)", lambda x: fnp.median(x, axis=1), 1, NORMAL, [(2, 4), (2, 3, 2)],
         lambda x: np.median(x, axis=1), ["median"]),
 )
+# the nan-quantiles: each slice its own count of non-NaN elements (one NaN, at flat index 1);
+# an int q is a percentage
+def _as_fraction(q):
+    return np.divide(q, 100) if isinstance(q, int) else q
+
+
+def _as_percent(q):
+    return q if isinstance(q, int) else np.multiply(q, 100.0)
+
+
+for _q, _kwargs, _shapes in QUANTILE_CASES + [(30, {"axis": 1}, [(2, 4)])]:
+    add(rec(f"nanquantile(q={_q!r},{_kw(_kwargs)})",
+            (lambda q, kw: lambda x: fnp.nanquantile(x, _as_fraction(q), **kw))(_q, _kwargs), 1, with_nans(),
+            _shapes, (lambda q, kw: lambda x: np.nanquantile(x, _as_fraction(q), **kw))(_q, _kwargs),
+            ["nanquantile"]),
+        rec(f"nanpercentile(q={_q!r},{_kw(_kwargs)})",
+            (lambda q, kw: lambda x: fnp.nanpercentile(x, _as_percent(q), **kw))(_q, _kwargs), 1, with_nans(),
+            _shapes, (lambda q, kw: lambda x: np.nanpercentile(x, _as_percent(q), **kw))(_q, _kwargs),
+            ["nanpercentile"]))
+add(
+    rec("nanmedian(axis=1,keepdims)", lambda x: fnp.nanmedian(x, axis=1, keepdims=True), 1, with_nans(),
+        [(2, 4), (2, 3, 2)], lambda x: np.nanmedian(x, axis=1, keepdims=True), ["nanmedian"]),
+)
+
+# NumPy 2's mean= (differentiable too) and correction= (ddof's other name) of var and std
+for _name, _dom in [("var", NORMAL), ("std", NORMAL), ("nanvar", with_nans()), ("nanstd", with_nans())]:
+    add(rec(f"{_name}(mean=,axis=1)", (lambda f: lambda x, m: f(x, axis=1, mean=m))(getattr(fnp, _name)), 2,
+            (_dom, NORMAL), [((2, 3), (2, 1)), ((2, 3, 2), (2, 1, 2))],
+            (lambda f: lambda x, m: f(x, axis=1, mean=m))(getattr(np, _name)), [_name]),
+        rec(f"{_name}(correction=1)", with_kw(getattr(fnp, _name), {"axis": -1, "correction": 1}), 1,
+            _dom, [(2, 3)], with_kw(getattr(np, _name), {"axis": -1, "correction": 1}), [_name]))
+
+# where= (and initial=) of the nan-reductions; _WHERE3F keeps two elements of every row
+_WHERE3F = np.array([True, True, False])
+for _name, _dom, _kwargs in [
+        ("nansum", with_nans(), {"where": _WHERE23}), ("nansum", with_nans(), {"axis": 0, "where": _WHERE23,
+                                                                            "initial": 1.5}),
+        ("nanprod", with_nans(0.5, 1.5), {"axis": -1, "where": _WHERE3, "initial": 2.0}),
+        ("nanmean", with_nans(), {"axis": 1, "where": _WHERE3F}),
+        ("nanmean", with_nans(), {"where": _WHERE23, "keepdims": True}),
+        ("nanvar", with_nans(), {"axis": -1, "where": _WHERE3F}),
+        ("nanstd", with_nans(), {"where": _WHERE23}),
+        ("nanmax", with_nans(), {"axis": 1, "where": _WHERE3, "initial": -9.0}),
+        ("nanmax", with_nans(), {"initial": 9.0}),
+        ("nanmin", with_nans(), {"axis": 0, "where": _WHERE23, "initial": 9.0, "keepdims": True})]:
+    add(rec(f"{_name}({_kw(_kwargs)})", with_kw(getattr(fnp, _name), _kwargs), 1, _dom, [(2, 3)],
+            with_kw(getattr(np, _name), _kwargs), [_name]))
+
+
+def np_put_along_axis(x, i, v, axis):
+    out = np.array(x, copy=True)
+    np.put_along_axis(out, i, v, axis)
+    return out
+
+
+# put_along_axis: concrete and traced (batched) indices, repeats among them (the last stays)
+_PERM = np.array([[2, 0], [1, 2]])
+add(
+    rec("put_along_axis(1)", lambda x, v: fnp.put_along_axis(x, _PERM, v, 1), 2, NORMAL,
+        [((2, 3), (2, 2)), ((2, 3), (2, 1)), ((2, 3), ())], lambda x, v: np_put_along_axis(x, _PERM, v, 1),
+        ["put_along_axis"]),
+    rec("put_along_axis(0)", lambda x, v: fnp.put_along_axis(x, _PERM.T, v, 0), 2, NORMAL,
+        [((3, 2), (2, 2)), ((3, 2), (1, 2))],
+        lambda x, v: np_put_along_axis(x, _PERM.T, v, 0), ["put_along_axis"]),
+    rec("put_along_axis(None)", lambda x, v: fnp.put_along_axis(x, np.array([4, 0]), v, None), 2, NORMAL,
+        [((2, 3), (2,)), ((5,), ())], lambda x, v: np_put_along_axis(x, np.array([4, 0]), v, None),
+        ["put_along_axis"]),
+    rec("put_along_axis(x,i,v,-1)", lambda x, v, i: fnp.put_along_axis(x, i, v, -1), 3,
+        (NORMAL, NORMAL, indices(3)), [((2, 3), (2, 4), (2, 4)), ((3,), (), (2,)), ((2, 3), (1,), (2, 1))],
+        lambda x, v, i: np_put_along_axis(x, i, v, -1), ["put_along_axis"]),
+)
+
+# linalg.eigvals of matrices near one with well separated eigenvalues (real, or a complex pair)
+_REAL_SPECTRUM = np.diag([-2.0, 0.0, 2.0])
+_COMPLEX_PAIR = np.array([[0.5, -1.5, 0.0], [1.5, 0.5, 0.0], [0.0, 0.0, -1.0]])
+for _label, _base in [("real", _REAL_SPECTRUM), ("complex", _COMPLEX_PAIR)]:
+    add(rec(f"linalg.eigvals({_label})",
+            (lambda b: lambda x: fnp.stack([fnp.real(fnp.linalg.eigvals(b + 0.2 * x)),
+                                            fnp.imag(fnp.linalg.eigvals(b + 0.2 * x))]))(_base),
+            1, NORMAL, [(3, 3), (2, 3, 3)],
+            (lambda b: lambda x: np.stack([np.real(np.linalg.eigvals(b + 0.2 * x)),
+                                           np.imag(np.linalg.eigvals(b + 0.2 * x))]))(_base),
+            ["linalg.eigvals"]))
 
 # Creation from traced values: endpoints, fill values, coordinate vectors.
 add(

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import numpy as fnp
+from ..numpy._elementwise import _may_hold_inf
 from .. import primitives as P
 from ..batching import batch_rules
 from ..core import Primitive, add_any, dtype_of, shape_of
@@ -217,9 +218,17 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
         (0.69314718056, array([0.5, 0.5]))
     """
     x = fnp.asarray(x)
-    m = P.stop_gradient_p.bind(fnp.max(x, axis=axis, keepdims=True))
-    m = P.where(P.isfinite(m), m, P.zeros_like(m))
-    out = fnp.log(fnp.sum(fnp.exp(x - m), axis=axis, keepdims=True)) + m
+    top = fnp.max(x, axis=axis, keepdims=True)
+    m = P.stop_gradient_p.bind(top)
+    if not _may_hold_inf(m):
+        out = fnp.log(fnp.sum(fnp.exp(x - m), axis=axis, keepdims=True)) + m
+    else:
+        inf = P.isinf(m)
+        # An infinite maximum is the result, with max's derivative: 1 at a +inf entry, split
+        # between several (the limit); the shifted sum sees zeros there, not inf - inf.
+        m = P.where(inf, P.zeros_like(m), m)
+        out = fnp.log(fnp.sum(fnp.exp(P.where(inf, m, x) - m), axis=axis, keepdims=True)) + m
+        out = P.where(inf, top, out)
     if not keepdims:
         out = fnp.squeeze(out, axis=axis) if axis is not None else P.reshape(out, ())
     return out

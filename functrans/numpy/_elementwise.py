@@ -15,6 +15,7 @@ from . import _np
 from .. import core as _core
 from .. import primitives as P
 from ..core import Tracer, dtype_of
+from ..errors import ConcretizationError
 
 ArrayLike = Any
 
@@ -654,19 +655,40 @@ def hypot(x: ArrayLike, y: ArrayLike) -> Any:
     return P.mul(m, P.where(zero, 0.0, P.sqrt(P.where(zero, 1.0, s))))
 
 
+def _may_hold_inf(m: Any) -> bool:
+    """Whether ``m`` (the stop-gradient maximum of logaddexp, logsumexp) may be ±inf: False
+    only when its concrete value shows none, so the common case skips the inf-safe form (a
+    third more work). A value batched by vmap is not concrete: it takes the inf-safe form."""
+    try:
+        return bool(_np.isinf(_core.concrete_value(m)).any())
+    except ConcretizationError:
+        return True
+
+
 def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
-    """``log(exp(x) + exp(y))`` without overflow (exact derivative for any shift).
+    """``log(exp(x) + exp(y))`` without overflow (exact derivative for any shift); at an
+    infinite argument the derivative is its limit (1 for a +inf argument, 0 for the other).
 
     Example:
-        >>> import functrans.numpy as fnp
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
         >>> float(fnp.logaddexp(1000.0, 1000.0)) == 1000.0 + float(fnp.log(2.0))
         True
+        >>> ft.grad(fnp.logaddexp, argnums=(0, 1))(np.inf, 1.0)
+        (array(1.), array(0.))
     """
     if not _core._active:
         return _np.logaddexp(x, y)
-    m = P.stop_gradient_p.bind(P.maximum(x, y))
-    m = P.where(P.isfinite(m), m, 0.0)
-    return m + P.log(P.exp(P.sub(x, m)) + P.exp(P.sub(y, m)))
+    top = P.maximum(x, y)
+    m = P.stop_gradient_p.bind(top)
+    if not _may_hold_inf(m):
+        return m + P.log(P.exp(P.sub(x, m)) + P.exp(P.sub(y, m)))
+    inf = P.isinf(m)
+    # At an infinite maximum the result is that maximum, and so is the derivative's limit
+    # (1 for the larger argument, split at a tie): maximum's own derivative. The shifted
+    # form sees zeros there instead of inf - inf, so its masked-out derivative is 0, not NaN.
+    m = P.where(inf, 0.0, m)
+    x, y = P.where(inf, m, x), P.where(inf, m, y)
+    return P.where(inf, top, m + P.log(P.exp(P.sub(x, m)) + P.exp(P.sub(y, m))))
 
 
 def logaddexp2(x: ArrayLike, y: ArrayLike) -> Any:

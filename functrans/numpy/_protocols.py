@@ -173,9 +173,18 @@ def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any
                     f"{_equivalent(name)}")
 
 
+# NumPy functions that change an argument in place (and return None) with a functional
+# functrans.numpy counterpart of the same name: dispatching would drop the result silently.
+_IN_PLACE_FUNCTIONS = {"put_along_axis": "fnp.put_along_axis(arr, indices, values, axis)"}
+
+
 def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
     name, module = func.__name__, getattr(func, "__module__", None) or ""
     _check_alive(self, f"numpy.{name}")
+    if name in _IN_PLACE_FUNCTIONS:
+        raise TypeError(f"numpy.{name} changes its array in place (and returns None), which a traced "
+                        f"value (under `{self._trace.transform}`) cannot do; use "
+                        f"{_IN_PLACE_FUNCTIONS[name]}, which returns a new array")
     f = _lookup(name, module)
     if f is None or f is func:
         raise TypeError(f"{module}.{name} has no functrans rule for traced values; "

@@ -181,22 +181,51 @@ def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
     return P.div(total, count if isinstance(count, int) else P.convert_element_type(count, dtype_of(total)))
 
 
+_mean = mean     # for var and std, whose mean= argument hides the function
+
+
+def _ddof(ddof: Any, correction: Any, name: str) -> Any:
+    """NumPy 2's ``correction=``, another name of ``ddof``: giving both is an error, as in NumPy."""
+    if correction is _NoValue:
+        return ddof
+    if ddof != 0:
+        raise ValueError(f"{name}: ddof and correction can't be provided simultaneously (correction "
+                         f"is another name of ddof), got ddof={ddof!r} and correction={correction!r}")
+    return correction
+
+
+def _centre(a: ArrayLike, given: Any, axes: tuple, dtype: Any, where: Any, nan: bool) -> Any:
+    """``a`` minus its mean over ``axes`` (kept as unit axes), or minus the ``mean=`` given
+    (NumPy 2's keyword: a precomputed mean of that shape, differentiable too)."""
+    if given is not _NoValue:
+        return a - given
+    return a - (nanmean if nan else _mean)(a, axis=axes, dtype=dtype, keepdims=True, where=where)
+
+
 def var(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-        keepdims: bool = False, *, where: Any = True) -> Any:
+        keepdims: bool = False, *, where: Any = True, mean: Any = _NoValue,
+        correction: Any = _NoValue) -> Any:
     """Variance over ``axis`` with ``ddof`` delta degrees of freedom (real for complex ``a``),
-    of the elements selected by the mask ``where``.
+    of the elements selected by the mask ``where``. As in NumPy 2, ``mean`` may give the mean
+    (with ``keepdims=True``'s shape) and ``correction`` is another name of ``ddof``.
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
         >>> ft.grad(fnp.var)(np.array([1.0, 3.0]))
         array([-1.,  1.])
+        >>> fnp.var(np.array([1.0, 3.0]), correction=1), fnp.var(np.array([1.0, 3.0]), mean=0.0)
+        (np.float64(2.0), np.float64(5.0))
     """
     if not _core._active:
-        return _np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
+        if mean is _NoValue and correction is _NoValue:       # (NumPy 2's keywords cost when passed)
+            return _np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
+        return _np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where,
+                       mean=mean, correction=correction)
     _no_out(out, "var")
+    ddof = _ddof(ddof, correction, "var")
     axes = _axes(axis, ndim(a))
     count = _mask_count(a, where, axes, keepdims, "var")
-    centered = a - mean(a, axis=axes, dtype=dtype, keepdims=True, where=where)
+    centered = _centre(a, mean, axes, dtype, where, False)
     total = sum(_real_square(centered), axis=axes, keepdims=keepdims, where=where)
     if isinstance(count, int):
         return total / builtins.max(count - ddof, 0)
@@ -204,8 +233,9 @@ def var(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof
 
 
 def std(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-        keepdims: bool = False, *, where: Any = True) -> Any:
-    """Standard deviation over ``axis``: ``sqrt(var)``.
+        keepdims: bool = False, *, where: Any = True, mean: Any = _NoValue,
+        correction: Any = _NoValue) -> Any:
+    """Standard deviation over ``axis``: ``sqrt(var)`` (with :func:`var`'s ``mean`` and ``correction``).
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
@@ -213,9 +243,13 @@ def std(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof
         array([-0.5,  0.5])
     """
     if not _core._active:
-        return _np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
+        if mean is _NoValue and correction is _NoValue:       # (NumPy 2's keywords cost when passed)
+            return _np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
+        return _np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where,
+                       mean=mean, correction=correction)
     _no_out(out, "std")
-    return P.sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where))
+    return P.sqrt(var(a, axis=axis, dtype=dtype, ddof=_ddof(ddof, correction, "std"), keepdims=keepdims,
+                      where=where, mean=mean))
 
 
 def _extreme_fill(dtype: Any, sign: int) -> Any:
@@ -470,23 +504,27 @@ def _nan_filled(a: ArrayLike, fill: float) -> Any:
 
 
 def nansum(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
-           keepdims: bool = False) -> Any:
-    """Sum treating NaN as zero.
+           keepdims: bool = False, initial: Any = _NoValue, where: Any = True) -> Any:
+    """Sum treating NaN as zero (of the elements in the mask ``where``, plus ``initial``).
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
         >>> ft.grad(fnp.nansum)(np.array([1.0, np.nan, 3.0]))
         array([1., 0., 1.])
+        >>> fnp.nansum(np.array([1.0, np.nan, 3.0]), where=np.array([False, True, True]))
+        np.float64(3.0)
     """
     if not _core._active:
-        return _np.nansum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+        return _np.nansum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial,
+                          where=where)
     _no_out(out, "nansum")
-    return sum(_nan_filled(a, 0.0), axis=axis, dtype=dtype, keepdims=keepdims)
+    return sum(_nan_filled(a, 0.0), axis=axis, dtype=dtype, keepdims=keepdims, initial=initial,
+               where=where)
 
 
 def nanprod(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
-            keepdims: bool = False) -> Any:
-    """Product treating NaN as one.
+            keepdims: bool = False, initial: Any = _NoValue, where: Any = True) -> Any:
+    """Product treating NaN as one (of the elements in the mask ``where``, times ``initial``).
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
@@ -494,18 +532,21 @@ def nanprod(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
         array([3., 0., 2.])
     """
     if not _core._active:
-        return _np.nanprod(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+        return _np.nanprod(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial,
+                           where=where)
     _no_out(out, "nanprod")
-    return prod(_nan_filled(a, 1.0), axis=axis, dtype=dtype, keepdims=keepdims)
+    return prod(_nan_filled(a, 1.0), axis=axis, dtype=dtype, keepdims=keepdims, initial=initial,
+                where=where)
 
 
-def _nan_count(a: ArrayLike, axes: tuple, keepdims: bool) -> Any:
-    return P.reduce_sum(P.logical_not(P.isnan(a)), axes, keepdims)
+def _nan_count(a: ArrayLike, axes: tuple, keepdims: bool, where: Any, name: str) -> Any:
+    """How many non-NaN elements in the mask ``where`` each reduced slice has."""
+    return P.reduce_sum(_masked(P.logical_not(P.isnan(a)), where, False, name), axes, keepdims)
 
 
 def nanmean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
-            keepdims: bool = False) -> Any:
-    """Mean of the non-NaN elements (NaN for an all-NaN slice).
+            keepdims: bool = False, *, where: Any = True) -> Any:
+    """Mean of the non-NaN elements in the mask ``where`` (NaN for a slice without any).
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
@@ -513,18 +554,20 @@ def nanmean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
         array([0.5, 0. , 0.5])
     """
     if not _core._active:
-        return _np.nanmean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+        return _np.nanmean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, where=where)
     _no_out(out, "nanmean")
     if dtype_of(a).kind not in "fc":
-        return mean(a, axis=axis, dtype=dtype, keepdims=keepdims)
+        return mean(a, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
     axes = _axes(axis, ndim(a))
-    total = nansum(a, axis=axes, dtype=dtype, keepdims=keepdims)
-    return total / P.convert_element_type(_nan_count(a, axes, keepdims), dtype_of(total))
+    total = nansum(a, axis=axes, dtype=dtype, keepdims=keepdims, where=where)
+    return total / P.convert_element_type(_nan_count(a, axes, keepdims, where, "nanmean"), dtype_of(total))
 
 
 def nanvar(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-           keepdims: bool = False) -> Any:
-    """Variance of the non-NaN elements.
+           keepdims: bool = False, *, where: Any = True, mean: Any = _NoValue,
+           correction: Any = _NoValue) -> Any:
+    """Variance of the non-NaN elements in the mask ``where`` (``mean`` and ``correction`` as
+    in :func:`var`).
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
@@ -532,20 +575,25 @@ def nanvar(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, d
         array([-1.,  0.,  1.])
     """
     if not _core._active:
-        return _np.nanvar(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+        if mean is _NoValue and correction is _NoValue:       # (NumPy 2's keywords cost when passed)
+            return _np.nanvar(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
+        return _np.nanvar(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where,
+                          mean=mean, correction=correction)
     _no_out(out, "nanvar")
+    ddof = _ddof(ddof, correction, "nanvar")
     if dtype_of(a).kind not in "fc":
-        return var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+        return var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where, mean=mean)
     axes = _axes(axis, ndim(a))
-    centered = _nan_filled(a - nanmean(a, axis=axes, dtype=dtype, keepdims=True), 0.0)
-    total = sum(_real_square(centered), axis=axes, keepdims=keepdims)
-    count = P.convert_element_type(_nan_count(a, axes, keepdims), dtype_of(total))
+    centered = _nan_filled(_centre(a, mean, axes, dtype, where, True), 0.0)
+    total = sum(_real_square(centered), axis=axes, keepdims=keepdims, where=where)
+    count = P.convert_element_type(_nan_count(a, axes, keepdims, where, "nanvar"), dtype_of(total))
     return total / P.maximum(count - ddof, 0.0)
 
 
 def nanstd(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-           keepdims: bool = False) -> Any:
-    """Standard deviation of the non-NaN elements.
+           keepdims: bool = False, *, where: Any = True, mean: Any = _NoValue,
+           correction: Any = _NoValue) -> Any:
+    """Standard deviation of the non-NaN elements: ``sqrt(nanvar)``.
 
     Example:
         >>> import numpy as np, functrans.numpy as fnp
@@ -553,22 +601,32 @@ def nanstd(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, d
         np.float64(1.0)
     """
     if not _core._active:
-        return _np.nanstd(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+        if mean is _NoValue and correction is _NoValue:       # (NumPy 2's keywords cost when passed)
+            return _np.nanstd(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
+        return _np.nanstd(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where,
+                          mean=mean, correction=correction)
     _no_out(out, "nanstd")
-    return P.sqrt(nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+    return P.sqrt(nanvar(a, axis=axis, dtype=dtype, ddof=_ddof(ddof, correction, "nanstd"),
+                         keepdims=keepdims, where=where, mean=mean))
 
 
-def _nan_extremum(reduce: Any, fill: float, a: ArrayLike, axis: Any, keepdims: bool) -> Any:
+def _nan_extremum(reduce: Any, sign: int, name: str, a: ArrayLike, axis: Any, keepdims: bool,
+                  initial: Any, where: Any) -> Any:
+    """The extremum ignoring NaN: NaN for a slice with nothing else, unless ``initial`` is
+    given (then that slice gives ``initial``, as NumPy's ``fmax.reduce``)."""
     if dtype_of(a).kind not in "fc":
-        return reduce(a, axis=axis, keepdims=keepdims)
-    axes = _axes(axis, ndim(a))
+        return _extremum(reduce, sign, name, a, axis, keepdims, initial, where)
     nans = P.isnan(a)
-    m = reduce(P.where(nans, fill, a), axis=axes, keepdims=keepdims)
-    return P.where(P.reduce_min(nans, axes, keepdims), _np.nan, m)
+    m = _extremum(reduce, sign, name, P.where(nans, -sign * _np.inf, a), axis, keepdims, initial, where)
+    if initial is not _NoValue:
+        return m
+    return P.where(P.reduce_min(nans, _axes(axis, ndim(a)), keepdims), _np.nan, m)
 
 
-def nanmax(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-    """Maximum ignoring NaN (NaN for an all-NaN slice); ties share the derivative.
+def nanmax(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False,
+           initial: Any = _NoValue, where: Any = True) -> Any:
+    """Maximum ignoring NaN (NaN for an all-NaN slice) of the elements in the mask ``where``
+    and ``initial``; ties share the derivative.
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
@@ -576,13 +634,15 @@ def nanmax(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = Fal
         array([0., 0., 1.])
     """
     if not _core._active:
-        return _np.nanmax(a, axis=axis, out=out, keepdims=keepdims)
+        return _np.nanmax(a, axis=axis, out=out, keepdims=keepdims, initial=initial, where=where)
     _no_out(out, "nanmax")
-    return _nan_extremum(max, -_np.inf, a, axis, keepdims)
+    return _nan_extremum(P.reduce_max, 1, "nanmax", a, axis, keepdims, initial, where)
 
 
-def nanmin(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-    """Minimum ignoring NaN (NaN for an all-NaN slice); ties share the derivative.
+def nanmin(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False,
+           initial: Any = _NoValue, where: Any = True) -> Any:
+    """Minimum ignoring NaN (NaN for an all-NaN slice) of the elements in the mask ``where``
+    and ``initial``; ties share the derivative.
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
@@ -590,9 +650,9 @@ def nanmin(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = Fal
         array([1., 0., 0.])
     """
     if not _core._active:
-        return _np.nanmin(a, axis=axis, out=out, keepdims=keepdims)
+        return _np.nanmin(a, axis=axis, out=out, keepdims=keepdims, initial=initial, where=where)
     _no_out(out, "nanmin")
-    return _nan_extremum(min, _np.inf, a, axis, keepdims)
+    return _nan_extremum(P.reduce_min, -1, "nanmin", a, axis, keepdims, initial, where)
 
 
 def nanargmax(a: ArrayLike, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
@@ -655,14 +715,76 @@ def nancumprod(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: An
 # Sorting is an index permutation (argsort, no derivative) followed by a gather, which
 # carries the derivative.
 
-def _sorted_last(x: Any) -> Any:
-    """``x`` sorted along its last axis (NaN last, as NumPy sorts)."""
-    order = P.argsort_p.bind(x, axis=-1, kind="stable")
+def _take_last(x: Any, idx: Any) -> Any:
+    """``x`` gathered along its last axis at ``idx`` (of shape ``x.shape[:-1] + (k,)``)."""
     lead = shape_of(x)[:-1]
     grids = [_np.arange(n).reshape((n,) + (1,) * (len(lead) - k)) for k, n in enumerate(lead)]
-    if isinstance(order, Tracer):
-        return P.getitem(x, tuple(grids) + (P.DYNAMIC,), [order])
-    return P.getitem(x, tuple(grids) + (order,))
+    if isinstance(idx, Tracer):
+        return P.getitem(x, tuple(grids) + (P.DYNAMIC,), [idx])
+    return P.getitem(x, tuple(grids) + (idx,))
+
+
+def _sorted_last(x: Any) -> Any:
+    """``x`` sorted along its last axis (NaN last, as NumPy sorts)."""
+    return _take_last(x, P.argsort_p.bind(x, axis=-1, kind="stable"))
+
+
+def _quantile(name: str, a: ArrayLike, q: ArrayLike, axis: Any, method: str, keepdims: bool,
+              skip_nan: bool, top: float = 1.0) -> Any:
+    """The quantiles ``q / top`` over ``axis`` (linear interpolation between order statistics);
+    with ``skip_nan``, of the non-NaN elements of each slice (NaN last after sorting, so the
+    order statistics of the first ``count`` elements, a count that differs between slices).
+    Otherwise a slice holding NaN gives NaN, as in NumPy."""
+    if method != "linear":
+        raise ValueError(f"{name}: only method='linear' is supported on traced values, got "
+                         f"method={method!r}")
+    qs = _np.asarray(concrete_value(q), dtype=_np.float64)
+    if _np.any((qs < 0) | (qs > top)):
+        raise ValueError(f"{name}: q must be in [0, {top:g}], got {q!r}")
+    # a Python number q is weak (NEP 50), as in NumPy
+    out_dtype = _np.result_type(dtype_of(a), q if isinstance(q, (int, float, _np.generic)) else qs.dtype)
+    if out_dtype.kind not in "fc":
+        out_dtype = _np.result_type(out_dtype, _np.float64)
+    qs = qs / top if top != 1.0 else qs
+    shp = tuple(shape_of(a))
+    axes = _axes(axis, len(shp))
+    kept = [i for i in range(len(shp)) if i not in axes]
+    kept_shape = tuple(shp[i] for i in kept)
+    n, nq = _count(a, axes), qs.ndim
+    x = P.reshape(P.transpose(a, tuple(kept) + axes), kept_shape + (n,))
+    s = _sorted_last(P.convert_element_type(x, out_dtype) if dtype_of(x) != out_dtype else x)
+    if skip_nan:       # indices per slice: from its count of non-NaN elements (no derivative)
+        valid = P.reduce_sum(P.logical_not(P.isnan(s)), (len(kept),), True)
+        last = P.convert_element_type(P.reshape(P.maximum(valid, 1) - 1, kept_shape + (1,) * nq),
+                                      _np.float64)
+        index = P.mul(last, qs)
+        floor = P.floor(index)
+        below = P.convert_element_type(floor, _np.intp)
+        above = P.minimum(below + 1, P.convert_element_type(last, _np.intp))
+        gamma = P.convert_element_type(P.sub(index, floor), out_dtype)
+        flat = kept_shape + (-1,)
+        lo, hi = (P.reshape(_take_last(s, P.reshape(i, flat)), kept_shape + qs.shape)
+                  for i in (below, above))
+    else:
+        index = qs * (n - 1)
+        below = _np.floor(index).astype(_np.intp)
+        above = _np.minimum(below + 1, n - 1)
+        gamma = _np.asarray(index - below, dtype=out_dtype)
+        lead = (slice(None),) * len(kept)
+        lo, hi = P.getitem(s, lead + (below,)), P.getitem(s, lead + (above,))
+    # NumPy's lerp: from whichever end is nearer, so q = 1 gives the maximum exactly.
+    diff = hi - lo
+    res = P.where(gamma >= 0.5, hi - diff * (1 - gamma), lo + diff * gamma)
+    if skip_nan:       # a slice of NaN only: NaN (its sorted first element)
+        res = P.where(P.reshape(P.eq(valid, 0), kept_shape + (1,) * nq), _np.nan, res)
+    else:
+        has_nan = P.reduce_max(P.isnan(s), (len(kept),))
+        res = P.where(P.reshape(has_nan, tuple(shape_of(has_nan)) + (1,) * nq), _np.nan, res)
+    # (kept..., *q.shape) -> (*q.shape, kept...), with unit axes for keepdims
+    res = P.transpose(res, tuple(range(len(kept), len(kept) + nq)) + tuple(range(len(kept))))
+    if keepdims:
+        res = P.reshape(res, qs.shape + tuple(1 if i in axes else d for i, d in enumerate(shp)))
+    return res
 
 
 def quantile(a: ArrayLike, q: ArrayLike, axis: Any = None, out: Any = None,
@@ -681,38 +803,7 @@ def quantile(a: ArrayLike, q: ArrayLike, axis: Any = None, out: Any = None,
             a, q, axis=axis, out=out, overwrite_input=overwrite_input,
             method=method, keepdims=keepdims)
     _no_out(out, "quantile")
-    if method != "linear":
-        raise ValueError(f"quantile: only method='linear' is supported on traced values, got "
-                         f"method={method!r}")
-    qs = _np.asarray(concrete_value(q), dtype=_np.float64)
-    if _np.any((qs < 0) | (qs > 1)):
-        raise ValueError(f"quantile: q must be in [0, 1], got {q!r}")
-    out_dtype = _np.result_type(dtype_of(a), q if isinstance(q, float) else qs.dtype)
-    if out_dtype.kind not in "fc":
-        out_dtype = _np.result_type(out_dtype, _np.float64)
-    shp = tuple(shape_of(a))
-    axes = _axes(axis, len(shp))
-    kept = [i for i in range(len(shp)) if i not in axes]
-    n = _count(a, axes)
-    x = P.reshape(P.transpose(a, tuple(kept) + axes), tuple(shp[i] for i in kept) + (n,))
-    s = _sorted_last(P.convert_element_type(x, out_dtype) if dtype_of(x) != out_dtype else x)
-    index = qs * (n - 1)
-    below = _np.floor(index).astype(_np.intp)
-    above = _np.minimum(below + 1, n - 1)
-    gamma = _np.asarray(index - below, dtype=out_dtype)
-    lead = (slice(None),) * len(kept)
-    lo, hi = P.getitem(s, lead + (below,)), P.getitem(s, lead + (above,))
-    # NumPy's lerp: from whichever end is nearer, so q = 1 gives the maximum exactly.
-    diff = hi - lo
-    res = P.where(gamma >= 0.5, hi - diff * (1 - gamma), lo + diff * gamma)
-    nq = qs.ndim
-    has_nan = P.reduce_max(P.isnan(s), (len(kept),))
-    res = P.where(P.reshape(has_nan, tuple(shape_of(has_nan)) + (1,) * nq), _np.nan, res)
-    # (kept..., *q.shape) -> (*q.shape, kept...), with unit axes for keepdims
-    res = P.transpose(res, tuple(range(len(kept), len(kept) + nq)) + tuple(range(len(kept))))
-    if keepdims:
-        res = P.reshape(res, qs.shape + tuple(1 if i in axes else d for i, d in enumerate(shp)))
-    return res
+    return _quantile("quantile", a, q, axis, method, keepdims, False)
 
 
 def percentile(a: ArrayLike, q: ArrayLike, axis: Any = None, out: Any = None,
@@ -729,8 +820,8 @@ def percentile(a: ArrayLike, q: ArrayLike, axis: Any = None, out: Any = None,
         return _np.percentile(  # type: ignore[call-overload]
             a, q, axis=axis, out=out, overwrite_input=overwrite_input,
             method=method, keepdims=keepdims)
-    q = q / 100.0 if isinstance(q, float) else _np.true_divide(concrete_value(q), 100)
-    return quantile(a, q, axis=axis, out=out, method=method, keepdims=keepdims)
+    _no_out(out, "percentile")
+    return _quantile("percentile", a, q, axis, method, keepdims, False, 100.0)
 
 
 def median(a: ArrayLike, axis: Any = None, out: Any = None, overwrite_input: bool = False,
@@ -744,11 +835,69 @@ def median(a: ArrayLike, axis: Any = None, out: Any = None, overwrite_input: boo
     """
     if not _core._active:
         return _np.median(a, axis=axis, out=out, overwrite_input=overwrite_input, keepdims=keepdims)
-    return quantile(a, 0.5, axis=axis, out=out, keepdims=keepdims)
+    _no_out(out, "median")
+    return _quantile("median", a, 0.5, axis, "linear", keepdims, False)
+
+
+def nanquantile(a: ArrayLike, q: ArrayLike, axis: Any = None, out: Any = None,
+                overwrite_input: bool = False, method: str = "linear", keepdims: bool = False) -> Any:
+    """:func:`quantile` of the non-NaN elements of each slice (NaN for a slice of NaN only);
+    NaN elements get no derivative.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.array([[4.0, np.nan, 1.0], [2.0, 3.0, 5.0]])
+        >>> fnp.nanquantile(x, 0.5, axis=1)
+        array([2.5, 3. ])
+        >>> ft.grad(lambda x: fnp.nanquantile(x, 0.25))(np.array([4.0, np.nan, 1.0]))
+        array([0.25, 0.  , 0.75])
+    """
+    if not _core._active:
+        # NumPy's stubs take these flags only as literals, not variables.
+        return _np.nanquantile(  # type: ignore[call-overload]
+            a, q, axis=axis, out=out, overwrite_input=overwrite_input,
+            method=method, keepdims=keepdims)
+    _no_out(out, "nanquantile")
+    return _quantile("nanquantile", a, q, axis, method, keepdims, True)
+
+
+def nanpercentile(a: ArrayLike, q: ArrayLike, axis: Any = None, out: Any = None,
+                  overwrite_input: bool = False, method: str = "linear", keepdims: bool = False) -> Any:
+    """The ``q``-th percentiles (``q`` in [0, 100]) of the non-NaN elements: :func:`nanquantile`
+    of ``q / 100``.
+
+    Example:
+        >>> import numpy as np, functrans.numpy as fnp
+        >>> fnp.nanpercentile(np.array([4.0, np.nan, 1.0]), [0.0, 50.0])
+        array([1. , 2.5])
+    """
+    if not _core._active:
+        # NumPy's stubs take these flags only as literals, not variables.
+        return _np.nanpercentile(  # type: ignore[call-overload]
+            a, q, axis=axis, out=out, overwrite_input=overwrite_input,
+            method=method, keepdims=keepdims)
+    _no_out(out, "nanpercentile")
+    return _quantile("nanpercentile", a, q, axis, method, keepdims, True, 100.0)
+
+
+def nanmedian(a: ArrayLike, axis: Any = None, out: Any = None, overwrite_input: bool = False,
+              keepdims: bool = False) -> Any:
+    """The median of the non-NaN elements over ``axis`` (NaN for a slice of NaN only).
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> x = np.array([3.0, np.nan, 1.0, 2.0])
+        >>> fnp.nanmedian(x), ft.grad(fnp.nanmedian)(x)
+        (np.float64(2.0), array([0., 0., 0., 1.]))
+    """
+    if not _core._active:
+        return _np.nanmedian(a, axis=axis, out=out, overwrite_input=overwrite_input, keepdims=keepdims)
+    _no_out(out, "nanmedian")
+    return _quantile("nanmedian", a, 0.5, axis, "linear", keepdims, True)
 
 
 __all__ = ["ndim", "shape", "size", "normalize_axis", "sum", "mean", "var", "std", "max", "min",
            "amax", "amin", "ptp", "prod", "argmax", "argmin", "all", "any",
            "cumsum", "cumprod", "average", "nansum", "nanprod", "nanmean", "nanvar", "nanstd",
            "nanmax", "nanmin", "nanargmax", "nanargmin", "nancumsum", "nancumprod", "quantile",
-           "percentile", "median"]
+           "percentile", "median", "nanquantile", "nanpercentile", "nanmedian"]

@@ -19,7 +19,7 @@ from . import _np
 from .. import core as _core
 from .. import primitives as P
 from ..core import Tracer, dtype_of, shape_of
-from . import ArrayLike, _axes, _concrete, getitem, matmul, ndim, normalize_axis, sum, where
+from . import ArrayLike, _IndexUpdate, _axes, _concrete, getitem, matmul, ndim, normalize_axis, sum, where
 
 
 def _along(axis: int, index: Any) -> tuple:
@@ -809,6 +809,21 @@ def take(a: ArrayLike, indices: Any, axis: int | None = None, out: None = None, 
     return getitem(a, _along(axis, _index_mode(indices, shape_of(a)[axis], mode)))
 
 
+def _along_axis(name: str, arr: ArrayLike, indices: Any, axis: int | None) -> tuple:
+    """``(arr, key)``: ``arr`` (flattened for ``axis=None``) and the index that pairs
+    ``indices`` along ``axis`` with every position of the other axes (broadcasting)."""
+    if axis is None:
+        arr, axis = ravel(arr), 0
+    n = ndim(arr)
+    if ndim(indices) != n:
+        raise ValueError(f"{name}: `indices` and `arr` must have the same number of "
+                         f"dimensions, got {ndim(indices)} and {n}")
+    axis = normalize_axis(axis, n)
+    key = tuple(indices if d == axis else _np.arange(s).reshape((1,) * d + (-1,) + (1,) * (n - d - 1))
+                for d, s in enumerate(shape_of(arr)))
+    return arr, key
+
+
 def take_along_axis(arr: ArrayLike, indices: Any, axis: int | None = -1) -> Any:
     """``arr`` gathered at ``indices`` along ``axis``, the other axes matched (broadcasting).
 
@@ -820,16 +835,42 @@ def take_along_axis(arr: ArrayLike, indices: Any, axis: int | None = -1) -> Any:
     """
     if not _core._active:
         return _np.take_along_axis(arr, indices, axis)
-    if axis is None:
-        arr, axis = ravel(arr), 0
-    n = ndim(arr)
-    if ndim(indices) != n:
-        raise ValueError(f"take_along_axis: `indices` and `arr` must have the same number of "
-                         f"dimensions, got {ndim(indices)} and {n}")
-    axis = normalize_axis(axis, n)
-    key = tuple(indices if d == axis else _np.arange(s).reshape((1,) * d + (-1,) + (1,) * (n - d - 1))
-                for d, s in enumerate(shape_of(arr)))
-    return getitem(arr, key)
+    return getitem(*_along_axis("take_along_axis", arr, indices, axis))
+
+
+def put_along_axis(arr: ArrayLike, indices: Any, values: ArrayLike, axis: int | None,
+                   inplace: bool = False) -> Any:
+    """A copy of ``arr`` with ``values`` (broadcast to ``indices``) put at ``indices`` along
+    ``axis``: NumPy's ``put_along_axis`` as a function, as JAX's (which returns the new array;
+    NumPy's changes ``arr`` and returns None). Differentiable in ``arr`` (0 where overwritten)
+    and ``values``; of an element given several values the last one stays, as in NumPy, and
+    only it gets a derivative.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> a = np.array([[3.0, 1.0], [2.0, 4.0]])
+        >>> fnp.put_along_axis(a, np.array([[1], [0]]), 9.0, axis=1)
+        array([[3., 9.],
+               [9., 4.]])
+        >>> ft.grad(lambda v: fnp.sum(fnp.put_along_axis(a, np.array([[1], [0]]), v, 1) ** 2))(
+        ...     np.array([[1.0], [2.0]]))
+        array([[2.],
+               [4.]])
+    """
+    if inplace:
+        raise ValueError("put_along_axis: inplace=True is not supported: arrays are not changed in "
+                         "place (traced values are immutable); pass inplace=False and use the returned "
+                         "array, as with jax.numpy.put_along_axis")
+    if not _core._active:
+        out = _np.array(arr, copy=True)
+        _np.put_along_axis(out, indices, values, axis)
+        return out
+    flat, key = _along_axis("put_along_axis", arr, indices, axis)
+    dtype = dtype_of(flat)
+    if dtype_of(values) != dtype:        # NumPy's assignment casts to arr's dtype
+        values = P.convert_element_type(values, dtype)
+    out = _IndexUpdate(flat, key).set(values)
+    return out if axis is not None else reshape(out, shape_of(arr))
 
 
 def argsort(a: ArrayLike, axis: int | None = -1, kind: str | None = None, order: Any = None, *,
@@ -1159,6 +1200,7 @@ __all__ = ["reshape", "ravel", "transpose", "moveaxis", "rollaxis", "swapaxes", 
            "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "append", "array_split",
            "split", "hsplit", "vsplit", "dsplit", "tile", "repeat", "flip", "fliplr", "flipud", "roll",
            "diff", "rot90", "pad", "diagonal", "trace", "diag", "diagflat", "tril", "triu", "take",
-           "take_along_axis", "argsort", "sort", "searchsorted", "interp", "convolve", "select", "choose",
+           "take_along_axis", "put_along_axis", "argsort", "sort", "searchsorted", "interp", "convolve",
+           "select", "choose",
            "compress", "extract", "delete", "insert", "nonzero", "flatnonzero", "argwhere", "count_nonzero",
            "unique"]

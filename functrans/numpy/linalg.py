@@ -516,6 +516,56 @@ def qr(a: Any, mode: str = "reduced") -> tuple:
     return _result(_QRResult, qr_p.bind(a))
 
 
+eig_p = Primitive("eig", lambda a: tuple(np.linalg.eig(a)), multiple_results=True, symbolic_zero_cts=True)
+
+
+def _eig_jvp(primals: list, tangents: list) -> tuple:
+    (a,), (t,) = primals, tangents
+    w, v = eig_p.bind(a)
+    complex_v = P.dtype_of(v).kind == "c"
+    if P.dtype_of(t) != P.dtype_of(v):       # a real matrix with complex eigenvalues
+        t = P.convert_element_type(t, P.dtype_of(v))
+    # M = V⁻¹ dA V. The rows of V⁻¹ are the left eigenvectors u_iᴴ scaled to u_iᴴ v_i = 1, so
+    # M's diagonal is dλ_i = u_iᴴ dA v_i / u_iᴴ v_i; off it, M gives dV = V (F ∘ M).
+    m = solve_p.bind(v, P.matmul(t, v))
+    rows = P.ndim_of(m) - 2
+    dw = P.reduce_sum(P.mul(m, _eye_like(m)), (rows + 1,))
+    dv = P.matmul(v, P.mul(_eig_gaps(w), m))
+    # plus v_i c_i, which keeps NumPy's normalisation: |v_i| = 1 (Re c_i = -Re v_iᴴ dv_i) and,
+    # for complex vectors, the largest component v_ki real (Im c_i = -Im(dv_ki / v_ki)).
+    c = P.neg(P.real(P.reduce_sum(P.mul(P.conj(v), dv), (rows,))))
+    if complex_v:
+        k = P.argreduce_p.bind(P.abs(v), axis=rows, keepdims=True, impl=np.argmax)
+        top = P.eq(np.arange(P.shape_of(v)[-2]).reshape(-1, 1), k)
+        ratio = P.div(P.reduce_sum(P.mask(dv, top), (rows,)), P.reduce_sum(P.mask(v, top), (rows,)))
+        c = P.sub(c, P.mul(P.imag(ratio), 1j))
+    return (w, v), (dw, P.add(dv, P.mul(v, P.expand_dims(c, -2))))
+
+
+jvp_rules[eig_p] = _eig_jvp
+_vjp_by_transposing(eig_p)
+_stacked_batch(eig_p)
+
+
+def eigvals(a: Any) -> Any:
+    """The eigenvalues of a square matrix (or of each in a stack), in NumPy's order: complex,
+    unless all are real (as NumPy). Derivatives need distinct eigenvalues: ``dλ_i = u_iᴴ dA
+    v_i / u_iᴴ v_i`` with ``u_i``, ``v_i`` the left and right eigenvectors.
+
+    Example:
+        >>> import numpy as np, functrans as ft, functrans.numpy as fnp
+        >>> a = np.array([[0.0, -2.0], [2.0, 0.0]])
+        >>> fnp.linalg.eigvals(a)
+        array([0.+2.j, 0.-2.j])
+        >>> ft.grad(lambda a: fnp.linalg.eigvals(a)[0])(np.array([[2.0, 1.0], [0.0, 1.0]]))  # u v^T
+        array([[1., 0.],
+               [1., 0.]])
+    """
+    if not _core._active:
+        return np.linalg.eigvals(a)
+    return eig_p.bind(a)[0]
+
+
 def svdvals(x: Any, /) -> Any:
     """The singular values (descending) of a matrix or of each matrix in a stack.
 
@@ -774,6 +824,6 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
 
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "inv", "solve", "det", "slogdet", "cholesky", "eigh",
-           "eigvalsh", "svd", "svdvals", "qr", "pinv", "matrix_power", "lstsq", "matrix_rank", "cond",
-           "multi_dot", "matrix_transpose", "trace", "diagonal", "vecdot", "matmul", "tensordot",
+           "eigvals", "eigvalsh", "svd", "svdvals", "qr", "pinv", "matrix_power", "lstsq", "matrix_rank",
+           "cond", "multi_dot", "matrix_transpose", "trace", "diagonal", "vecdot", "matmul", "tensordot",
            "outer", "cross"]
