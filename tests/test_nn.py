@@ -302,6 +302,37 @@ def test_logsumexp_stable_with_axis_and_keepdims():
     np.testing.assert_allclose(ft.hessian(ft.nn.logsumexp)(y[0]), np.diag(p) - np.outer(p, p), atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, axis", [((), None), ((4,), 0), ((3, 4), None), ((3, 4), 1),
+                                         ((3, 4), -2), ((2, 3, 4), (0, 2))])
+def test_logsumexp_primitive_value_derivatives_and_batching(shape, axis, dtype):
+    rng = np.random.default_rng(11)
+    y = (rng.normal(size=shape) * 3).astype(dtype)
+    for keepdims in (False, True):
+        want = np.log(np.sum(np.exp(y.astype(np.float64)), axis=axis, keepdims=keepdims))
+        got = ft.nn.logsumexp(y, axis=axis, keepdims=keepdims)
+        assert np.shape(got) == np.shape(want) and np.asarray(got).dtype == dtype
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    y64 = y.astype(np.float64)
+    ft.check_grads(lambda y: ft.nn.logsumexp(y, axis=axis), (y64,), order=2)
+    ft.check_grads(lambda y: ft.nn.softmax(y, axis=axis), (y64,), order=2)
+    if shape:      # vmap over every axis, against a loop
+        for ax in range(-len(shape), len(shape)):
+            f = lambda v: ft.nn.logsumexp(v, axis=-1 if v.ndim else None, keepdims=True)
+            loop = np.stack([f(np.take(y64, i, axis=ax)) for i in range(shape[ax])])
+            np.testing.assert_allclose(ft.vmap(f, in_axes=ax)(y64), loop, rtol=1e-12)
+            gl = np.stack([ft.grad(lambda v: ft.nn.logsumexp(v))(np.take(y64, i, axis=ax))
+                           for i in range(shape[ax])])
+            np.testing.assert_allclose(ft.vmap(ft.grad(ft.nn.logsumexp), in_axes=ax)(y64), gl,
+                                       rtol=1e-12)
+
+
+def test_logsumexp_of_integers_is_a_float_and_softmax_sums_to_one_at_infinity():
+    assert np.asarray(ft.nn.logsumexp(np.array([0, 0]))).dtype == np.float64
+    assert float(ft.nn.logsumexp(np.array([0, 0]))) == pytest.approx(np.log(2))
+    np.testing.assert_array_equal(ft.nn.softmax(np.array([np.inf, 0.0, np.inf])), [0.5, 0.0, 0.5])
+
+
 def test_softmax_and_log_softmax():
     rng = np.random.default_rng(10)
     y = rng.normal(size=(3, 4)) * 3
