@@ -411,9 +411,18 @@ expm1_p, expm1 = _unary("expm1", np.expm1, lambda ans, x: ans + 1.0, "ans")
 sqrt_p, sqrt = _unary("sqrt", np.sqrt, lambda ans, x: 0.5 / ans, "ans")
 cbrt_p, cbrt = _unary("cbrt", np.cbrt, lambda ans, x: 1.0 / (3.0 * ans * ans), "ans")
 abs_p, abs = _unary("abs", np.abs, lambda ans, x: sign(x))  # noqa: A001
-logistic_p, logistic = _unary(
-    "logistic", lambda x: np.exp(-np.logaddexp(0, -x)).astype(float_dtype(x)),
-    lambda ans, x: ans * (1.0 - ans), "ans")
+def _logistic_impl(x: Any) -> Any:
+    """``1 / (1 + exp(-x))`` without overflow: from ``e = exp(-|x|)``, ``1 / (1 + e)`` for
+    ``x >= 0`` and ``e / (1 + e)`` below, accurate in both tails (one transcendental pass)."""
+    x = np.asarray(x)
+    x = x if x.dtype.kind in "fc" else x.astype(float_dtype(x))
+    e = np.exp(-np.abs(x))
+    r = 1.0 / (1.0 + e)
+    out = np.where(x >= 0, r, e * r)
+    return out[()] if out.ndim == 0 else out      # a scalar for a scalar, as NumPy's ufuncs
+
+
+logistic_p, logistic = _unary("logistic", _logistic_impl, lambda ans, x: ans * (1.0 - ans), "ans")
 sign_p, sign = _nondiff("sign", np.sign, 1)
 floor_p, floor = _nondiff("floor", np.floor, 1)
 ceil_p, ceil = _nondiff("ceil", np.ceil, 1)

@@ -220,27 +220,28 @@ def _logsumexp_impl(x: Any, axes: tuple, keepdims: bool) -> Any:
     return out if keepdims else out.reshape([d for i, d in enumerate(x.shape) if i not in axes])
 
 
-def _softmax_of(lse: Any, x: Any, axes: tuple, keepdims: bool) -> Any:
-    """``exp(x - logsumexp(x))``, logsumexp's derivative (the softmax). Where the result is
-    infinite, its limit: 1 at the entries equal to it (all -inf, or the +inf ones), split
-    equally, and 0 elsewhere; written so that no ``inf - inf`` appears in any derivative."""
-    if not keepdims:
-        lse = P.reshape(lse, tuple([1 if i in axes else d for i, d in enumerate(shape_of(x))]))
-    if not _may_hold_inf(lse):
-        return P.exp(x - lse)
-    inf = P.isinf(lse)
-    hit = P.convert_element_type(P.eq(x, lse), dtype_of(lse))
-    share = hit / P.where(inf, P.reduce_sum(hit, axes, keepdims=True), 1.0)
-    return P.where(inf, share, P.exp(P.where(inf, 0.0, x - P.where(inf, 0.0, lse))))
+def _softmax(x: Any, axes: tuple) -> Any:
+    """``exp(x - m) / sum(exp(x - m))`` over ``axes``, ``m`` the maximum: logsumexp's
+    derivative, accurate at any magnitude. Where the maximum is infinite, the limit: 1 at
+    the entries equal to it (the +inf ones, or all -inf), split equally, 0 elsewhere; no
+    ``inf - inf`` appears in any derivative."""
+    m = P.reduce_max(P.stop_gradient_p.bind(x), axes, keepdims=True)
+    if not _may_hold_inf(m):
+        e = P.exp(x - m)
+    else:
+        inf = P.isinf(m)
+        e = P.where(inf, P.convert_element_type(P.eq(x, m), dtype_of(x)),
+                    P.exp(P.where(inf, 0.0, x - P.where(inf, 0.0, m))))
+    return e / P.reduce_sum(e, axes, keepdims=True)
 
 
-# One primitive, not max/exp/sum/log composed: a tenth of the interpreter steps and passes
-# over memory in a cross-entropy's gradient. Its rules are written in functrans operations.
-logsumexp_p = Primitive("logsumexp", _logsumexp_impl)
-defjvp(logsumexp_p, lambda t, ans, x, axes, keepdims:
-       P.reduce_sum(t * _softmax_of(ans, x, axes, keepdims), axes, keepdims))
+# One primitive, not max/exp/sum/log composed: a fraction of the interpreter steps and
+# passes over memory in a cross-entropy's gradient. Its rules are written in functrans
+# operations and read only the input.
+logsumexp_p = Primitive("logsumexp", _logsumexp_impl, residuals="primals")
+defjvp(logsumexp_p, lambda t, ans, x, axes, keepdims: P.reduce_sum(t * _softmax(x, axes), axes, keepdims))
 defvjp(logsumexp_p, lambda ct, ans, x, axes, keepdims:
-       P.expand_reduced(ct, x, axes, keepdims) * _softmax_of(ans, x, axes, keepdims))
+       P.expand_reduced(ct, x, axes, keepdims) * _softmax(x, axes))
 P._reduce_batch(logsumexp_p)
 
 
@@ -280,8 +281,7 @@ def softmax(x: Any, axis: int = -1) -> Any:
         array([0.5, 0.5])
     """
     x = fnp.asarray(x)
-    axes = _axes(axis, len(shape_of(x)))
-    return _softmax_of(logsumexp(x, axes, keepdims=True), x, axes, True)
+    return _softmax(x, _axes(axis, len(shape_of(x))))
 
 
 def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> Any:
