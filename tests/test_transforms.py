@@ -901,6 +901,24 @@ def test_check_grads_catches_wrong_custom_vjp():
         ft.check_grads(f, (X3,), order=1, modes=("rev",))
 
 
+def test_check_grads_complex_arguments_are_checked_in_full():
+    # JAX's check_grads: complex directions and <t, conj(pullback(conj ct))> == <J t, ct>.
+    # conj(z) is a real-linear but not complex-linear derivative: a rule 2 conj(z) t for z**2
+    # agrees with finite differences along real directions only.
+    z = np.array([1.0 + 1.0j, 0.5 - 2.0j])
+    wrong_jvp = ft.custom_jvp(lambda z: z ** 2)
+    wrong_jvp.defjvp(lambda p, t: (p[0] ** 2, 2 * fnp.conj(p[0]) * t[0]))
+    with pytest.raises(AssertionError, match="jvp vs finite differences"):
+        ft.check_grads(wrong_jvp, (z,), modes=("fwd",))
+    wrong_vjp = ft.custom_vjp(lambda z: z ** 2)
+    wrong_vjp.defvjp(lambda z: (z ** 2, z), lambda z, g: (2 * fnp.conj(z) * g,))
+    with pytest.raises(AssertionError, match="vjp"):
+        ft.check_grads(wrong_vjp, (z,), modes=("rev",))
+    # correct non-holomorphic functions pass, including the imaginary parts of their outputs
+    ft.check_grads(lambda z: fnp.sin(z) * fnp.conj(z) + fnp.abs(z) * z, (z,), order=2)
+    ft.check_grads(lambda z: fnp.real(z * fnp.conj(z)), (z,), order=2)
+
+
 def test_check_grads_rejects_unknown_mode():
     with pytest.raises(ValueError, match="modes"):
         ft.check_grads(fnp.sin, (X3,), modes=("sideways",))
