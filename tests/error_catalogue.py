@@ -384,6 +384,10 @@ ft.grad(h)(1.0)""",
     E("ValueError", "numpy/linalg.py", "qr: only mode='reduced' of a matrix with rows >= columns",
       'fnp.linalg.qr(np.ones((2, 3)))',
       "Use mode='reduced' on a tall (or square) matrix; transpose a wide one."),
+    E("TypeError", "numpy/linalg.py", ": derivatives with respect to a complex matrix are not supported",
+      "ft.grad(lambda a: fnp.linalg.slogdet(a)[1])(np.eye(2) * (1 + 1j))",
+      "Differentiate a real formulation (real and imaginary parts as separate real matrices), "
+      "or stop the gradient at the matrix."),
     # ---- ValueError: nn and optim -----------------------------------------------------------
     E("ValueError", "nn/conv.py", "do not fit ",
       """\
