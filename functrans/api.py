@@ -31,6 +31,13 @@ __all__ = ["grad", "value_and_grad", "value_and_pullback", "vjp", "jvp", "linear
 # ---------------------------------------------------------------------------------------
 # Argument handling shared by the transforms.
 
+def _check_fun(fun: Any, name: str) -> None:
+    """Transforms take a function: anything else is refused when the transform is made."""
+    if not callable(fun):
+        raise TypeError(f"{name}: expected a function (a callable) as `fun`, got "
+                        f"{type(fun).__name__} {fun!r:.60}")
+
+
 def _normalize_argnums(argnums: Argnums, nargs: int, name: str) -> tuple[int, ...]:
     many = not isinstance(argnums, (int, np.integer))
     nums = tuple(argnums) if many else (argnums,)  # type: ignore[arg-type]
@@ -146,6 +153,7 @@ def value_and_pullback(fun: Callable[..., Any], *primals: Any, has_aux: bool = F
         >>> float(out), pullback(1.0)
         (6.0, (array(3.), array(2.)))
     """
+    _check_fun(fun, "vjp")
     labels = [f"primals[{i}]" for i in range(len(primals))]
     rev = _Reverse(fun, primals, has_aux, "vjp", labels)
     out_shapes = [shape_of(o) for o in rev.out_flat]
@@ -182,6 +190,7 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
         >>> float(value), g
         (5.0, array([2., 4.]))
     """
+    _check_fun(fun, "value_and_grad")
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
         nums = _normalize_argnums(argnums, len(args), "grad")
         labels = [f"argument {i}" for i in nums]
@@ -234,6 +243,7 @@ def grad(fun: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False,
         >>> complex(ft.grad(lambda z: z ** 2, holomorphic=True)(1 + 1j))
         (2+2j)
     """
+    _check_fun(fun, "grad")
     value_and_grad_fun = value_and_grad(fun, argnums, has_aux, holomorphic)
 
     def grad_fun(*args: Any, **kwargs: Any) -> Any:
@@ -263,6 +273,7 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         >>> float(out), tangent
         (0.0, array(2.))
     """
+    _check_fun(fun, "jvp")
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError(f"jvp: primals and tangents must be tuples (one entry per argument), got "
                         f"{type(primals).__name__} and {type(tangents).__name__}")
@@ -299,6 +310,7 @@ def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[...
         >>> float(f_jvp(3.0))
         3.0
     """
+    _check_fun(fun, "linearize")
     out = fun(*primals)
 
     def f_jvp(*tangents: Any) -> Any:
@@ -320,6 +332,7 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, *,
         >>> ft.vmap(lambda x, y: x @ y, in_axes=(0, None))(fnp.ones((4, 3)), fnp.ones(3))
         array([3., 3., 3., 3.])
     """
+    _check_fun(fun, "vmap")
     chunk_size = _check_chunk_size(chunk_size, "vmap")
     def vmapped(*args: Any, **kwargs: Any) -> Any:
         axes_spec = tuple(in_axes) if isinstance(in_axes, list) else in_axes
@@ -542,6 +555,7 @@ def jacrev(fun: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = Fal
         >>> float(aux)
         3.0
     """
+    _check_fun(fun, "jacrev")
     chunk_size = _check_chunk_size(chunk_size, "jacrev")
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacrev")
@@ -594,6 +608,7 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = Fal
         >>> float(aux)
         1.0
     """
+    _check_fun(fun, "jacfwd")
     chunk_size = _check_chunk_size(chunk_size, "jacfwd")
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacfwd")
@@ -644,6 +659,7 @@ def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto
         array([[1., 0.],
                [0., 1.]])
     """
+    _check_fun(fun, "jacobian")
     chunk_size = _check_chunk_size(chunk_size, "jacobian")
     if mode not in ("auto", "rev", "fwd"):
         raise ValueError(f"jacobian: mode must be 'auto', 'rev' or 'fwd', got {mode!r}")
@@ -674,6 +690,7 @@ def hessian(fun: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = Fa
         array([[ 6.,  0.],
                [ 0., 12.]])
     """
+    _check_fun(fun, "hessian")
     chunk_size = _check_chunk_size(chunk_size, "hessian")
     return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux,
                   chunk_size=chunk_size)
@@ -687,6 +704,7 @@ def hvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         >>> ft.hvp(lambda x: fnp.sum(x ** 3), (fnp.array([1.0, 2.0]),), (fnp.array([1.0, 0.0]),))
         array([6., 0.])
     """
+    _check_fun(fun, "hvp")
     return jvp(grad(fun), primals, tangents)[1]
 
 
@@ -704,6 +722,7 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
         <BLANKLINE>
                [[6.]]])
     """
+    _check_fun(fun, "batch_jacobian")
     chunk_size = _check_chunk_size(chunk_size, "batch_jacobian")
     if mode not in ("auto", "rev", "fwd"):
         raise ValueError(f"batch_jacobian: mode must be 'auto', 'rev' or 'fwd', got {mode!r}")

@@ -45,6 +45,18 @@ def _deep_chain(x):
     return x
 
 
+@pytest.mark.parametrize("transform", [ft.grad, ft.value_and_grad, ft.vmap, ft.jacrev, ft.jacfwd,
+                                       ft.jacobian, ft.hessian, ft.batch_jacobian])
+def test_transforms_refuse_a_non_callable_when_made(transform):
+    # as JAX: "Expected a callable value, got 3.0", at the transform, not at the call
+    with pytest.raises(TypeError, match=r"expected a function \(a callable\) as `fun`, got float 3.0"):
+        transform(3.0)
+    with pytest.raises(TypeError, match=r"^jvp: expected a function"):
+        ft.jvp(3.0, (1.0,), (1.0,))
+    with pytest.raises(TypeError, match=r"^vjp: expected a function"):
+        ft.vjp(3.0, 1.0)
+
+
 def test_deep_chain_grad_no_recursion_error():
     g = ft.grad(_deep_chain)(1.0)
     close(g, 1.00001 ** N_DEEP, rtol=1e-9)

@@ -295,6 +295,21 @@ def test_print_inside_grad_shows_the_value(capsys):
     assert "x = 3.0" in out and "y = 6.0" in out
 
 
+def test_format_spec_of_a_traced_value_formats_its_value():
+    # f"{loss:.4f}" inside a differentiated function works as on a concrete number
+    seen = []
+
+    def f(x):
+        loss = fnp.sum(x ** 2)
+        seen.append(f"{loss:.3f} {x[0]:8.2e} {x}")
+        return loss
+    ft.grad(f)(np.array([1.5, 2.0]))
+    ft.jvp(f, (np.array([1.5, 2.0]),), (np.ones(2),))
+    assert seen == ["6.250 1.50e+00 [1.5 2. ]"] * 2
+    with pytest.raises(ft.errors.ConcretizationError):     # no single value under vmap
+        ft.vmap(lambda x: f"{x:.3f}")(np.ones(2))
+
+
 # ---------------------------------------------------------------------------------------
 # jvp and linearize
 
