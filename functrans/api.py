@@ -369,7 +369,7 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, *,
                       for x, d in zip(flat, dims)]
             out = _vmap_call(fun, sliced, in_tree, dims, stop - start, out_axes)
             out_flat, out_tree = tree.flatten(out)
-            o_axes = tree.broadcast_prefix(_prefix(out_axes), out, "vmap out_axes")
+            o_axes = tree.broadcast_prefix(_prefix(out_axes), out, "vmap out_axes", "the outputs")
             return out_flat, out_tree, [None if a is None else int(a) % len(shape_of(o))
                                         for o, a in zip(out_flat, o_axes)]
         out_flat, out_tree = _run_chunks(run, size, step)
@@ -388,7 +388,7 @@ def _vmap_call(fun: Callable[..., Any], flat: list, in_tree: Any, dims: list, si
         return fun(*args, **kwargs)
     out, trace = vmap_flat(flat_fun, flat, dims, size)
     out_flat, out_tree = tree.flatten(out)
-    o_axes = tree.broadcast_prefix(_prefix(out_axes), out, "vmap out_axes")
+    o_axes = tree.broadcast_prefix(_prefix(out_axes), out, "vmap out_axes", "the outputs")
     return tree.unflatten(out_tree, [_place_batch_axis(trace.unpack(o), ax, size)
                                      for o, ax in zip(out_flat, o_axes)])
 

@@ -326,7 +326,7 @@ def all_leaves(iterable: Iterable[Any]) -> bool:
     return all(_node_type(x) is None for x in iterable)
 
 
-def broadcast_prefix(prefix: Any, tree: Any, what: str) -> list:
+def broadcast_prefix(prefix: Any, tree: Any, what: str, of: str = "the arguments") -> list:
     """Expand ``prefix`` (a pytree prefix of ``tree``) to one entry per leaf of ``tree``.
 
     Leaves of the prefix (``None`` included) apply to the whole subtree below them.
@@ -344,15 +344,15 @@ def broadcast_prefix(prefix: Any, tree: Any, what: str) -> list:
             out.extend([p] * len(leaves(t)))
             return
         if type(p) is not type(t) and not (isinstance(p, (list, tuple)) and isinstance(t, (list, tuple))):
-            raise ValueError(f"{what} must be a prefix of the arguments' structure: got a "
-                             f"{type(p).__name__} where the arguments have {structure(t)}")
+            raise ValueError(f"{what} must be a prefix of the structure of {of}: got a "
+                             f"{type(p).__name__} where {of} have {structure(t)}")
         t_node = cast(_NodeType, _node_type(t))     # a container like p, checked above
         p_children, p_aux = p_node.flatten(p)
         t_children, t_aux = t_node.flatten(t)
         p_children, t_children = list(p_children), list(t_children)
         if len(p_children) != len(t_children) or (isinstance(p, dict) and p_aux != t_aux):
-            raise ValueError(f"{what} must be a prefix of the arguments' structure: got "
-                             f"{structure(p)} for arguments of structure {structure(t)}")
+            raise ValueError(f"{what} must be a prefix of the structure of {of}: got "
+                             f"{structure(p)} for {of} of structure {structure(t)}")
         for pc, tc in zip(p_children, t_children):
             walk(pc, tc)
 

@@ -481,6 +481,23 @@ def test_vmap_in_axes_out_of_range():
     assert_clean_state()
 
 
+def test_vmap_prefix_errors_name_arguments_or_outputs():
+    with pytest.raises(ValueError, match=r"in_axes must be a prefix of the structure of the "
+                                         r"arguments: got \(\*, \*, \*\) for the arguments"):
+        ft.vmap(lambda p: p[0], in_axes=((0, 0, 0),))((X3, X3))
+    with pytest.raises(ValueError, match=r"out_axes must be a prefix of the structure of the "
+                                         r"outputs: got \(\*, \*, \*\) for the outputs of "
+                                         r"structure \(\*, \*\)"):
+        ft.vmap(lambda a: (a, a), out_axes=(0, 0, 0))(np.ones((2, 3)))
+
+
+def test_indexing_a_numpy_array_by_a_vmapped_index_says_how():
+    with pytest.raises(TypeError, match=r"fnp\.take\(a, i\) or fnp\.getitem\(a, i\)"):
+        ft.vmap(lambda i: np.arange(5.0)[i])(np.arange(3))
+    np.testing.assert_array_equal(ft.vmap(lambda i: fnp.take(np.arange(5.0), i))(np.arange(3)),
+                                  [0.0, 1.0, 2.0])
+
+
 def test_vmap_axis_size_needed_when_nothing_is_mapped():
     with pytest.raises(ValueError) as e:
         ft.vmap(lambda x: x * 2.0, in_axes=None)(np.ones(3))

@@ -208,4 +208,6 @@ def _array(self: Any, dtype: Any = None, copy: Any = None) -> Any:
     raise TypeError(
         f"a traced value (under `{self._trace.transform}`) cannot be converted to a NumPy array: "
         f"that would silently drop its derivative. Use functrans.numpy functions on it, or "
-        f"ft.stop_gradient(x) and then float(x) or x.item() if a constant is really meant.")
+        f"ft.stop_gradient(x) and then float(x) or x.item() if a constant is really meant. "
+        f"To index a NumPy array `a` by a traced index `i`, use fnp.take(a, i) or "
+        f"fnp.getitem(a, i).")
