@@ -301,21 +301,28 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     return out, tangent_out
 
 
-def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` is the linear map ``t -> J t``.
+
+    With ``has_aux=True``, ``fun`` returns ``(out, aux)`` and the result is
+    ``(out, f_jvp, aux)``, ``aux`` with primal values (as in JAX).
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
         >>> out, f_jvp = ft.linearize(fnp.exp, 0.0)
         >>> float(f_jvp(3.0))
         3.0
+        >>> out, f_jvp, aux = ft.linearize(lambda x: (x ** 2, x + 1.0), 3.0, has_aux=True)
+        >>> float(f_jvp(1.0)), float(aux)
+        (6.0, 4.0)
     """
     _check_fun(fun, "linearize")
-    out = fun(*primals)
+    out, aux = _split_aux(fun(*primals), has_aux, "linearize")
+    main = (lambda *a: _split_aux(fun(*a), True, "linearize")[0]) if has_aux else fun
 
     def f_jvp(*tangents: Any) -> Any:
-        return jvp(fun, primals, tangents)[1]
-    return out, f_jvp
+        return jvp(main, primals, tangents)[1]
+    return (out, f_jvp, aux) if has_aux else (out, f_jvp)
 
 
 # ---------------------------------------------------------------------------------------

@@ -313,6 +313,15 @@ def test_format_spec_of_a_traced_value_formats_its_value():
 # ---------------------------------------------------------------------------------------
 # jvp and linearize
 
+def test_linearize_has_aux():
+    # as JAX: (out, f_jvp, aux); d/dx x**3 at 2 is 12
+    out, f_jvp, aux = ft.linearize(lambda x: (x ** 3, {"twice": 2.0 * x}), 2.0, has_aux=True)
+    assert float(out) == 8.0 and float(f_jvp(1.0)) == 12.0 and float(f_jvp(0.5)) == 6.0
+    assert float(aux["twice"]) == 4.0 and not isinstance(aux["twice"], ft.core.Tracer)
+    with pytest.raises(TypeError, match="linearize with has_aux=True needs the function to return a pair"):
+        ft.linearize(lambda x: x, 1.0, has_aux=True)
+
+
 def test_jvp_matches_finite_differences():
     f = lambda x: fnp.tanh(M23 @ x) * fnp.sum(x ** 2)
     v = np.array([0.2, -0.4, 1.0])
