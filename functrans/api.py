@@ -40,6 +40,8 @@ def _check_fun(fun: Any, name: str) -> None:
 
 def _normalize_argnums(argnums: Argnums, nargs: int, name: str) -> tuple[int, ...]:
     many = not isinstance(argnums, (int, np.integer))
+    if many and not isinstance(argnums, (tuple, list)):
+        raise TypeError(f"{name}: argnums must be an int or a tuple of ints, got {argnums!r}")
     nums = tuple(argnums) if many else (argnums,)  # type: ignore[arg-type]
     if many and not nums:
         raise ValueError(f"{name}: argnums must name at least one argument, got ()")

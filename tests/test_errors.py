@@ -45,6 +45,14 @@ def _deep_chain(x):
     return x
 
 
+def test_argnums_of_the_wrong_type_is_named():
+    for bad in (0.0, "0", None):
+        with pytest.raises(TypeError, match=r"grad: argnums must be an int or a tuple of ints, got"):
+            ft.grad(lambda x: x, argnums=bad)(1.0)
+    with pytest.raises(TypeError, match=r"jacrev: argnums must be an int or a tuple of ints, got 1.5"):
+        ft.jacrev(lambda x: x, argnums=1.5)(np.ones(2))
+
+
 @pytest.mark.parametrize("transform", [ft.grad, ft.value_and_grad, ft.vmap, ft.jacrev, ft.jacfwd,
                                        ft.jacobian, ft.hessian, ft.batch_jacobian])
 def test_transforms_refuse_a_non_callable_when_made(transform):
