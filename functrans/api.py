@@ -31,8 +31,17 @@ __all__ = ["grad", "value_and_grad", "value_and_pullback", "vjp", "jvp", "linear
 # ---------------------------------------------------------------------------------------
 # Argument handling shared by the transforms.
 
+def _check_fun(fun: Any, name: str) -> None:
+    """Transforms take a function: anything else is refused when the transform is made."""
+    if not callable(fun):
+        raise TypeError(f"{name}: expected a function (a callable) as `fun`, got "
+                        f"{type(fun).__name__} {fun!r:.60}")
+
+
 def _normalize_argnums(argnums: Argnums, nargs: int, name: str) -> tuple[int, ...]:
     many = not isinstance(argnums, (int, np.integer))
+    if many and not isinstance(argnums, (tuple, list)):
+        raise TypeError(f"{name}: argnums must be an int or a tuple of ints, got {argnums!r}")
     nums = tuple(argnums) if many else (argnums,)  # type: ignore[arg-type]
     if many and not nums:
         raise ValueError(f"{name}: argnums must name at least one argument, got ()")
@@ -151,6 +160,7 @@ def value_and_pullback(fun: Callable[..., Any], *primals: Any, has_aux: bool = F
         >>> float(out), pullback(1.0)
         (6.0, (array(3.), array(2.)))
     """
+    _check_fun(fun, "vjp")
     rev = _Reverse(fun, primals, has_aux, "vjp", "primals[{}]")
     out_shapes = [shape_of(o) for o in rev.out_flat]
 
@@ -186,6 +196,7 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
         >>> float(value), g
         (5.0, array([2., 4.]))
     """
+    _check_fun(fun, "value_and_grad")
     nums_for: dict[int, tuple[int, ...]] = {}     # argnums normalised, per number of arguments
 
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
@@ -241,6 +252,7 @@ def grad(fun: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False,
         >>> complex(ft.grad(lambda z: z ** 2, holomorphic=True)(1 + 1j))
         (2+2j)
     """
+    _check_fun(fun, "grad")
     value_and_grad_fun = value_and_grad(fun, argnums, has_aux, holomorphic)
 
     def grad_fun(*args: Any, **kwargs: Any) -> Any:
@@ -270,6 +282,7 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         >>> float(out), tangent
         (0.0, array(2.))
     """
+    _check_fun(fun, "jvp")
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError(f"jvp: primals and tangents must be tuples (one entry per argument), got "
                         f"{type(primals).__name__} and {type(tangents).__name__}")
@@ -296,20 +309,28 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     return out, tangent_out
 
 
-def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` is the linear map ``t -> J t``.
+
+    With ``has_aux=True``, ``fun`` returns ``(out, aux)`` and the result is
+    ``(out, f_jvp, aux)``, ``aux`` with primal values (as in JAX).
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
         >>> out, f_jvp = ft.linearize(fnp.exp, 0.0)
         >>> float(f_jvp(3.0))
         3.0
+        >>> out, f_jvp, aux = ft.linearize(lambda x: (x ** 2, x + 1.0), 3.0, has_aux=True)
+        >>> float(f_jvp(1.0)), float(aux)
+        (6.0, 4.0)
     """
-    out = fun(*primals)
+    _check_fun(fun, "linearize")
+    out, aux = _split_aux(fun(*primals), has_aux, "linearize")
+    main = (lambda *a: _split_aux(fun(*a), True, "linearize")[0]) if has_aux else fun
 
     def f_jvp(*tangents: Any) -> Any:
-        return jvp(fun, primals, tangents)[1]
-    return out, f_jvp
+        return jvp(main, primals, tangents)[1]
+    return (out, f_jvp, aux) if has_aux else (out, f_jvp)
 
 
 # ---------------------------------------------------------------------------------------
@@ -326,6 +347,7 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, *,
         >>> ft.vmap(lambda x, y: x @ y, in_axes=(0, None))(fnp.ones((4, 3)), fnp.ones(3))
         array([3., 3., 3., 3.])
     """
+    _check_fun(fun, "vmap")
     chunk_size = _check_chunk_size(chunk_size, "vmap")
     def vmapped(*args: Any, **kwargs: Any) -> Any:
         axes_spec = tuple(in_axes) if isinstance(in_axes, list) else in_axes
@@ -362,7 +384,7 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0, *,
                       for x, d in zip(flat, dims)]
             out = _vmap_call(fun, sliced, in_tree, dims, stop - start, out_axes)
             out_flat, out_tree = tree.flatten(out)
-            o_axes = tree.broadcast_prefix(_prefix(out_axes), out, "vmap out_axes")
+            o_axes = tree.broadcast_prefix(_prefix(out_axes), out, "vmap out_axes", "the outputs")
             return out_flat, out_tree, [None if a is None else int(a) % len(shape_of(o))
                                         for o, a in zip(out_flat, o_axes)]
         out_flat, out_tree = _run_chunks(run, size, step)
@@ -381,7 +403,7 @@ def _vmap_call(fun: Callable[..., Any], flat: list, in_tree: Any, dims: list, si
         return fun(*args, **kwargs)
     out, trace = vmap_flat(flat_fun, flat, dims, size)
     out_flat, out_tree = tree.flatten(out)
-    o_axes = tree.broadcast_prefix(_prefix(out_axes), out, "vmap out_axes")
+    o_axes = tree.broadcast_prefix(_prefix(out_axes), out, "vmap out_axes", "the outputs")
     return tree.unflatten(out_tree, [_place_batch_axis(trace.unpack(o), ax, size)
                                      for o, ax in zip(out_flat, o_axes)])
 
@@ -548,6 +570,7 @@ def jacrev(fun: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = Fal
         >>> float(aux)
         3.0
     """
+    _check_fun(fun, "jacrev")
     chunk_size = _check_chunk_size(chunk_size, "jacrev")
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacrev")
@@ -600,6 +623,7 @@ def jacfwd(fun: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = Fal
         >>> float(aux)
         1.0
     """
+    _check_fun(fun, "jacfwd")
     chunk_size = _check_chunk_size(chunk_size, "jacfwd")
     def jac(*args: Any, **kwargs: Any) -> Any:
         nums, dargs = _jacobian_argnums(argnums, args, "jacfwd")
@@ -649,6 +673,7 @@ def jacobian(fun: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "auto
         array([[1., 0.],
                [0., 1.]])
     """
+    _check_fun(fun, "jacobian")
     chunk_size = _check_chunk_size(chunk_size, "jacobian")
     if mode not in ("auto", "rev", "fwd"):
         raise ValueError(f"jacobian: mode must be 'auto', 'rev' or 'fwd', got {mode!r}")
@@ -679,6 +704,7 @@ def hessian(fun: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = Fa
         array([[ 6.,  0.],
                [ 0., 12.]])
     """
+    _check_fun(fun, "hessian")
     chunk_size = _check_chunk_size(chunk_size, "hessian")
     return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux,
                   chunk_size=chunk_size)
@@ -692,6 +718,7 @@ def hvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         >>> ft.hvp(lambda x: fnp.sum(x ** 3), (fnp.array([1.0, 2.0]),), (fnp.array([1.0, 0.0]),))
         array([6., 0.])
     """
+    _check_fun(fun, "hvp")
     return jvp(grad(fun), primals, tangents)[1]
 
 
@@ -709,6 +736,7 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
         <BLANKLINE>
                [[6.]]])
     """
+    _check_fun(fun, "batch_jacobian")
     chunk_size = _check_chunk_size(chunk_size, "batch_jacobian")
     if mode not in ("auto", "rev", "fwd"):
         raise ValueError(f"batch_jacobian: mode must be 'auto', 'rev' or 'fwd', got {mode!r}")

@@ -271,6 +271,12 @@ class Tracer:
         except (ConcretizationError, LeakedTracerError):
             return self._describe()
 
+    def __format__(self, spec: str) -> str:
+        """``f"{x:.3f}"`` formats the concrete value, where the trace knows it (as ``str``)."""
+        if not spec:
+            return str(self)
+        return format(self.concrete(), spec)
+
     def __repr__(self) -> str:
         return self._describe()
 

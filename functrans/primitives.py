@@ -167,10 +167,11 @@ def _arith(op: Callable[[Any, Any], Any], ufunc: Any) -> Callable[[Any, Any], An
     """The impl of an arithmetic primitive: the ufunc, except on NumPy scalars (with Python
     numbers), where the Python operator computes the same value ~10x cheaper. Operations on
     0-d arrays give scalars, so 0-d code (and every cotangent rule on it) meets them at
-    each step."""
+    each step. Not for a Python complex with a float64: ``1j * np.float64(2)`` is a Python
+    complex (np.float64 subclasses float), which has no shape or dtype."""
     def impl(x: Any, y: Any) -> Any:
         if type(x) is not np.ndarray and isinstance(x, _NUMBERS) and isinstance(y, _NUMBERS) and (
-                isinstance(x, np.generic) or isinstance(y, np.generic)):
+                isinstance(x, np.generic) or (isinstance(y, np.generic) and type(x) is not complex)):
             return op(x, y)
         return ufunc(x, y)
     impl.__name__ = ufunc.__name__
@@ -477,14 +478,23 @@ defvectorized(imag_p)
 imag = op1(imag_p)
 
 
+def _conj_unit(x: Any, ans: Any) -> Any:
+    """conj(z) / |z| (0 at z = 0). Traced by an outer transform, it is written with z and |z|
+    so that it has derivatives of its own (sign(z) is a constant to the outer transform, and
+    |z|'' would come out 0); on concrete values conj(sign(z)), which NumPy rounds exactly."""
+    if isinstance(x, Tracer):
+        return div(conj(x), where(eq(ans, 0), 1.0, ans))
+    return conj(sign(x))
+
+
 def _abs_jvp(t: Any, ans: Any, x: Any) -> Any:
-    """|z| has the real tangent Re(conj(sign z) t) (0 at z = 0, as for real x)."""
-    return real(mul(conj(sign(x)), t)) if _is_complex(x) else mul(t, sign(x))
+    """|z| has the real tangent Re(conj(z) t) / |z| (0 at z = 0, as for real x)."""
+    return real(mul(_conj_unit(x, ans), t)) if _is_complex(x) else mul(t, sign(x))
 
 
 defjvp(abs_p, _abs_jvp)
 vjp_rules[abs_p] = lambda ct, ans, primals, params, argnums: (
-    unbroadcast(mul(ct, conj(sign(primals[0]))), primals[0]) if _is_complex(primals[0])
+    unbroadcast(mul(ct, _conj_unit(primals[0], ans)), primals[0]) if _is_complex(primals[0])
     else mul(ct, sign(primals[0])),)
 
 

@@ -7,13 +7,14 @@ lists. A :class:`PyTreeDef` records the structure, so it can be compared and reb
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from typing import Any, Callable, Hashable, Iterable, NamedTuple, cast
 
 from numpy import ndarray
 
 __all__ = ["flatten", "unflatten", "map", "leaves", "structure", "register", "PyTreeDef",
-           "all_leaves", "flatten_as", "broadcast_prefix"]
+           "all_leaves", "flatten_as", "flatten_up_to", "broadcast_prefix"]
 
 _builtin_map = map
 
@@ -52,6 +53,11 @@ def _dict_flatten(d: dict) -> tuple[list, tuple]:
 register(tuple, lambda t: (t, None), lambda _, ch: tuple(ch))
 register(list, lambda t: (t, None), lambda _, ch: list(ch))
 register(dict, _dict_flatten, lambda keys, ch: dict(zip(keys, ch)))
+# As in JAX: an OrderedDict keeps its insertion order, a defaultdict its default_factory.
+register(collections.OrderedDict, lambda d: (list(d.values()), tuple(d)),
+         lambda keys, ch: collections.OrderedDict(zip(keys, ch)))
+register(collections.defaultdict, lambda d: (_dict_flatten(d)[0], (d.default_factory, tuple(sorted(d)))),
+         lambda aux, ch: collections.defaultdict(aux[0], zip(aux[1], ch)))
 register(type(None), lambda _: ((), None), lambda _, __: None)
 
 
@@ -102,6 +108,10 @@ class PyTreeDef:
         self.num_leaves = 1 if node is None else sum([c.num_leaves for c in children])
         self._hash: int | None = None
 
+    def unflatten(self, leaves: Iterable[Any]) -> Any:
+        """``ft.tree.unflatten(self, leaves)``, as JAX's ``treedef.unflatten``."""
+        return unflatten(self, leaves)
+
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, PyTreeDef) and self.node is other.node
                 and self.aux == other.aux and self.children == other.children)
@@ -121,6 +131,9 @@ class PyTreeDef:
             return f"[{inner}]"
         if self.node is dict:
             return "{" + ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.aux, self.children)) + "}"
+        if self.node is collections.OrderedDict:
+            inner = ", ".join(f"({k!r}, {c!r})" for k, c in zip(self.aux, self.children))
+            return f"OrderedDict([{inner}])"
         if self.node is type(None):
             return "None"
         return f"{self.node.__name__}({inner})"
@@ -230,18 +243,57 @@ def structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> PyTree
 
 def map(f: Callable[..., Any], tree: Any, *rest: Any,
         is_leaf: Callable[[Any], bool] | None = None) -> Any:
-    """Apply ``f`` leafwise to ``tree`` and the trees ``rest`` of the same structure.
+    """Apply ``f`` leafwise to ``tree`` and the trees ``rest``.
+
+    As in JAX, each tree of ``rest`` has ``tree``'s structure or has it as a prefix: ``f``
+    then receives the whole subtree found where ``tree`` has a leaf.
 
     Example:
         >>> import functrans as ft
         >>> ft.tree.map(lambda a, b: a + b, {"x": 1.0, "y": [2.0]}, {"x": 10.0, "y": [20.0]})
         {'x': 11.0, 'y': [22.0]}
+        >>> ft.tree.map(lambda a, b: (a, b), [1, 2], [(3, 4), None])
+        [(1, (3, 4)), (2, None)]
     """
     flat, treedef = flatten(tree, is_leaf)
     if treedef is LEAF and not rest:       # a single array: no structure to rebuild
         return f(tree)
-    others = [flatten_as(treedef, r, "tree.map argument") for r in rest]
+    others = [flatten_up_to(treedef, r, "tree.map argument") for r in rest]
     return unflatten(treedef, [f(*xs) for xs in zip(flat, *others)])
+
+
+def flatten_up_to(treedef: PyTreeDef, tree: Any, what: str) -> list:
+    """The subtrees of ``tree`` where ``treedef`` has its leaves (``treedef`` is a prefix of
+    ``tree``'s structure, else a clear error).
+
+    Example:
+        >>> import functrans as ft
+        >>> ft.tree.flatten_up_to(ft.tree.structure((0, 0)), ((1, 2), [3]), "the argument")
+        [(1, 2), [3]]
+    """
+    flat, other = flatten(tree)
+    if other == treedef:          # the common case: the same structure
+        return flat
+    out: list = []
+
+    def walk(td: PyTreeDef, x: Any) -> None:
+        if td.node is None:
+            out.append(x)
+            return
+        node = _node_type(x)
+        if node is None or type(x) is not td.node:
+            raise ValueError(f"{what} must have the structure {treedef} (or have it as a prefix), "
+                             f"got {structure(tree)}")
+        children, aux = node.flatten(x)
+        children = list(children)
+        if len(children) != len(td.children) or not aux == td.aux:
+            raise ValueError(f"{what} must have the structure {treedef} (or have it as a prefix), "
+                             f"got {structure(tree)}")
+        for c, x_c in zip(td.children, children):
+            walk(c, x_c)
+
+    walk(treedef, tree)
+    return out
 
 
 def flatten_as(treedef: PyTreeDef, tree: Any, what: str) -> list:
@@ -274,7 +326,7 @@ def all_leaves(iterable: Iterable[Any]) -> bool:
     return all(_node_type(x) is None for x in iterable)
 
 
-def broadcast_prefix(prefix: Any, tree: Any, what: str) -> list:
+def broadcast_prefix(prefix: Any, tree: Any, what: str, of: str = "the arguments") -> list:
     """Expand ``prefix`` (a pytree prefix of ``tree``) to one entry per leaf of ``tree``.
 
     Leaves of the prefix (``None`` included) apply to the whole subtree below them.
@@ -292,15 +344,15 @@ def broadcast_prefix(prefix: Any, tree: Any, what: str) -> list:
             out.extend([p] * len(leaves(t)))
             return
         if type(p) is not type(t) and not (isinstance(p, (list, tuple)) and isinstance(t, (list, tuple))):
-            raise ValueError(f"{what} must be a prefix of the arguments' structure: got a "
-                             f"{type(p).__name__} where the arguments have {structure(t)}")
+            raise ValueError(f"{what} must be a prefix of the structure of {of}: got a "
+                             f"{type(p).__name__} where {of} have {structure(t)}")
         t_node = cast(_NodeType, _node_type(t))     # a container like p, checked above
         p_children, p_aux = p_node.flatten(p)
         t_children, t_aux = t_node.flatten(t)
         p_children, t_children = list(p_children), list(t_children)
         if len(p_children) != len(t_children) or (isinstance(p, dict) and p_aux != t_aux):
-            raise ValueError(f"{what} must be a prefix of the arguments' structure: got "
-                             f"{structure(p)} for arguments of structure {structure(t)}")
+            raise ValueError(f"{what} must be a prefix of the structure of {of}: got "
+                             f"{structure(p)} for {of} of structure {structure(t)}")
         for pc, tc in zip(p_children, t_children):
             walk(pc, tc)
 

@@ -45,6 +45,26 @@ def _deep_chain(x):
     return x
 
 
+def test_argnums_of_the_wrong_type_is_named():
+    for bad in (0.0, "0", None):
+        with pytest.raises(TypeError, match=r"grad: argnums must be an int or a tuple of ints, got"):
+            ft.grad(lambda x: x, argnums=bad)(1.0)
+    with pytest.raises(TypeError, match=r"jacrev: argnums must be an int or a tuple of ints, got 1.5"):
+        ft.jacrev(lambda x: x, argnums=1.5)(np.ones(2))
+
+
+@pytest.mark.parametrize("transform", [ft.grad, ft.value_and_grad, ft.vmap, ft.jacrev, ft.jacfwd,
+                                       ft.jacobian, ft.hessian, ft.batch_jacobian])
+def test_transforms_refuse_a_non_callable_when_made(transform):
+    # as JAX: "Expected a callable value, got 3.0", at the transform, not at the call
+    with pytest.raises(TypeError, match=r"expected a function \(a callable\) as `fun`, got float 3.0"):
+        transform(3.0)
+    with pytest.raises(TypeError, match=r"^jvp: expected a function"):
+        ft.jvp(3.0, (1.0,), (1.0,))
+    with pytest.raises(TypeError, match=r"^vjp: expected a function"):
+        ft.vjp(3.0, 1.0)
+
+
 def test_deep_chain_grad_no_recursion_error():
     g = ft.grad(_deep_chain)(1.0)
     close(g, 1.00001 ** N_DEEP, rtol=1e-9)
@@ -467,6 +487,23 @@ def test_vmap_in_axes_out_of_range():
     with pytest.raises(ValueError, match="out_axes"):
         ft.vmap(lambda x: x, out_axes=3)(np.ones(3))
     assert_clean_state()
+
+
+def test_vmap_prefix_errors_name_arguments_or_outputs():
+    with pytest.raises(ValueError, match=r"in_axes must be a prefix of the structure of the "
+                                         r"arguments: got \(\*, \*, \*\) for the arguments"):
+        ft.vmap(lambda p: p[0], in_axes=((0, 0, 0),))((X3, X3))
+    with pytest.raises(ValueError, match=r"out_axes must be a prefix of the structure of the "
+                                         r"outputs: got \(\*, \*, \*\) for the outputs of "
+                                         r"structure \(\*, \*\)"):
+        ft.vmap(lambda a: (a, a), out_axes=(0, 0, 0))(np.ones((2, 3)))
+
+
+def test_indexing_a_numpy_array_by_a_vmapped_index_says_how():
+    with pytest.raises(TypeError, match=r"fnp\.take\(a, i\) or fnp\.getitem\(a, i\)"):
+        ft.vmap(lambda i: np.arange(5.0)[i])(np.arange(3))
+    np.testing.assert_array_equal(ft.vmap(lambda i: fnp.take(np.arange(5.0), i))(np.arange(3)),
+                                  [0.0, 1.0, 2.0])
 
 
 def test_vmap_axis_size_needed_when_nothing_is_mapped():

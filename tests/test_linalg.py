@@ -270,3 +270,29 @@ def test_eigvals_batches_as_numpy_on_a_stack():
     g = ft.vmap(ft.grad(lambda m: fnp.sum(fnp.real(fnp.linalg.eigvals(m)) ** 2)))(stack)
     np.testing.assert_allclose(g, [ft.grad(lambda m: fnp.sum(fnp.real(fnp.linalg.eigvals(m)) ** 2))(m)
                                    for m in stack], rtol=1e-10)
+
+
+def test_vdot_conjugates_its_first_argument_when_traced():
+    # NumPy's vdot(a, b) = sum(conj(a) * b); the traced path must agree with it
+    z = np.array([1.0 + 1.0j, 0.5 - 2.0j, -0.7 + 0.3j])
+    t = np.array([0.3 - 0.1j, 0.2 + 0.4j, -1.0 + 0.5j])
+    value, tangent = ft.jvp(lambda z: fnp.vdot(z, z), (z,), (t,))
+    np.testing.assert_allclose(value, np.vdot(z, z), rtol=1e-14)
+    np.testing.assert_allclose(tangent, np.vdot(t, z) + np.vdot(z, t), rtol=1e-14)
+    ft.check_grads(lambda z: fnp.vdot(z, 2 * z + 1), (z,), order=2)
+
+
+@pytest.mark.parametrize("name, f", [
+    ("slogdet", lambda a: fnp.linalg.slogdet(a)[1]),
+    ("cholesky", lambda a: fnp.linalg.cholesky(a @ fnp.conj(a.T) + np.eye(2))),
+    ("eigh", lambda a: fnp.linalg.eigh(a + fnp.conj(a.T))[0]),
+    ("svd", lambda a: fnp.linalg.svd(a, compute_uv=False)),
+    ("qr", lambda a: fnp.linalg.qr(a)[1]),
+])
+def test_complex_decompositions_refuse_derivatives_rather_than_get_them_wrong(name, f):
+    a = np.array([[2.0 + 1.0j, 0.3 - 0.2j], [0.1 + 0.5j, 1.5 - 0.4j]])
+    f(a)                                   # values work
+    with pytest.raises(TypeError, match=rf"linalg\.{name}: derivatives with respect to a complex"):
+        ft.jvp(f, (a,), (np.ones_like(a),))
+    with pytest.raises(TypeError, match=rf"linalg\.{name}: derivatives with respect to a complex"):
+        ft.vjp(f, a)[1](np.ones_like(f(a)))

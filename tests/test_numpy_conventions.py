@@ -255,6 +255,22 @@ def test_complex_gradients_follow_jax():
     np.testing.assert_allclose(g, 2 * np.conj(Z - Z.mean()) / 3, rtol=1e-14)
 
 
+def test_abs_of_complex_has_second_derivatives():
+    # |x + iy| = r: its Hessian in (x, y) is [[y^2, -xy], [-xy, x^2]] / r^3 (closed form)
+    x, y = 1.0, 2.0
+    r = np.hypot(x, y)
+    want = np.array([[y * y, -x * y], [-x * y, x * x]]) / r ** 3
+    h = ft.hessian(lambda v: fnp.abs(v[0] + 1j * v[1]))(np.array([x, y]))   # Python 1j * 0-d
+    np.testing.assert_allclose(h, want, rtol=1e-12)
+    h = ft.jacfwd(ft.jacrev(lambda v: fnp.abs(v[0] + v[1] * 1j)))(np.array([x, y]))
+    np.testing.assert_allclose(h, want, rtol=1e-12)
+    # second-order jvp along t: t^T H t with z = x + iy, t = a + ib
+    t = 0.3 - 0.7j
+    ab = np.array([t.real, t.imag])
+    got = ft.jvp(lambda z: ft.jvp(fnp.abs, (z,), (t,))[1], (x + 1j * y,), (t,))[1]
+    np.testing.assert_allclose(got, ab @ want @ ab, rtol=1e-12)
+
+
 def test_holomorphic_grad():
     assert ft.grad(lambda z: z ** 2, holomorphic=True)(1 + 1j) == 2 + 2j
     z = 0.3 + 0.2j

@@ -106,12 +106,28 @@ def test_numpy_functions_without_a_rule_raise_type_errors_naming_the_equivalent(
     assert "functrans.numpy.fft has no equivalent" in _type_error(lambda x: np.fft.fft(x).real)
     msg = _type_error(lambda x: np.sin(x, out=np.empty(3)))
     assert "numpy.sin with the arguments ['out']" in msg and "use functrans.numpy.sin instead" in msg
-    assert "numpy.add.accumulate" in _type_error(lambda x: np.add.accumulate(x))
+    assert "numpy.maximum.accumulate" in _type_error(lambda x: np.maximum.accumulate(x))
+    assert "x.at[indices].add(values)" in _type_error(lambda x: np.add.at(x, [0, 0], 1.0))
     # meshgrid is functrans.numpy's own, so NumPy's computes through it
     np.testing.assert_array_equal(ft.grad(lambda x: np.sum(np.meshgrid(x, x)[0]))(np.ones(3)), [3.0] * 3)
     assert "numpy.random.permutation" in _type_error(lambda x: np.random.permutation(x)) \
         or "cannot be converted" in _type_error(lambda x: np.random.permutation(x))
     assert "functrans.numpy has no equivalent" in _type_error(lambda x: np.gradient(x))
+
+
+def test_ufunc_accumulate_and_outer_compute_through_functrans():
+    x, y = np.array([0.3, 0.8, 1.5]), np.array([1.0, 2.0])
+    # d/dx_j cumsum(x)_i = [j <= i]; d/dx_j cumprod(x)_i = prod_{k<=i} x_k / x_j for j <= i
+    np.testing.assert_array_equal(ft.jacrev(lambda x: np.add.accumulate(x))(x), np.tril(np.ones((3, 3))))
+    want = np.tril(np.cumprod(x)[:, None] / x[None, :])
+    np.testing.assert_allclose(ft.jacfwd(lambda x: np.multiply.accumulate(x))(x), want, rtol=1e-14)
+    got = ft.jacrev(lambda x: np.add.accumulate(fnp.outer(x, y), axis=1))(x)
+    np.testing.assert_allclose(got, np.eye(3)[:, None, :] * np.cumsum(y)[None, :, None])
+    # outer: a's axes, then b's; d/dx_i (x_i * y_j) = y_j
+    out = ft.jacrev(lambda x: np.multiply.outer(x, y))(x)
+    np.testing.assert_array_equal(out, np.eye(3)[:, None, :] * y[None, :, None])
+    np.testing.assert_array_equal(ft.vmap(lambda x: np.subtract.outer(x, y))(np.ones((4, 3))),
+                                  np.broadcast_to(1.0 - y, (4, 3, 2)))
 
 
 def test_numpy_arguments_functrans_does_not_take_are_named():

@@ -295,8 +295,32 @@ def test_print_inside_grad_shows_the_value(capsys):
     assert "x = 3.0" in out and "y = 6.0" in out
 
 
+def test_format_spec_of_a_traced_value_formats_its_value():
+    # f"{loss:.4f}" inside a differentiated function works as on a concrete number
+    seen = []
+
+    def f(x):
+        loss = fnp.sum(x ** 2)
+        seen.append(f"{loss:.3f} {x[0]:8.2e} {x}")
+        return loss
+    ft.grad(f)(np.array([1.5, 2.0]))
+    ft.jvp(f, (np.array([1.5, 2.0]),), (np.ones(2),))
+    assert seen == ["6.250 1.50e+00 [1.5 2. ]"] * 2
+    with pytest.raises(ft.errors.ConcretizationError):     # no single value under vmap
+        ft.vmap(lambda x: f"{x:.3f}")(np.ones(2))
+
+
 # ---------------------------------------------------------------------------------------
 # jvp and linearize
+
+def test_linearize_has_aux():
+    # as JAX: (out, f_jvp, aux); d/dx x**3 at 2 is 12
+    out, f_jvp, aux = ft.linearize(lambda x: (x ** 3, {"twice": 2.0 * x}), 2.0, has_aux=True)
+    assert float(out) == 8.0 and float(f_jvp(1.0)) == 12.0 and float(f_jvp(0.5)) == 6.0
+    assert float(aux["twice"]) == 4.0 and not isinstance(aux["twice"], ft.core.Tracer)
+    with pytest.raises(TypeError, match="linearize with has_aux=True needs the function to return a pair"):
+        ft.linearize(lambda x: x, 1.0, has_aux=True)
+
 
 def test_jvp_matches_finite_differences():
     f = lambda x: fnp.tanh(M23 @ x) * fnp.sum(x ** 2)
@@ -899,6 +923,24 @@ def test_check_grads_catches_wrong_custom_vjp():
     f.defvjp(f_fwd, f_bwd)
     with pytest.raises(AssertionError):
         ft.check_grads(f, (X3,), order=1, modes=("rev",))
+
+
+def test_check_grads_complex_arguments_are_checked_in_full():
+    # JAX's check_grads: complex directions and <t, conj(pullback(conj ct))> == <J t, ct>.
+    # conj(z) is a real-linear but not complex-linear derivative: a rule 2 conj(z) t for z**2
+    # agrees with finite differences along real directions only.
+    z = np.array([1.0 + 1.0j, 0.5 - 2.0j])
+    wrong_jvp = ft.custom_jvp(lambda z: z ** 2)
+    wrong_jvp.defjvp(lambda p, t: (p[0] ** 2, 2 * fnp.conj(p[0]) * t[0]))
+    with pytest.raises(AssertionError, match="jvp vs finite differences"):
+        ft.check_grads(wrong_jvp, (z,), modes=("fwd",))
+    wrong_vjp = ft.custom_vjp(lambda z: z ** 2)
+    wrong_vjp.defvjp(lambda z: (z ** 2, z), lambda z, g: (2 * fnp.conj(z) * g,))
+    with pytest.raises(AssertionError, match="vjp"):
+        ft.check_grads(wrong_vjp, (z,), modes=("rev",))
+    # correct non-holomorphic functions pass, including the imaginary parts of their outputs
+    ft.check_grads(lambda z: fnp.sin(z) * fnp.conj(z) + fnp.abs(z) * z, (z,), order=2)
+    ft.check_grads(lambda z: fnp.real(z * fnp.conj(z)), (z,), order=2)
 
 
 def test_check_grads_rejects_unknown_mode():

@@ -212,3 +212,35 @@ def test_transforms_preserve_tree_types():
     out = ft.vmap(lambda q: fnp.sum(q["layer"].kernel) * q["pt"].x + q["pt"].y,
                   in_axes=({"layer": 0, "pt": Point(0, None)},))(batch)
     np.testing.assert_allclose(out, 4.0 * np.arange(3.0) + 1.0)
+
+
+def test_map_rest_may_have_tree_as_prefix():
+    # JAX: each tree of `rest` has tree's structure or has it as a prefix; f gets the subtree
+    assert tree.map(lambda a, b: (a, b), [1, 2], [(3, 4), 5]) == [(1, (3, 4)), (2, 5)]
+    assert tree.map(lambda a, b: b, [1], [None]) == [None]
+    assert tree.map(lambda a, b: (a, b), [1, None], [(3, 4), None]) == [(1, (3, 4)), None]
+    with pytest.raises(ValueError, match=r"must have the structure \[\*, \*\].*got \[\*\]"):
+        tree.map(lambda a, b: a + b, [1, 2], [1])
+    with pytest.raises(ValueError, match="got {'y': \\*}"):
+        tree.map(lambda a, b: a + b, {"x": 1}, {"y": 2})
+
+
+def test_ordereddict_and_defaultdict_are_containers():
+    import collections
+    od = collections.OrderedDict([("b", 1.0), ("a", 2.0)])
+    assert tree.leaves(od) == [1.0, 2.0]                  # insertion order, as in JAX
+    out = tree.map(lambda v: v * 10, od)
+    assert type(out) is collections.OrderedDict and list(out.items()) == [("b", 10.0), ("a", 20.0)]
+    g = ft.grad(lambda d: d["b"] ** 2 * d["a"])(od)
+    assert list(g) == ["b", "a"] and float(g["b"]) == 4.0 and float(g["a"]) == 1.0
+    dd = collections.defaultdict(list, {"b": 1.0, "a": 2.0})
+    assert tree.leaves(dd) == [2.0, 1.0]                  # sorted keys, like dict
+    out = tree.map(lambda v: v + 1, dd)
+    assert type(out) is collections.defaultdict and out.default_factory is list
+    assert dict(out) == {"a": 3.0, "b": 2.0}
+    assert tree.structure(dd) != tree.structure({"a": 0, "b": 0})
+
+
+def test_treedef_unflatten_method():
+    treedef = tree.structure({"a": 1, "b": (2, 3)})
+    assert treedef.unflatten([4, 5, 6]) == {"a": 4, "b": (5, 6)}

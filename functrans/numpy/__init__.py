@@ -436,15 +436,19 @@ def inner(a: ArrayLike, b: ArrayLike) -> Any:
 
 
 def vdot(a: ArrayLike, b: ArrayLike) -> Any:
-    """Dot product of the flattened arrays.
+    """Dot product of the flattened arrays, conjugating ``a`` if it is complex (as NumPy).
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
         >>> float(fnp.vdot(np.ones((2, 2)), np.full((2, 2), 2.0)))
         8.0
+        >>> complex(ft.jvp(lambda z: fnp.vdot(z, z), (np.array([1j]),), (np.array([1.0 + 0j]),))[0])
+        (1+0j)
     """
     if not _core._active:
         return _np.vdot(a, b)
+    if _np.dtype(_core.dtype_of(a)).kind == "c":
+        a = P.conj(a)
     return P.reduce_sum(P.mul(ravel(a), ravel(b)), (0,))
 
 

@@ -118,6 +118,7 @@ _UFUNC_NAMES = {"absolute": "abs", "true_divide": "divide"}
 # ``np.add.reduce(t, axis)`` and friends: the functrans.numpy reduction of the same meaning.
 _UFUNC_REDUCTIONS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min",
                      "logical_and": "all", "logical_or": "any"}
+_UFUNC_ACCUMULATIONS = {"add": "cumsum", "multiply": "cumprod"}
 
 
 @functools.lru_cache(maxsize=None)      # the namespaces are fixed once imported
@@ -167,10 +168,19 @@ def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any
         import functrans.numpy as fnp
         return getattr(fnp, _UFUNC_REDUCTIONS[name])(inputs[0], axis=kwargs.get("axis", 0),
                                                      keepdims=kwargs.get("keepdims", False))
+    if method == "accumulate" and name in _UFUNC_ACCUMULATIONS and len(inputs) == 1 \
+            and set(kwargs) <= {"axis"}:
+        import functrans.numpy as fnp
+        return getattr(fnp, _UFUNC_ACCUMULATIONS[name])(inputs[0], axis=kwargs.get("axis", 0))
+    if method == "outer" and len(inputs) == 2 and not kwargs and _lookup(name) is not None:
+        import functrans.numpy as fnp
+        a, b = inputs           # outer: a's axes first, then b's, by broadcasting
+        return _lookup(name)(fnp.reshape(a, fnp.shape(a) + (1,) * fnp.ndim(b)), b)
     call = name if method == "__call__" else f"{name}.{method}"
     extra = f" with the arguments {sorted(kwargs)}" if kwargs else ""
-    raise TypeError(f"numpy.{call}{extra} has no functrans rule for traced values; "
-                    f"{_equivalent(name)}")
+    hint = ("use the functional update x.at[indices].add(values) (or .set, .multiply, ...) "
+            "instead" if method == "at" else _equivalent(name))
+    raise TypeError(f"numpy.{call}{extra} has no functrans rule for traced values; {hint}")
 
 
 # NumPy functions that change an argument in place (and return None) with a functional
@@ -217,4 +227,6 @@ def _array(self: Any, dtype: Any = None, copy: Any = None) -> Any:
     raise TypeError(
         f"a traced value (under `{self._trace.transform}`) cannot be converted to a NumPy array: "
         f"that would silently drop its derivative. Use functrans.numpy functions on it, or "
-        f"ft.stop_gradient(x) and then float(x) or x.item() if a constant is really meant.")
+        f"ft.stop_gradient(x) and then float(x) or x.item() if a constant is really meant. "
+        f"To index a NumPy array `a` by a traced index `i`, use fnp.take(a, i) or "
+        f"fnp.getitem(a, i).")

@@ -229,12 +229,24 @@ def solve(a: Any, b: Any) -> Any:
     return solve_p.bind(a, b)
 
 
+
+def _real_only(name: str, a: Any) -> None:
+    """The derivative rules of these decompositions are for real matrices: a complex one
+    raises rather than get a silently wrong derivative."""
+    if np.dtype(P.dtype_of(a)).kind == "c":
+        raise TypeError(f"functrans.numpy.linalg.{name}: derivatives with respect to a complex "
+                        f"matrix are not supported (got dtype {P.dtype_of(a)}); its values are. "
+                        f"Differentiate with respect to the real and imaginary parts of a real "
+                        f"formulation, or use ft.stop_gradient on the matrix")
+
+
 slogdet_p = Primitive("slogdet", lambda a: tuple(np.linalg.slogdet(a)), multiple_results=True,
                       symbolic_zero_cts=True)
 
 
 def _slogdet_jvp(primals: list, tangents: list) -> tuple:
     (a,), (t,) = primals, tangents
+    _real_only("slogdet", a)
     sign, logdet = slogdet_p.bind(a)
     return (sign, logdet), (P.zeros_like(sign), _tr(solve_p.bind(a, t)))
 
@@ -243,6 +255,7 @@ def _slogdet_vjp(ct: tuple, ans: tuple, a: Any) -> list:
     _, ct_logdet = ct
     if ct_logdet is None:
         return [None]
+    _real_only("slogdet", a)
     return [P.mul(P.expand_dims(P.expand_dims(ct_logdet, -1), -1), _mT(inv(a)))]
 
 
@@ -316,6 +329,7 @@ cholesky_p = Primitive("cholesky", np.linalg.cholesky)
 
 def _cholesky_jvp(primals: list, tangents: list) -> tuple:
     (a,), (t,) = primals, tangents
+    _real_only("cholesky", a)
     low = cholesky_p.bind(a)
     # dL = L Φ(L⁻¹ dS L⁻ᵀ), dS the symmetric matrix read from dA's lower triangle.
     inner = solve_p.bind(low, _mT(solve_p.bind(low, _seen(t))))
@@ -323,6 +337,7 @@ def _cholesky_jvp(primals: list, tangents: list) -> tuple:
 
 
 def _cholesky_vjp(ct: Any, low: Any, a: Any) -> Any:
+    _real_only("cholesky", a)
     # Ā = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹, symmetrised (Murray 2016).
     phi = _lower_half(P.matmul(_mT(low), ct))
     inner = solve_p.bind(_mT(low), _mT(solve_p.bind(_mT(low), _mT(phi))))
@@ -360,6 +375,7 @@ def _eig_gaps(w: Any) -> Any:
 
 def _eigh_jvp(primals: list, tangents: list) -> tuple:
     (a,), (t,) = primals, tangents
+    _real_only("eigh", a)
     w, v = eigh_p.bind(a)
     vt_dA_v = P.matmul(_mT(v), P.matmul(_seen(t), v))
     dw = P.reduce_sum(P.mul(vt_dA_v, _eye_like(vt_dA_v)), (P.ndim_of(vt_dA_v) - 1,))
@@ -368,6 +384,7 @@ def _eigh_jvp(primals: list, tangents: list) -> tuple:
 
 
 def _eigh_vjp(ct: tuple, ans: tuple, a: Any) -> list:
+    _real_only("eigh", a)
     w_bar, v_bar = ct
     w, v = ans
     inner = None
@@ -438,6 +455,7 @@ svd_p = Primitive("svd", lambda a: tuple(np.linalg.svd(a, full_matrices=False)),
 
 def _svd_jvp(primals: list, tangents: list) -> tuple:
     (a,), (t,) = primals, tangents
+    _real_only("svd", a)
     u, s, vh = svd_p.bind(a)
     v = _mT(vh)
     dp = P.matmul(_mT(u), P.matmul(t, v))                       # Uᵀ dA V, (k, k)
@@ -483,6 +501,7 @@ qr_p = Primitive("qr", lambda a: tuple(np.linalg.qr(a)), multiple_results=True, 
 
 def _qr_jvp(primals: list, tangents: list) -> tuple:
     (a,), (t,) = primals, tangents
+    _real_only("qr", a)
     q, r = qr_p.bind(a)
     # With C = Qᵀ dA R⁻¹: Ω = tril(C, -1) - tril(C, -1)ᵀ, dR = (C - Ω) R, dQ = Q Ω + (dA - Q Qᵀ dA) R⁻¹.
     dar = _mT(solve_p.bind(_mT(r), _mT(t)))                      # dA R⁻¹
