@@ -222,7 +222,8 @@ def vmap_basis(fun: Callable[..., Any], x: Any, lead: int = 0, start: int = 0,
     n = math.prod(shape[lead:])
     trace = BatchTrace(_state.trace, (n if stop is None else stop) - start, basis_start=start,
                        checked={} if checked is None else checked)
-    diag = np.ones(shape, dtype=dtype_of(x))
+    diag = np.empty(shape, dtype=dtype_of(x))      # np.ones, without its Python-level wrapper
+    diag.fill(1)
     return trace_call(trace, fun, [ScaledTracer(trace, None, 0, diag, lead, unit=True)]), trace
 
 

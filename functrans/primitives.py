@@ -83,8 +83,10 @@ def defbroadcasting(prim: Primitive) -> None:
                 return prim.bind(x, y, **params), dx
         elif len(vals) == 3 and dims[0] is None:     # where(unbatched condition, x, y)
             (c, x, y), (_, dx, dy) = vals, dims
-            if dx == dy and ndim_of(x) == ndim_of(y) and ndim_of(c) < ndim_of(x) - dx:
-                return prim.bind(c, x, y, **params), dx
+            if dx == dy:
+                rx = ndim_of(x)
+                if ndim_of(y) == rx and ndim_of(c) < rx - dx:
+                    return prim.bind(c, x, y, **params), dx
         ranks = [ndim_of(v) - (d is not None) for v, d in zip(vals, dims)]
         out_rank = max(ranks)
         d0 = next(d for d in dims if d is not None)
