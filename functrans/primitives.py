@@ -294,10 +294,7 @@ pow = op2(pow_p)
 def _win_share_impl(x: Any, y: Any, greater: bool, dtype: Any) -> Any:
     if type(y) is float and y == 0.0 and type(x) is np.ndarray and x.dtype == dtype:
         # against 0 (relu, elu): the step function of ±x, NaN at NaN and 0.5 at ±0
-        if greater:
-            return np.heaviside(x, 0.5)
-        share = np.negative(x)
-        return np.heaviside(share, 0.5, out=share)
+        return np.heaviside(x if greater else np.negative(x), 0.5)
     wins, ties = (np.greater, np.greater_equal) if greater else (np.less, np.less_equal)
     share = np.add(wins(x, y), ties(x, y), dtype=dtype)
     share *= 0.5
