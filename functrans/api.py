@@ -39,6 +39,8 @@ def _check_fun(fun: Any, name: str) -> None:
 
 
 def _normalize_argnums(argnums: Argnums, nargs: int, name: str) -> tuple[int, ...]:
+    if type(argnums) is int and 0 <= argnums < nargs:      # the most frequent call, checked
+        return (argnums,)
     many = not isinstance(argnums, (int, np.integer))
     if many and not isinstance(argnums, (tuple, list)):
         raise TypeError(f"{name}: argnums must be an int or a tuple of ints, got {argnums!r}")
@@ -772,7 +774,8 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
                 return P.zeros_like(primal) if tangent is None else tangent
             (cols,), _ = _map_basis(push, [x], batch, chunk_size)         # (N, B, *out)
             out_shape = tuple(shape_of(cols))[2:]
-            return P.reshape(P.moveaxis(cols, 0, 1 + len(out_shape)), batch + out_shape + in_shape)
+            cols = P.moveaxis(cols, 0, 1 + len(out_shape))                 # (B, *out, N)
+            return cols if len(in_shape) == 1 else P.reshape(cols, batch + out_shape + in_shape)
         out, pullback = value_and_pullback(partial, x)
         out_shape = tuple(shape_of(_batched_output(out, batch)))[1:]
         (rows,), _ = _map_basis(lambda c: pullback(c)[0], [out], batch, chunk_size)  # (M, B, *in)

@@ -42,8 +42,11 @@ class BatchTracer(Tracer):
 
     @property
     def shape(self) -> tuple:  # type: ignore[override]
+        bdim = self.bdim
+        if bdim == 0:
+            return self.val.shape[1:]
         shape = self.val.shape
-        return shape[:self.bdim] + shape[self.bdim + 1:]
+        return shape[:bdim] + shape[bdim + 1:]
 
     @property
     def dtype(self) -> Any:
@@ -143,24 +146,27 @@ class BatchTrace(Trace):
         self.checked = checked
 
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
-        vals: list | None = None
-        dims: list = []
+        # Most calls have no batched argument (the primal half of a jvp under vmap): they
+        # leave after one cheap pass over the arguments.
+        for x in args:
+            if (type(x) is BatchTracer or type(x) is ScaledTracer) and x._trace is self:
+                break
+        else:
+            parent = self.parent
+            return prim.impl(*args, **params) if parent is EVAL else parent.process(prim, args, params)
+        vals = list(args)
+        dims: list = [None] * len(args)
         scaled = large = False
         for i, x in enumerate(args):
             kind = type(x)
             if (kind is BatchTracer or kind is ScaledTracer) and x._trace is self:
-                if vals is None:
-                    vals, dims = list(args), [None] * len(args)
                 dims[i] = x.bdim
                 if kind is BatchTracer:
                     vals[i] = val = x.val
                     large = large or type(val) is not np.ndarray or val.size >= DEFER_SIZE
                 else:
-                    vals[i] = x
                     scaled = True
         parent = self.parent
-        if vals is None:
-            return prim.impl(*args, **params) if parent is EVAL else parent.process(prim, args, params)
         rule = batch_rules.get(prim)
         if rule is None:
             raise NotImplementedError(f"batching rule for '{prim.name}' not registered: register one "
@@ -216,7 +222,8 @@ def vmap_basis(fun: Callable[..., Any], x: Any, lead: int = 0, start: int = 0,
     n = math.prod(shape[lead:])
     trace = BatchTrace(_state.trace, (n if stop is None else stop) - start, basis_start=start,
                        checked={} if checked is None else checked)
-    diag = np.ones(shape, dtype=dtype_of(x))
+    diag = np.empty(shape, dtype=dtype_of(x))      # np.ones, without its Python-level wrapper
+    diag.fill(1)
     return trace_call(trace, fun, [ScaledTracer(trace, None, 0, diag, lead, unit=True)]), trace
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence, cast
 from .core import EVAL, PrimalTracer, Primitive, Trace, _state, add_any, add_p, trace_call, zeros_like_p
 
 jvp_rules: dict[Primitive, Callable[..., Any]] = {}
+_new = object.__new__
 
 
 class JVPTracer(PrimalTracer):
@@ -76,7 +77,13 @@ class JVPTrace(Trace):
             _state.trace = previous
         if prim.multiple_results:
             return tuple(self.lift(o, t) for o, t in zip(out, tangent_out))
-        return out if tangent_out is None else JVPTracer(self, out, tangent_out)
+        if tangent_out is None:
+            return out
+        tracer = _new(JVPTracer)        # JVPTracer(self, out, tangent_out) without the __init__ call
+        tracer._trace = self
+        tracer.primal = out
+        tracer.tangent = tangent_out
+        return tracer
 
     def unpack(self, x: Any) -> tuple[Any, Any]:
         """``(primal, tangent)`` of an output; the tangent is ``None`` for a constant."""

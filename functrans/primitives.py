@@ -69,18 +69,24 @@ def defbroadcasting(prim: Primitive) -> None:
     def batch(axis_size: int, vals: list, dims: list, **params: Any) -> tuple[Any, int]:
         if len(vals) == 2:                 # the common cases first: the batch axis stays
             (x, y), (dx, dy) = vals, dims
+            try:                           # (ndim_of inlined: NumPy arrays and tracers)
+                rx, ry = len(x.shape), len(y.shape)
+            except AttributeError:
+                rx, ry = ndim_of(x), ndim_of(y)
             if dy is None:
-                if ndim_of(y) < ndim_of(x) - dx:
+                if ry < rx - dx:
                     return prim.bind(x, y, **params), dx
             elif dx is None:
-                if ndim_of(x) < ndim_of(y) - dy:
+                if rx < ry - dy:
                     return prim.bind(x, y, **params), dy
-            elif dx == dy and ndim_of(x) == ndim_of(y):
+            elif dx == dy and rx == ry:
                 return prim.bind(x, y, **params), dx
         elif len(vals) == 3 and dims[0] is None:     # where(unbatched condition, x, y)
             (c, x, y), (_, dx, dy) = vals, dims
-            if dx == dy and ndim_of(x) == ndim_of(y) and ndim_of(c) < ndim_of(x) - dx:
-                return prim.bind(c, x, y, **params), dx
+            if dx == dy:
+                rx = ndim_of(x)
+                if ndim_of(y) == rx and ndim_of(c) < rx - dx:
+                    return prim.bind(c, x, y, **params), dx
         ranks = [ndim_of(v) - (d is not None) for v, d in zip(vals, dims)]
         out_rank = max(ranks)
         d0 = next(d for d in dims if d is not None)
@@ -288,11 +294,8 @@ pow = op2(pow_p)
 
 def _win_share_impl(x: Any, y: Any, greater: bool, dtype: Any) -> Any:
     if type(y) is float and y == 0.0 and type(x) is np.ndarray and x.dtype == dtype:
-        # against 0 (relu, elu): (1 ± sign x) / 2, which is NaN at NaN and 0.5 at ±0
-        share = np.sign(x)
-        share = share + 1.0 if greater else 1.0 - share
-        share *= 0.5
-        return share
+        # against 0 (relu, elu): the step function of ±x, NaN at NaN and 0.5 at ±0
+        return np.heaviside(x if greater else np.negative(x), 0.5)
     wins, ties = (np.greater, np.greater_equal) if greater else (np.less, np.less_equal)
     share = np.add(wins(x, y), ties(x, y), dtype=dtype)
     share *= 0.5
