@@ -261,6 +261,24 @@ def test_sigmoid_softplus_closed_forms():
     ft.check_grads(ft.nn.softplus, (x,), order=2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_is_accurate_in_both_tails_and_keeps_the_dtype(dtype):
+    # The closed form in exact arithmetic: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below (floats of
+    # twice the width), relative error a few eps even where the value underflows towards 0.
+    x = np.array([-80.0, -30.0, -5.0, -1e-3, 0.0, 1e-3, 5.0, 30.0, 80.0], dtype)
+    wide = x.astype(np.longdouble)
+    want = np.where(wide >= 0, 1 / (1 + np.exp(-wide)), np.exp(wide) / (1 + np.exp(wide)))
+    got = ft.nn.sigmoid(x)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got.astype(np.longdouble), want, rtol=4 * np.finfo(dtype).eps)
+    assert np.isnan(ft.nn.sigmoid(np.array(np.nan, dtype)))
+    np.testing.assert_array_equal(ft.nn.sigmoid(np.array([-np.inf, np.inf], dtype)), [0.0, 1.0])
+    mid = x[2:7]          # the rule s(1 - s) loses relative accuracy only in the upper tail
+    s = 1 / (1 + np.exp(-mid.astype(np.float64)))
+    np.testing.assert_allclose(ft.vmap(ft.grad(ft.nn.sigmoid))(mid), s * (1 - s),
+                               rtol=64 * np.finfo(dtype).eps)
+
+
 def test_softplus_and_logsumexp_derivatives_at_infinity_are_the_limits():
     inf = np.inf
     assert float(ft.grad(ft.nn.softplus)(inf)) == 1.0 and float(ft.grad(ft.nn.softplus)(-inf)) == 0.0
