@@ -199,12 +199,9 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
         (5.0, array([2., 4.]))
     """
     _check_fun(fun, "value_and_grad")
-    nums_for: dict[int, tuple[int, ...]] = {}     # argnums normalised, per number of arguments
 
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
-        nums = nums_for.get(len(args))
-        if nums is None:
-            nums = nums_for[len(args)] = _normalize_argnums(argnums, len(args), "grad")
+        nums = _normalize_argnums(argnums, len(args), "grad")
         rev = _Reverse(_split_args(fun, args, kwargs, nums), tuple(args[i] for i in nums),
                        has_aux, "grad", "argument {}", nums)
         if len(rev.out_flat) != 1 or shape_of(rev.out_flat[0]) != ():

@@ -206,7 +206,7 @@ def softplus(x: Any) -> Any:
         >>> float(ft.nn.softplus(1000.0))
         1000.0
     """
-    return fnp.logaddexp(x, P.zeros_like(x))
+    return fnp.logaddexp(x, 0.0)
 
 
 def _logsumexp_impl(x: Any, axes: tuple, keepdims: bool) -> Any:
