@@ -85,7 +85,8 @@ CALLS.update({
 CALLS["astype"] = None                       # a method in NumPy: ``np.astype`` is 2.1+ only
 LINALG = {"solve": ((spd, v), {}), "inv": ((spd,), {}), "det": ((spd,), {}),
           "slogdet": ((spd,), {}), "cholesky": ((spd,), {}), "eigh": ((spd,), {}),
-          "eigvalsh": ((spd,), {}), "eigvals": ((m,), {}), "svd": ((m,), {}), "qr": ((m,), {}), "norm": ((v,), {})}
+          "eigvalsh": ((spd,), {}), "eigvals": ((m,), {}), "svd": ((m,), {}), "qr": ((m,), {}),
+          "norm": ((v,), {})}
 
 NOT_FUNCTIONS = {"linalg", "normalize_axis", "getitem"}
 

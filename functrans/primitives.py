@@ -574,6 +574,21 @@ defvectorized(stop_gradient_p)
 # Reductions. ``axes`` is a sorted tuple of non-negative axes, or ``None`` for all of them.
 
 
+_ONES: dict = {}
+
+
+def ones_vector(n: int, dtype: Any) -> np.ndarray:
+    """A cached read-only vector of ``n`` ones: sums as BLAS products without an allocation."""
+    key = (n, dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) > 256:
+            _ONES.clear()
+        ones = _ONES[key] = np.ones(n, dtype)
+        ones.flags.writeable = False
+    return ones
+
+
 def all_axes(axes: tuple | None, x: Any) -> tuple:
     return tuple(range(ndim_of(x))) if axes is None else axes
 
@@ -599,16 +614,17 @@ def expand_reduced(ct: Any, x: Any, axes: tuple, keepdims: bool) -> Any:
 
 
 def _sum_impl(x: Any, axes: tuple | None, keepdims: bool) -> Any:
-    """``np.sum``; a sum over leading or trailing axes of a large float array is a product
-    with a vector of ones, which BLAS does many times faster than NumPy's reduction."""
-    if type(x) is np.ndarray and axes and x.dtype.kind == "f" and x.size >= 4096 and x.flags.c_contiguous:
+    """``np.sum``, as a product with a vector of ones where BLAS does it many times faster
+    than NumPy's reduction: over the trailing axes of a float32/float64 array (NumPy loops
+    once per row: 7x slower on 128 rows of 10), over the leading axes of a large one."""
+    if type(x) is np.ndarray and axes and x.dtype.kind == "f" and x.flags.c_contiguous:
         n, k = x.ndim, len(axes)
-        if axes == tuple(range(k)) or axes == tuple(range(n - k, n)):
-            lead = axes[0] == 0
+        lead = axes == tuple(range(k))
+        if (not lead and axes == tuple(range(n - k, n)) and n > k and x.dtype.itemsize >= 4) or (
+                lead and x.size >= 4096):
             m = math.prod(x.shape[:k] if lead else x.shape[n - k:])
             flat = x.reshape((m, -1) if lead else (-1, m))
-            ones = np.ones(m, dtype=x.dtype)
-            out = ones @ flat if lead else flat @ ones
+            out = ones_vector(m, x.dtype) @ flat if lead else flat @ ones_vector(m, x.dtype)
             kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
             return out.reshape(kept if keepdims else tuple(d for i, d in enumerate(x.shape) if i not in axes))
     # NumPy's stubs accept keepdims only as a literal True or False, not a bool variable.

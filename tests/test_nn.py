@@ -387,6 +387,90 @@ def test_softmax_cross_entropy_closed_forms():
         ft.nn.softmax_cross_entropy(logits, np.array([0, 1]))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(4,), (5, 4), (2, 3, 4)])
+def test_cross_entropy_primitive_value_derivatives_and_batching(shape, dtype):
+    """The fused row cross-entropy against the composed closed form, its derivatives in both
+    arguments to second order, and vmap over every axis against a loop."""
+    rng = np.random.default_rng(14)
+    logits = (rng.normal(size=shape) * 3).astype(dtype)
+    soft = rng.dirichlet(np.ones(shape[-1]), size=shape[:-1]).astype(dtype)
+    z64 = logits.astype(np.float64)
+    log_p = z64 - np.log(np.sum(np.exp(z64), -1, keepdims=True))
+    got = ft.nn.softmax_cross_entropy(logits, soft)
+    assert np.asarray(got).dtype == dtype
+    np.testing.assert_allclose(got, -np.mean(np.sum(soft * log_p, -1)),
+                               rtol=1e-5 if dtype == np.float32 else 1e-13)
+    # The gradient in the logits is (softmax - labels) / rows, in the labels -log_softmax / rows.
+    rows = int(np.prod(shape[:-1]))
+    g_logits, g_labels = ft.grad(ft.nn.softmax_cross_entropy, argnums=(0, 1))(logits, soft)
+    assert g_logits.dtype == dtype and g_labels.dtype == dtype
+    tol = dict(rtol=1e-4, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(g_logits, (np.exp(log_p) - soft) / rows, **tol)
+    np.testing.assert_allclose(g_labels, -log_p / rows, **tol)
+    # Labels that are not distributions: the gradient is softmax * (row mass) - labels.
+    heavy = 2.5 * soft
+    np.testing.assert_allclose(ft.grad(ft.nn.softmax_cross_entropy)(z64, heavy.astype(np.float64)),
+                               (2.5 * np.exp(log_p) - heavy) / rows, rtol=1e-5, atol=1e-12)
+    ft.check_grads(ft.nn.softmax_cross_entropy, (z64, soft.astype(np.float64)), order=2)
+    ft.check_grads(lambda z: ft.nn.softmax_cross_entropy(z, soft.astype(np.float64)), (z64,), order=3)
+    # Its Hessian in the logits: one block mass · (diag(p) - p pᵀ) / rows per row.
+    p = np.exp(log_p).reshape(rows, -1)
+    mass = soft.astype(np.float64).reshape(rows, -1).sum(-1)
+    blocks = np.zeros((rows, shape[-1], rows, shape[-1]))
+    for r in range(rows):
+        blocks[r, :, r, :] = mass[r] * (np.diag(p[r]) - np.outer(p[r], p[r])) / rows
+    hess = ft.hessian(lambda z: ft.nn.softmax_cross_entropy(z, soft.astype(np.float64)))(z64)
+    np.testing.assert_allclose(hess.reshape(blocks.shape), blocks, rtol=1e-10, atol=1e-14)
+    if len(shape) > 1:
+        for ax in range(len(shape) - 1):
+            for labels_axis in (ax, None):
+                lab = soft.astype(np.float64)
+                lab = lab if labels_axis is not None else np.take(lab, 0, axis=ax)
+                f = lambda z, y: ft.nn.softmax_cross_entropy(z, y)
+                args = [(np.take(z64, i, axis=ax), lab if labels_axis is None else np.take(lab, i, axis=ax))
+                        for i in range(shape[ax])]
+                np.testing.assert_allclose(ft.vmap(f, in_axes=(ax, labels_axis))(z64, lab),
+                                           [f(*a) for a in args], rtol=1e-12)
+                gl = [ft.grad(f)(*a) for a in args]
+                np.testing.assert_allclose(ft.vmap(ft.grad(f), in_axes=(ax, labels_axis))(z64, lab),
+                                           np.stack(gl), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_primitive_derivatives_batching_and_infinite_entries(dtype):
+    rng = np.random.default_rng(15)
+    y = (rng.normal(size=(3, 4, 5)) * 3).astype(dtype)
+    for axis in (0, 1, -1, (0, 2), None):
+        e = np.exp(y.astype(np.float64) - np.max(y, axis=axis, keepdims=True))
+        got = ft.nn.softmax(y, axis=axis)
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, e / e.sum(axis=axis, keepdims=True),
+                                   rtol=1e-5 if dtype == np.float32 else 1e-13)
+    y64 = y.astype(np.float64)
+    ft.check_grads(lambda v: ft.nn.softmax(v, axis=1), (y64,), order=3)
+    # Its Jacobian along a row is diag(s) - s sᵀ.
+    s = ft.nn.softmax(y64[0, 0])
+    np.testing.assert_allclose(ft.jacrev(ft.nn.softmax)(y64[0, 0]), np.diag(s) - np.outer(s, s), atol=1e-15)
+    np.testing.assert_allclose(ft.jacfwd(ft.nn.softmax)(y64[0, 0]), np.diag(s) - np.outer(s, s), atol=1e-15)
+    for ax in range(3):
+        f = lambda v: ft.nn.softmax(v, axis=0)
+        loop = np.stack([f(np.take(y64, i, axis=ax)) for i in range(y.shape[ax])])
+        np.testing.assert_allclose(ft.vmap(f, in_axes=ax)(y64), loop, rtol=1e-13)
+        jl = np.stack([ft.jacrev(lambda v: f(v)[1])(np.take(y64, i, axis=ax)) for i in range(y.shape[ax])])
+        np.testing.assert_allclose(ft.vmap(ft.jacrev(lambda v: f(v)[1]), in_axes=ax)(y64), jl, rtol=1e-12,
+                                   atol=1e-15)
+    # At an infinite maximum: the limit, and a zero derivative (x + t has the same softmax).
+    inf = np.array([[np.inf, 1.0, np.inf], [0.0, 1.0, 2.0]], dtype)
+    with np.errstate(invalid="ignore"):
+        out = ft.nn.softmax(inf)
+        jac = ft.jacrev(ft.nn.softmax)(inf)
+    np.testing.assert_array_equal(out[0], [0.5, 0.0, 0.5])
+    np.testing.assert_array_equal(jac[0], np.zeros((3, 2, 3)))
+    np.testing.assert_allclose(jac[1, :, 1], np.diag(out[1]) - np.outer(out[1], out[1]), atol=1e-6)
+    np.testing.assert_array_equal(ft.nn.softmax(np.array([-np.inf, -np.inf], dtype)), [0.5, 0.5])
+
+
 def test_mean_squared_error_closed_form():
     rng = np.random.default_rng(12)
     a, b = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
