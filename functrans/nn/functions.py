@@ -1,4 +1,6 @@
-"""Activations and losses, composed from functrans primitives (so every transform applies).
+"""Activations and losses. Those on every training step's hot path (relu, bias_add,
+logsumexp, softmax, the softmax cross-entropy) are primitives, whose rules are written in
+functrans operations; the rest are composed. Either way every transform applies.
 
 Conventions at the kinks follow API.md: ``relu'(0) = 0`` (and ``elu'(0) = 1``, its one-sided
 derivatives agreeing). The log-sum-exp family subtracts a stopped-gradient maximum, which
