@@ -248,6 +248,50 @@ def test_relu_and_elu_conventions():
     ft.check_grads(ft.nn.elu, (x,), order=2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("alpha", [1.0, 0.3, 2.5])
+def test_elu_primitive_value_derivatives_and_batching(alpha, dtype):
+    """elu is one primitive: its value against NumPy, derivatives to second order against
+    finite differences, vmap (also of its gradient) against a loop, the dtype kept."""
+    rng = np.random.default_rng(21)
+    x = (rng.normal(size=(3, 4)) * 2).astype(dtype)
+    x[0, :2] = [0.0, -1000.0]
+    x64 = x.astype(np.float64)
+    want = np.where(x64 > 0, x64, alpha * np.expm1(np.minimum(x64, 0)))
+    got = ft.nn.elu(x, alpha)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-14)
+    # the slope is ans + alpha below 0: in float32 good to an ulp of alpha
+    slope = np.where(x64 > 0, 1.0, alpha * np.exp(np.minimum(x64, 0)))
+    tol = dict(rtol=1e-6, atol=1e-7 * alpha) if dtype == np.float32 else dict(rtol=1e-14, atol=1e-16)
+    g = ft.grad(lambda x: fnp.sum(ft.nn.elu(x, alpha)))(x)
+    assert g.dtype == dtype
+    np.testing.assert_allclose(g, slope, **tol)
+    _, t = ft.jvp(lambda x: ft.nn.elu(x, alpha), (x,), (np.ones_like(x),))
+    assert t.dtype == dtype
+    np.testing.assert_allclose(t, slope, **tol)
+    smooth = x64[1:]                       # away from the kink at 0, where FD straddles it
+    ft.check_grads(lambda x: ft.nn.elu(x, alpha), (smooth,), order=2)
+    ft.check_grads(lambda x: ft.nn.elu(x, alpha) * x, (smooth,), order=2)
+    second = ft.vmap(ft.grad(ft.grad(lambda v: ft.nn.elu(v, alpha))))(smooth.ravel())
+    np.testing.assert_allclose(second, np.where(smooth.ravel() > 0, 0.0, alpha * np.exp(smooth.ravel())),
+                               rtol=1e-12)
+    for axis in (0, 1):
+        loop = np.stack([ft.nn.elu(np.take(x, i, axis=axis), alpha) for i in range(x.shape[axis])])
+        np.testing.assert_array_equal(ft.vmap(lambda r: ft.nn.elu(r, alpha), in_axes=axis)(x), loop)
+        gl = np.stack([ft.grad(lambda r: fnp.sum(ft.nn.elu(r, alpha) ** 2))(np.take(x64, i, axis=axis))
+                       for i in range(x.shape[axis])])
+        np.testing.assert_allclose(
+            ft.vmap(ft.grad(lambda r: fnp.sum(ft.nn.elu(r, alpha) ** 2)), in_axes=axis)(x64), gl, rtol=1e-12)
+
+
+def test_elu_of_integers_nan_and_infinities():
+    assert ft.nn.elu(np.array([-1, 2])).dtype == np.float64
+    np.testing.assert_array_equal(ft.nn.elu(np.array([np.inf, -np.inf, np.nan])), [np.inf, -1.0, np.nan])
+    g = ft.grad(lambda x: fnp.sum(ft.nn.elu(x)))(np.array([np.inf, -np.inf, np.nan]))
+    np.testing.assert_array_equal(g, [1.0, 0.0, np.nan])
+
+
 def test_sigmoid_softplus_closed_forms():
     x = np.linspace(-5, 5, 11)
     sig = 1 / (1 + np.exp(-x))
