@@ -137,16 +137,32 @@ class _Reverse:
             lambda *xs: fun(*tree.unflatten(in_tree, xs)), flat, name)
         out, aux = _split_aux(out, has_aux, name)
         trace = self.trace
-        out_flat, self.out_tree = tree.flatten(out)
-        self.out_slots = [trace.slot_of(o) for o in out_flat]
-        self.out_flat = [o if s is None else o.primal for o, s in zip(out_flat, self.out_slots)]
-        self.out = tree.unflatten(self.out_tree, self.out_flat)
+        slot = trace.slot_of(out)
+        if slot is not None:        # one traced output (every grad): no structure to walk
+            self.out_tree, self.out_slots = tree.LEAF, [slot]
+            self.out = out.primal
+            self.out_flat = [self.out]
+        else:
+            out_flat, self.out_tree = tree.flatten(out)
+            self.out_slots = [trace.slot_of(o) for o in out_flat]
+            self.out_flat = [o if s is None else o.primal for o, s in zip(out_flat, self.out_slots)]
+            self.out = tree.unflatten(self.out_tree, self.out_flat)
         self.aux = _primals_of(trace, aux) if has_aux else None
 
     def input_cotangents(self, cts: list, consume: bool) -> list:
         in_cts = backward(self.trace, self.out_slots, cts, self.in_slots, consume)
-        return [_as_array(P.zeros_like(x) if c is None else P.unbroadcast(c, x))
-                for c, x in zip(in_cts, self.in_flat)]
+        return [_input_cotangent(c, x) for c, x in zip(in_cts, self.in_flat)]
+
+
+def _input_cotangent(ct: Any, x: Any) -> Any:
+    """The cotangent ``ct`` of the input ``x`` as an array of its shape and dtype (zeros for
+    ``None``); NumPy arrays that already are skip the general path."""
+    if type(x) is np.ndarray:
+        if ct is None:
+            return np.zeros(x.shape, x.dtype)     # ~2x cheaper than np.zeros_like
+        if type(ct) is np.ndarray and ct.shape == x.shape and ct.dtype == x.dtype:
+            return ct
+    return _as_array(P.zeros_like(x) if ct is None else P.unbroadcast(ct, x))
 
 
 def value_and_pullback(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:

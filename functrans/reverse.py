@@ -44,14 +44,11 @@ class VJPTrace(Trace):
     parent: Trace        # a transform always runs above another trace
 
     def __init__(self, parent: Trace, transform: str = "vjp"):
-        super().__init__(parent, transform)
+        self.parent = parent           # Trace.__init__ inlined: one trace per grad call
+        self.transform = transform
+        self.alive = True
         self.tape: list[Any] = []      # node tuples; backward_pass(consume=True) sets them to None
         self.num_slots = 0
-
-    def new_input(self, primal: Any) -> VJPTracer:
-        slot = self.num_slots
-        self.num_slots = slot + 1
-        return VJPTracer(self, primal, slot)
 
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         # The hottest function of reverse mode: calls of one and two arguments are unrolled,
@@ -215,9 +212,10 @@ def vjp_flat(fun: Callable[..., Any], primals: Sequence[Any],
              transform: str = "vjp") -> tuple[Any, VJPTrace, list]:
     """Run ``fun`` on fresh tracers of a new VJP trace: ``(out, trace, input slots)``."""
     trace = VJPTrace(_state.trace, transform)
-    tracers = [trace.new_input(p) for p in primals]
+    tracers = [VJPTracer(trace, p, slot) for slot, p in enumerate(primals)]   # slots 0, 1, ...
+    trace.num_slots = len(tracers)
     out = trace_call(trace, fun, tracers)
-    return out, trace, [t.slot for t in tracers]
+    return out, trace, list(range(len(tracers)))
 
 
 __all__ = ["VJPTrace", "VJPTracer", "vjp_rules", "defvjp", "defvjp_all", "backward", "vjp_flat"]

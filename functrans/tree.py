@@ -99,13 +99,18 @@ class PyTreeDef:
         ({'a': *, 'b': (*, *)}, 3, True)
     """
 
-    __slots__ = ("node", "aux", "children", "num_leaves", "_hash")
+    __slots__ = ("node", "aux", "children", "num_leaves", "leafy", "_hash")
 
-    def __init__(self, node: type | None, aux: Any, children: tuple):
+    def __init__(self, node: type | None, aux: Any, children: tuple, num_leaves: int | None = None):
         self.node = node                     # None marks a leaf
         self.aux = aux
         self.children = children
-        self.num_leaves = 1 if node is None else sum([c.num_leaves for c in children])
+        if num_leaves is None:
+            num_leaves = 1 if node is None else sum([c.num_leaves for c in children])
+        self.num_leaves = num_leaves
+        # Every child a leaf: unflatten takes them as one slice of the leaves.
+        self.leafy = node is not None and num_leaves == len(children) and all(
+            [c.node is None for c in children])
         self._hash: int | None = None
 
     def unflatten(self, leaves: Iterable[Any]) -> Any:
@@ -172,6 +177,7 @@ def _flatten(x: Any, leaves: list, is_leaf: Callable[[Any], bool] | None) -> PyT
             leaves.append(x)
             return LEAF
         if cls is tuple or cls is list:
+            start = len(leaves)
             defs = []
             for c in x:
                 if type(c) is ndarray:
@@ -179,13 +185,15 @@ def _flatten(x: Any, leaves: list, is_leaf: Callable[[Any], bool] | None) -> PyT
                     defs.append(LEAF)
                 else:
                     defs.append(_flatten(c, leaves, None))
-            return PyTreeDef(cls, None, tuple(defs))
+            return PyTreeDef(cls, None, tuple(defs), len(leaves) - start)
     node = None if is_leaf is not None and is_leaf(x) else _node_type(x)
     if node is None:
         leaves.append(x)
         return LEAF
+    start = len(leaves)
     children, aux = node.flatten(x)
-    return PyTreeDef(cls, aux, tuple([_flatten(c, leaves, is_leaf) for c in children]))
+    defs = tuple([_flatten(c, leaves, is_leaf) for c in children])
+    return PyTreeDef(cls, aux, defs, len(leaves) - start)
 
 
 def unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
@@ -197,23 +205,34 @@ def unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
         >>> ft.tree.unflatten(treedef, [10, 20, 30])
         {'a': 10, 'b': (20, 30)}
     """
-    leaves = list(leaves)
-    if treedef is LEAF and len(leaves) == 1:
-        return leaves[0]
+    if type(leaves) is not list and type(leaves) is not tuple:
+        leaves = list(leaves)
     if len(leaves) != treedef.num_leaves:
         raise ValueError(f"unflatten: the structure {treedef} has {treedef.num_leaves} leaves, "
                          f"got {len(leaves)}")
-    it = iter(leaves)
-    return _unflatten(treedef, it)
+    if treedef.node is None:
+        return leaves[0]
+    return _unflatten(treedef, leaves, 0)
 
 
-def _unflatten(treedef: PyTreeDef, it: Any) -> Any:
+def _unflatten(treedef: PyTreeDef, leaves: list | tuple, start: int) -> Any:
+    """The subtree ``treedef`` built from ``leaves[start:]``."""
     node = treedef.node
-    if node is None:
-        return next(it)
-    children = [next(it) if c.node is None else _unflatten(c, it) for c in treedef.children]
+    if treedef.leafy:
+        children: Any = leaves[start:start + treedef.num_leaves]
+    else:
+        children = []
+        for c in treedef.children:
+            if c.node is None:
+                children.append(leaves[start])
+                start += 1
+            else:
+                children.append(_unflatten(c, leaves, start))
+                start += c.num_leaves
     if node is tuple:
         return tuple(children)
+    if type(children) is not list:      # a slice of a tuple of leaves
+        children = list(children)
     if node is list:
         return children
     return _registry[node].unflatten(treedef.aux, children)
