@@ -918,3 +918,21 @@ def test_maxpool_tiled_windows_batch_and_forward_mode():
     ft.check_grads(lambda x: pool(x) * x[:, ::2, ::2], (xs[1],), order=2)
     hv = ft.vmap(lambda v: ft.jvp(ft.grad(loss), (xs[2],), (v,))[1])(xs)
     np.testing.assert_allclose(hv, np.stack([ft.jvp(ft.grad(loss), (xs[2],), (v,))[1] for v in xs]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_conv_gather_copies_overlapping_views_exactly(dtype):
+    """Patches copied run by run (one opaque element per last-axis run) equal NumPy's copy,
+    for overlapping windows, reversed and strided outer axes, a strided last axis and one element."""
+    from numpy.lib.stride_tricks import as_strided
+    from functrans.nn.conv import _gather
+    x = np.arange(2 * 7 * 6 * 3).astype(dtype).reshape(2, 7, 6, 3)
+    s0, s1, s2, s3 = x.strides
+    views = [as_strided(x, (2, 5, 4, 3, 9), (s0, s1, s2, s1, s3)),   # overlapping windows
+             x[:, ::-2, 1:],                                          # reversed, strided rows
+             x[..., ::2],                                             # strided last axis
+             x[:, :, :, :1], x[0, 0, 0, 0]]
+    for v in views:
+        got = _gather(v)
+        assert got.flags.c_contiguous and got.dtype == v.dtype and got.shape == v.shape
+        np.testing.assert_array_equal(got, np.array(v))

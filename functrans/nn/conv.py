@@ -121,7 +121,20 @@ def _im2col(x: np.ndarray, k_hw: tuple, out_hw: tuple, strides: tuple,
         shape, steps = (n, ho, wo, kh, kw * c), (s0, s1 * sh, s2 * sw, s1 * rh, s3)
     else:
         shape, steps = (n, ho, wo, kh, kw, c), (s0, s1 * sh, s2 * sw, s1 * rh, s2 * rw, s3)
-    return as_strided(x, shape, steps, writeable=False).reshape(n * ho * wo, kh * kw * c)
+    return _gather(as_strided(x, shape, steps, writeable=False)).reshape(n * ho * wo, kh * kw * c)
+
+
+def _gather(view: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``view``, each run along its last axis moved as one element.
+
+    Patches are short runs (a filter row of an image with few channels: tens of bytes).
+    NumPy's copy loops pay per run; as one opaque (void) element per run a copy moves the
+    run whole, ~1.8x faster for runs of up to ~200 bytes and never slower for longer ones.
+    """
+    if view.ndim == 0 or view.strides[-1] != view.itemsize or view.shape[-1] < 2:
+        return np.array(view, order="C")
+    run = np.dtype((np.void, view.shape[-1] * view.itemsize))
+    return view.view(run).copy().view(view.dtype)
 
 
 def _conv_swapped(x: np.ndarray, w: np.ndarray, dtype: Any, ho: int, wo: int) -> np.ndarray:
@@ -145,13 +158,12 @@ def _conv_swapped(x: np.ndarray, w: np.ndarray, dtype: Any, ho: int, wo: int) ->
     if kw >= 8:
         xt = np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype)            # (m, c, H, W)
         blocks = _blocks(c, ho * wo * m * kh * kw * out.itemsize, _SWAP_BLOCK_BYTES)
-        full = np.empty((ho, wo, m, min(c, blocks[0].stop), kh, kw), dtype)
+        s_m, s_c, s_h, s_w = xt.strides
         for b in blocks:
             size = min(c, b.stop) - b.start
-            cols = full if size == full.shape[3] else np.empty((ho, wo, m, size, kh, kw), dtype)
-            for i in range(ho):
-                for j in range(wo):
-                    cols[i, j] = xt[:, b, i:i + kh, j:j + kw]
+            # cols[i, j, a, k, p, q] = xt[a, b.start + k, i + p, j + q]: kw-long runs.
+            cols = _gather(as_strided(xt[:, b], (ho, wo, m, size, kh, kw),
+                                      (s_h, s_w, s_m, s_c, s_h, s_w), writeable=False))
             out += cols.reshape(ho * wo * m, -1) @ wc[b].reshape(-1, cout)
         return out.reshape(ho, wo, m, cout).transpose(2, 0, 1, 3)
     xc = np.ascontiguousarray(x.transpose(3, 1, 2, 0), dtype)               # (c, H, W, n)
