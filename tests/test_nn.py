@@ -744,7 +744,7 @@ def test_conv_wide_filter_cotangent_channel_first(block_bytes, padding, monkeypa
     closed form; derivatives to second order."""
     from functrans.nn import conv as conv_module
     if block_bytes is not None:
-        monkeypatch.setattr(conv_module, "_SWAP_BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(conv_module, "_BLOCK_BYTES", block_bytes)
     rng = np.random.default_rng(18)
     x = rng.normal(size=(5, 11, 10, 3)).astype(np.float32)
     w = rng.normal(size=(3, 3, 3, 4)).astype(np.float32)
@@ -783,7 +783,6 @@ def test_conv_in_blocks_of_examples_matches_naive(config, monkeypatch):
     """One example per block (the paths that work a block of examples at a time), to 2nd order."""
     from functrans.nn import conv as conv_module
     monkeypatch.setattr(conv_module, "_BLOCK_BYTES", 1)
-    monkeypatch.setattr(conv_module, "_ROW_BLOCK_BYTES", 1)
     strides, padding, lhs, rhs, groups, cin, cout = config
     rng = np.random.default_rng(9)
     x = rng.normal(size=(3, 6, 5, cin * groups))
