@@ -738,16 +738,18 @@ def test_conv_gradients_through_the_swapped_filter_cotangent():
 
 @pytest.mark.parametrize("block_bytes", [None, 1, 24000])
 @pytest.mark.parametrize("padding", ["VALID", "SAME"])
-def test_conv_wide_filter_cotangent_channel_first(block_bytes, padding, monkeypatch):
-    """Cotangents at least 8 wide: the filter cotangent gathers channel-first patches (in one
-    block, one example per block, and blocks of two or three with a shorter last one), against its
-    closed form; derivatives to second order."""
+@pytest.mark.parametrize("channels", [1, 3])
+def test_conv_wide_filter_cotangent_channel_first(block_bytes, padding, channels, monkeypatch):
+    """Cotangents at least 8 wide: the filter cotangent gathers channel-first patches (one
+    channel) or patches in the images' layout (three), in one block, one example per block,
+    and blocks of two or three with a shorter last one, against its closed form; derivatives
+    to second order."""
     from functrans.nn import conv as conv_module
     if block_bytes is not None:
         monkeypatch.setattr(conv_module, "_BLOCK_BYTES", block_bytes)
     rng = np.random.default_rng(18)
-    x = rng.normal(size=(5, 11, 10, 3)).astype(np.float32)
-    w = rng.normal(size=(3, 3, 3, 4)).astype(np.float32)
+    x = rng.normal(size=(5, 11, 10, channels)).astype(np.float32)
+    w = rng.normal(size=(3, 3, channels, 4)).astype(np.float32)
     f = lambda x, w: conv2d(x, w, padding=padding)
     y, pullback = ft.vjp(f, x, w)
     assert y.shape[2] >= 8
