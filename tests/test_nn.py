@@ -785,6 +785,7 @@ def test_conv_in_blocks_of_examples_matches_naive(config, monkeypatch):
     """One example per block (the paths that work a block of examples at a time), to 2nd order."""
     from functrans.nn import conv as conv_module
     monkeypatch.setattr(conv_module, "_BLOCK_BYTES", 1)
+    monkeypatch.setattr(conv_module, "_ROW_BLOCK_BYTES", 1)
     strides, padding, lhs, rhs, groups, cin, cout = config
     rng = np.random.default_rng(9)
     x = rng.normal(size=(3, 6, 5, cin * groups))
@@ -937,3 +938,15 @@ def test_conv_gather_copies_overlapping_views_exactly(dtype):
         got = _gather(v)
         assert got.flags.c_contiguous and got.dtype == v.dtype and got.shape == v.shape
         np.testing.assert_array_equal(got, np.array(v))
+
+
+def test_conv_padding_keeps_the_images_memory_order():
+    """Padded images equal np.pad's and keep their layout: a filter cotangent's images, handed
+    over transposed, stay readable as C-ordered NHWC without another transposed copy."""
+    from functrans.nn.conv import _pad
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    for images in (x, x.transpose(3, 1, 2, 0)):
+        got = _pad(images, (1, 2), (0, 1))
+        assert got.dtype == images.dtype
+        np.testing.assert_array_equal(got, np.pad(images, ((0, 0), (1, 2), (0, 1), (0, 0))))
+        assert got.strides.index(min(got.strides)) == images.strides.index(min(images.strides))
