@@ -174,12 +174,12 @@ def _conv_swapped(x: np.ndarray, w: np.ndarray, dtype: Any, ho: int, wo: int) ->
     if wo * m < 8 <= kw:
         xt = np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype)            # (m, c, H, W)
         s_m, s_c, s_h, s_w = xt.strides
+        # view[i, j, a, k, p, q] = xt[a, k, i + p, j + q]: kw-long runs.
+        view = as_strided(xt, (ho, wo, m, c, kh, kw), (s_h, s_w, s_m, s_c, s_h, s_w),
+                          writeable=False)
         for b in _blocks(c, ho * wo * m * kh * kw * out.itemsize):
-            size = min(c, b.stop) - b.start
-            # cols[i, j, a, k, p, q] = xt[a, b.start + k, i + p, j + q]: kw-long runs.
-            cols = _gather(as_strided(xt[:, b], (ho, wo, m, size, kh, kw),
-                                      (s_h, s_w, s_m, s_c, s_h, s_w), writeable=False))
-            out += (cols.reshape(ho * wo * m, -1) @ wc[b].reshape(-1, cout)).T      # the faster here
+            cols = _gather(view[:, :, :, b]).reshape(ho * wo * m, -1)
+            out += (cols @ wc[b].reshape(-1, cout)).T                         # the faster here
     else:
         xc = np.ascontiguousarray(x.transpose(3, 1, 2, 0), dtype)           # (c, H, W, m)
         patches = _patches(xc, (ho, wo), (kh, kw), (1, 1), (1, 1))           # (c*kh*kw, ho*wo*m)
@@ -207,7 +207,7 @@ def _conv_rows(x: np.ndarray, w: np.ndarray, dtype: Any, out_hw: tuple, padding:
     out = np.zeros((n, ho, wo, cout), dtype)
     rows = [(i,) + _tap_range(h, ho, pt - rh * i, 1) for i in range(kh)]
     rows = [r for r in rows if r[1] is not None]
-    blocks = _blocks(n, h * wo * kw * c * out.itemsize, target=_ROW_BLOCK_BYTES)
+    blocks = _blocks(n, h * wo * kw * c * out.itemsize, _ROW_BLOCK_BYTES)
     lo = max(pl, 0)
     padded = np.zeros((min(n, blocks[0].stop), h, lo + x.shape[2] + max(pr, 0), c), dtype)
     patches = _patches(padded, (1, kw), (h, wo), (1, 1), (1, 1))           # (b*h*wo, kw*c)
@@ -257,8 +257,8 @@ _BLOCK_BYTES = 2 << 20      # of 128 KB-64 MB, the best for a CNN's patch matric
 _ROW_BLOCK_BYTES = 1 << 20  # _conv_rows: a ~1 MB example of larger images alone (~5% faster)
 
 
-def _blocks(n: int, bytes_per_example: int, small: bool = False,
-            target: int | None = None) -> list[slice]:
+def _blocks(n: int, bytes_per_example: int, target: int | None = None,
+            small: bool = False) -> list[slice]:
     """Slices of ``n`` examples whose patch (or tap) matrix is about ``target`` bytes
     (``_BLOCK_BYTES``): it stays in cache until read back, and each block's products are
     long enough to amortise their calls (the B=32 CNN's convolutions: 1.1-1.2x faster than
