@@ -866,16 +866,18 @@ def test_conv_gradients_through_the_swapped_filter_cotangent():
 
 @pytest.mark.parametrize("block_bytes", [None, 1, 24000])
 @pytest.mark.parametrize("padding", ["VALID", "SAME"])
-def test_conv_wide_filter_cotangent_channel_first(block_bytes, padding, monkeypatch):
-    """Cotangents at least 8 wide: the filter cotangent gathers channel-first patches (in one
-    block, one example per block, and blocks of two or three with a shorter last one), against its
-    closed form; derivatives to second order."""
+@pytest.mark.parametrize("channels", [1, 3])
+def test_conv_wide_filter_cotangent_channel_first(block_bytes, padding, channels, monkeypatch):
+    """Cotangents at least 8 wide: the filter cotangent gathers channel-first patches (one
+    channel) or patches in the images' layout (three), in one block, one example per block,
+    and blocks of two or three with a shorter last one, against its closed form; derivatives
+    to second order."""
     from functrans.nn import conv as conv_module
     if block_bytes is not None:
-        monkeypatch.setattr(conv_module, "_SWAP_BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(conv_module, "_BLOCK_BYTES", block_bytes)
     rng = np.random.default_rng(18)
-    x = rng.normal(size=(5, 11, 10, 3)).astype(np.float32)
-    w = rng.normal(size=(3, 3, 3, 4)).astype(np.float32)
+    x = rng.normal(size=(5, 11, 10, channels)).astype(np.float32)
+    w = rng.normal(size=(3, 3, channels, 4)).astype(np.float32)
     f = lambda x, w: conv2d(x, w, padding=padding)
     y, pullback = ft.vjp(f, x, w)
     assert y.shape[2] >= 8
@@ -1046,3 +1048,33 @@ def test_maxpool_tiled_windows_batch_and_forward_mode():
     ft.check_grads(lambda x: pool(x) * x[:, ::2, ::2], (xs[1],), order=2)
     hv = ft.vmap(lambda v: ft.jvp(ft.grad(loss), (xs[2],), (v,))[1])(xs)
     np.testing.assert_allclose(hv, np.stack([ft.jvp(ft.grad(loss), (xs[2],), (v,))[1] for v in xs]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_conv_gather_copies_overlapping_views_exactly(dtype):
+    """Patches copied run by run (one opaque element per last-axis run) equal NumPy's copy,
+    for overlapping windows, reversed and strided outer axes, a strided last axis and one element."""
+    from numpy.lib.stride_tricks import as_strided
+    from functrans.nn.conv import _gather
+    x = np.arange(2 * 7 * 6 * 3).astype(dtype).reshape(2, 7, 6, 3)
+    s0, s1, s2, s3 = x.strides
+    views = [as_strided(x, (2, 5, 4, 3, 9), (s0, s1, s2, s1, s3)),   # overlapping windows
+             x[:, ::-2, 1:],                                          # reversed, strided rows
+             x[..., ::2],                                             # strided last axis
+             x[:, :, :, :1], x[0, 0, 0, 0]]
+    for v in views:
+        got = _gather(v)
+        assert got.flags.c_contiguous and got.dtype == v.dtype and got.shape == v.shape
+        np.testing.assert_array_equal(got, np.array(v))
+
+
+def test_conv_padding_keeps_the_images_memory_order():
+    """Padded images equal np.pad's and keep their layout: a filter cotangent's images, handed
+    over transposed, stay readable as C-ordered NHWC without another transposed copy."""
+    from functrans.nn.conv import _pad
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    for images in (x, x.transpose(3, 1, 2, 0)):
+        got = _pad(images, (1, 2), (0, 1))
+        assert got.dtype == images.dtype
+        np.testing.assert_array_equal(got, np.pad(images, ((0, 0), (1, 2), (0, 1), (0, 0))))
+        assert got.strides.index(min(got.strides)) == images.strides.index(min(images.strides))

@@ -14,7 +14,7 @@ multiplied by the filter with one BLAS call (one batched call for grouped convol
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
@@ -67,16 +67,16 @@ def _conv_impl(x: Any, w: Any, *, strides: tuple, padding: tuple, lhs_dilation: 
     if min(pt, pb, pl, pr) < 0:                 # negative padding crops
         x = x[:, max(-pt, 0):x.shape[1] - max(-pb, 0), max(-pl, 0):x.shape[2] - max(-pr, 0)]
     if max(pt, pb, pl, pr) > 0:
-        x = np.pad(x, ((0, 0), (max(pt, 0), max(pb, 0)), (max(pl, 0), max(pr, 0)), (0, 0)))
+        x = _pad(x, (max(pt, 0), max(pb, 0)), (max(pl, 0), max(pr, 0)))
     if groups == 1 and (sh, sw, rh, rw) == (1, 1, 1, 1) and kh * kw > ho * wo:
         return _conv_swapped(x, w, dtype, ho, wo)
     x = x.astype(dtype, copy=False)
     if groups == 1:
         wm = w.astype(dtype, copy=False).reshape(kh * kw * cin, cout)
         out = np.empty((n, ho, wo, cout), dtype)
+        patches = _patches(x, (kh, kw), (ho, wo), strides, rhs_dilation)
         for b in _blocks(n, ho * wo * kh * kw * cin * out.itemsize, small=kw * cin < 8):
-            cols = _im2col(x[b], (kh, kw), (ho, wo), strides, rhs_dilation)
-            np.matmul(cols, wm, out=out[b].reshape(-1, cout))
+            np.matmul(patches(b), wm, out=out[b].reshape(-1, cout))
         return out
     ekh, ekw = _dilate(kh, rh), _dilate(kw, rw)
     # (n, ho, wo, c, kh, kw) window view -> (n, ho, wo, kh, kw, c): channels stay contiguous.
@@ -90,26 +90,35 @@ def _conv_impl(x: Any, w: Any, *, strides: tuple, padding: tuple, lhs_dilation: 
     return out.transpose(1, 0, 2).reshape(n, ho, wo, cout)
 
 
-def _im2col(x: np.ndarray, k_hw: tuple, out_hw: tuple, strides: tuple,
-            dilation: tuple) -> np.ndarray:
-    """The ``(n * ho * wo, kh * kw * c)`` patch matrix, copied with long inner loops.
+def _pad(x: np.ndarray, rows: tuple, cols: tuple) -> np.ndarray:
+    """``x`` padded with zeros in height and width, in its own memory order (``np.pad`` makes
+    it C-ordered): the images of a filter cotangent, handed over transposed, stay in the
+    layout ``_conv_swapped`` reads without another transposed copy."""
+    n, h, w, c = x.shape
+    out = np.zeros_like(x, shape=(n, h + rows[0] + rows[1], w + cols[0] + cols[1], c))
+    out[:, rows[0]:rows[0] + h, cols[0]:cols[0] + w] = x
+    return out
+
+
+def _patches(x: np.ndarray, k_hw: tuple, out_hw: tuple, strides: tuple,
+             dilation: tuple) -> Callable[[slice], np.ndarray]:
+    """The patch matrix of a slice of the examples, copied with long inner loops; the strided
+    view is made once for all slices (a view costs ~10 us, a slice of it ~0.3 us).
 
     An undilated filter row is ``kw * c`` contiguous elements of an NHWC image: the copy
-    reads whole rows. Rows shorter than 8 elements (one to three channels) copy faster one
-    tap (and channel) at a time into the transposed matrix, whose rows are runs of ``wo``
-    outputs (1.5-3x faster than into the patch matrix's short rows); it is returned as its
-    (Fortran-ordered) transpose, which BLAS reads as it is.
+    reads whole rows. Rows shorter than 8 elements (one to three channels) copy faster into
+    the transposed matrix, whose rows are runs of ``wo`` outputs (1.5-3x faster than into the
+    patch matrix's short rows; one channel's are contiguous runs of the image rows, copied
+    whole); it is returned as its (Fortran-ordered) transpose, which BLAS reads as it is.
     """
     n, _, _, c = x.shape
     (kh, kw), (ho, wo), (sh, sw), (rh, rw) = k_hw, out_hw, strides, dilation
-    if kw * c < 8:
-        cols = np.empty((kh, kw, c, n, ho, wo), x.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                cols[i, j] = x[:, i * rh:i * rh + sh * (ho - 1) + 1:sh,
-                               j * rw:j * rw + sw * (wo - 1) + 1:sw].transpose(3, 0, 1, 2)
-        return cols.reshape(kh * kw * c, n * ho * wo).T
     s0, s1, s2, s3 = x.strides
+    if kw * c < 8:
+        # tview[i, j, k, e, p, q] = x[e, rh * i + sh * p, rw * j + sw * q, k]
+        tview = as_strided(x, (kh, kw, c, n, ho, wo), (s1 * rh, s2 * rw, s3, s0, s1 * sh, s2 * sw),
+                           writeable=False)
+        return lambda b: _gather(tview[:, :, :, b]).reshape(kh * kw * c, -1).T
     shape: tuple[int, ...]
     steps: tuple[int, ...]
     if rw == 1:     # (kw, c) is one run of equal steps (any image rows): one axis of the view
@@ -121,7 +130,21 @@ def _im2col(x: np.ndarray, k_hw: tuple, out_hw: tuple, strides: tuple,
         shape, steps = (n, ho, wo, kh, kw * c), (s0, s1 * sh, s2 * sw, s1 * rh, s3)
     else:
         shape, steps = (n, ho, wo, kh, kw, c), (s0, s1 * sh, s2 * sw, s1 * rh, s2 * rw, s3)
-    return as_strided(x, shape, steps, writeable=False).reshape(n * ho * wo, kh * kw * c)
+    view = as_strided(x, shape, steps, writeable=False)
+    return lambda b: _gather(view[b]).reshape(-1, kh * kw * c)
+
+
+def _gather(view: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``view``, each run along its last axis moved as one element.
+
+    Patches are short runs (a filter row of an image with few channels: tens of bytes).
+    NumPy's copy loops pay per run; as one opaque (void) element per run a copy moves the
+    run whole, ~1.8x faster for runs of up to ~200 bytes and never slower for longer ones.
+    """
+    if view.ndim == 0 or view.strides[-1] != view.itemsize or view.shape[-1] < 2:
+        return np.array(view, order="C")
+    run = np.dtype((np.void, view.shape[-1] * view.itemsize))
+    return view.view(run).copy().view(view.dtype)
 
 
 def _conv_swapped(x: np.ndarray, w: np.ndarray, dtype: Any, ho: int, wo: int) -> np.ndarray:
@@ -131,34 +154,33 @@ def _conv_swapped(x: np.ndarray, w: np.ndarray, dtype: Any, ho: int, wo: int) ->
     cotangent transposed). With the examples as channels, ``x[n, a+i, b+j, c]`` read as
     windows ``(a, b)`` over positions ``(i, j)`` of the image ``x.transpose(3, 1, 2, 0)`` is
     the forward's im2col matrix of the untransposed operands, contracted with the
-    untransposed cotangent by BLAS a block of examples at a time.
+    untransposed cotangent by BLAS a block of examples at a time, as ``cotangent.T @
+    patches``: BLAS's fastest orientation for these shapes (1.2-1.3x ``patches.T @ cotangent``).
 
-    A filter at least 8 wide (the cotangent's width) gathers that matrix transposed, from the
-    images channel-first: ``kw``-long runs, and the product in BLAS's fastest orientation for
-    these shapes (~1.2x faster). Narrower ones gather it from the images' own layout in runs
-    of ``wo * n`` elements (under 8, tap by tap into its transpose, in one block).
+    The patches are gathered from the images' own layout in runs of ``wo * m`` elements (``m``
+    forward channels). Runs under 8 elements from a cotangent at least 8 wide are gathered
+    channel-first instead, ``kw``-long runs of the images transposed (no copy for one
+    channel, a first layer's): ~1.5x faster there. Under 8 both: tap by tap, in one block.
     """
     kh, kw, c, cout = w.shape
     m = x.shape[0]                   # the images: the input channels of the forward
     wc = w.transpose(2, 0, 1, 3).astype(dtype, copy=False).reshape(c, kh * kw, cout)
-    out = np.zeros((ho * wo * m, cout), dtype)
-    if kw >= 8:
+    out = np.zeros((cout, ho * wo * m), dtype)
+    if wo * m < 8 <= kw:
         xt = np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype)            # (m, c, H, W)
-        blocks = _blocks(c, ho * wo * m * kh * kw * out.itemsize, _SWAP_BLOCK_BYTES)
-        full = np.empty((ho, wo, m, min(c, blocks[0].stop), kh, kw), dtype)
-        for b in blocks:
-            size = min(c, b.stop) - b.start
-            cols = full if size == full.shape[3] else np.empty((ho, wo, m, size, kh, kw), dtype)
-            for i in range(ho):
-                for j in range(wo):
-                    cols[i, j] = xt[:, b, i:i + kh, j:j + kw]
-            out += cols.reshape(ho * wo * m, -1) @ wc[b].reshape(-1, cout)
-        return out.reshape(ho, wo, m, cout).transpose(2, 0, 1, 3)
-    xc = np.ascontiguousarray(x.transpose(3, 1, 2, 0), dtype)               # (c, H, W, n)
-    for b in _blocks(c, kh * kw * ho * wo * m * out.itemsize, small=wo * m < 8):
-        cols = _im2col(xc[b], (ho, wo), (kh, kw), (1, 1), (1, 1))            # (c*kh*kw, ho*wo*n)
-        out += cols.T @ wc[b].reshape(-1, cout)
-    return out.reshape(ho, wo, m, cout).transpose(2, 0, 1, 3)
+        s_m, s_c, s_h, s_w = xt.strides
+        # view[i, j, a, k, p, q] = xt[a, k, i + p, j + q]: kw-long runs.
+        view = as_strided(xt, (ho, wo, m, c, kh, kw), (s_h, s_w, s_m, s_c, s_h, s_w),
+                          writeable=False)
+        for b in _blocks(c, ho * wo * m * kh * kw * out.itemsize):
+            cols = _gather(view[:, :, :, b]).reshape(ho * wo * m, -1)
+            out += (cols @ wc[b].reshape(-1, cout)).T                         # the faster here
+    else:
+        xc = np.ascontiguousarray(x.transpose(3, 1, 2, 0), dtype)           # (c, H, W, m)
+        patches = _patches(xc, (ho, wo), (kh, kw), (1, 1), (1, 1))           # (c*kh*kw, ho*wo*m)
+        for b in _blocks(c, kh * kw * ho * wo * m * out.itemsize, small=wo * m < 8):
+            out += wc[b].reshape(-1, cout).T @ patches(b)
+    return out.reshape(cout, ho, wo, m).transpose(3, 1, 2, 0)
 
 
 def _conv_rows(x: np.ndarray, w: np.ndarray, dtype: Any, out_hw: tuple, padding: tuple,
@@ -183,11 +205,11 @@ def _conv_rows(x: np.ndarray, w: np.ndarray, dtype: Any, out_hw: tuple, padding:
     blocks = _blocks(n, h * wo * kw * c * out.itemsize, _ROW_BLOCK_BYTES)
     lo = max(pl, 0)
     padded = np.zeros((min(n, blocks[0].stop), h, lo + x.shape[2] + max(pr, 0), c), dtype)
+    patches = _patches(padded, (1, kw), (h, wo), (1, 1), (1, 1))           # (b*h*wo, kw*c)
     for b in blocks:
         block = out[b]
-        image = padded[:len(block)]                       # reused: its zero borders stay
-        image[:, :, lo:lo + x.shape[2]] = x[b]
-        cols = _im2col(image, (1, kw), (h, wo), (1, 1), (1, 1))             # (b*h*wo, kw*c)
+        padded[:len(block), :, lo:lo + x.shape[2]] = x[b]   # reused: its zero borders stay
+        cols = patches(slice(0, len(block)))
         for i, src, dst in rows:
             tap = (cols @ wm[i]).reshape(-1, h, wo, cout)
             block[:, dst] += tap[:, src]
@@ -226,18 +248,18 @@ def _conv_scatter(x: np.ndarray, w: np.ndarray, dtype: Any, out_hw: tuple, paddi
     return out
 
 
-_BLOCK_BYTES = 512 << 10     # of 192-8192 KB, the best for a CNN's convolutions (1 MB of L2)
-_ROW_BLOCK_BYTES = 512 << 10  # _conv_rows: its kh products and adds per block amortise their calls
-_SWAP_BLOCK_BYTES = 1 << 20   # _conv_swapped's transposed patches: long products (of 0.3-2 MB)
+_BLOCK_BYTES = 2 << 20      # of 128 KB-64 MB, the best for a CNN's patch matrices
+_ROW_BLOCK_BYTES = 1 << 20  # _conv_rows: a ~1 MB example of larger images alone (~5% faster)
 
 
 def _blocks(n: int, bytes_per_example: int, target: int | None = None,
             small: bool = False) -> list[slice]:
     """Slices of ``n`` examples whose patch (or tap) matrix is about ``target`` bytes
-    (``_BLOCK_BYTES``): with the other operands of its BLAS call it stays in cache until read
-    back, 1.2-1.5x faster than one matrix of all examples (more when other processes compete
-    for the caches). One slice of all if ``small`` (filter rows of under 8 elements: the
-    transposed patch matrix of ``_im2col``, whose copies are cheap and calls are not)."""
+    (``_BLOCK_BYTES``): it stays in cache until read back, and each block's products are
+    long enough to amortise their calls (the B=32 CNN's convolutions: 1.1-1.2x faster than
+    blocks of 512 KB, as fast as one matrix of all examples, which holds more memory). One
+    slice of all if ``small`` (filter rows of under 8 elements: the transposed patch matrix
+    of ``_patches``, whose copies are cheap and calls are not)."""
     if small:
         return [slice(0, n)]
     step = max(1, (_BLOCK_BYTES if target is None else target) // max(bytes_per_example, 1))
