@@ -574,19 +574,20 @@ defvectorized(stop_gradient_p)
 # Reductions. ``axes`` is a sorted tuple of non-negative axes, or ``None`` for all of them.
 
 
-_ONES: dict = {}
+_CONSTANT_ROWS: dict = {}
 
 
-def ones_vector(n: int, dtype: Any) -> np.ndarray:
-    """A cached read-only vector of ``n`` ones: sums as BLAS products without an allocation."""
-    key = (n, dtype)
-    ones = _ONES.get(key)
-    if ones is None:
-        if len(_ONES) > 256:
-            _ONES.clear()
-        ones = _ONES[key] = np.ones(n, dtype)
-        ones.flags.writeable = False
-    return ones
+def constant_row(value: float, n: int, dtype: Any) -> np.ndarray:
+    """A cached read-only vector of ``n`` copies of ``value``: the ones of a sum done as a
+    BLAS product, the zeros of a fast ``maximum``, without an allocation per call."""
+    key = (value, n, np.dtype(dtype))
+    row = _CONSTANT_ROWS.get(key)
+    if row is None:
+        if len(_CONSTANT_ROWS) > 256:
+            _CONSTANT_ROWS.clear()
+        row = _CONSTANT_ROWS[key] = np.full(n, value, dtype)
+        row.flags.writeable = False
+    return row
 
 
 def all_axes(axes: tuple | None, x: Any) -> tuple:
@@ -624,7 +625,8 @@ def _sum_impl(x: Any, axes: tuple | None, keepdims: bool) -> Any:
                 lead and x.size >= 4096):
             m = math.prod(x.shape[:k] if lead else x.shape[n - k:])
             flat = x.reshape((m, -1) if lead else (-1, m))
-            out = ones_vector(m, x.dtype) @ flat if lead else flat @ ones_vector(m, x.dtype)
+            ones = constant_row(1, m, x.dtype)
+            out = ones @ flat if lead else flat @ ones
             kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
             return out.reshape(kept if keepdims else tuple(d for i, d in enumerate(x.shape) if i not in axes))
     # NumPy's stubs accept keepdims only as a literal True or False, not a bool variable.

@@ -30,18 +30,6 @@ __all__ = ["relu", "relu_p", "bias_add", "bias_add_p", "elu", "sigmoid", "softpl
 
 _sum = P.reduce_sum_p.impl     # NumPy's sum, fast over short trailing axes
 _ROW = 1024    # the fast paths below view contiguous arrays as rows of up to this many elements
-_ROWS: dict = {}
-
-
-def _const_row(value: float, n: int, dtype: Any) -> np.ndarray:
-    """A cached read-only row of ``n`` copies of ``value``."""
-    key = (value, n, np.dtype(dtype))
-    row = _ROWS.get(key)
-    if row is None:
-        row = np.full(n, value, dtype)
-        row.flags.writeable = False
-        _ROWS[key] = row
-    return row
 
 
 def _row_width(*arrays: np.ndarray) -> int:
@@ -62,7 +50,7 @@ def _relu_impl(x: Any) -> Any:
     width = _row_width(x)
     if not width:
         return np.maximum(x, 0)
-    return np.maximum(x.reshape(-1, width), _const_row(0, width, x.dtype)).reshape(x.shape)
+    return np.maximum(x.reshape(-1, width), P.constant_row(0, width, x.dtype)).reshape(x.shape)
 
 
 def _relu_grad_impl(ct: Any, ans: Any) -> Any:
@@ -76,7 +64,7 @@ def _relu_grad_impl(ct: Any, ans: Any) -> Any:
     ct, ans = np.asarray(ct), np.asarray(ans)
     width = _row_width(ct, ans)
     if width:
-        mask = np.minimum(ans.reshape(-1, width), _const_row(1, width, ans.dtype))
+        mask = np.minimum(ans.reshape(-1, width), P.constant_row(1, width, ans.dtype))
         np.ceil(mask, out=mask)
         return np.multiply(ct.reshape(-1, width), mask, out=mask).reshape(ans.shape)
     out = np.multiply(ct, np.greater(ans, 0), dtype=np.result_type(ct, ans))
@@ -127,7 +115,7 @@ def _bias_add_vjp_b(ct: Any, ans: Any, x: Any, b: Any) -> Any:
     # leading axis of a narrow array is ~40x slower than this BLAS call.
     channels = shape_of(ct)[-1]
     rows = int(np.prod(shape_of(ct)[:-1], dtype=np.int64))
-    ones = P.ones_vector(rows, dtype_of(ct))
+    ones = P.constant_row(1, rows, dtype_of(ct))
     return P.unbroadcast(P.matmul(ones, P.reshape(ct, (rows, channels))), b)
 
 
