@@ -42,8 +42,8 @@ class JVPTrace(Trace):
         return primal if tangent is None else JVPTracer(self, primal, tangent)
 
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
-        primals: Any = None
-        tangents: Any = None
+        primals: Any
+        tangents: Any
         if len(args) == 2:     # arithmetic, the most frequent call: without the loop
             x, y = args
             if type(x) is JVPTracer and x._trace is self:
@@ -53,37 +53,52 @@ class JVPTrace(Trace):
                     primals, tangents = [x.primal, y], [x.tangent, None]
             elif type(y) is JVPTracer and y._trace is self:
                 primals, tangents = [x, y.primal], [None, y.tangent]
+            else:
+                return self._constant(prim, args, params)
+        elif len(args) == 1:   # elementwise functions
+            x = args[0]
+            if type(x) is not JVPTracer or x._trace is not self:
+                return self._constant(prim, args, params)
+            primals, tangents = [x.primal], [x.tangent]
         else:
+            primals = tangents = None
             for i, x in enumerate(args):
                 if type(x) is JVPTracer and x._trace is self:
                     if primals is None:
                         primals, tangents = list(args), [None] * len(args)
                     primals[i] = x.primal
                     tangents[i] = x.tangent
-        parent = self.parent
-        if primals is None:
-            return prim.impl(*args, **params) if parent is EVAL else parent.process(prim, args, params)
-        if not prim.differentiable:
-            return parent.process(prim, primals, params)
+            if primals is None:
+                return self._constant(prim, args, params)
         rule = jvp_rules.get(prim)
-        if rule is None:
-            raise NotImplementedError(f"jvp rule for '{prim.name}' not registered: register one "
-                                      f"with forward.defjvp(prim, ...) (see docs/adding_a_primitive.md)")
+        if rule is None or not prim.differentiable:
+            return self._no_rule(prim, primals, params)
         previous = _state.trace
-        _state.trace = parent
+        _state.trace = self.parent
         try:
             out, tangent_out = rule(primals, tangents, **params)
         finally:
             _state.trace = previous
-        if prim.multiple_results:
-            return tuple(self.lift(o, t) for o, t in zip(out, tangent_out))
         if tangent_out is None:
             return out
+        if prim.multiple_results:
+            return tuple(self.lift(o, t) for o, t in zip(out, tangent_out))
         tracer = _new(JVPTracer)        # JVPTracer(self, out, tangent_out) without the __init__ call
         tracer._trace = self
         tracer.primal = out
         tracer.tangent = tangent_out
         return tracer
+
+    def _constant(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
+        """No argument carries a tangent: the parent applies the primitive."""
+        parent = self.parent
+        return prim.impl(*args, **params) if parent is EVAL else parent.process(prim, args, params)
+
+    def _no_rule(self, prim: Primitive, primals: list, params: dict) -> Any:
+        if not prim.differentiable:
+            return self.parent.process(prim, primals, params)
+        raise NotImplementedError(f"jvp rule for '{prim.name}' not registered: register one "
+                                  f"with forward.defjvp(prim, ...) (see docs/adding_a_primitive.md)")
 
     def unpack(self, x: Any) -> tuple[Any, Any]:
         """``(primal, tangent)`` of an output; the tangent is ``None`` for a constant."""

@@ -1149,7 +1149,9 @@ def _matmul_impl(a: Any, b: Any) -> Any:
     The scaling is used only when the other factor is finite, so NaN and inf propagate
     exactly as in the dense product.
     """
-    if type(a) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2:
+    # (a band needs a matrix of at least 32 x 32: most products are rejected before the call)
+    if type(a) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2 and (
+            (a.ndim == 2 and min(a.shape) >= 32) or (b.ndim == 2 and min(b.shape) >= 32)):
         band = _band_of(a, wide=True)
         if band is not None and _all_finite(b):
             offset, d = band
@@ -1164,8 +1166,10 @@ def _matmul_impl(a: Any, b: Any) -> Any:
 
 def _all_finite(x: Any) -> bool:
     """No inf or NaN in ``x`` (for a large array a finite sum proves it without a temporary)."""
-    if type(x) is not np.ndarray or x.size < 4096:
+    if type(x) is not np.ndarray:
         return bool(np.isfinite(x).all())
+    if x.size < 4096:       # the ufuncs themselves: ``.all()`` is a Python wrapper
+        return bool(np.logical_and.reduce(np.isfinite(x), axis=None))
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(np.sum(x))) or bool(np.isfinite(x).all())
 
