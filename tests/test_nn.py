@@ -285,6 +285,20 @@ def test_elu_primitive_value_derivatives_and_batching(alpha, dtype):
             ft.vmap(ft.grad(lambda r: fnp.sum(ft.nn.elu(r, alpha) ** 2)), in_axes=axis)(x64), gl, rtol=1e-12)
 
 
+def test_elu_with_a_differentiated_or_array_alpha():
+    x = np.array([-2.0, -0.5, 0.0, 1.5])
+    # d/dalpha elu(x, alpha) = expm1(x) where x <= 0, else 0.
+    np.testing.assert_allclose(ft.jacrev(lambda a: ft.nn.elu(x, a))(0.7),
+                               np.where(x > 0, 0.0, np.expm1(x)), rtol=1e-14)
+    np.testing.assert_allclose(ft.grad(lambda a: fnp.sum(ft.nn.elu(x, a)))(0.7),
+                               np.sum(np.where(x > 0, 0.0, np.expm1(x))), rtol=1e-14)
+    ft.check_grads(lambda x, a: ft.nn.elu(x, a), (x[:2], 0.7), order=2)
+    alphas = np.array([0.5, 1.0, 2.0, 3.0])
+    np.testing.assert_allclose(ft.nn.elu(x, alphas), np.where(x > 0, x, alphas * np.expm1(x)), rtol=1e-14)
+    np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(ft.nn.elu(x, alphas)))(x),
+                               np.where(x > 0, 1.0, alphas * np.exp(x)), rtol=1e-14)
+
+
 def test_elu_of_integers_nan_and_infinities():
     assert ft.nn.elu(np.array([-1, 2])).dtype == np.float64
     np.testing.assert_array_equal(ft.nn.elu(np.array([np.inf, -np.inf, np.nan])), [np.inf, -1.0, np.nan])

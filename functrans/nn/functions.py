@@ -216,7 +216,11 @@ def elu(x: Any, alpha: float = 1.0) -> Any:
         x = fnp.asarray(x)
     if x.dtype.kind != "f":
         x = P.convert_element_type(x, P.float_dtype(x))
-    return elu_p.bind(x, alpha=alpha if type(alpha) is float else float(alpha))
+    if type(alpha) is float or (not isinstance(alpha, Tracer) and np.ndim(alpha) == 0):
+        return elu_p.bind(x, alpha=float(alpha))
+    # A traced alpha (differentiated) or an array of them: elu is linear in alpha, whose
+    # multiple of elu(x, 1) is the negative branch.
+    return P.where(P.gt(x, 0), x, P.mul(alpha, elu_p.bind(x, alpha=1.0)))
 
 
 def sigmoid(x: Any) -> Any:
