@@ -139,7 +139,8 @@ class _Reverse:
         trace = self.trace
         slot = trace.slot_of(out)
         if slot is not None:        # one traced output (every grad): no structure to walk
-            self.out_tree, self.out_slots = tree.LEAF, [slot]
+            self.out_tree = tree.LEAF
+            self.out_slots: list[int | None] = [slot]
             self.out = out.primal
             self.out_flat = [self.out]
         else:

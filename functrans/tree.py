@@ -198,12 +198,12 @@ def _flatten(x: Any, leaves: list, is_leaf: Callable[[Any], bool] | None) -> PyT
         return LEAF
     start = len(leaves)
     children, aux = node.flatten(x)
-    defs = tuple([_flatten(c, leaves, is_leaf) for c in children])
+    child_defs = tuple([_flatten(c, leaves, is_leaf) for c in children])
     leafy = True
-    for d in defs:
+    for d in child_defs:
         if d.node is not None:
             leafy = False
-    return PyTreeDef(cls, aux, defs, len(leaves) - start, leafy)
+    return PyTreeDef(cls, aux, child_defs, len(leaves) - start, leafy)
 
 
 def unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
@@ -245,7 +245,7 @@ def _unflatten(treedef: PyTreeDef, leaves: list | tuple, start: int) -> Any:
         children = list(children)
     if node is list:
         return children
-    return _registry[node].unflatten(treedef.aux, children)
+    return _registry[cast(type, node)].unflatten(treedef.aux, children)
 
 
 def leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list:
