@@ -139,7 +139,8 @@ class _Reverse:
         trace = self.trace
         slot = trace.slot_of(out)
         if slot is not None:        # one traced output (every grad): no structure to walk
-            self.out_tree, self.out_slots = tree.LEAF, [slot]
+            self.out_tree = tree.LEAF
+            self.out_slots: list[int | None] = [slot]
             self.out = out.primal
             self.out_flat = [self.out]
         else:
@@ -218,7 +219,7 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
 
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
         nums = _normalize_argnums(argnums, len(args), "grad")
-        rev = _Reverse(_split_args(fun, args, kwargs, nums), tuple(args[i] for i in nums),
+        rev = _Reverse(_split_args(fun, args, kwargs, nums), tuple([args[i] for i in nums]),
                        has_aux, "grad", "argument {}", nums)
         if len(rev.out_flat) != 1 or shape_of(rev.out_flat[0]) != ():
             got = (f"shape {tuple(shape_of(rev.out_flat[0]))}" if len(rev.out_flat) == 1
@@ -233,8 +234,11 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
                             f"{dtype_of(value)}; pass holomorphic=True for a holomorphic function "
                             f"of complex inputs, or use ft.value_and_pullback")
         seed = np.array(1, dtype=dtype_of(value))
-        grads = tree.unflatten(rev.in_tree, rev.input_cotangents([seed], consume=True))
-        g = grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)
+        in_cts = rev.input_cotangents([seed], consume=True)
+        if isinstance(argnums, (int, np.integer)):      # the tree of that one argument
+            g = tree.unflatten(rev.in_tree.children[0], in_cts)
+        else:
+            g = tuple(tree.unflatten(rev.in_tree, in_cts))
         return ((rev.out, rev.aux) if has_aux else rev.out), g
     return value_and_grad_fun
 

@@ -161,8 +161,9 @@ def run_under(trace: Trace, fun: Callable[..., Any], *args: Any, **kwargs: Any) 
 def trace_call(trace: Trace, fun: Callable[..., Any], args: Any) -> Any:
     """Run a transform: ``fun(*args)`` with the new ``trace`` current, which dies on return."""
     global _active
-    with _active_lock:
-        _active += 1
+    _active_lock.acquire()       # not ``with``: half the cost, and nothing between can raise
+    _active += 1
+    _active_lock.release()
     previous = _state.trace
     _state.trace = trace
     try:
@@ -170,8 +171,9 @@ def trace_call(trace: Trace, fun: Callable[..., Any], args: Any) -> Any:
     finally:
         _state.trace = previous
         trace.alive = False
-        with _active_lock:
-            _active -= 1
+        _active_lock.acquire()
+        _active -= 1
+        _active_lock.release()
 
 
 _NO_PARAMS: dict = {}     # shared by parameterless calls; never mutated

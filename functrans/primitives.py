@@ -115,23 +115,24 @@ def unbroadcast(ct: Any, x: Any) -> Any:
     if type(ct) is type(x) and type(ct) in _SCALAR_TYPES:     # NumPy scalars of one type
         return ct
     try:
-        if ct.shape == x.shape and ct.dtype == x.dtype:
+        shape, dtype = x.shape, x.dtype
+        if ct.shape == shape and ct.dtype == dtype:
             return ct
-    except AttributeError:
-        pass
-    shape = shape_of(x)
+    except AttributeError:       # a Python number
+        shape, dtype = shape_of(x), dtype_of(x)
     ct_shape = shape_of(ct)
     if ct_shape != shape:
         lead = len(ct_shape) - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            i + lead for i, d in enumerate(shape) if d == 1 and ct_shape[i + lead] != 1)
+        axes = tuple(range(lead))
+        if 1 in shape:
+            axes += tuple([i + lead for i, d in enumerate(shape) if d == 1 and ct_shape[i + lead] != 1])
         if axes:
             ct = reduce_sum(ct, axes)
         if shape_of(ct) != shape:
             ct = reshape(ct, shape)
-    dtype = dtype_of(x)
-    if dtype_of(ct) != dtype and dtype.kind in "fc":
-        if dtype.kind == "f" and dtype_of(ct).kind == "c":
+    ct_dtype = dtype_of(ct)
+    if ct_dtype != dtype and dtype.kind in "fc":
+        if dtype.kind == "f" and ct_dtype.kind == "c":
             ct = real(ct)         # a real input's cotangent is the real part (as in JAX)
         ct = convert_element_type(ct, dtype)
     return ct
@@ -1207,8 +1208,19 @@ def _matmul_vjp_b(ct: Any, ans: Any, a: Any, b: Any) -> Any:
     return unbroadcast(matmul(_mT(a), ct), b)
 
 
+_SWAP = (1, 0)
+
+
+def _matmul_vjp(ct: Any, ans: Any, primals: Sequence, params: dict, argnums: Sequence) -> Any:
+    a, b = primals
+    if len(shape_of(a)) == 2 and len(shape_of(b)) == 2:    # matrices (most calls): no batch axes
+        return [unbroadcast(matmul(ct, transpose_p.bind(b, perm=_SWAP)), a) if i == 0 else
+                unbroadcast(matmul(transpose_p.bind(a, perm=_SWAP), ct), b) for i in argnums]
+    return [(_matmul_vjp_b if i else _matmul_vjp_a)(ct, ans, a, b) for i in argnums]
+
+
 defjvp(matmul_p, lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a, t))
-defvjp(matmul_p, _matmul_vjp_a, _matmul_vjp_b)
+vjp_rules[matmul_p] = _matmul_vjp
 
 
 def _matmul_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:

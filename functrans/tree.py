@@ -101,16 +101,12 @@ class PyTreeDef:
 
     __slots__ = ("node", "aux", "children", "num_leaves", "leafy", "_hash")
 
-    def __init__(self, node: type | None, aux: Any, children: tuple, num_leaves: int | None = None):
+    def __init__(self, node: type | None, aux: Any, children: tuple, num_leaves: int, leafy: bool):
         self.node = node                     # None marks a leaf
         self.aux = aux
         self.children = children
-        if num_leaves is None:
-            num_leaves = 1 if node is None else sum([c.num_leaves for c in children])
         self.num_leaves = num_leaves
-        # Every child a leaf: unflatten takes them as one slice of the leaves.
-        self.leafy = node is not None and num_leaves == len(children) and all(
-            [c.node is None for c in children])
+        self.leafy = leafy                   # a container of leaves only: unflatten slices them
         self._hash: int | None = None
 
     def unflatten(self, leaves: Iterable[Any]) -> Any:
@@ -152,7 +148,8 @@ def _hashable(aux: Any) -> Any:
         return repr(aux)
 
 
-LEAF = PyTreeDef(None, None, ())
+LEAF = PyTreeDef(None, None, (), 1, False)
+_leafy_defs: dict[tuple[type, int], PyTreeDef] = {}     # treedefs are immutable: shared
 
 
 def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list, PyTreeDef]:
@@ -179,21 +176,34 @@ def _flatten(x: Any, leaves: list, is_leaf: Callable[[Any], bool] | None) -> PyT
         if cls is tuple or cls is list:
             start = len(leaves)
             defs = []
+            leafy = True
             for c in x:
                 if type(c) is ndarray:
                     leaves.append(c)
                     defs.append(LEAF)
                 else:
-                    defs.append(_flatten(c, leaves, None))
-            return PyTreeDef(cls, None, tuple(defs), len(leaves) - start)
+                    d = _flatten(c, leaves, None)
+                    if d.node is not None:
+                        leafy = False
+                    defs.append(d)
+            if leafy:       # tuples and lists of arrays (parameter pairs) share one treedef
+                treedef = _leafy_defs.get((cls, len(defs)))
+                if treedef is None:
+                    treedef = _leafy_defs[cls, len(defs)] = PyTreeDef(cls, None, tuple(defs), len(defs), True)
+                return treedef
+            return PyTreeDef(cls, None, tuple(defs), len(leaves) - start, leafy)
     node = None if is_leaf is not None and is_leaf(x) else _node_type(x)
     if node is None:
         leaves.append(x)
         return LEAF
     start = len(leaves)
     children, aux = node.flatten(x)
-    defs = tuple([_flatten(c, leaves, is_leaf) for c in children])
-    return PyTreeDef(cls, aux, defs, len(leaves) - start)
+    child_defs = tuple([_flatten(c, leaves, is_leaf) for c in children])
+    leafy = True
+    for d in child_defs:
+        if d.node is not None:
+            leafy = False
+    return PyTreeDef(cls, aux, child_defs, len(leaves) - start, leafy)
 
 
 def unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
@@ -235,7 +245,7 @@ def _unflatten(treedef: PyTreeDef, leaves: list | tuple, start: int) -> Any:
         children = list(children)
     if node is list:
         return children
-    return _registry[node].unflatten(treedef.aux, children)
+    return _registry[cast(type, node)].unflatten(treedef.aux, children)
 
 
 def leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list:
