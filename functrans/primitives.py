@@ -621,9 +621,9 @@ def _sum_impl(x: Any, axes: tuple | None, keepdims: bool) -> Any:
     once per row: 7x slower on 128 rows of 10), over the leading axes of a large one."""
     if type(x) is np.ndarray and axes and x.dtype.kind == "f" and x.flags.c_contiguous:
         n, k = x.ndim, len(axes)
-        lead = axes == tuple(range(k))
-        if (not lead and axes == tuple(range(n - k, n)) and n > k and x.dtype.itemsize >= 4) or (
-                lead and x.size >= 4096):
+        lead = axes == tuple(range(k))          # (a full reduction counts as leading)
+        trailing = not lead and axes == tuple(range(n - k, n))
+        if (trailing and x.dtype.itemsize >= 4) or (lead and x.size >= 4096):
             m = math.prod(x.shape[:k] if lead else x.shape[n - k:])
             flat = x.reshape((m, -1) if lead else (-1, m))
             ones = constant_row(1, m, x.dtype)

@@ -167,11 +167,12 @@ def _elu_impl(x: Any, alpha: float) -> Any:
     for ``0 <= alpha <= 1`` the negative branch is never below ``x`` (``e**x >= 1 + x``),
     so one ``maximum`` selects it; cheaper than NumPy's ``where`` on a random mask."""
     negative = np.expm1(np.minimum(x, 0))
+    out = negative if type(negative) is np.ndarray else None      # in place, unless 0-d
     if alpha != 1.0:
-        negative = np.multiply(negative, alpha, out=negative if type(negative) is np.ndarray else None)
+        negative = np.multiply(negative, alpha, out=out)
     if 0.0 <= alpha <= 1.0:
-        return np.maximum(x, negative, out=negative if type(negative) is np.ndarray else None)
-    return np.add(negative, np.maximum(x, 0), out=negative if type(negative) is np.ndarray else None)
+        return np.maximum(x, negative, out=out)
+    return np.add(negative, np.maximum(x, 0), out=out)
 
 
 def _elu_slope_impl(x: Any, ans: Any, alpha: float) -> Any:
@@ -262,11 +263,11 @@ def _log_total(total: Any) -> Any:
         return np.log(total)
 
 
-def _normalized(x: np.ndarray, e: Any, total: Any, m: Any, finite: bool, axes: tuple) -> Any:
+def _normalized(x: np.ndarray, e: Any, total: Any, shift: Any, m: Any, axes: tuple) -> Any:
     """The softmax ``e / total`` from :func:`_exp_shifted`'s parts; where the maximum is
     infinite, the limit: 1 at the entries equal to it (the +inf ones, or all -inf), split
     equally, 0 elsewhere."""
-    if finite:
+    if shift is m:                  # every maximum finite
         if type(e) is np.ndarray:
             e /= total
             return e
@@ -289,7 +290,7 @@ def _softmax_impl(x: Any, axes: tuple) -> Any:
     """``exp(x - m) / sum(exp(x - m))`` over ``axes``: accurate at any magnitude."""
     x = np.asarray(x)
     _, e, total, shift, m = _exp_shifted(x, axes)
-    return _normalized(x, e, total, m, shift is m, axes)
+    return _normalized(x, e, total, shift, m, axes)
 
 
 def _softmax_rule(g: Any, ans: Any, x: Any, axes: tuple) -> Any:
@@ -394,7 +395,7 @@ def _cross_entropy_impl(logits: Any, labels: Any) -> tuple:
     last = (logits.ndim - 1,)
     shifted, e, total, shift, m = _exp_shifted(logits, last)
     loss = np.add.reduce(labels * (_log_total(total) - shifted), axis=None) / _rows(logits)
-    return loss, _normalized(logits, e, total, m, shift is m, last)
+    return loss, _normalized(logits, e, total, shift, m, last)
 
 
 def _cross_entropy_dlogits(probs: Any, labels: Any) -> Any:
