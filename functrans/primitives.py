@@ -635,9 +635,11 @@ def _sum_impl(x: Any, axes: tuple | None, keepdims: bool) -> Any:
             m = math.prod(x.shape[:k] if lead else x.shape[n - k:])
             flat = x.reshape((m, -1) if lead else (-1, m))
             ones = constant_row(1, m, x.dtype)
-            out = ones @ flat if lead else flat @ ones
-            kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
-            return out.reshape(kept if keepdims else tuple(d for i, d in enumerate(x.shape) if i not in axes))
+            if lead:
+                out, shape = ones @ flat, x.shape[k:]
+                return out.reshape((1,) * k + shape if keepdims else shape)
+            out, shape = flat @ ones, x.shape[:n - k]
+            return out.reshape(shape + (1,) * k if keepdims else shape)
     # NumPy's stubs accept keepdims only as a literal True or False, not a bool variable.
     return np.add.reduce(x, axis=axes, keepdims=keepdims)  # type: ignore[call-overload]
 
@@ -1234,7 +1236,11 @@ def _matrix_transpose(x: Any) -> Any:
 
 def _matmul_vjp(ct: Any, ans: Any, primals: Sequence, params: dict, argnums: Sequence) -> Any:
     a, b = primals
-    if len(shape_of(a)) == 2 and len(shape_of(b)) == 2:    # matrices (most calls): no batch axes
+    try:                                          # (ndim_of inlined: arrays and tracers)
+        matrices = len(a.shape) == 2 and len(b.shape) == 2
+    except AttributeError:                        # a list constant: the general path
+        matrices = False
+    if matrices:                                  # (most calls): no batch axes
         if len(argnums) == 2:
             return (unbroadcast(matmul(ct, _matrix_transpose(b)), a),
                     unbroadcast(matmul(_matrix_transpose(a), ct), b))

@@ -1995,7 +1995,8 @@ def test_unbroadcast_of_numbers_and_traced_cotangents():
 
 @pytest.mark.parametrize("shape, axes", [
     ((2, 3), (0,)), ((2, 3), (1,)), ((2, 3), (0, 1)), ((4, 2, 3), (0, 1)), ((4, 2, 3), (1, 2)),
-    ((4, 2, 3), (1,)), ((4, 2, 3), (0, 2)), ((128, 40), (0,)), ((128, 40), (1,)), ((5,), (0,))])
+    ((4, 2, 3), (1,)), ((4, 2, 3), (0, 2)), ((128, 40), (0,)), ((128, 40), (1,)), ((5,), (0,)),
+    ((64, 2, 40), (0, 1)), ((64, 2, 40), (1, 2)), ((64, 2, 40), (0, 1, 2))])
 @pytest.mark.parametrize("dtype", [F32, F64, np.float16, np.int32])
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_sum_impl_matches_numpy(shape, axes, dtype, keepdims):
