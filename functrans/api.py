@@ -128,6 +128,9 @@ def _as_array(x: Any) -> Any:
 class _Reverse:
     """The state of one reverse-mode trace of ``fun``: outputs, slots and input structure."""
 
+    __slots__ = ("in_tree", "in_flat", "trace", "in_slots", "out_tree", "out_slots", "out",
+                 "out_flat", "aux")
+
     def __init__(self, fun: Callable[..., Any], primals: tuple, has_aux: bool, name: str,
                  label: str, nums: Sequence[int] | None = None):
         flat, self.in_tree = _flat_diff_inputs(primals, name, label, nums)
@@ -152,17 +155,17 @@ class _Reverse:
 
     def input_cotangents(self, cts: list, consume: bool) -> list:
         in_cts = backward(self.trace, self.out_slots, cts, self.in_slots, consume)
-        return [_input_cotangent(c, x) for c, x in zip(in_cts, self.in_flat)]
+        # An array that already has its input's shape and dtype (most) skips the call.
+        return [c if type(c) is np.ndarray and type(x) is np.ndarray and c.shape == x.shape
+                and c.dtype == x.dtype else _input_cotangent(c, x)
+                for c, x in zip(in_cts, self.in_flat)]
 
 
 def _input_cotangent(ct: Any, x: Any) -> Any:
     """The cotangent ``ct`` of the input ``x`` as an array of its shape and dtype (zeros for
-    ``None``); NumPy arrays that already are skip the general path."""
-    if type(x) is np.ndarray:
-        if ct is None:
-            return np.zeros(x.shape, x.dtype)     # ~2x cheaper than np.zeros_like
-        if type(ct) is np.ndarray and ct.shape == x.shape and ct.dtype == x.dtype:
-            return ct
+    ``None``)."""
+    if ct is None and type(x) is np.ndarray:
+        return np.zeros(x.shape, x.dtype)     # ~2x cheaper than np.zeros_like
     return _as_array(P.zeros_like(x) if ct is None else P.unbroadcast(ct, x))
 
 
@@ -227,13 +230,14 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
             raise TypeError(f"grad requires a scalar output (shape ()), got {got}. Use "
                             f"ft.jacrev or ft.value_and_pullback for non-scalar outputs.")
         value = rev.out_flat[0]
+        dtype = dtype_of(value)
         if holomorphic:
             _check_holomorphic(rev.in_flat, value, "grad")
-        elif dtype_of(value).kind not in "f":
+        elif dtype.kind not in "f":
             raise TypeError(f"grad requires a real floating-point output, got dtype "
-                            f"{dtype_of(value)}; pass holomorphic=True for a holomorphic function "
+                            f"{dtype}; pass holomorphic=True for a holomorphic function "
                             f"of complex inputs, or use ft.value_and_pullback")
-        seed = np.array(1, dtype=dtype_of(value))
+        seed = np.array(1, dtype=dtype)
         in_cts = rev.input_cotangents([seed], consume=True)
         if isinstance(argnums, (int, np.integer)):      # the tree of that one argument
             g = tree.unflatten(rev.in_tree.children[0], in_cts)
@@ -275,14 +279,9 @@ def grad(fun: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False,
     value_and_grad_fun = value_and_grad(fun, argnums, has_aux, holomorphic)
 
     def grad_fun(*args: Any, **kwargs: Any) -> Any:
-        (_, aux), g = _aux_pair(value_and_grad_fun(*args, **kwargs), has_aux)
-        return (g, aux) if has_aux else g
+        value, g = value_and_grad_fun(*args, **kwargs)
+        return (g, value[1]) if has_aux else g      # value is (out, aux) with has_aux
     return grad_fun
-
-
-def _aux_pair(result: Any, has_aux: bool) -> Any:
-    value, g = result
-    return (value if has_aux else (value, None)), g
 
 
 # ---------------------------------------------------------------------------------------

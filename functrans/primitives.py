@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from . import core as _core
 from .batching import DEFER_SIZE, BatchTrace, ScaledTracer, batch_rules, defer_rules, scaled_rules
 from .core import Primitive, Tracer, add_p, concrete_value, dtype_of, op1, op2, shape_of, zeros_like_p
 from .errors import ConcretizationError
@@ -108,6 +109,7 @@ def defbroadcasting(prim: Primitive) -> None:
 
 
 _SCALAR_TYPES = frozenset(t for t in np.sctypeDict.values() if issubclass(t, np.generic))
+_LEADING_AXES = [tuple(range(n)) for n in range(8)]     # unbroadcast's axes, built once
 
 
 def unbroadcast(ct: Any, x: Any) -> Any:
@@ -116,20 +118,23 @@ def unbroadcast(ct: Any, x: Any) -> Any:
         return ct
     try:
         shape, dtype = x.shape, x.dtype
-        if ct.shape == shape and ct.dtype == dtype:
+        ct_shape = ct.shape
+        if ct_shape == shape and ct.dtype == dtype:
             return ct
     except AttributeError:       # a Python number
         shape, dtype = shape_of(x), dtype_of(x)
-    ct_shape = shape_of(ct)
+        ct_shape = shape_of(ct)
     if ct_shape != shape:
         lead = len(ct_shape) - len(shape)
-        axes = tuple(range(lead))
-        if 1 in shape:
-            axes += tuple([i + lead for i, d in enumerate(shape) if d == 1 and ct_shape[i + lead] != 1])
-        if axes:
-            ct = reduce_sum(ct, axes)
-        if shape_of(ct) != shape:
-            ct = reshape(ct, shape)
+        if ct_shape[lead:] == shape:      # broadcast along leading axes only (a bias)
+            ct = reduce_sum(ct, _LEADING_AXES[lead] if lead < 8 else tuple(range(lead)))
+        else:
+            axes = tuple(range(lead)) + tuple([i + lead for i, d in enumerate(shape)
+                                               if d == 1 and ct_shape[i + lead] != 1])
+            if axes:
+                ct = reduce_sum(ct, axes)
+            if shape_of(ct) != shape:
+                ct = reshape(ct, shape)
     ct_dtype = dtype_of(ct)
     if ct_dtype != dtype and dtype.kind in "fc":
         if dtype.kind == "f" and ct_dtype.kind == "c":
@@ -619,17 +624,22 @@ def _sum_impl(x: Any, axes: tuple | None, keepdims: bool) -> Any:
     """``np.sum``, as a product with a vector of ones where BLAS does it many times faster
     than NumPy's reduction: over the trailing axes of a float32/float64 array (NumPy loops
     once per row: 7x slower on 128 rows of 10), over the leading axes of a large one."""
-    if type(x) is np.ndarray and axes and x.dtype.kind == "f" and x.flags.c_contiguous:
+    if type(x) is np.ndarray and axes and x.dtype.kind == "f":
         n, k = x.ndim, len(axes)
         lead = axes == tuple(range(k))          # (a full reduction counts as leading)
-        trailing = not lead and axes == tuple(range(n - k, n))
-        if (trailing and x.dtype.itemsize >= 4) or (lead and x.size >= 4096):
+        if lead:
+            blas = x.size >= 4096
+        else:                                   # trailing
+            blas = axes[0] == n - k and axes == tuple(range(n - k, n)) and x.dtype.itemsize >= 4
+        if blas and x.flags.c_contiguous:
             m = math.prod(x.shape[:k] if lead else x.shape[n - k:])
             flat = x.reshape((m, -1) if lead else (-1, m))
             ones = constant_row(1, m, x.dtype)
-            out = ones @ flat if lead else flat @ ones
-            kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
-            return out.reshape(kept if keepdims else tuple(d for i, d in enumerate(x.shape) if i not in axes))
+            if lead:
+                out, shape = ones @ flat, x.shape[k:]
+                return out.reshape((1,) * k + shape if keepdims else shape)
+            out, shape = flat @ ones, x.shape[:n - k]
+            return out.reshape(shape + (1,) * k if keepdims else shape)
     # NumPy's stubs accept keepdims only as a literal True or False, not a bool variable.
     return np.add.reduce(x, axis=axes, keepdims=keepdims)  # type: ignore[call-overload]
 
@@ -641,6 +651,8 @@ _reduce_batch(reduce_sum_p)
 
 
 def reduce_sum(x: Any, axes: tuple, keepdims: bool = False) -> Any:
+    if not _core._active:       # the eval fast path inlined: every bias cotangent sums
+        return _sum_impl(x, axes, keepdims)
     return reduce_sum_p.bind(x, axes=axes, keepdims=keepdims)
 
 
@@ -808,7 +820,11 @@ def reshape(x: Any, shape: tuple) -> Any:
     return reshape_p.bind(x, shape=tuple(shape))
 
 
-transpose_p = Primitive("transpose", lambda x, perm: np.asarray(x).transpose(perm), residuals="avals")
+def _transpose_impl(x: Any, perm: tuple) -> Any:
+    return (x if type(x) is np.ndarray else np.asarray(x)).transpose(perm)
+
+
+transpose_p = Primitive("transpose", _transpose_impl, residuals="avals")
 deflinear(transpose_p)
 defvjp(transpose_p, lambda ct, ans, x, perm: transpose(ct, tuple(int(i) for i in np.argsort(perm))))
 batch_rules[transpose_p] = lambda axis_size, vals, dims, perm: (
@@ -1211,11 +1227,26 @@ def _matmul_vjp_b(ct: Any, ans: Any, a: Any, b: Any) -> Any:
 _SWAP = (1, 0)
 
 
+def _matrix_transpose(x: Any) -> Any:
+    """The transpose of a matrix, with the eval fast path inlined (two per matmul cotangent)."""
+    if not _core._active:
+        return _transpose_impl(x, _SWAP)
+    return transpose_p.bind(x, perm=_SWAP)
+
+
 def _matmul_vjp(ct: Any, ans: Any, primals: Sequence, params: dict, argnums: Sequence) -> Any:
     a, b = primals
-    if len(shape_of(a)) == 2 and len(shape_of(b)) == 2:    # matrices (most calls): no batch axes
-        return [unbroadcast(matmul(ct, transpose_p.bind(b, perm=_SWAP)), a) if i == 0 else
-                unbroadcast(matmul(transpose_p.bind(a, perm=_SWAP), ct), b) for i in argnums]
+    try:                                          # (ndim_of inlined: arrays and tracers)
+        matrices = len(a.shape) == 2 and len(b.shape) == 2
+    except AttributeError:                        # a list constant: the general path
+        matrices = False
+    if matrices:                                  # (most calls): no batch axes
+        if len(argnums) == 2:
+            return (unbroadcast(matmul(ct, _matrix_transpose(b)), a),
+                    unbroadcast(matmul(_matrix_transpose(a), ct), b))
+        if argnums[0] == 0:
+            return (unbroadcast(matmul(ct, _matrix_transpose(b)), a),)
+        return (unbroadcast(matmul(_matrix_transpose(a), ct), b),)
     return [(_matmul_vjp_b if i else _matmul_vjp_a)(ct, ans, a, b) for i in argnums]
 
 

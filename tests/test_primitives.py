@@ -22,6 +22,7 @@ numeric. Derivatives are never compared with functrans' own computation of the s
 from __future__ import annotations
 
 import dataclasses
+import math
 import zlib
 from typing import Any, Callable, Sequence
 
@@ -1941,3 +1942,89 @@ def test_every_public_numpy_name_has_a_row():
     from test_linalg import COVERED as covered_in_test_linalg
     missing = sorted(set(fnp.linalg.__all__) - linalg_covered - covered_in_test_linalg)
     assert not missing, f"functrans.numpy.linalg names without a row: {missing}"
+
+
+# ---------------------------------------------------------------------------------------
+# Eval-level shortcuts of the cotangent helpers: the same values, dtypes and shapes as the
+# NumPy operations they stand for, on every path.
+
+def _unbroadcast_reference(ct: Any, shape: tuple, dtype: Any) -> np.ndarray:
+    """Sum ``ct`` over its extra leading axes and the axes ``shape`` has as 1, as NumPy would."""
+    ct = np.asarray(ct)
+    lead = ct.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1)
+    out = np.sum(ct, axis=axes).reshape(shape) if axes else ct.reshape(shape)
+    if out.dtype != dtype and dtype.kind in "fc":
+        out = (out.real if dtype.kind == "f" else out).astype(dtype)
+    return out
+
+
+@pytest.mark.parametrize("ct_shape, x_shape", [
+    ((2, 3), (3,)), ((4, 2, 3), (3,)), ((4, 2, 3), (2, 3)), ((2, 3), (1, 3)), ((2, 3), (2, 1)),
+    ((5, 2, 3), (1, 3)), ((2, 3), ()), ((3,), (1,)), ((2, 3), (2, 3)), ((1, 3), (1, 3)),
+    ((2, 1, 3), (1, 1, 3)), ((2, 1, 3), (3,))])
+@pytest.mark.parametrize("ct_dtype, x_dtype", [(F32, F32), (F64, F32), (F32, F64),
+                                               (np.complex128, F64), (np.complex64, np.complex64)])
+def test_unbroadcast_sums_broadcast_axes(ct_shape, x_shape, ct_dtype, x_dtype):
+    rng = np.random.default_rng(zlib.crc32(repr((ct_shape, x_shape)).encode()))
+    ct = rng.standard_normal(ct_shape).astype(ct_dtype)
+    if np.dtype(ct_dtype).kind == "c":
+        ct = ct + 1j * rng.standard_normal(ct_shape).astype(ct_dtype)
+    x = np.zeros(x_shape, x_dtype)
+    want = _unbroadcast_reference(ct, x_shape, np.dtype(x_dtype))
+    for like in (x, core.Aval(x.shape, x.dtype)):
+        got = primitives.unbroadcast(ct, like)
+        assert type(got) is np.ndarray or np.isscalar(got)
+        assert np.shape(got) == x_shape and np.asarray(got).dtype == x_dtype
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_unbroadcast_of_numbers_and_traced_cotangents():
+    assert primitives.unbroadcast(np.float32(2.0), np.float32(1.0)) == np.float32(2.0)
+    got = primitives.unbroadcast(np.ones((2, 3)), 1.0)      # a Python number: float64, shape ()
+    assert np.shape(got) == () and float(got) == 6.0
+    # traced cotangents (the backward pass of grad(grad)): the bias gradient's gradient
+    w = np.arange(6.0).reshape(2, 3) / 10
+    f = lambda b: fnp.sum(fnp.tanh(w + b) ** 2)
+    gg = ft.grad(lambda b: fnp.sum(ft.grad(f)(b) ** 2))(np.array([0.1, -0.2, 0.3]))
+    h = 1e-6
+    fd = [(np.sum(ft.grad(f)(np.array([0.1, -0.2, 0.3]) + h * e) ** 2)
+           - np.sum(ft.grad(f)(np.array([0.1, -0.2, 0.3]) - h * e) ** 2)) / (2 * h) for e in np.eye(3)]
+    np.testing.assert_allclose(gg, fd, rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape, axes", [
+    ((2, 3), (0,)), ((2, 3), (1,)), ((2, 3), (0, 1)), ((4, 2, 3), (0, 1)), ((4, 2, 3), (1, 2)),
+    ((4, 2, 3), (1,)), ((4, 2, 3), (0, 2)), ((128, 40), (0,)), ((128, 40), (1,)), ((5,), (0,)),
+    ((64, 2, 40), (0, 1)), ((64, 2, 40), (1, 2)), ((64, 2, 40), (0, 1, 2))])
+@pytest.mark.parametrize("dtype", [F32, F64, np.float16, np.int32])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_sum_impl_matches_numpy(shape, axes, dtype, keepdims):
+    x = (np.arange(math.prod(shape)) % 7 - 3).astype(dtype).reshape(shape)
+    for a in (x, np.asfortranarray(x), x[..., ::-1]):
+        got = primitives._sum_impl(a, axes, keepdims)
+        want = np.sum(a, axis=axes, keepdims=keepdims)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)     # small integers: exact in every dtype
+
+
+def test_matrix_cotangents_keep_the_input_dtypes():
+    """2-D matmul's rule (a cheaper transpose at eval level) keeps each input's dtype."""
+    a = np.arange(6.0, dtype=F32).reshape(2, 3) / 10
+    b = np.arange(12.0).reshape(3, 4) / 10              # float64
+    ga, gb = ft.grad(lambda a, b: fnp.sum(fnp.tanh(a @ b)), argnums=(0, 1))(a, b)
+    d = 1 - np.tanh(a.astype(F64) @ b) ** 2
+    assert ga.dtype == F32 and gb.dtype == F64
+    np.testing.assert_allclose(ga, d @ b.T, rtol=1e-6)
+    np.testing.assert_allclose(gb, a.astype(F64).T @ d, rtol=1e-6)
+    assert np.array_equal(primitives._matrix_transpose(b), b.T)
+
+
+@pytest.mark.parametrize("zero_d", [np.float64(2.0), np.array(2.0), 2.0])
+def test_matmul_of_a_0d_operand_raises(zero_d):
+    """Under a transform, on traced values, arrays and lists alike (as NumPy, which raises too)."""
+    m = np.ones((2, 2))
+    for f in (lambda m: fnp.matmul(m, zero_d), lambda m: fnp.matmul(zero_d, m),
+              lambda m: fnp.matmul(m, ft.stop_gradient(m)) + fnp.matmul([[1.0, 2.0]], zero_d)):
+        with pytest.raises(ValueError, match="matmul: input operand does not have enough"):
+            ft.grad(lambda m: fnp.sum(f(m)))(m)

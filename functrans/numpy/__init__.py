@@ -344,7 +344,11 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
     """
     if not _core._active:
         return _np.matmul(a, b)
-    if ndim(a) == 0 or ndim(b) == 0:
+    try:                 # ndim inlined for arrays and traced values, the operands of most calls
+        scalar = not a.shape or not b.shape  # type: ignore[union-attr]
+    except AttributeError:
+        scalar = ndim(a) == 0 or ndim(b) == 0
+    if scalar:
         raise ValueError("matmul: input operand does not have enough dimensions (got a 0-d array)")
     return P.matmul(a, b)
 
