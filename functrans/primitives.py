@@ -1274,7 +1274,7 @@ def _scaled_matmul_impl(x: Any, s: Any, w: Any) -> Any:
     if np.ndim(w) != 2 or not _blocked(shape):
         return np.matmul(np.multiply(x, s), w)
     lead, k = shape[:-1], shape[-1]
-    rows = max(1, _BLOCK // k)                       # rows of ``x * s`` per block
+    rows = max(_MIN_ROWS, _BLOCK // k)               # rows of ``x * s`` per block
     axis = next(i for i in range(len(lead)) if math.prod(lead[i + 1:]) <= rows)
     step = max(1, rows // math.prod(lead[axis + 1:]))
     xb, sb = np.broadcast_to(x, shape), np.broadcast_to(s, shape)
@@ -1292,6 +1292,9 @@ def _scaled_matmul_impl(x: Any, s: Any, w: Any) -> Any:
 # Elements of ``x * s`` per block (128 KiB of float64); a product of up to 16 blocks fits in
 # cache whole, and one call is cheaper than many smaller ones.
 _BLOCK = 1 << 14
+# ... but at least this many rows: a block of fewer makes each matmul a matrix-vector product,
+# which reads all of ``w`` per row (memory-bound: 10x slower for a ``w`` beyond the cache).
+_MIN_ROWS = 64
 
 
 def _blocked(shape: tuple) -> bool:
