@@ -1279,7 +1279,8 @@ def _scaled_matmul_impl(x: Any, s: Any, w: Any) -> Any:
     step = max(1, rows // math.prod(lead[axis + 1:]))
     xb, sb = np.broadcast_to(x, shape), np.broadcast_to(s, shape)
     out = np.empty(lead + (w.shape[1],), dtype=np.result_type(x, s, w))
-    buf = np.empty((min(step, lead[axis]),) + shape[axis + 1:], dtype=np.result_type(x, s))
+    # laid out as ``x * s`` (columns first for a transposed view): multiplied without striding
+    buf = np.empty_like(xb[(0,) * axis + (slice(0, step),)], dtype=np.result_type(x, s))
     for outer in np.ndindex(*lead[:axis]):
         for start in range(0, lead[axis], step):
             at = outer + (slice(start, start + step),)
@@ -1479,11 +1480,15 @@ def _basis_reduce_sum(trace: BatchTrace, vals: list, dims: list, *, axes: tuple 
                       keepdims: bool) -> Any:
     """Summing out the basis' own axes leaves its diagonal, example ``i`` its element ``i``."""
     (t,) = vals
-    if not _own(trace, t) or t.base is not None:
+    if not _own(trace, t):
         return None
     lead, shape = t.lead, t.shape
     if keepdims or all_axes(axes, t) != tuple(range(lead, len(shape))):
         return None
+    if t.base is not None:     # vector examples: base @ scale, the scaled copy never made
+        if len(shape) != 1 or ndim_of(t.scale) > 1:
+            return None
+        return matmul(moveaxis(t.base, t.bdim, 0), broadcast_to(t.scale, shape)), 0
     flat = reshape(t.scale, shape[:lead] + (math.prod(shape[lead:]),))
     return moveaxis(_window(trace, flat, lead), lead, 0), 0
 
@@ -1503,6 +1508,8 @@ def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
     if _own(trace, a) and a.base is not None and db is None and ndim_of(b) == 2:
         base, bdim, scale = a.base, a.bdim, a.scale
         nb = ndim_of(base)
+        if 0 < bdim >= nb - 2:     # the examples along a matrix axis (columns): first, as a view
+            base, bdim = moveaxis(base, bdim, 0), 0
         # Fused only where the product is made in blocks; a smaller one is materialised in
         # the factor's place (which frees the factor: one array alive, not two).
         if nb >= 2 and (bdim == 0 or bdim < nb - 2) and ndim_of(scale) < nb - bdim \
