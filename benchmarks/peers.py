@@ -922,8 +922,9 @@ def _chunk_cases(quick: bool) -> list[tuple]:
     """(case, transform(chunk_size) -> zero-argument call, closed-form answer, chunk_size,
     basis rows). The issue's 4000 -> 4000 maps, quick or not: tanh(W x), whose unchunked
     Jacobian needs nothing beyond its result, and maps whose unchunked Jacobian needs n x n
-    intermediates (two layers; a Hessian); then maps through a 4x wider layer, 1000 -> 1000
-    when quick (the memory ratios do not depend on n, and a call costs 64x less)."""
+    intermediates (two layers; a Hessian); then maps through a 4x wider layer and an
+    attention head, 1000 -> 1000 and 64 x 16 tokens when quick (the memory ratios depend on
+    the shapes' proportions, not their size, and a call costs 64x less)."""
     rng = np.random.default_rng(2)
     n, chunk = 4000, 500
     w1, w2 = ((rng.standard_normal((n, n)) / np.sqrt(n)).astype(np.float32) for _ in range(2))
@@ -950,7 +951,8 @@ def _chunk_cases(quick: bool) -> list[tuple]:
                                              (v2, np.zeros(d, np.float32))], xb)
     cases.append((f"batch_jacobian elu MLP {d}→{2 * d}→{d}, B={b}",
                   lambda c: (lambda: ft.batch_jacobian(mlp, chunk_size=c)(xb)), want, d // 8, d))
-    return cases + _wide_chunk_cases(rng, 1000 if quick else n)
+    return cases + _wide_chunk_cases(rng, 1000 if quick else n) + \
+        _attention_chunk_cases(rng, *((64, 16) if quick else (128, 32)))
 
 
 def _wide_chunk_cases(rng: np.random.Generator, n: int) -> list[tuple]:
@@ -975,6 +977,28 @@ def _wide_chunk_cases(rng: np.random.Generator, n: int) -> list[tuple]:
     cases.append((f"hessian logistic-regression loss, {h} examples × {n} features",
                   lambda c: (lambda: ft.hessian(loss, chunk_size=c)(x)), hess_loss, chunk, n))
     return cases
+
+
+def _attention_chunk_cases(rng: np.random.Generator, tokens: int, width: int) -> list[tuple]:
+    """One head of self-attention, softmax(X Wq (X Wk)ᵀ / √d) X Wv on ``tokens`` x ``width``
+    inputs: each basis row's tangent of the scores is tokens x tokens, (tokens / width) results'
+    worth unchunked. Checked against a hand-written forward-mode derivative."""
+    n, chunk, scale = tokens * width, tokens * width // 8, np.float32(1 / np.sqrt(width))
+    wq, wk, wv = ((rng.standard_normal((width, width)) / np.sqrt(width)).astype(np.float32)
+                  for _ in range(3))
+    x = rng.standard_normal((tokens, width)).astype(np.float32)
+    attn = lambda x: ft.nn.softmax((x @ wq) @ (x @ wk).T * scale, axis=-1) @ (x @ wv)
+    e = np.eye(n, dtype=np.float32).reshape(n, tokens, width)       # d x, one basis row each
+    q, k, v = x @ wq, x @ wk, x @ wv
+    p = np.exp(q @ k.T * scale - (q @ k.T * scale).max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    ds = ((e @ wq) @ k.T + q @ np.swapaxes(e @ wk, -1, -2)) * scale
+    dy = p * (ds - (p * ds).sum(-1, keepdims=True)) @ v + p @ (e @ wv)
+    want = np.moveaxis(dy, 0, -1).reshape(tokens, width, tokens, width)
+    del e, ds, dy
+    return [(f"{jac.__name__} self-attention head, {tokens} tokens × {width}, {n}→{n}",
+             lambda c, jac=jac: (lambda: jac(attn, chunk_size=c)(x)), want, chunk, n)
+            for jac in (ft.jacrev, ft.jacfwd)]
 
 
 def bench_chunked(res: Results, quick: bool) -> None:
