@@ -1305,12 +1305,13 @@ def _scaled_matmul_impl(x: Any, s: Any, w: Any) -> Any:
     if np.ndim(w) != 2 or not _blocked(shape):
         return np.matmul(np.multiply(x, s), w)
     lead, k = shape[:-1], shape[-1]
-    rows = max(1, _BLOCK // k)                       # rows of ``x * s`` per block
+    rows = max(_MIN_ROWS, _BLOCK // k)               # rows of ``x * s`` per block
     axis = next(i for i in range(len(lead)) if math.prod(lead[i + 1:]) <= rows)
     step = max(1, rows // math.prod(lead[axis + 1:]))
     xb, sb = np.broadcast_to(x, shape), np.broadcast_to(s, shape)
     out = np.empty(lead + (w.shape[1],), dtype=np.result_type(x, s, w))
-    buf = np.empty((min(step, lead[axis]),) + shape[axis + 1:], dtype=np.result_type(x, s))
+    # laid out as ``x * s`` (columns first for a transposed view): multiplied without striding
+    buf = np.empty_like(xb[(0,) * axis + (slice(0, step),)], dtype=np.result_type(x, s))
     for outer in np.ndindex(*lead[:axis]):
         for start in range(0, lead[axis], step):
             at = outer + (slice(start, start + step),)
@@ -1323,6 +1324,9 @@ def _scaled_matmul_impl(x: Any, s: Any, w: Any) -> Any:
 # Elements of ``x * s`` per block (128 KiB of float64); a product of up to 16 blocks fits in
 # cache whole, and one call is cheaper than many smaller ones.
 _BLOCK = 1 << 14
+# ... but at least this many rows: a block of fewer makes each matmul a matrix-vector product,
+# which reads all of ``w`` per row (memory-bound: 10x slower for a ``w`` beyond the cache).
+_MIN_ROWS = 64
 
 
 def _blocked(shape: tuple) -> bool:
@@ -1507,11 +1511,15 @@ def _basis_reduce_sum(trace: BatchTrace, vals: list, dims: list, *, axes: tuple 
                       keepdims: bool) -> Any:
     """Summing out the basis' own axes leaves its diagonal, example ``i`` its element ``i``."""
     (t,) = vals
-    if not _own(trace, t) or t.base is not None:
+    if not _own(trace, t):
         return None
     lead, shape = t.lead, t.shape
     if keepdims or all_axes(axes, t) != tuple(range(lead, len(shape))):
         return None
+    if t.base is not None:     # vector examples: base @ scale, the scaled copy never made
+        if len(shape) != 1 or ndim_of(t.scale) > 1:
+            return None
+        return matmul(moveaxis(t.base, t.bdim, 0), broadcast_to(t.scale, shape)), 0
     flat = reshape(t.scale, shape[:lead] + (math.prod(shape[lead:]),))
     return moveaxis(_window(trace, flat, lead), lead, 0), 0
 
@@ -1531,6 +1539,8 @@ def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
     if _own(trace, a) and a.base is not None and db is None and ndim_of(b) == 2:
         base, bdim, scale = a.base, a.bdim, a.scale
         nb = ndim_of(base)
+        if 0 < bdim >= nb - 2:     # the examples along a matrix axis (columns): first, as a view
+            base, bdim = moveaxis(base, bdim, 0), 0
         # Fused only where the product is made in blocks; a smaller one is materialised in
         # the factor's place (which frees the factor: one array alive, not two).
         if nb >= 2 and (bdim == 0 or bdim < nb - 2) and ndim_of(scale) < nb - bdim \

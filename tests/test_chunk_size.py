@@ -10,6 +10,7 @@ import pytest
 
 import functrans as ft
 import functrans.numpy as fnp
+from functrans.primitives import _MIN_ROWS
 
 RNG = np.random.default_rng(7)
 N = 7
@@ -248,6 +249,43 @@ def test_chunked_memory_is_result_plus_the_maps_chunk_intermediates(jac, layers)
     p_chunk, j_chunk = _peak(lambda: jac(f, chunk_size=chunk)(x))
     assert_same(j_full, j_chunk)
     result, one_chunk = j_full.nbytes, chunk * n * 8
-    # Unchunked: the result, plus one n x n intermediate for two layers.
-    assert p_full <= (layers + 0.1) * result, (p_full, result)
+    # Unchunked: the result, plus one n x n intermediate for two layers (and the scaled
+    # product's block buffer of scaled_matmul, a few rows).
+    assert p_full <= (layers + 0.1) * result + _MIN_ROWS * n * 8, (p_full, result)
     assert p_chunk <= result + (layers + 0.25) * one_chunk, (p_chunk, result, one_chunk)
+
+
+@pytest.mark.parametrize("case", ["sum", "product"])
+def test_a_pending_scaling_of_a_wide_layers_columns_is_not_made_whole(case):
+    """jacfwd through a 4x wider layer: data @ basis is data's columns (examples last), and
+    its scaling by the layer's derivative is summed (a vector product) or multiplied into a
+    matrix (64-row blocks) without the (4n x n) scaled copy; so is each chunk's share."""
+    n, chunk = 300, 100                  # large enough for the blocked product
+    data = RNG.standard_normal((4 * n, n)) / np.sqrt(n)
+    x = RNG.standard_normal(n)
+    z = data @ x
+    if case == "sum":
+        f, want = (lambda t: fnp.sum(fnp.sin(data @ t))), data.T @ np.cos(z)
+    else:
+        f, want = (lambda t: fnp.tanh(data @ t) @ data), data.T @ ((1 - np.tanh(z) ** 2)[:, None] * data)
+    ft.jacfwd(f)(x)                      # warm caches
+    wide = data.nbytes
+    for c in (None, chunk):
+        peak, jac = _peak(lambda: ft.jacfwd(f, chunk_size=c)(x))
+        np.testing.assert_allclose(jac, want, rtol=1e-10, atol=1e-12)
+        assert peak <= jac.nbytes + _MIN_ROWS * 4 * n * 8 + wide / 4, (c, peak, jac.nbytes, wide)
+
+
+def test_hessian_of_logistic_regression_holds_no_wide_array():
+    """Its gradient's tangent is a scaling of data's columns, multiplied into data in blocks,
+    and the loss value's own tangent a vector product: neither (4n x n) array is made."""
+    n = 300
+    data = RNG.standard_normal((4 * n, n)) / np.sqrt(n)
+    labels = (RNG.random(4 * n) < 0.5).astype(float)
+    x = RNG.standard_normal(n) / 4
+    loss = lambda t: fnp.sum(ft.nn.softplus(data @ t)) - labels @ (data @ t)
+    p = 1 / (1 + np.exp(-(data @ x)))
+    ft.hessian(loss)(x)
+    peak, hess = _peak(lambda: ft.hessian(loss)(x))
+    np.testing.assert_allclose(hess, data.T @ ((p * (1 - p))[:, None] * data), rtol=1e-10, atol=1e-12)
+    assert peak <= hess.nbytes + _MIN_ROWS * 4 * n * 8 + data.nbytes / 4, (peak, hess.nbytes)

@@ -601,11 +601,14 @@ def test_pending_scalings_of_large_values_match_loop(dtype):
     np.testing.assert_allclose(got2, xs * y[0] * 3.0, rtol=1e-6)
 
 
+@pytest.mark.parametrize("min_rows", [1, 64])
 @pytest.mark.parametrize("block", [7, 64, 1 << 14])
-def test_scaled_matmul_blocks_match_the_whole_product(monkeypatch, block):
+def test_scaled_matmul_blocks_match_the_whole_product(monkeypatch, block, min_rows):
     """The cache-blocked ``(x * s) @ w`` equals the product made whole, inf and NaN included
-    (up to the rounding of BLAS kernels, which depends on the shapes)."""
+    (up to the rounding of BLAS kernels, which depends on the shapes), whichever leading axis
+    the blocks split."""
     monkeypatch.setattr(primitives, "_BLOCK", block)
+    monkeypatch.setattr(primitives, "_MIN_ROWS", min_rows)
     rng = np.random.default_rng(7)
     w = rng.standard_normal((9, 5))
     w[3, 1] = np.inf
