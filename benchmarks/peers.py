@@ -923,8 +923,9 @@ def _chunk_cases(quick: bool) -> list[tuple]:
     basis rows). The issue's 4000 -> 4000 maps, quick or not: tanh(W x), whose unchunked
     Jacobian needs nothing beyond its result, and maps whose unchunked Jacobian needs n x n
     intermediates (two layers; a Hessian); then maps through a 4x wider layer and an
-    attention head, 1000 -> 1000 and 64 x 16 tokens when quick (the memory ratios depend on
-    the shapes' proportions, not their size, and a call costs 64x less)."""
+    attention head (125 tokens x 32: 4000 -> 4000), 1000 -> 1000 and 64 x 16 tokens when
+    quick (the memory ratios depend on the shapes' proportions, not their size, and a call
+    costs 64x less)."""
     rng = np.random.default_rng(2)
     n, chunk = 4000, 500
     w1, w2 = ((rng.standard_normal((n, n)) / np.sqrt(n)).astype(np.float32) for _ in range(2))
@@ -952,7 +953,7 @@ def _chunk_cases(quick: bool) -> list[tuple]:
     cases.append((f"batch_jacobian elu MLP {d}→{2 * d}→{d}, B={b}",
                   lambda c: (lambda: ft.batch_jacobian(mlp, chunk_size=c)(xb)), want, d // 8, d))
     return cases + _wide_chunk_cases(rng, 1000 if quick else n) + \
-        _attention_chunk_cases(rng, *((64, 16) if quick else (128, 32)))
+        _attention_chunk_cases(rng, *((64, 16) if quick else (125, 32)))
 
 
 def _wide_chunk_cases(rng: np.random.Generator, n: int) -> list[tuple]:
