@@ -100,9 +100,10 @@ class VJPTrace(Trace):
         if prim.multiple_results:
             n = len(ans)
             self.num_slots = slot + n
+            out_slots = tuple(range(slot, slot + n))
             self.tape.append((rule, None if prim.residuals == "primals" else ans, primals, params,
-                              argnums, slots, tuple(range(slot, slot + n)), prim.symbolic_zero_cts))
-            return tuple(VJPTracer(self, a, slot + k) for k, a in enumerate(ans))
+                              argnums, slots, out_slots, prim.symbolic_zero_cts))
+            return tuple([VJPTracer(self, a, s) for a, s in zip(ans, out_slots)])
         self.num_slots = slot + 1
         keep = prim.residuals
         if keep == "all" or type(ans) is not ndarray or ans.size < 4096:   # small: keep all
@@ -143,7 +144,7 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
                 continue
             cts[out] = None
         else:
-            ct = tuple(cts[s] for s in out)
+            ct = tuple([cts[s] for s in out])
             if all(c is None for c in ct):
                 continue
             if not symbolic_zeros:
