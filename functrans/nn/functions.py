@@ -516,7 +516,7 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> Any:
     labels = fnp.asarray(labels)
     if dtype_of(logits).kind not in "fc":
         logits = P.convert_element_type(logits, np.result_type(dtype_of(logits), np.float32))
-    if np.dtype(dtype_of(labels)).kind in "iub":
+    if dtype_of(labels).kind in "iub":
         if shape_of(labels) != shape_of(logits)[:-1]:
             raise ValueError(f"softmax_cross_entropy: integer labels must have shape "
                              f"{shape_of(logits)[:-1]} (the logits' without the class axis), got "
