@@ -100,9 +100,10 @@ class VJPTrace(Trace):
         if prim.multiple_results:
             n = len(ans)
             self.num_slots = slot + n
+            out_slots = tuple(range(slot, slot + n))
             self.tape.append((rule, None if prim.residuals == "primals" else ans, primals, params,
-                              argnums, slots, tuple(range(slot, slot + n)), prim.symbolic_zero_cts))
-            return tuple([VJPTracer(self, a, slot + k) for k, a in enumerate(ans)])
+                              argnums, slots, out_slots, prim.symbolic_zero_cts))
+            return tuple([VJPTracer(self, a, s) for a, s in zip(ans, out_slots)])
         self.num_slots = slot + 1
         keep = prim.residuals
         if keep == "all" or type(ans) is not ndarray or ans.size < 4096:   # small: keep all

@@ -3,6 +3,8 @@ finite differences, layers against closed forms, Modules as pytrees, training.""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -493,6 +495,64 @@ def test_cross_entropy_primitive_value_derivatives_and_batching(shape, dtype):
                 gl = [ft.grad(f)(*a) for a in args]
                 np.testing.assert_allclose(ft.vmap(ft.grad(f), in_axes=(ax, labels_axis))(z64, lab),
                                            np.stack(gl), rtol=1e-12, atol=1e-15)
+
+
+def _log_softmax64(z):
+    """The closed form in float64, rows along the last axis."""
+    s = z.astype(np.float64) - np.max(z, axis=-1, keepdims=True).astype(np.float64)
+    return s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_with_ordinary_and_huge_row_maxima_matches_the_closed_form(dtype):
+    """Finite row maxima take a short path (no errstate: every row total is at least 1), huge
+    ones (whose square overflows the finiteness check) the careful one: both give the float64
+    closed form, its gradient (softmax - labels) / rows and no floating-point warning, also
+    for rows where every entry but the maximum underflows, labels of another float dtype and
+    non-contiguous arrays."""
+    huge = 1e30 if dtype == np.float32 else 1e200
+    logits = np.array([[0.0, 2.0, -1.0, 0.5],
+                       [5.0, -1e4, 50.0, 0.0],          # exp underflows but at the maximum
+                       [huge, 0.0, 1.0, -huge / 2]], dtype)
+    soft = np.random.default_rng(16).dirichlet(np.ones(4), size=3)
+    tol = dict(rtol=2e-6 if dtype == np.float32 else 1e-13, atol=1e-30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for rows in (slice(0, 2), slice(2, 3), slice(0, 3)):
+            z = logits[rows]
+            log_p = _log_softmax64(z)
+            for labels in (np.eye(4)[[1, 2, 0][rows]], soft[rows]):
+                for y in (labels.astype(dtype), labels.astype(np.float64), labels.astype(np.float16)):
+                    y64 = y.astype(np.float64)
+                    got = ft.nn.softmax_cross_entropy(z, y)
+                    assert np.asarray(got).dtype == np.result_type(dtype, y.dtype)
+                    np.testing.assert_allclose(got, -np.mean(np.sum(y64 * log_p, -1)), **tol)
+                    g = ft.grad(ft.nn.softmax_cross_entropy)(z, y)
+                    assert g.dtype == dtype
+                    np.testing.assert_allclose(g, (np.exp(log_p) - y64) / len(z), **tol)
+            # The same from transposed (non-contiguous) views.
+            zt, yt = np.ascontiguousarray(z.T).T, np.ascontiguousarray(soft[rows].T).T
+            np.testing.assert_allclose(ft.nn.softmax_cross_entropy(zt, yt),
+                                       -np.mean(np.sum(soft[rows] * log_p, -1)), **tol)
+        # The softmax and log-sum-exp share the finiteness check.
+        np.testing.assert_allclose(ft.nn.softmax(logits), np.exp(_log_softmax64(logits)), **tol)
+        np.testing.assert_array_equal(ft.nn.logsumexp(logits[2]), dtype(huge))
+        np.testing.assert_allclose(ft.grad(lambda v: fnp.sum(ft.nn.logsumexp(v, axis=-1)))(logits[1:]),
+                                   np.exp(_log_softmax64(logits[1:])), **tol)
+
+
+def test_cross_entropy_at_a_minus_infinite_logit_with_finite_row_maxima():
+    """A logit of -inf in a row with a finite maximum: probability 0, an infinite loss if the
+    labels put mass there, and a finite gradient (softmax - labels) / rows either way."""
+    z = np.array([[0.0, -np.inf, 1.0], [2.0, 0.0, -1.0]])
+    p = np.exp(_log_softmax64(z))
+    assert p[0, 1] == 0.0
+    y = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    with np.errstate(invalid="ignore"):
+        assert float(ft.nn.softmax_cross_entropy(z, y)) == np.inf
+        np.testing.assert_allclose(ft.grad(ft.nn.softmax_cross_entropy)(z, y), (p - y) / 2, rtol=1e-13)
+        np.testing.assert_allclose(ft.grad(ft.nn.softmax_cross_entropy)(z, np.array([0, 0])),
+                                   (p - np.eye(3)[[0, 0]]) / 2, rtol=1e-13)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

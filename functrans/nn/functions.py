@@ -9,6 +9,7 @@ changes no derivative (the functions are shift-invariant) but keeps ``exp`` from
 
 from __future__ import annotations
 
+import cmath
 import math
 from typing import Any, Sequence
 
@@ -246,19 +247,32 @@ def softplus(x: Any) -> Any:
     return fnp.logaddexp(x, 0.0)
 
 
+def _finite_maxima(m: np.ndarray) -> bool:
+    """Whether every maximum in ``m`` is finite, in one C call: ``m·m`` is finite only then
+    (an overflow of huge finite maxima merely takes the careful path)."""
+    return cmath.isfinite(np.vdot(m, m))
+
+
 def _exp_shifted(x: np.ndarray, axes: tuple) -> tuple:
     """``(x - s, exp(x - s), its sum over axes, s, m)``, the parts of log-sum-exp and softmax:
     ``m`` is the maximum over ``axes`` and the shift ``s`` is ``m`` where finite and 0 elsewhere,
     so ``exp`` never overflows and never sees ``inf - inf``. ``s is m`` when all are finite."""
     m = np.maximum.reduce(x, axis=axes, keepdims=True)
-    finite = np.isfinite(m)
-    shift = m if finite.all() else np.where(finite, m, np.zeros((), m.dtype))
+    if _finite_maxima(m):
+        shift = m
+    else:
+        finite = np.isfinite(m)
+        shift = m if finite.all() else np.where(finite, m, np.zeros((), m.dtype))
     shifted = x - shift
     e = np.exp(shifted)
     return shifted, e, _sum(e, axes, keepdims=True), shift, m
 
 
-def _log_total(total: Any) -> Any:
+def _log_total(total: Any, shift: Any, m: Any) -> Any:
+    """``log(total)``; with every maximum finite the total is at least 1 (``exp(0)`` is one
+    of its terms), so only an infinite maximum can give ``log(0) = -inf``."""
+    if shift is m:
+        return np.log(total)
     with np.errstate(divide="ignore"):      # log(0) = -inf when all are -inf
         return np.log(total)
 
@@ -281,8 +295,8 @@ def _logsumexp_impl(x: Any, axes: tuple, keepdims: bool) -> Any:
     """NumPy's log-sum-exp, shifted by the finite maximum: an infinite maximum (or NaN) is
     its own result, and ``exp`` never overflows."""
     x = np.asarray(x)
-    _, _, total, shift, _ = _exp_shifted(x, axes)
-    out = _log_total(total) + shift
+    _, _, total, shift, m = _exp_shifted(x, axes)
+    out = _log_total(total, shift, m) + shift
     return out if keepdims else out.reshape([d for i, d in enumerate(x.shape) if i not in axes])
 
 
@@ -388,20 +402,46 @@ def _rows(logits: Any) -> int:
     return math.prod(shape_of(logits)[:-1])
 
 
+def _ones_column(n: int, dtype: Any) -> np.ndarray:
+    """A ``(n, 1)`` column of ones (a view of the shared cached row): ``x @ column`` sums the
+    rows of ``x`` in one BLAS call and keeps their axis (NumPy's reduction loops once per
+    short row)."""
+    return P.constant_row(1, n, dtype).reshape(n, 1)
+
+
 def _cross_entropy_impl(logits: Any, labels: Any) -> tuple:
     """The mean over rows of ``-sum(labels * log_softmax(logits), -1)``, and the softmax:
     both from one ``exp``."""
     logits = np.asarray(logits)
-    last = (logits.ndim - 1,)
-    shifted, e, total, shift, m = _exp_shifted(logits, last)
-    loss = np.add.reduce(labels * (_log_total(total) - shifted), axis=None) / _rows(logits)
-    return loss, _normalized(logits, e, total, shift, m, last)
+    last = logits.ndim - 1
+    if (type(labels) is np.ndarray and labels.shape == logits.shape
+            and logits.dtype.kind == "f" and labels.dtype.kind == "f"):
+        m = np.maximum.reduce(logits, axis=last, keepdims=True)
+        if _finite_maxima(m):
+            return _finite_cross_entropy(logits, labels, m)
+    shifted, e, total, shift, m = _exp_shifted(logits, (last,))
+    loss = np.add.reduce(labels * (_log_total(total, shift, m) - shifted), axis=None) / _rows(logits)
+    return loss, _normalized(logits, e, total, shift, m, (last,))
+
+
+def _finite_cross_entropy(logits: np.ndarray, labels: np.ndarray, m: np.ndarray) -> tuple:
+    """The common case, real arrays of one shape whose row maxima ``m`` are finite, in a few
+    C calls: the row totals ``t = sum(exp(logits - m)) >= 1`` as a BLAS product and the loss
+    as a dot product of the labels with ``log(t) - (logits - m)``, the negative log-softmax."""
+    n = logits.shape[-1]
+    shifted = logits - m
+    e = np.exp(shifted)
+    total = e @ _ones_column(n, e.dtype)
+    loss = np.vdot(labels, np.log(total) - shifted) / (logits.size // n)
+    e /= total
+    return loss, e
 
 
 def _cross_entropy_dlogits(probs: Any, labels: Any) -> Any:
     """The derivative in the logits of each row's cross-entropy: the softmax times the row's
     label mass, minus the labels (``softmax - labels`` for one-hot or probability rows)."""
-    return probs * P.reduce_sum(labels, (len(shape_of(labels)) - 1,), keepdims=True) - labels
+    mass = labels @ _ones_column(shape_of(labels)[-1], dtype_of(labels))   # row sums, kept as a column
+    return probs * mass - labels
 
 
 def _cross_entropy_jvp(primals: list, tangents: list) -> tuple:
@@ -468,7 +508,7 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> Any:
     labels = fnp.asarray(labels)
     if dtype_of(logits).kind not in "fc":
         logits = P.convert_element_type(logits, np.result_type(dtype_of(logits), np.float32))
-    if np.dtype(dtype_of(labels)).kind in "iub":
+    if dtype_of(labels).kind in "iub":
         if shape_of(labels) != shape_of(logits)[:-1]:
             raise ValueError(f"softmax_cross_entropy: integer labels must have shape "
                              f"{shape_of(logits)[:-1]} (the logits' without the class axis), got "
