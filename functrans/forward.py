@@ -36,7 +36,9 @@ class JVPTrace(Trace):
     parent: Trace        # a transform always runs above another trace
 
     def __init__(self, parent: Trace, transform: str = "jvp"):
-        super().__init__(parent, transform)
+        self.parent = parent           # Trace.__init__ inlined: one trace per jvp call
+        self.transform = transform
+        self.alive = True
 
     def lift(self, primal: Any, tangent: Any) -> Any:
         return primal if tangent is None else JVPTracer(self, primal, tangent)
@@ -155,7 +157,7 @@ def jvp_flat(fun: Callable[..., Any], primals: list, tangents: list,
              transform: str = "jvp") -> tuple[Any, JVPTrace]:
     """Run ``fun`` on tracers of a new JVP trace; ``(out, trace)``, the trace for unpacking."""
     trace = JVPTrace(_state.trace, transform)
-    out = trace_call(trace, fun, [trace.lift(p, t) for p, t in zip(primals, tangents)])
+    out = trace_call(trace, fun, list(map(trace.lift, primals, tangents)))
     return out, trace
 
 
