@@ -155,7 +155,9 @@ class BatchTrace(Trace):
                 break
         else:
             parent = self.parent
-            return prim.impl(*args, **params) if parent is EVAL else parent.process(prim, args, params)
+            if parent is not EVAL:
+                return parent.process(prim, args, params)
+            return prim.impl(*args, **params) if params else prim.impl(*args)
         vals = list(args)
         dims: list = [None] * len(args)
         scaled = large = False
@@ -187,7 +189,9 @@ class BatchTrace(Trace):
                     return out if out_dim is None else BatchTracer(self, out, out_dim)
             if scaled:
                 vals = [x.val if type(x) is ScaledTracer and x._trace is self else x for x in vals]
-            out, out_dim = rule(self.axis_size, vals, dims, **params)
+            # (an empty ``**params`` costs as much as the rest of a call: most have none)
+            out, out_dim = rule(self.axis_size, vals, dims, **params) if params else rule(
+                self.axis_size, vals, dims)
         finally:
             _state.trace = previous
         if prim.multiple_results:

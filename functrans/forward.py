@@ -78,7 +78,8 @@ class JVPTrace(Trace):
         previous = _state.trace
         _state.trace = self.parent
         try:
-            out, tangent_out = rule(primals, tangents, **params)
+            # (an empty ``**params`` costs as much as the rest of a call: most have none)
+            out, tangent_out = rule(primals, tangents, **params) if params else rule(primals, tangents)
         finally:
             _state.trace = previous
         if tangent_out is None:
@@ -94,7 +95,9 @@ class JVPTrace(Trace):
     def _constant(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         """No argument carries a tangent: the parent applies the primitive."""
         parent = self.parent
-        return prim.impl(*args, **params) if parent is EVAL else parent.process(prim, args, params)
+        if parent is not EVAL:
+            return parent.process(prim, args, params)
+        return prim.impl(*args, **params) if params else prim.impl(*args)
 
     def _no_rule(self, prim: Primitive, primals: list, params: dict) -> Any:
         if not prim.differentiable:
@@ -115,7 +118,7 @@ def defjvp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
     The tangent out is the sum of the rules of the arguments that carry a tangent; ``None``
     marks an argument with no derivative (an index, a condition).
     """
-    def jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
+    def general(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
         ans = prim.bind(*primals, **params)
         tangent_out = None
         for rule, t in zip(rules, tangents):
@@ -123,24 +126,31 @@ def defjvp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
                 tangent_out = add_any(tangent_out, rule(t, ans, *primals, **params))
         return ans, tangent_out
 
+    jvp = general
+
     # Unrolled for one and two differentiable arguments (elementwise arithmetic): the hottest rules.
     if len(rules) == 1 and rules[0] is not None:
         only = rules[0]
 
         def jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:  # noqa: F811
-            ans = prim.bind(*primals, **params)
-            return ans, only(tangents[0], ans, *primals, **params)
+            if params:
+                ans = prim.bind(*primals, **params)
+                return ans, only(tangents[0], ans, *primals, **params)
+            ans = prim.bind(*primals)              # (without an empty ``**params``: cheaper)
+            return ans, only(tangents[0], ans, *primals)
     elif len(rules) == 2 and None not in rules:
         first, second = cast("tuple[Callable[..., Any], Callable[..., Any]]", rules)   # no None
 
         def jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:  # noqa: F811
-            ans = prim.bind(*primals, **params)
+            if params:
+                return general(primals, tangents, **params)
+            ans = prim.bind(*primals)              # (without an empty ``**params``: cheaper)
             tx, ty = tangents
             if ty is None:
-                return ans, first(tx, ans, *primals, **params)
+                return ans, first(tx, ans, *primals)
             if tx is None:
-                return ans, second(ty, ans, *primals, **params)
-            return ans, add_p.bind(first(tx, ans, *primals, **params), second(ty, ans, *primals, **params))
+                return ans, second(ty, ans, *primals)
+            return ans, add_p.bind(first(tx, ans, *primals), second(ty, ans, *primals))
     jvp_rules[prim] = jvp
 
 

@@ -73,14 +73,17 @@ def defbroadcasting(prim: Primitive) -> None:
                 rx, ry = len(x.shape), len(y.shape)
             except AttributeError:
                 rx, ry = ndim_of(x), ndim_of(y)
+            stays = None                   # the batch axis, if it stays where it is
             if dy is None:
                 if ry < rx - dx:
-                    return prim.bind(x, y, **params), dx
+                    stays = dx
             elif dx is None:
                 if rx < ry - dy:
-                    return prim.bind(x, y, **params), dy
+                    stays = dy
             elif dx == dy and rx == ry:
-                return prim.bind(x, y, **params), dx
+                stays = dx
+            if stays is not None:          # (without an empty ``**params``: cheaper)
+                return (prim.bind(x, y, **params) if params else prim.bind(x, y)), stays
         elif len(vals) == 3 and dims[0] is None:     # where(unbatched condition, x, y)
             (c, x, y), (_, dx, dy) = vals, dims
             if dx == dy:
