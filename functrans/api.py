@@ -492,7 +492,8 @@ def _map_basis(f: Callable[..., Any], leaves: list, batch_shape: tuple = (),
         flat, out_tree = tree.flatten(f(*[r[0] for r in _basis_rows(leaves, batch_shape, 0, 1)]))
         return [P.expand_dims(o if hasattr(o, "shape") else np.asarray(o), 0) for o in flat], out_tree
 
-    checked: dict = {}              # shared by the chunks (see vmap_basis)
+    chunked = chunk_size is not None and chunk_size < total
+    checked: dict | None = {} if chunked else None      # shared by the chunks (see vmap_basis)
 
     def run(start: int, stop: int) -> tuple[list, Any, list]:
         if len(leaves) == 1 and stop > start:
@@ -502,9 +503,22 @@ def _map_basis(f: Callable[..., Any], leaves: list, batch_shape: tuple = (),
         else:
             flat, out_tree = tree.flatten(vmap(f)(*_basis_rows(leaves, batch_shape, start, stop)))
         return flat, out_tree, [0] * len(flat)
-    if chunk_size is None or chunk_size >= total:
+    if not chunked:
         return run(0, total)[:2]
-    return _run_chunks(run, total, chunk_size)
+    return _run_chunks(run, total, cast(int, chunk_size))
+
+
+def _map_leaf_basis(f: Callable[[Any], Any], x: Any, lead: int, chunk_size: int | None) -> Any:
+    """``_map_basis`` of one array ``x`` (its first ``lead`` axes shared) for an ``f`` with one
+    array output: unchunked, the whole basis is one ``vmap_basis``, without the pytree steps."""
+    shape = tuple(shape_of(x))
+    n = math.prod(shape[lead:])
+    if n == 1 or (chunk_size is not None and chunk_size < n):
+        (out,), _ = _map_basis(f, [x], shape[:lead], chunk_size)
+        return out
+    out, trace = vmap_basis(f, x, lead)
+    val, bdim = trace.unpack(out)
+    return val if bdim == 0 else _place_batch_axis((val, bdim), 0, n)
 
 
 def _run_chunks(run: Callable[[int, int], tuple[list, Any, list]], size: int,
@@ -764,44 +778,47 @@ def batch_jacobian(fun: Callable[..., Any], argnums: int = 0, *, mode: str = "au
     sizes: dict = {}     # auto mode: (n_in, n_out) seen per input shape and dtype
 
     def jac(*args: Any, **kwargs: Any) -> Any:
-        (num,), (x,) = _jacobian_argnums(argnums, args, "batch_jacobian")
-        x = _diff_input(x, "batch_jacobian", f"argument {num}")
-        if len(shape_of(x)) == 0:
+        (num,) = _normalize_argnums(argnums, len(args), "batch_jacobian")
+        x = args[num]
+        if type(x) is not np.ndarray or x.dtype.kind not in "fc":
+            x = _diff_input(x, "batch_jacobian", f"argument {num}")
+        shape = tuple(x.shape)
+        if not shape:
             raise ValueError("batch_jacobian: the input needs a leading batch axis, got a 0-d array")
         partial = _split_args(fun, args, kwargs, (num,))
-        batch = tuple(shape_of(x)[:1])
-        in_shape = tuple(shape_of(x)[1:])
+        batch, in_shape = shape[:1], shape[1:]
         forward = mode == "fwd"
         if mode == "auto":
             # One plain call tells the output's size; its memory per input shape saves that
             # call next time (a stale one could only choose the slower mode, never misreport).
-            key = (tuple(shape_of(x)), dtype_of(x))
-            if key not in sizes:
+            key = (shape, x.dtype)
+            n_in_out = sizes.get(key)
+            if n_in_out is None:
                 out = _batched_output(partial(x), batch)
                 if len(sizes) > 64:
                     sizes.clear()
-                sizes[key] = (math.prod(in_shape), math.prod(tuple(shape_of(out))[1:]))
-            n_in, n_out = sizes[key]
-            forward = n_in <= n_out
+                sizes[key] = n_in_out = (math.prod(in_shape), math.prod(tuple(shape_of(out))[1:]))
+            forward = n_in_out[0] <= n_in_out[1]
         if forward:
             def push(t: Any) -> Any:
                 out, trace = jvp_flat(partial, [x], [t])
                 primal, tangent = trace.unpack(_batched_output(out, batch))
                 return P.zeros_like(primal) if tangent is None else tangent
-            (cols,), _ = _map_basis(push, [x], batch, chunk_size)         # (N, B, *out)
+            cols = _map_leaf_basis(push, x, 1, chunk_size)                 # (N, B, *out)
             out_shape = tuple(shape_of(cols))[2:]
-            cols = P.moveaxis(cols, 0, 1 + len(out_shape))                 # (B, *out, N)
+            cols = P.transpose(cols, tuple(range(1, 2 + len(out_shape))) + (0,))  # (B, *out, N)
             return cols if len(in_shape) == 1 else P.reshape(cols, batch + out_shape + in_shape)
         out, pullback = value_and_pullback(partial, x)
         out_shape = tuple(shape_of(_batched_output(out, batch)))[1:]
-        (rows,), _ = _map_basis(lambda c: pullback(c)[0], [out], batch, chunk_size)  # (M, B, *in)
+        rows = _map_leaf_basis(lambda c: pullback(c)[0], out, 1, chunk_size)  # (M, B, *in)
         return P.reshape(P.moveaxis(rows, 0, 1), batch + out_shape + in_shape)
     return jac
 
 
 def _batched_output(out: Any, batch: tuple) -> Any:
-    if not hasattr(out, "shape") or tuple(shape_of(out)[:1]) != batch:
-        got = f"shape {tuple(shape_of(out))}" if hasattr(out, "shape") else f"a {type(out).__name__}"
+    shape = getattr(out, "shape", None)
+    if shape is None or tuple(shape[:1]) != batch:
+        got = f"shape {tuple(shape)}" if shape is not None else f"a {type(out).__name__}"
         raise ValueError(f"batch_jacobian: the output must be an array with the input's batch "
                          f"size {batch[0]} first, got {got}")
     return out

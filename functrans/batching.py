@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .core import EVAL, Primitive, Trace, Tracer, _state, dtype_of, shape_of, trace_call
+from .core import EVAL, Primitive, Trace, Tracer, _state, dtype_of, trace_call
 from .errors import ConcretizationError
 
 batch_rules: dict[Primitive, Callable[..., Any]] = {}
@@ -92,7 +92,7 @@ class ScaledTracer(BatchTracer):
     @property
     def shape(self) -> tuple:  # type: ignore[override]
         if self.base is None:
-            return tuple(shape_of(self.scale))
+            return tuple(self.scale.shape)     # an array (or tracer) of the basis' shape
         shape = self.base.shape
         return shape[:self.bdim] + shape[self.bdim + 1:]
 
@@ -140,7 +140,9 @@ class BatchTrace(Trace):
 
     def __init__(self, parent: Trace, axis_size: int, transform: str = "vmap",
                  basis_start: int = 0, checked: dict | None = None):
-        super().__init__(parent, transform)
+        self.parent = parent           # Trace.__init__ inlined: one or more traces per call
+        self.transform = transform
+        self.alive = True
         self.axis_size = axis_size
         self.basis_start = basis_start
         self.checked = checked
@@ -153,7 +155,9 @@ class BatchTrace(Trace):
                 break
         else:
             parent = self.parent
-            return prim.impl(*args, **params) if parent is EVAL else parent.process(prim, args, params)
+            if parent is not EVAL:
+                return parent.process(prim, args, params)
+            return prim.impl(*args, **params) if params else prim.impl(*args)
         vals = list(args)
         dims: list = [None] * len(args)
         scaled = large = False
@@ -179,10 +183,15 @@ class BatchTrace(Trace):
             if symbolic is not None:
                 result = symbolic(self, vals, dims, **params)
                 if result is not None:
-                    return result if type(result) is ScaledTracer else self.lift(*result)
+                    if type(result) is ScaledTracer:
+                        return result
+                    out, out_dim = result
+                    return out if out_dim is None else BatchTracer(self, out, out_dim)
             if scaled:
                 vals = [x.val if type(x) is ScaledTracer and x._trace is self else x for x in vals]
-            out, out_dim = rule(self.axis_size, vals, dims, **params)
+            # (an empty ``**params`` costs as much as the rest of a call: most have none)
+            out, out_dim = rule(self.axis_size, vals, dims, **params) if params else rule(
+                self.axis_size, vals, dims)
         finally:
             _state.trace = previous
         if prim.multiple_results:
@@ -217,12 +226,12 @@ def vmap_basis(fun: Callable[..., Any], x: Any, lead: int = 0, start: int = 0,
     """Run ``fun`` on rows ``start:stop`` of the one-hot basis of ``x``'s elements after its
     ``lead`` axes (whose indices all share it), batched on axis 0 and kept symbolic
     (:class:`ScaledTracer`): a chunk of the basis is never materialised either. The chunks
-    of one Jacobian share ``checked``."""
-    shape = tuple(shape_of(x))
+    of one Jacobian share ``checked`` (``None``: one chunk, nothing to remember)."""
+    shape = tuple(x.shape)
     n = math.prod(shape[lead:])
     trace = BatchTrace(_state.trace, (n if stop is None else stop) - start, basis_start=start,
-                       checked={} if checked is None else checked)
-    diag = np.empty(shape, dtype=dtype_of(x))      # np.ones, without its Python-level wrapper
+                       checked=checked)
+    diag = np.empty(shape, dtype=x.dtype)          # np.ones, without its Python-level wrapper
     diag.fill(1)
     return trace_call(trace, fun, [ScaledTracer(trace, None, 0, diag, lead, unit=True)]), trace
 

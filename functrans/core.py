@@ -58,10 +58,10 @@ class Primitive:
     def bind(self, *args: Any, **params: Any) -> Any:
         """Apply the primitive: arrays positional, static metadata keyword-only."""
         if not _active:        # no transform running anywhere: straight to NumPy
-            return self.impl(*args, **params)
+            return self.impl(*args, **params) if params else self.impl(*args)
         trace = _state.trace
         if trace is EVAL:      # the rules of the lowest transform evaluate
-            return self.impl(*args, **params)
+            return self.impl(*args, **params) if params else self.impl(*args)
         return trace.process(self, args, params)
 
     def _missing_impl(self, *args: Any, **params: Any) -> Any:

@@ -36,7 +36,9 @@ class JVPTrace(Trace):
     parent: Trace        # a transform always runs above another trace
 
     def __init__(self, parent: Trace, transform: str = "jvp"):
-        super().__init__(parent, transform)
+        self.parent = parent           # Trace.__init__ inlined: one trace per jvp call
+        self.transform = transform
+        self.alive = True
 
     def lift(self, primal: Any, tangent: Any) -> Any:
         return primal if tangent is None else JVPTracer(self, primal, tangent)
@@ -76,7 +78,8 @@ class JVPTrace(Trace):
         previous = _state.trace
         _state.trace = self.parent
         try:
-            out, tangent_out = rule(primals, tangents, **params)
+            # (an empty ``**params`` costs as much as the rest of a call: most have none)
+            out, tangent_out = rule(primals, tangents, **params) if params else rule(primals, tangents)
         finally:
             _state.trace = previous
         if tangent_out is None:
@@ -92,7 +95,9 @@ class JVPTrace(Trace):
     def _constant(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         """No argument carries a tangent: the parent applies the primitive."""
         parent = self.parent
-        return prim.impl(*args, **params) if parent is EVAL else parent.process(prim, args, params)
+        if parent is not EVAL:
+            return parent.process(prim, args, params)
+        return prim.impl(*args, **params) if params else prim.impl(*args)
 
     def _no_rule(self, prim: Primitive, primals: list, params: dict) -> Any:
         if not prim.differentiable:
@@ -113,7 +118,7 @@ def defjvp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
     The tangent out is the sum of the rules of the arguments that carry a tangent; ``None``
     marks an argument with no derivative (an index, a condition).
     """
-    def jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
+    def general(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:
         ans = prim.bind(*primals, **params)
         tangent_out = None
         for rule, t in zip(rules, tangents):
@@ -121,24 +126,31 @@ def defjvp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
                 tangent_out = add_any(tangent_out, rule(t, ans, *primals, **params))
         return ans, tangent_out
 
+    jvp = general
+
     # Unrolled for one and two differentiable arguments (elementwise arithmetic): the hottest rules.
     if len(rules) == 1 and rules[0] is not None:
         only = rules[0]
 
         def jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:  # noqa: F811
-            ans = prim.bind(*primals, **params)
-            return ans, only(tangents[0], ans, *primals, **params)
+            if params:
+                ans = prim.bind(*primals, **params)
+                return ans, only(tangents[0], ans, *primals, **params)
+            ans = prim.bind(*primals)              # (without an empty ``**params``: cheaper)
+            return ans, only(tangents[0], ans, *primals)
     elif len(rules) == 2 and None not in rules:
         first, second = cast("tuple[Callable[..., Any], Callable[..., Any]]", rules)   # no None
 
         def jvp(primals: list, tangents: list, **params: Any) -> tuple[Any, Any]:  # noqa: F811
-            ans = prim.bind(*primals, **params)
+            if params:
+                return general(primals, tangents, **params)
+            ans = prim.bind(*primals)              # (without an empty ``**params``: cheaper)
             tx, ty = tangents
             if ty is None:
-                return ans, first(tx, ans, *primals, **params)
+                return ans, first(tx, ans, *primals)
             if tx is None:
-                return ans, second(ty, ans, *primals, **params)
-            return ans, add_p.bind(first(tx, ans, *primals, **params), second(ty, ans, *primals, **params))
+                return ans, second(ty, ans, *primals)
+            return ans, add_p.bind(first(tx, ans, *primals), second(ty, ans, *primals))
     jvp_rules[prim] = jvp
 
 
@@ -155,7 +167,7 @@ def jvp_flat(fun: Callable[..., Any], primals: list, tangents: list,
              transform: str = "jvp") -> tuple[Any, JVPTrace]:
     """Run ``fun`` on tracers of a new JVP trace; ``(out, trace)``, the trace for unpacking."""
     trace = JVPTrace(_state.trace, transform)
-    out = trace_call(trace, fun, [trace.lift(p, t) for p, t in zip(primals, tangents)])
+    out = trace_call(trace, fun, list(map(trace.lift, primals, tangents)))
     return out, trace
 
 

@@ -74,14 +74,17 @@ def defbroadcasting(prim: Primitive) -> None:
                 rx, ry = len(x.shape), len(y.shape)
             except AttributeError:
                 rx, ry = ndim_of(x), ndim_of(y)
+            stays = None                   # the batch axis, if it stays where it is
             if dy is None:
                 if ry < rx - dx:
-                    return prim.bind(x, y, **params), dx
+                    stays = dx
             elif dx is None:
                 if rx < ry - dy:
-                    return prim.bind(x, y, **params), dy
+                    stays = dy
             elif dx == dy and rx == ry:
-                return prim.bind(x, y, **params), dx
+                stays = dx
+            if stays is not None:          # (without an empty ``**params``: cheaper)
+                return (prim.bind(x, y, **params) if params else prim.bind(x, y)), stays
         elif len(vals) == 3 and dims[0] is None:     # where(unbatched condition, x, y)
             (c, x, y), (_, dx, dy) = vals, dims
             if dx == dy:
@@ -194,9 +197,6 @@ add_p.def_impl(_arith(operator.add, np.add))
 add = op2(add_p)
 
 
-defjvp(add_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: broadcast_like(t, ans))
-
-
 # The cotangent rules of add, sub and mul are written out whole (not as one function per
 # argument through defvjp): they are the most frequent nodes of every backward pass.
 def _add_vjp(ct: Any, ans: Any, primals: Sequence, params: dict, argnums: Sequence) -> Any:
@@ -210,14 +210,24 @@ vjp_rules[add_p] = _add_vjp
 defbroadcasting(add_p)
 
 
-def broadcast_like(t: Any, ans: Any) -> Any:
-    """A tangent ``t`` broadcast to the shape of the output ``ans`` (no-op if it has it)."""
-    shape = shape_of(ans)
-    return t if shape_of(t) == shape else broadcast_to(t, shape)
+def broadcast_like(t: Any, ans: Any, *_primals: Any) -> Any:
+    """A tangent ``t`` broadcast to the shape of the output ``ans`` (no-op if it has it).
+
+    Further arguments are ignored, so it is add's tangent rule ``(t, ans, x, y)`` itself."""
+    try:            # arrays and tracers (each elementwise tangent rule passes here)
+        shape = ans.shape
+        if t.shape == shape:
+            return t
+    except AttributeError:
+        shape = shape_of(ans)
+        if shape_of(t) == shape:
+            return t
+    return broadcast_to(t, shape)
 
 
+defjvp(add_p, broadcast_like, broadcast_like)       # (t, ans, x, y): the tangent, broadcast
 sub_p = Primitive("sub", _arith(operator.sub, np.subtract), residuals="avals")
-defjvp(sub_p, lambda t, ans, x, y: broadcast_like(t, ans), lambda t, ans, x, y: broadcast_like(neg(t), ans))
+defjvp(sub_p, broadcast_like, lambda t, ans, x, y: broadcast_like(neg(t), ans))
 
 
 def _sub_vjp(ct: Any, ans: Any, primals: Sequence, params: dict, argnums: Sequence) -> Any:
@@ -878,7 +888,11 @@ batch_rules[broadcast_to_p] = _broadcast_to_batch
 
 def broadcast_to(x: Any, shape: tuple) -> Any:
     shape = tuple(shape)
-    if shape_of(x) == shape:
+    try:                        # (shape_of inlined: arrays and tracers)
+        same = x.shape == shape
+    except AttributeError:
+        same = shape_of(x) == shape
+    if same:
         return x
     return broadcast_to_p.bind(x, shape=shape)
 
@@ -1256,8 +1270,10 @@ vjp_rules[matmul_p] = _matmul_vjp
 
 def _matmul_batch(axis_size: int, vals: list, dims: list) -> tuple[Any, int]:
     (a, b), (da, db) = vals, dims
-    ra = ndim_of(a) - (da is not None)
-    rb = ndim_of(b) - (db is not None)
+    try:                                              # (ndim_of inlined: arrays and tracers)
+        ra, rb = len(a.shape) - (da is not None), len(b.shape) - (db is not None)
+    except AttributeError:
+        ra, rb = ndim_of(a) - (da is not None), ndim_of(b) - (db is not None)
     if db is None and ra == 1 and rb == 2:           # rows of vectors times a matrix
         return matmul(moveaxis(a, da, 0), b), 0
     if da is None and ra == 2 and rb == 1:           # a matrix times columns of vectors
@@ -1380,10 +1396,12 @@ def _finite(y: Any, checked: dict | None = None) -> bool:
     ``checked`` (id -> (weak reference, answer)) remembers the answer for an array: every
     chunk of a Jacobian asks it of the same matrices, and the check costs a pass over them.
     """
-    try:
-        v = concrete_value(y)
-    except ConcretizationError:
-        return False
+    v = y
+    if type(v) is not np.ndarray:
+        try:
+            v = concrete_value(y)
+        except ConcretizationError:
+            return False
     if checked is None or type(v) is not np.ndarray:
         return _all_finite(v)
     ref, known = checked.get(id(v), (None, False))
@@ -1536,25 +1554,30 @@ def _basis_matmul(trace: BatchTrace, vals: list, dims: list) -> Any:
     """Rows of a matrix scaled by the basis' diagonal (basis @ b), or its columns (a @ basis);
     a pending scaling of a dense value times a matrix is one blocked ``scaled_matmul``."""
     (a, b), (da, db) = vals, dims
-    if _own(trace, a) and a.base is not None and db is None and ndim_of(b) == 2:
-        base, bdim, scale = a.base, a.bdim, a.scale
-        nb = ndim_of(base)
-        if 0 < bdim >= nb - 2:     # the examples along a matrix axis (columns): first, as a view
-            base, bdim = moveaxis(base, bdim, 0), 0
-        # Fused only where the product is made in blocks; a smaller one is materialised in
-        # the factor's place (which frees the factor: one array alive, not two).
-        if nb >= 2 and (bdim == 0 or bdim < nb - 2) and ndim_of(scale) < nb - bdim \
-                and shape_of(base)[-1] == shape_of(b)[0] \
-                and _blocked(np.broadcast_shapes(shape_of(base), shape_of(scale))):
-            return scaled_matmul(base, scale, b), bdim
-    if _own(trace, a) and a.base is None and db is None and ndim_of(b) == 2 \
-            and ndim_of(a) == a.lead + 1 and shape_of(a)[-1] == shape_of(b)[0] \
-            and _finite(b, trace.checked):
-        k, m = trace.axis_size, shape_of(b)[1]
-        rows = reshape(_window(trace, b, 0), (k,) + (1,) * a.lead + (m,))
+    if type(a) is ScaledTracer and a._trace is trace:           # (_own, inlined: every basis @ W)
+        b_shape = b.shape if type(b) is np.ndarray else shape_of(b)
+        if db is not None or len(b_shape) != 2:
+            return None
+        if a.base is not None:
+            base, bdim, scale = a.base, a.bdim, a.scale
+            nb = ndim_of(base)
+            if 0 < bdim >= nb - 2:     # the examples along a matrix axis (columns): first, as a view
+                base, bdim = moveaxis(base, bdim, 0), 0
+            # Fused only where the product is made in blocks; a smaller one is materialised in
+            # the factor's place (which frees the factor: one array alive, not two).
+            if nb >= 2 and (bdim == 0 or bdim < nb - 2) and ndim_of(scale) < nb - bdim \
+                    and shape_of(base)[-1] == b_shape[0] \
+                    and _blocked(np.broadcast_shapes(shape_of(base), shape_of(scale))):
+                return scaled_matmul(base, scale, b), bdim
+            return None
+        a_shape, lead = a.shape, a.lead
+        if len(a_shape) != lead + 1 or a_shape[-1] != b_shape[0] or not _finite(b, trace.checked):
+            return None
+        k, m = trace.axis_size, b_shape[1]
+        rows = reshape(b if k == b_shape[0] else _window(trace, b, 0), (k,) + (1,) * lead + (m,))
         if a.unit:
-            return broadcast_to(rows, (k,) + tuple(shape_of(a)[:-1]) + (m,)), 0
-        d = expand_dims(_window(trace, moveaxis(a.scale, a.lead, 0), 0), -1)   # (k, *lead, 1)
+            return broadcast_to(rows, (k,) + a_shape[:-1] + (m,)), 0
+        d = expand_dims(_window(trace, moveaxis(a.scale, lead, 0), 0), -1)   # (k, *lead, 1)
         return mul(d, rows), 0
     if _own(trace, b) and b.base is None and da is None and b.lead == 0 \
             and ndim_of(b) == 1 and ndim_of(a) in (1, 2) and shape_of(a)[-1] == shape_of(b)[0] \

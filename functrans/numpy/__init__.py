@@ -344,11 +344,11 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
     """
     if not _core._active:
         return _np.matmul(a, b)
-    try:                 # ndim inlined for arrays and traced values, the operands of most calls
-        scalar = not a.shape or not b.shape  # type: ignore[union-attr]
-    except AttributeError:
-        scalar = ndim(a) == 0 or ndim(b) == 0
-    if scalar:
+    try:                        # arrays and tracers: their shapes, without ndim's calls
+        zero_d = not a.shape or not b.shape
+    except AttributeError:      # a number or a list
+        zero_d = ndim(a) == 0 or ndim(b) == 0
+    if zero_d:
         raise ValueError("matmul: input operand does not have enough dimensions (got a 0-d array)")
     return P.matmul(a, b)
 
