@@ -393,15 +393,16 @@ def bench_chain(res: Results) -> None:
 # =========================================================================================
 # 2. MLP loss gradient (softmax cross-entropy, tanh hidden layers, float32, B = 128)
 
-def mlp_loss(m: Any, lse: Callable[[Any], Any], params: Any, x: Any, onehot: Any) -> Any:
-    """The same code for every library: ``m`` is its NumPy namespace, ``lse`` its logsumexp
-    over axis 1."""
+def mlp_loss(m: Any, cross_entropy: Callable[[Any, Any], Any], params: Any, x: Any,
+             onehot: Any) -> Any:
+    """The same network for every library: ``m`` is its NumPy namespace, ``cross_entropy`` the
+    mean softmax cross-entropy of logits against one-hot rows as a user of it writes it (as in
+    the CNN step): functrans's and torch's own loss, JAX's and autograd's log-softmax idiom."""
     *hidden, (w, b) = params
     h = x
     for wi, bi in hidden:
         h = m.tanh(h @ wi + bi)
-    logits = h @ w + b
-    return m.mean(lse(logits) - m.sum(onehot * logits, axis=1))
+    return cross_entropy(h @ w + b, onehot)
 
 
 def bench_mlp(res: Results) -> None:
@@ -411,21 +412,22 @@ def bench_mlp(res: Results) -> None:
         params = [tuple(p) for p in params]
 
         def b_ft():
-            g = ft.grad(lambda p, x, y: mlp_loss(fnp, lambda z: ft.nn.logsumexp(z, axis=1), p, x, y))
+            g = ft.grad(lambda p, x, y: mlp_loss(fnp, ft.nn.softmax_cross_entropy, p, x, y))
             return lambda: g(params, x, onehot)
 
         def b_ag():
-            g = autograd.grad(lambda p, x, y: mlp_loss(anp, lambda z: asp.logsumexp(z, axis=1),
-                                                       p, x, y))
+            ce = lambda z, y: anp.mean(asp.logsumexp(z, axis=1) - anp.sum(y * z, axis=1))
+            g = autograd.grad(lambda p, x, y: mlp_loss(anp, ce, p, x, y))
             return lambda: g(params, x, onehot)
 
         def b_jax(jit):
-            g = jax.grad(lambda p, x, y: mlp_loss(jnp, lambda z: jax.nn.logsumexp(z, axis=1),
-                                                  p, x, y))
+            ce = lambda z, y: -jnp.mean(jnp.sum(y * jax.nn.log_softmax(z, axis=1), axis=1))
+            g = jax.grad(lambda p, x, y: mlp_loss(jnp, ce, p, x, y))
             return jax_timed(jax.jit(g) if jit else g, jx(params), jnp.asarray(x), jnp.asarray(onehot))
 
         def b_torch():
-            g = tf.grad(lambda p, x, y: mlp_loss(torch, lambda z: torch.logsumexp(z, dim=1), p, x, y))
+            ce = torch.nn.functional.cross_entropy          # probabilities (one-hot) as targets
+            g = tf.grad(lambda p, x, y: mlp_loss(torch, ce, p, x, y))
             pt, xt, yt = th(params), th(x), th(onehot)
             return lambda: g(pt, xt, yt)
 
