@@ -209,14 +209,27 @@ def defvjp_all(prim: Primitive, rule: Callable[..., Sequence[Any]]) -> None:
     vjp_rules[prim] = vjp
 
 
+def new_trace(primals: Sequence[Any], transform: str = "vjp") -> tuple[VJPTrace, list]:
+    """A VJP trace above the current one and a tracer of it per primal, in slots 0, 1, ..."""
+    trace = VJPTrace(_state.trace, transform)
+    tracers = []
+    for slot, p in enumerate(primals):
+        x = _new(VJPTracer)        # VJPTracer(trace, p, slot) without the __init__ call
+        x._trace = trace
+        x.primal = p
+        x.slot = slot
+        tracers.append(x)
+    trace.num_slots = len(tracers)
+    return trace, tracers
+
+
 def vjp_flat(fun: Callable[..., Any], primals: Sequence[Any],
              transform: str = "vjp") -> tuple[Any, VJPTrace, list]:
     """Run ``fun`` on fresh tracers of a new VJP trace: ``(out, trace, input slots)``."""
-    trace = VJPTrace(_state.trace, transform)
-    tracers = [VJPTracer(trace, p, slot) for slot, p in enumerate(primals)]   # slots 0, 1, ...
-    trace.num_slots = len(tracers)
+    trace, tracers = new_trace(primals, transform)
     out = trace_call(trace, fun, tracers)
     return out, trace, list(range(len(tracers)))
 
 
-__all__ = ["VJPTrace", "VJPTracer", "vjp_rules", "defvjp", "defvjp_all", "backward", "vjp_flat"]
+__all__ = ["VJPTrace", "VJPTracer", "vjp_rules", "defvjp", "defvjp_all", "backward", "vjp_flat",
+           "new_trace"]

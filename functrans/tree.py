@@ -187,10 +187,7 @@ def _flatten(x: Any, leaves: list, is_leaf: Callable[[Any], bool] | None) -> PyT
                         leafy = False
                     defs.append(d)
             if leafy:       # tuples and lists of arrays (parameter pairs) share one treedef
-                treedef = _leafy_defs.get((cls, len(defs)))
-                if treedef is None:
-                    treedef = _leafy_defs[cls, len(defs)] = PyTreeDef(cls, None, tuple(defs), len(defs), True)
-                return treedef
+                return _leafy_defs.get((cls, len(defs))) or _leafy_def(cls, len(defs))
             return PyTreeDef(cls, None, tuple(defs), len(leaves) - start, leafy)
     node = None if is_leaf is not None and is_leaf(x) else _node_type(x)
     if node is None:
@@ -204,6 +201,14 @@ def _flatten(x: Any, leaves: list, is_leaf: Callable[[Any], bool] | None) -> PyT
         if d.node is not None:
             leafy = False
     return PyTreeDef(cls, aux, child_defs, len(leaves) - start, leafy)
+
+
+def _leafy_def(cls: type, n: int) -> PyTreeDef:
+    """The shared treedef of a tuple or list of ``n`` leaves."""
+    treedef = _leafy_defs.get((cls, n))
+    if treedef is None:
+        treedef = _leafy_defs[cls, n] = PyTreeDef(cls, None, (LEAF,) * n, n, True)
+    return treedef
 
 
 def unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
