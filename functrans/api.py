@@ -85,17 +85,17 @@ def _split_args(fun: Callable[..., Any], args: tuple, kwargs: dict, argnums: tup
     return partial
 
 
-def _flat_diff_args(values: Sequence, name: str, label: str,
-                   nums: Sequence[int] | None = None) -> tuple[list, list]:
-    """The leaves of ``values`` checked for differentiation, and the structure of each value
-    (see :func:`_check_diff_leaves` for ``label`` and ``nums``)."""
-    if len(values) == 1:                 # one argument (most grads): its leaves as they come
-        flat, treedef = tree.flatten(values[0])
+def _flat_diff_args(args: Sequence, nums: Sequence[int], name: str,
+                    label: str) -> tuple[list, list]:
+    """The leaves of the arguments at ``nums`` checked for differentiation, and the
+    structure of each (argument ``i`` is called ``label.format(i)`` in errors)."""
+    if len(nums) == 1:                   # one argument (most grads): its leaves as they come
+        flat, treedef = tree.flatten(args[nums[0]])
         trees = [treedef]
     else:
         flat, trees = [], []
-        for v in values:
-            leaves, treedef = tree.flatten(v)
+        for i in nums:
+            leaves, treedef = tree.flatten(args[i])
             flat += leaves
             trees.append(treedef)
     _check_diff_leaves(flat, trees, name, label, nums)
@@ -171,12 +171,15 @@ class _Reverse:
 
     def __init__(self, fun: Callable[..., Any], args: tuple, kwargs: dict, nums: Sequence[int],
                  has_aux: bool, name: str, label: str):
-        flat, in_trees = _flat_diff_args([args[i] for i in nums], name, label, nums)
+        flat, in_trees = _flat_diff_args(args, nums, name, label)
         self.in_flat, self.in_trees = flat, in_trees
         trace, tracers = new_trace(flat, name)
         full = list(args)
-        for i, x in zip(nums, _unflatten_args(in_trees, tracers)):
-            full[i] = x
+        if len(nums) == 1:
+            full[nums[0]] = tree.unflatten(in_trees[0], tracers)
+        else:
+            for i, x in zip(nums, _unflatten_args(in_trees, tracers)):
+                full[i] = x
         out = trace_call(trace, functools.partial(fun, **kwargs) if kwargs else fun, full)
         self.trace = trace
         if has_aux:
@@ -189,18 +192,24 @@ class _Reverse:
             self.out_flat = [self.out]
         else:
             out_flat, self.out_tree = tree.flatten(out)
-            self.out_slots = [trace.slot_of(o) for o in out_flat]
-            self.out_flat = [o if s is None else o.primal for o, s in zip(out_flat, self.out_slots)]
+            # loops, not comprehensions: those would make trace a cell in every call
+            self.out_slots = out_slots = []
+            for o in out_flat:
+                out_slots.append(trace.slot_of(o))
+            self.out_flat = [o if s is None else o.primal for o, s in zip(out_flat, out_slots)]
             self.out = tree.unflatten(self.out_tree, self.out_flat)
         self.aux = _primals_of(trace, aux) if has_aux else None
 
     def input_cotangents(self, cts: list, consume: bool) -> list:
         in_flat = self.in_flat
         in_cts = backward(self.trace, self.out_slots, cts, range(len(in_flat)), consume)
-        # An array that already has its input's shape and dtype (most) skips the call.
-        return [c if type(c) is np.ndarray and type(x) is np.ndarray and c.shape == x.shape
-                and c.dtype == x.dtype else _input_cotangent(c, x)
-                for c, x in zip(in_cts, in_flat)]
+        for k, c in enumerate(in_cts):      # in place: in_cts is backward's new list
+            x = in_flat[k]
+            # An array that already has its input's shape and dtype (most) skips the call.
+            if not (type(c) is np.ndarray and type(x) is np.ndarray and c.shape == x.shape
+                    and c.dtype == x.dtype):
+                in_cts[k] = _input_cotangent(c, x)
+        return in_cts
 
 
 def _input_cotangent(ct: Any, x: Any) -> Any:
@@ -261,44 +270,51 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
         (5.0, array([2., 4.]))
     """
     _check_fun(fun, "value_and_grad")
-    one = isinstance(argnums, (int, np.integer))     # the gradient of that argument, not a tuple
+    run = _grad_runner(fun, argnums, has_aux, holomorphic)
 
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
-        return _value_and_grad(fun, argnums, one, has_aux, holomorphic, args, kwargs)
+        return run(args, kwargs)
     return value_and_grad_fun
 
 
 _seeds: dict = {}     # a 0-d one per dtype, copied for each backward pass (rules may write to it)
 
 
-def _value_and_grad(fun: Callable[..., Any], argnums: Argnums, one: bool, has_aux: bool,
-                    holomorphic: bool, args: tuple, kwargs: dict) -> tuple:
-    """``(value, gradient)`` of ``fun(*args, **kwargs)``: the body of :func:`value_and_grad`."""
-    nums = _normalize_argnums(argnums, len(args), "grad")
-    rev = _Reverse(fun, args, kwargs, nums, has_aux, "grad", "argument {}")
-    out_flat = rev.out_flat
-    if len(out_flat) != 1 or shape_of(out_flat[0]) != ():
-        got = (f"shape {tuple(shape_of(out_flat[0]))}" if len(out_flat) == 1
-               else f"a pytree of {len(out_flat)} leaves")
-        raise TypeError(f"grad requires a scalar output (shape ()), got {got}. Use "
-                        f"ft.jacrev or ft.value_and_pullback for non-scalar outputs.")
-    value = out_flat[0]
-    dtype = dtype_of(value)
-    if holomorphic:
-        _check_holomorphic(rev.in_flat, value, "grad")
-    elif dtype.kind != "f":
-        raise TypeError(f"grad requires a real floating-point output, got dtype "
-                        f"{dtype}; pass holomorphic=True for a holomorphic function "
-                        f"of complex inputs, or use ft.value_and_pullback")
-    seed = _seeds.get(dtype)
-    if seed is None:
-        seed = _seeds[dtype] = np.array(1, dtype=dtype)
-    in_cts = rev.input_cotangents([seed.copy()], consume=True)
-    if one:
-        g = tree.unflatten(rev.in_trees[0], in_cts)
-    else:
-        g = tuple(_unflatten_args(rev.in_trees, in_cts))
-    return ((rev.out, rev.aux) if has_aux else rev.out), g
+def _grad_runner(fun: Callable[..., Any], argnums: Argnums, has_aux: bool,
+                 holomorphic: bool) -> Callable[[tuple, dict], tuple]:
+    """The body of :func:`value_and_grad` and :func:`grad`: ``run(args, kwargs)`` returns
+    ``(value, gradient)``."""
+    one = isinstance(argnums, (int, np.integer))     # the gradient of that argument, not a tuple
+    first = (argnums,) if type(argnums) is int and argnums >= 0 else None  # valid if < len(args)
+
+    def run(args: tuple, kwargs: dict) -> tuple:
+        nums = (first if first is not None and argnums < len(args)  # type: ignore[operator]
+                else _normalize_argnums(argnums, len(args), "grad"))
+        rev = _Reverse(fun, args, kwargs, nums, has_aux, "grad", "argument {}")
+        out_flat = rev.out_flat
+        if len(out_flat) != 1 or shape_of(out_flat[0]) != ():
+            got = (f"shape {tuple(shape_of(out_flat[0]))}" if len(out_flat) == 1
+                   else f"a pytree of {len(out_flat)} leaves")
+            raise TypeError(f"grad requires a scalar output (shape ()), got {got}. Use "
+                            f"ft.jacrev or ft.value_and_pullback for non-scalar outputs.")
+        value = out_flat[0]
+        dtype = dtype_of(value)
+        if holomorphic:
+            _check_holomorphic(rev.in_flat, value, "grad")
+        elif dtype.kind != "f":
+            raise TypeError(f"grad requires a real floating-point output, got dtype "
+                            f"{dtype}; pass holomorphic=True for a holomorphic function "
+                            f"of complex inputs, or use ft.value_and_pullback")
+        seed = _seeds.get(dtype)
+        if seed is None:
+            seed = _seeds[dtype] = np.array(1, dtype=dtype)
+        in_cts = rev.input_cotangents([seed.copy()], consume=True)
+        if one:
+            g = tree.unflatten(rev.in_trees[0], in_cts)
+        else:
+            g = tuple(_unflatten_args(rev.in_trees, in_cts))
+        return ((rev.out, rev.aux) if has_aux else rev.out), g
+    return run
 
 
 def grad(fun: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False,
@@ -318,10 +334,10 @@ def grad(fun: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False,
         (2+2j)
     """
     _check_fun(fun, "grad")
-    one = isinstance(argnums, (int, np.integer))
+    run = _grad_runner(fun, argnums, has_aux, holomorphic)
 
     def grad_fun(*args: Any, **kwargs: Any) -> Any:
-        value, g = _value_and_grad(fun, argnums, one, has_aux, holomorphic, args, kwargs)
+        value, g = run(args, kwargs)
         return (g, value[1]) if has_aux else g      # value is (out, aux) with has_aux
     return grad_fun
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence, cast
 
 from numpy import ndarray
 
-from .core import (EVAL, PrimalTracer, Primitive, Trace, _state, add_any, add_p, aval_of, op2, trace_call,
+from .core import (EVAL, PrimalTracer, Primitive, Trace, _state, add_p, aval_of, op2, trace_call,
                    zeros_like_p)
 
 vjp_rules: dict[Primitive, Callable[..., Any]] = {}
@@ -132,7 +132,8 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
     cts: list = [None] * trace.num_slots
     for slot, ct in zip(out_slots, out_cts):
         if slot is not None and ct is not None:
-            cts[slot] = add_any(cts[slot], ct)
+            previous = cts[slot]
+            cts[slot] = ct if previous is None else add(previous, ct)
     tape = trace.tape
     for k in range(len(tape) - 1, -1, -1):
         rule, ans, primals, params, argnums, slots, out, symbolic_zeros = tape[k]
@@ -165,6 +166,8 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
                 cts[slot] = c if previous is None else add(previous, c)
     if consume:
         tape.clear()
+    if type(in_slots) is range and in_slots.step == 1 and in_slots.start >= 0:
+        return cts[in_slots.start:in_slots.stop]       # the first slots (every _Reverse)
     return [cts[s] for s in in_slots]
 
 
