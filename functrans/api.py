@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence, Union, cast
 
+import functools
 import math
 
 import numpy as np
@@ -17,9 +18,9 @@ import numpy as np
 from . import primitives as P
 from . import tree
 from .batching import vmap_basis, vmap_flat
-from .core import dtype_of, shape_of
+from .core import dtype_of, shape_of, trace_call
 from .forward import jvp_flat
-from .reverse import VJPTrace, backward, vjp_flat
+from .reverse import VJPTrace, backward, new_trace
 
 Argnums = Union[int, Sequence[int]]
 
@@ -84,18 +85,55 @@ def _split_args(fun: Callable[..., Any], args: tuple, kwargs: dict, argnums: tup
     return partial
 
 
+def _flat_diff_args(args: Sequence, nums: Sequence[int], name: str,
+                    label: str) -> tuple[list, list]:
+    """The leaves of the arguments at ``nums`` checked for differentiation, and the
+    structure of each (argument ``i`` is called ``label.format(i)`` in errors)."""
+    if len(nums) == 1:                   # one argument (most grads): its leaves as they come
+        flat, treedef = tree.flatten(args[nums[0]])
+        trees = [treedef]
+    else:
+        flat, trees = [], []
+        for i in nums:
+            leaves, treedef = tree.flatten(args[i])
+            flat += leaves
+            trees.append(treedef)
+    _check_diff_leaves(flat, trees, name, label, nums)
+    return flat, trees
+
+
 def _flat_diff_inputs(values: tuple, name: str, label: str,
                       nums: Sequence[int] | None = None) -> tuple[list, Any]:
-    """The leaves of ``values`` checked for differentiation. Value ``i`` is called
-    ``label.format(nums[i])`` in errors (``label.format(i)`` without ``nums``): built only
-    when an error needs it, so the common call costs no more."""
+    """The leaves of ``values`` checked for differentiation, and the structure of the tuple."""
     flat, treedef = tree.flatten(values)
+    _check_diff_leaves(flat, treedef.children, name, label, nums)
+    return flat, treedef
+
+
+def _check_diff_leaves(flat: list, trees: Sequence[Any], name: str, label: str,
+                       nums: Sequence[int] | None) -> None:
+    """Make the leaves ``flat`` of values of structures ``trees`` arrays to differentiate, in
+    place. Value ``i`` is called ``label.format(nums[i])`` in errors (``label.format(i)``
+    without ``nums``): built only when an error needs it, so the common call costs no more."""
     for k, x in enumerate(flat):
         if type(x) is not np.ndarray or x.dtype.kind not in "fc":
-            label_of = [label.format(i if nums is None else nums[i])
-                        for i, v in enumerate(values) for _ in tree.leaves(v)]
-            flat[k] = _diff_input(x, name, label_of[k])
-    return flat, treedef
+            i, end = 0, trees[0].num_leaves
+            while k >= end:
+                i += 1
+                end += trees[i].num_leaves
+            flat[k] = _diff_input(x, name, label.format(i if nums is None else nums[i]))
+
+
+def _unflatten_args(trees: list, leaves: list) -> list:
+    """One value per structure of ``trees``, rebuilt from consecutive ``leaves``."""
+    if len(trees) == 1:
+        return [tree.unflatten(trees[0], leaves)]
+    out, start = [], 0
+    for treedef in trees:
+        stop = start + treedef.num_leaves
+        out.append(tree.unflatten(treedef, leaves[start:stop]))
+        start = stop
+    return out
 
 
 def _split_aux(out: Any, has_aux: bool, name: str) -> tuple[Any, Any]:
@@ -126,20 +164,26 @@ def _as_array(x: Any) -> Any:
 # Reverse mode.
 
 class _Reverse:
-    """The state of one reverse-mode trace of ``fun``: outputs, slots and input structure."""
+    """The state of one reverse-mode trace of ``fun(*args, **kwargs)`` in the arguments at
+    ``nums``: outputs, slots and the structure of each of those arguments."""
 
-    __slots__ = ("in_tree", "in_flat", "trace", "in_slots", "out_tree", "out_slots", "out",
-                 "out_flat", "aux")
+    __slots__ = ("in_trees", "in_flat", "trace", "out_tree", "out_slots", "out", "out_flat", "aux")
 
-    def __init__(self, fun: Callable[..., Any], primals: tuple, has_aux: bool, name: str,
-                 label: str, nums: Sequence[int] | None = None):
-        flat, self.in_tree = _flat_diff_inputs(primals, name, label, nums)
-        self.in_flat = flat
-        in_tree = self.in_tree
-        out, self.trace, self.in_slots = vjp_flat(
-            lambda *xs: fun(*tree.unflatten(in_tree, xs)), flat, name)
-        out, aux = _split_aux(out, has_aux, name)
-        trace = self.trace
+    def __init__(self, fun: Callable[..., Any], args: tuple, kwargs: dict, nums: Sequence[int],
+                 has_aux: bool, name: str, label: str):
+        flat, in_trees = _flat_diff_args(args, nums, name, label)
+        self.in_flat, self.in_trees = flat, in_trees
+        trace, tracers = new_trace(flat, name)
+        full = list(args)
+        if len(nums) == 1:
+            full[nums[0]] = tree.unflatten(in_trees[0], tracers)
+        else:
+            for i, x in zip(nums, _unflatten_args(in_trees, tracers)):
+                full[i] = x
+        out = trace_call(trace, functools.partial(fun, **kwargs) if kwargs else fun, full)
+        self.trace = trace
+        if has_aux:
+            out, aux = _split_aux(out, True, name)
         slot = trace.slot_of(out)
         if slot is not None:        # one traced output (every grad): no structure to walk
             self.out_tree = tree.LEAF
@@ -148,17 +192,24 @@ class _Reverse:
             self.out_flat = [self.out]
         else:
             out_flat, self.out_tree = tree.flatten(out)
-            self.out_slots = [trace.slot_of(o) for o in out_flat]
-            self.out_flat = [o if s is None else o.primal for o, s in zip(out_flat, self.out_slots)]
+            # loops, not comprehensions: those would make trace a cell in every call
+            self.out_slots = out_slots = []
+            for o in out_flat:
+                out_slots.append(trace.slot_of(o))
+            self.out_flat = [o if s is None else o.primal for o, s in zip(out_flat, out_slots)]
             self.out = tree.unflatten(self.out_tree, self.out_flat)
         self.aux = _primals_of(trace, aux) if has_aux else None
 
     def input_cotangents(self, cts: list, consume: bool) -> list:
-        in_cts = backward(self.trace, self.out_slots, cts, self.in_slots, consume)
-        # An array that already has its input's shape and dtype (most) skips the call.
-        return [c if type(c) is np.ndarray and type(x) is np.ndarray and c.shape == x.shape
-                and c.dtype == x.dtype else _input_cotangent(c, x)
-                for c, x in zip(in_cts, self.in_flat)]
+        in_flat = self.in_flat
+        in_cts = backward(self.trace, self.out_slots, cts, range(len(in_flat)), consume)
+        for k, c in enumerate(in_cts):      # in place: in_cts is backward's new list
+            x = in_flat[k]
+            # An array that already has its input's shape and dtype (most) skips the call.
+            if not (type(c) is np.ndarray and type(x) is np.ndarray and c.shape == x.shape
+                    and c.dtype == x.dtype):
+                in_cts[k] = _input_cotangent(c, x)
+        return in_cts
 
 
 def _input_cotangent(ct: Any, x: Any) -> Any:
@@ -183,7 +234,7 @@ def value_and_pullback(fun: Callable[..., Any], *primals: Any, has_aux: bool = F
         (6.0, (array(3.), array(2.)))
     """
     _check_fun(fun, "vjp")
-    rev = _Reverse(fun, primals, has_aux, "vjp", "primals[{}]")
+    rev = _Reverse(fun, primals, {}, range(len(primals)), has_aux, "vjp", "primals[{}]")
     out_shapes = [shape_of(o) for o in rev.out_flat]
 
     def pullback(cotangent: Any) -> tuple:
@@ -194,7 +245,7 @@ def value_and_pullback(fun: Callable[..., Any], *primals: Any, has_aux: bool = F
                                  f"leaf {k} has shape {tuple(s)}, got a cotangent of shape "
                                  f"{tuple(shape_of(c))}")
         in_cts = rev.input_cotangents(ct_flat, consume=False)
-        return tuple(tree.unflatten(rev.in_tree, in_cts))
+        return tuple(_unflatten_args(rev.in_trees, in_cts))
 
     if has_aux:
         return rev.out, pullback, rev.aux
@@ -219,44 +270,51 @@ def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
         (5.0, array([2., 4.]))
     """
     _check_fun(fun, "value_and_grad")
+    run = _grad_runner(fun, argnums, has_aux, holomorphic)
 
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
-        nums = _normalize_argnums(argnums, len(args), "grad")
-        rev = _Reverse(_split_args(fun, args, kwargs, nums), tuple([args[i] for i in nums]),
-                       has_aux, "grad", "argument {}", nums)
-        if len(rev.out_flat) != 1 or shape_of(rev.out_flat[0]) != ():
-            got = (f"shape {tuple(shape_of(rev.out_flat[0]))}" if len(rev.out_flat) == 1
-                   else f"a pytree of {len(rev.out_flat)} leaves")
-            raise TypeError(f"grad requires a scalar output (shape ()), got {got}. Use "
-                            f"ft.jacrev or ft.value_and_pullback for non-scalar outputs.")
-        value = rev.out_flat[0]
-        dtype = dtype_of(value)
-        if holomorphic:
-            _check_holomorphic(rev.in_flat, value, "grad")
-        elif dtype.kind not in "f":
-            raise TypeError(f"grad requires a real floating-point output, got dtype "
-                            f"{dtype}; pass holomorphic=True for a holomorphic function "
-                            f"of complex inputs, or use ft.value_and_pullback")
-        seed = np.array(1, dtype=dtype)
-        in_cts = rev.input_cotangents([seed], consume=True)
-        if isinstance(argnums, (int, np.integer)):      # the tree of that one argument
-            g = tree.unflatten(rev.in_tree.children[0], in_cts)
-        else:
-            g = tuple(tree.unflatten(rev.in_tree, in_cts))
-        return ((rev.out, rev.aux) if has_aux else rev.out), g
+        return run(args, kwargs)
     return value_and_grad_fun
 
 
-def _check_holomorphic(inputs: Sequence[Any], out: Any, name: str) -> None:
-    """``holomorphic=True`` needs complex inputs and a complex output (as in JAX); ``out`` is
-    ``None`` where only the inputs are known."""
-    for k, x in enumerate(inputs):
-        if dtype_of(x).kind != "c":
-            raise TypeError(f"{name} with holomorphic=True requires complex inputs; input leaf {k} "
-                            f"has dtype {dtype_of(x)}. Convert it, e.g. x.astype(complex)")
-    if out is not None and dtype_of(out).kind != "c":
-        raise TypeError(f"{name} with holomorphic=True requires a complex output, got dtype "
-                        f"{dtype_of(out)}")
+_seeds: dict = {}     # a 0-d one per dtype, copied for each backward pass (rules may write to it)
+
+
+def _grad_runner(fun: Callable[..., Any], argnums: Argnums, has_aux: bool,
+                 holomorphic: bool) -> Callable[[tuple, dict], tuple]:
+    """The body of :func:`value_and_grad` and :func:`grad`: ``run(args, kwargs)`` returns
+    ``(value, gradient)``."""
+    one = isinstance(argnums, (int, np.integer))     # the gradient of that argument, not a tuple
+    first = (argnums,) if type(argnums) is int and argnums >= 0 else None  # valid if < len(args)
+
+    def run(args: tuple, kwargs: dict) -> tuple:
+        nums = (first if first is not None and argnums < len(args)  # type: ignore[operator]
+                else _normalize_argnums(argnums, len(args), "grad"))
+        rev = _Reverse(fun, args, kwargs, nums, has_aux, "grad", "argument {}")
+        out_flat = rev.out_flat
+        if len(out_flat) != 1 or shape_of(out_flat[0]) != ():
+            got = (f"shape {tuple(shape_of(out_flat[0]))}" if len(out_flat) == 1
+                   else f"a pytree of {len(out_flat)} leaves")
+            raise TypeError(f"grad requires a scalar output (shape ()), got {got}. Use "
+                            f"ft.jacrev or ft.value_and_pullback for non-scalar outputs.")
+        value = out_flat[0]
+        dtype = dtype_of(value)
+        if holomorphic:
+            _check_holomorphic(rev.in_flat, value, "grad")
+        elif dtype.kind != "f":
+            raise TypeError(f"grad requires a real floating-point output, got dtype "
+                            f"{dtype}; pass holomorphic=True for a holomorphic function "
+                            f"of complex inputs, or use ft.value_and_pullback")
+        seed = _seeds.get(dtype)
+        if seed is None:
+            seed = _seeds[dtype] = np.array(1, dtype=dtype)
+        in_cts = rev.input_cotangents([seed.copy()], consume=True)
+        if one:
+            g = tree.unflatten(rev.in_trees[0], in_cts)
+        else:
+            g = tuple(_unflatten_args(rev.in_trees, in_cts))
+        return ((rev.out, rev.aux) if has_aux else rev.out), g
+    return run
 
 
 def grad(fun: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False,
@@ -276,12 +334,24 @@ def grad(fun: Callable[..., Any], argnums: Argnums = 0, has_aux: bool = False,
         (2+2j)
     """
     _check_fun(fun, "grad")
-    value_and_grad_fun = value_and_grad(fun, argnums, has_aux, holomorphic)
+    run = _grad_runner(fun, argnums, has_aux, holomorphic)
 
     def grad_fun(*args: Any, **kwargs: Any) -> Any:
-        value, g = value_and_grad_fun(*args, **kwargs)
+        value, g = run(args, kwargs)
         return (g, value[1]) if has_aux else g      # value is (out, aux) with has_aux
     return grad_fun
+
+
+def _check_holomorphic(inputs: Sequence[Any], out: Any, name: str) -> None:
+    """``holomorphic=True`` needs complex inputs and a complex output (as in JAX); ``out`` is
+    ``None`` where only the inputs are known."""
+    for k, x in enumerate(inputs):
+        if dtype_of(x).kind != "c":
+            raise TypeError(f"{name} with holomorphic=True requires complex inputs; input leaf {k} "
+                            f"has dtype {dtype_of(x)}. Convert it, e.g. x.astype(complex)")
+    if out is not None and dtype_of(out).kind != "c":
+        raise TypeError(f"{name} with holomorphic=True requires a complex output, got dtype "
+                        f"{dtype_of(out)}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -605,16 +675,15 @@ def jacrev(fun: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = Fal
     _check_fun(fun, "jacrev")
     chunk_size = _check_chunk_size(chunk_size, "jacrev")
     def jac(*args: Any, **kwargs: Any) -> Any:
-        nums, dargs = _jacobian_argnums(argnums, args, "jacrev")
-        rev = _Reverse(_split_args(fun, args, kwargs, nums), dargs, has_aux, "jacrev",
-                       "argument {}", nums)
+        nums = _normalize_argnums(argnums, len(args), "jacrev")
+        rev = _Reverse(fun, args, kwargs, nums, has_aux, "jacrev", "argument {}")
         if holomorphic:
             for o in rev.out_flat:
                 _check_holomorphic(rev.in_flat, o, "jacrev")
 
         def pullback(cotangent: Any) -> tuple:
             cts = tree.leaves(cotangent)       # the basis, in the output's structure
-            return tuple(tree.unflatten(rev.in_tree, rev.input_cotangents(cts, consume=False)))
+            return tuple(_unflatten_args(rev.in_trees, rev.input_cotangents(cts, consume=False)))
         j = _jacobian_from_pullback(rev.out, pullback, argnums, chunk_size)
         return (j, rev.aux) if has_aux else j
     return jac

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence, cast
 
 from numpy import ndarray
 
-from .core import (EVAL, PrimalTracer, Primitive, Trace, _state, add_any, add_p, aval_of, op2, trace_call,
+from .core import (EVAL, PrimalTracer, Primitive, Trace, _state, add_p, aval_of, op2, trace_call,
                    zeros_like_p)
 
 vjp_rules: dict[Primitive, Callable[..., Any]] = {}
@@ -132,7 +132,8 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
     cts: list = [None] * trace.num_slots
     for slot, ct in zip(out_slots, out_cts):
         if slot is not None and ct is not None:
-            cts[slot] = add_any(cts[slot], ct)
+            previous = cts[slot]
+            cts[slot] = ct if previous is None else add(previous, ct)
     tape = trace.tape
     for k in range(len(tape) - 1, -1, -1):
         rule, ans, primals, params, argnums, slots, out, symbolic_zeros = tape[k]
@@ -165,6 +166,8 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
                 cts[slot] = c if previous is None else add(previous, c)
     if consume:
         tape.clear()
+    if type(in_slots) is range and in_slots.step == 1 and in_slots.start >= 0:
+        return cts[in_slots.start:in_slots.stop]       # the first slots (every _Reverse)
     return [cts[s] for s in in_slots]
 
 
@@ -209,14 +212,27 @@ def defvjp_all(prim: Primitive, rule: Callable[..., Sequence[Any]]) -> None:
     vjp_rules[prim] = vjp
 
 
+def new_trace(primals: Sequence[Any], transform: str = "vjp") -> tuple[VJPTrace, list]:
+    """A VJP trace above the current one and a tracer of it per primal, in slots 0, 1, ..."""
+    trace = VJPTrace(_state.trace, transform)
+    tracers = []
+    for slot, p in enumerate(primals):
+        x = _new(VJPTracer)        # VJPTracer(trace, p, slot) without the __init__ call
+        x._trace = trace
+        x.primal = p
+        x.slot = slot
+        tracers.append(x)
+    trace.num_slots = len(tracers)
+    return trace, tracers
+
+
 def vjp_flat(fun: Callable[..., Any], primals: Sequence[Any],
              transform: str = "vjp") -> tuple[Any, VJPTrace, list]:
     """Run ``fun`` on fresh tracers of a new VJP trace: ``(out, trace, input slots)``."""
-    trace = VJPTrace(_state.trace, transform)
-    tracers = [VJPTracer(trace, p, slot) for slot, p in enumerate(primals)]   # slots 0, 1, ...
-    trace.num_slots = len(tracers)
+    trace, tracers = new_trace(primals, transform)
     out = trace_call(trace, fun, tracers)
     return out, trace, list(range(len(tracers)))
 
 
-__all__ = ["VJPTrace", "VJPTracer", "vjp_rules", "defvjp", "defvjp_all", "backward", "vjp_flat"]
+__all__ = ["VJPTrace", "VJPTracer", "vjp_rules", "defvjp", "defvjp_all", "backward", "vjp_flat",
+           "new_trace"]

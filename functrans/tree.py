@@ -178,19 +178,27 @@ def _flatten(x: Any, leaves: list, is_leaf: Callable[[Any], bool] | None) -> PyT
             defs = []
             leafy = True
             for c in x:
-                if type(c) is ndarray:
+                child_cls = type(c)
+                if child_cls is ndarray:
                     leaves.append(c)
                     defs.append(LEAF)
-                else:
-                    d = _flatten(c, leaves, None)
-                    if d.node is not None:
+                    continue
+                if child_cls is tuple or child_cls is list:   # of arrays (a layer's (w, b)):
+                    for y in c:                               # without recursion
+                        if type(y) is not ndarray:
+                            break
+                    else:
+                        leaves += c
+                        defs.append(_leafy_defs.get((child_cls, len(c)))
+                                    or _leafy_def(child_cls, len(c)))
                         leafy = False
-                    defs.append(d)
+                        continue
+                d = _flatten(c, leaves, None)
+                if d.node is not None:
+                    leafy = False
+                defs.append(d)
             if leafy:       # tuples and lists of arrays (parameter pairs) share one treedef
-                treedef = _leafy_defs.get((cls, len(defs)))
-                if treedef is None:
-                    treedef = _leafy_defs[cls, len(defs)] = PyTreeDef(cls, None, tuple(defs), len(defs), True)
-                return treedef
+                return _leafy_defs.get((cls, len(defs))) or _leafy_def(cls, len(defs))
             return PyTreeDef(cls, None, tuple(defs), len(leaves) - start, leafy)
     node = None if is_leaf is not None and is_leaf(x) else _node_type(x)
     if node is None:
@@ -198,12 +206,22 @@ def _flatten(x: Any, leaves: list, is_leaf: Callable[[Any], bool] | None) -> PyT
         return LEAF
     start = len(leaves)
     children, aux = node.flatten(x)
-    child_defs = tuple([_flatten(c, leaves, is_leaf) for c in children])
+    defs = []       # a loop, not a comprehension: that would make leaves a cell in every call
     leafy = True
-    for d in child_defs:
+    for c in children:
+        d = _flatten(c, leaves, is_leaf)
         if d.node is not None:
             leafy = False
-    return PyTreeDef(cls, aux, child_defs, len(leaves) - start, leafy)
+        defs.append(d)
+    return PyTreeDef(cls, aux, tuple(defs), len(leaves) - start, leafy)
+
+
+def _leafy_def(cls: type, n: int) -> PyTreeDef:
+    """The shared treedef of a tuple or list of ``n`` leaves."""
+    treedef = _leafy_defs.get((cls, n))
+    if treedef is None:
+        treedef = _leafy_defs[cls, n] = PyTreeDef(cls, None, (LEAF,) * n, n, True)
+    return treedef
 
 
 def unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
@@ -236,6 +254,10 @@ def _unflatten(treedef: PyTreeDef, leaves: list | tuple, start: int) -> Any:
             if c.node is None:
                 children.append(leaves[start])
                 start += 1
+            elif c.node is tuple and c.leafy:     # e.g. a layer's (w, b): without recursion
+                stop = start + c.num_leaves
+                children.append(tuple(leaves[start:stop]))
+                start = stop
             else:
                 children.append(_unflatten(c, leaves, start))
                 start += c.num_leaves
