@@ -596,7 +596,8 @@ _CONSTANT_ROWS: dict = {}
 def constant_row(value: float, n: int, dtype: Any) -> np.ndarray:
     """A cached read-only vector of ``n`` copies of ``value``: the ones of a sum done as a
     BLAS product, the zeros of a fast ``maximum``, without an allocation per call."""
-    key = (value, n, np.dtype(dtype))
+    # (callers pass an array's dtype: the conversion, ~0.5 µs, only for a scalar type)
+    key = (value, n, dtype if type(dtype) is not type else np.dtype(dtype))
     row = _CONSTANT_ROWS.get(key)
     if row is None:
         if len(_CONSTANT_ROWS) > 256:
@@ -633,25 +634,43 @@ def expand_reduced(ct: Any, x: Any, axes: tuple, keepdims: bool) -> Any:
 def _sum_impl(x: Any, axes: tuple | None, keepdims: bool) -> Any:
     """``np.sum``, as a product with a vector of ones where BLAS does it many times faster
     than NumPy's reduction: over the trailing axes of a float32/float64 array (NumPy loops
-    once per row: 7x slower on 128 rows of 10), over the leading axes of a large one."""
-    if type(x) is np.ndarray and axes and x.dtype.kind == "f":
-        n, k = x.ndim, len(axes)
-        lead = axes == tuple(range(k))          # (a full reduction counts as leading)
-        if lead:
-            blas = x.size >= 4096
-        else:                                   # trailing
-            blas = axes[0] == n - k and axes == tuple(range(n - k, n)) and x.dtype.itemsize >= 4
-        if blas and x.flags.c_contiguous:
-            m = math.prod(x.shape[:k] if lead else x.shape[n - k:])
-            flat = x.reshape((m, -1) if lead else (-1, m))
-            ones = constant_row(1, m, x.dtype)
-            if lead:
-                out, shape = ones @ flat, x.shape[k:]
-                return out.reshape((1,) * k + shape if keepdims else shape)
-            out, shape = flat @ ones, x.shape[:n - k]
-            return out.reshape(shape + (1,) * k if keepdims else shape)
+    once per row: 7x slower on 128 rows of 10), over the leading axes of a large one. The
+    plan is cached by shape, dtype and axes: one lookup per call (every bias cotangent)."""
+    if type(x) is np.ndarray and axes:
+        key = (x.shape, x.dtype, axes, keepdims)
+        plan = _SUM_PLANS.get(key, False)
+        if plan is False:
+            if len(_SUM_PLANS) > 256:
+                _SUM_PLANS.clear()
+            plan = _SUM_PLANS[key] = _sum_plan(*key)
+        if plan is not None and x.flags.c_contiguous:
+            ones, flat_shape, lead, out_shape = plan
+            flat = x.reshape(flat_shape)
+            return (ones @ flat if lead else flat @ ones).reshape(out_shape)
     # NumPy's stubs accept keepdims only as a literal True or False, not a bool variable.
     return np.add.reduce(x, axis=axes, keepdims=keepdims)  # type: ignore[call-overload]
+
+
+_SUM_PLANS: dict = {}
+
+
+def _sum_plan(shape: tuple, dtype: Any, axes: tuple, keepdims: bool) -> tuple | None:
+    """``(ones, flat shape, leading?, out shape)`` of a sum done as a product, or None."""
+    if dtype.kind != "f":
+        return None
+    n, k = len(shape), len(axes)
+    lead = axes == tuple(range(k))          # (a full reduction counts as leading)
+    if lead:
+        if math.prod(shape) < 4096:
+            return None
+        m, kept = math.prod(shape[:k]), shape[k:]
+        return constant_row(1, m, dtype), (m, -1), True, (1,) * k + kept if keepdims else kept
+    if axes[0] != n - k or axes != tuple(range(n - k, n)) or dtype.itemsize < 4:   # trailing
+        return None
+    m, kept = math.prod(shape[n - k:]), shape[:n - k]
+    if m == 0:                              # (no -1 to infer in an empty flat shape)
+        return None
+    return constant_row(1, m, dtype), (-1, m), False, kept + (1,) * k if keepdims else kept
 
 
 reduce_sum_p = Primitive("reduce_sum", _sum_impl, residuals="avals")
@@ -1158,10 +1177,9 @@ def _band_of(m: Any, wide: bool) -> tuple[int, Any] | None:
     Jacobian bases are such matrices (identities, and row or column blocks of them in
     chunks; diagonals after an elementwise rule). ``wide`` asks for ``m[i, offset + i]`` with
     rows ≤ columns, else ``m[offset + j, j]`` with columns ≤ rows. The first elements reject a
-    dense matrix in O(1); the full check is O(n²), less than the O(n³) product it saves.
+    dense matrix in O(1) (:func:`_corner_free`); the full check is O(n²), less than the
+    O(n³) product it saves.
     """
-    if m.ndim != 2 or min(m.shape) < 32 or m.item(0, 1) != 0 or m.item(1, 0) != 0:
-        return None
     rows, cols = m.shape
     if (rows > cols) if wide else (cols > rows):
         return None
@@ -1180,19 +1198,28 @@ def _matmul_impl(a: Any, b: Any) -> Any:
     The scaling is used only when the other factor is finite, so NaN and inf propagate
     exactly as in the dense product.
     """
-    # (a band needs a matrix of at least 32 x 32: most products are rejected before the call)
-    if type(a) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2 and (
-            (a.ndim == 2 and min(a.shape) >= 32) or (b.ndim == 2 and min(b.shape) >= 32)):
-        band = _band_of(a, wide=True)
-        if band is not None and _all_finite(b):
-            offset, d = band
-            out = d[:, None] * b[..., offset:offset + len(d), :]
-            return out.astype(np.result_type(a, b), copy=False)
-        band = _band_of(b, wide=False) if a.ndim >= 1 else None
-        if band is not None and _all_finite(a):
-            offset, d = band
-            return (a[..., offset:offset + len(d)] * d).astype(np.result_type(a, b), copy=False)
+    if type(a) is np.ndarray and type(b) is np.ndarray:
+        a_band, b_band = _corner_free(a), _corner_free(b)     # most products: both False
+        if (a_band or b_band) and b.ndim >= 2:
+            band = _band_of(a, wide=True) if a_band else None
+            if band is not None and _all_finite(b):
+                offset, d = band
+                out = d[:, None] * b[..., offset:offset + len(d), :]
+                return out.astype(np.result_type(a, b), copy=False)
+            band = _band_of(b, wide=False) if b_band and a.ndim >= 1 else None
+            if band is not None and _all_finite(a):
+                offset, d = band
+                return (a[..., offset:offset + len(d)] * d).astype(np.result_type(a, b), copy=False)
     return np.matmul(a, b)
+
+
+def _corner_free(m: np.ndarray) -> bool:
+    """Whether ``m`` may be a band (:func:`_band_of`): a matrix of at least 32 x 32 whose
+    entries (0, 1) and (1, 0) are zero. The cheap reject run on every product (shape read
+    once, no ``min``: a dense matrix costs one ``item``)."""
+    shape = m.shape
+    return (len(shape) == 2 and shape[0] >= 32 and shape[1] >= 32
+            and m.item(0, 1) == 0 and m.item(1, 0) == 0)
 
 
 def _all_finite(x: Any) -> bool:
@@ -1243,8 +1270,8 @@ _SWAP = (1, 0)
 
 def _matrix_transpose(x: Any) -> Any:
     """The transpose of a matrix, with the eval fast path inlined (two per matmul cotangent)."""
-    if not _core._active:
-        return _transpose_impl(x, _SWAP)
+    if not _core._active and type(x) is np.ndarray:
+        return x.T
     return transpose_p.bind(x, perm=_SWAP)
 
 

@@ -1996,7 +1996,8 @@ def test_unbroadcast_of_numbers_and_traced_cotangents():
 @pytest.mark.parametrize("shape, axes", [
     ((2, 3), (0,)), ((2, 3), (1,)), ((2, 3), (0, 1)), ((4, 2, 3), (0, 1)), ((4, 2, 3), (1, 2)),
     ((4, 2, 3), (1,)), ((4, 2, 3), (0, 2)), ((128, 40), (0,)), ((128, 40), (1,)), ((5,), (0,)),
-    ((64, 2, 40), (0, 1)), ((64, 2, 40), (1, 2)), ((64, 2, 40), (0, 1, 2))])
+    ((64, 2, 40), (0, 1)), ((64, 2, 40), (1, 2)), ((64, 2, 40), (0, 1, 2)), ((3, 0), (1,)),
+    ((0, 3), (1,)), ((5000, 0), (0,))])
 @pytest.mark.parametrize("dtype", [F32, F64, np.float16, np.int32])
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_sum_impl_matches_numpy(shape, axes, dtype, keepdims):
@@ -2006,6 +2007,47 @@ def test_sum_impl_matches_numpy(shape, axes, dtype, keepdims):
         want = np.sum(a, axis=axes, keepdims=keepdims)
         assert got.shape == want.shape and got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)     # small integers: exact in every dtype
+
+
+def test_sum_impl_plans_follow_the_dtype():
+    """The cached plan of a shape is not reused for another dtype (its row of ones)."""
+    for dtype in (F32, F64, F32):
+        x = np.full((128, 40), 0.5, dtype)
+        for axes in ((0,), (1,)):
+            got = primitives._sum_impl(x, axes, False)
+            assert got.dtype == dtype and got.shape == (40 if axes == (0,) else 128,)
+            np.testing.assert_array_equal(got, np.full(got.shape, 0.5 * x.shape[axes[0]], dtype))
+
+
+def _band_cases():
+    rng = np.random.default_rng(3)
+    d = rng.standard_normal(40)
+    d[::7] = 0.0                                   # zeros on the diagonal too
+    rows = np.zeros((40, 90))
+    rows[np.arange(40), 50 + np.arange(40)] = 1.0  # a block of identity rows at offset 50
+    shifted = np.diag(np.ones(39), 1)[:40, :40]    # a band at offset 1: the dense product
+    dense = rng.standard_normal((40, 40))
+    return [np.eye(40), np.diag(d), rows, rows.T.copy(), shifted, dense, np.eye(40, dtype=F32)]
+
+
+@pytest.mark.parametrize("k", range(7))
+def test_matmul_impl_of_bands_equals_the_product(k):
+    """Banded factors (Jacobian bases) are scaled, not multiplied: the same values and dtype,
+    with NaN and inf still propagated as the dense product does."""
+    m = _band_cases()[k]
+    other = np.random.default_rng(k).standard_normal((m.shape[1], 40)).astype(F32)
+    left = np.random.default_rng(k).standard_normal((40, m.shape[0]))
+    for a, b in ((m, other), (left, m), (m, np.where(other > 1, np.nan, other))):
+        got, want = primitives._matmul_impl(a, b), np.matmul(a, b)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+def test_array_at_traced_matrix_gradient():
+    """``array @ t`` reaches the tracer's ``__array_ufunc__``: d sum(x @ w) / dw = x^T 1."""
+    x = np.arange(12.0).reshape(4, 3)
+    g = ft.grad(lambda w: fnp.sum(np.tanh(x @ w)))(np.full((3, 2), 0.01))
+    np.testing.assert_allclose(g, x.T @ (1 - np.tanh(x @ np.full((3, 2), 0.01)) ** 2), rtol=1e-12)
 
 
 def test_matrix_cotangents_keep_the_input_dtypes():

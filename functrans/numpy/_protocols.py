@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import primitives as P
-from ..core import Tracer, in_current_stack, raise_leaked
+from ..core import Tracer, _state, in_current_stack, raise_leaked
 
 
 def _swap(f: Any) -> Any:
@@ -157,6 +157,12 @@ def _check_alive(self: Any, where: str) -> None:
 
 
 def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    if self._trace is _state.trace and method == "__call__" and not kwargs:
+        # The common call (``array @ t``, ``np.sin(t)`` inside the transform): a tracer of
+        # the current trace is alive and in this thread's stack, so the check is not needed.
+        f = _lookup(ufunc.__name__)
+        if f is not None:
+            return f(*inputs)
     name = ufunc.__name__
     _check_alive(self, "numpy." + name)
     if method == "__call__" and not kwargs:
