@@ -78,11 +78,16 @@ def _split_args(fun: Callable[..., Any], args: tuple, kwargs: dict, argnums: tup
                 ) -> Callable[..., Any]:
     """``fun`` as a function of the arguments at ``argnums`` only, the others fixed."""
     def partial(*diff_args: Any) -> Any:
-        full = list(args)
-        for i, a in zip(argnums, diff_args):
-            full[i] = a
-        return fun(*full, **kwargs)
+        return fun(*_placed(args, argnums, diff_args), **kwargs)
     return partial
+
+
+def _placed(args: Sequence, nums: Sequence[int], values: Sequence) -> list:
+    """``args`` as a list with ``values`` at the positions ``nums``."""
+    full = list(args)
+    for i, a in zip(nums, values):
+        full[i] = a
+    return full
 
 
 def _flat_diff_args(args: Sequence, nums: Sequence[int], name: str,
@@ -174,12 +179,7 @@ class _Reverse:
         flat, in_trees = _flat_diff_args(args, nums, name, label)
         self.in_flat, self.in_trees = flat, in_trees
         trace, tracers = new_trace(flat, name)
-        full = list(args)
-        if len(nums) == 1:
-            full[nums[0]] = tree.unflatten(in_trees[0], tracers)
-        else:
-            for i, x in zip(nums, _unflatten_args(in_trees, tracers)):
-                full[i] = x
+        full = _placed(args, nums, _unflatten_args(in_trees, tracers))
         out = trace_call(trace, functools.partial(fun, **kwargs) if kwargs else fun, full)
         self.trace = trace
         if has_aux:
