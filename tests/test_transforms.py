@@ -680,6 +680,148 @@ def test_batch_jacobian_bad_output():
 
 
 # ---------------------------------------------------------------------------------------
+# Returned derivatives are the caller's own arrays: writable, sharing no memory (as autograd's)
+
+def assert_own(*results, given=()):
+    """Every array leaf of ``results`` is writable and shares memory with no other leaf nor
+    with the ``given`` arrays (the caller's cotangents or tangents)."""
+    leaves = ft.tree.leaves(results)
+    assert leaves and all(type(a) is np.ndarray for a in leaves)
+    for k, a in enumerate(leaves):
+        assert a.flags.writeable, k
+        for b in leaves[k + 1:] + list(given):
+            assert not np.shares_memory(a, b), k
+
+
+def test_grad_of_sum_is_writable():
+    g = ft.grad(lambda x: fnp.sum(x))(np.ones(3))
+    assert_own(g)
+    g *= 0.1
+    g[0] = 0.0
+    close(g, [0.0, 0.1, 0.1])
+
+
+def test_grad_argnums_tuple_results_are_independent():
+    ga, gb = ft.grad(lambda a, b: fnp.sum(a + b), (0, 1))(np.ones(3), np.ones(3))
+    assert_own(ga, gb)
+    ga[0] = 5.0
+    close(ga, [5.0, 1.0, 1.0])
+    close(gb, np.ones(3))
+    # one cotangent object for both operands of a product's sum (no broadcast)
+    x = np.array([1.0, 2.0, 3.0])
+    _, (ga, gb) = ft.value_and_grad(lambda a, b: fnp.sum((a + b) ** 2), (0, 1))(x, x)
+    assert_own(ga, gb)
+    gb -= 1.0
+    close(ga, 4 * x)
+    close(gb, 4 * x - 1.0)
+    g = ft.grad(lambda p: fnp.sum(p["u"]) + fnp.sum(p["v"]))({"u": np.ones(2), "v": np.ones(2)})
+    assert_own(g)
+
+
+def test_pullback_results_are_independent_of_each_other_and_of_the_cotangent():
+    x = np.array([0.5, -1.0])
+    _, pullback = ft.value_and_pullback(lambda a, b: a + b, x, 2 * x)
+    ct = np.array([1.0, 2.0])
+    ga, gb = pullback(ct)
+    assert_own(ga, gb, given=[ct])
+    ga += 1.0
+    close(gb, [1.0, 2.0])
+    close(ct, [1.0, 2.0])
+    assert_own(pullback(ct), ga, gb)        # a second call shares nothing with the first
+    (g,) = ft.value_and_pullback(lambda a: fnp.sum(a), x)[1](1.0)
+    assert_own(g)
+    close(g, np.ones(2))
+
+
+def test_custom_vjp_rule_returning_one_cotangent_twice():
+    @ft.custom_vjp
+    def add(a, b):
+        return a + b
+    add.defvjp(lambda a, b: (a + b, None), lambda res, g: (g, g))
+    ga, gb = ft.grad(lambda a, b: fnp.sum(add(a, b)), (0, 1))(np.ones(2), np.ones(2))
+    assert_own(ga, gb)
+    ct = np.array([3.0, 4.0])
+    ga, gb = ft.value_and_pullback(add, np.ones(2), np.ones(2))[1](ct)
+    assert_own(ga, gb, given=[ct])
+    ga[:] = 0.0
+    close(gb, [3.0, 4.0])
+
+
+@pytest.mark.parametrize("jac", [ft.jacrev, ft.jacfwd, ft.jacobian])
+def test_jacobians_are_writable_and_independent(jac):
+    x = np.array([1.0, 2.0, 3.0])
+    ja, jb = jac(lambda a, b: fnp.sum(a + b), (0, 1))(x, x)
+    assert_own(ja, jb)
+    ja[0] = 7.0
+    close(jb, np.ones(3))
+    j1, j2 = jac(lambda a: (a, 2.0 * fnp.sum(a)))(x)
+    assert_own(j1, j2)
+    j1 *= 3.0
+    close(j1, 3 * np.eye(3))
+    close(j2, [2.0, 2.0, 2.0])
+    j1, j2 = jac(lambda a: (a, a))(x)
+    assert_own(j1, j2)
+    j1[0, 0] = 0.0
+    close(j2, np.eye(3))
+    assert_own(jac(lambda a: fnp.sum(a))(x))
+
+
+def test_hessian_hvp_batch_jacobian_are_writable():
+    x = np.array([1.0, 2.0])
+    h = ft.hessian(lambda a: fnp.sum(a))(x)          # zeros from a linear function
+    assert_own(h)
+    h += 1.0
+    close(h, np.ones((2, 2)))
+    t = np.array([1.0, 0.0])
+    assert_own(ft.hvp(lambda a: fnp.sum(a ** 3), (x,), (t,)), given=[t])
+    for mode in ("rev", "fwd"):
+        bj = ft.batch_jacobian(lambda a: fnp.sum(a, axis=1, keepdims=True), mode=mode)(np.ones((2, 3)))
+        assert_own(bj)
+        bj[0] = 0.0
+        close(bj[1], np.ones((1, 3)))
+
+
+def test_jvp_and_linearize_tangents_are_independent_of_each_other_and_of_the_tangent():
+    x, t = np.array([1.0, 2.0]), np.array([0.5, 0.25])
+    _, (t1, t2) = ft.jvp(lambda a: (a, a), (x,), (t,))
+    assert_own(t1, t2, given=[t])
+    t1[0] = 9.0
+    close(t2, t)
+    close(t, [0.5, 0.25])
+    _, f_jvp = ft.linearize(lambda a: (a, a + np.ones((3, 2))), x)   # a broadcast tangent
+    t1, t2 = f_jvp(t)
+    assert_own(t1, t2, given=[t])
+    t2 += 1.0
+    close(t1, t)
+    close(t2, np.broadcast_to(t + 1.0, (3, 2)))
+
+
+def test_owned_copies_only_read_only_and_shared_arrays():
+    from functrans.api import _owned
+    a, b = np.ones(3), np.ones(2)
+    flat = [a, b]
+    assert _owned(flat)[0] is a and flat[1] is b               # fresh and distinct: kept
+    flat = [a, a.reshape(3, 1), b[:1], np.broadcast_to(b, (4, 2)), a]
+    _owned(flat)
+    assert flat[0] is a and flat[2].base is b                 # a view of nothing returned: kept
+    assert all(f is not a for f in flat[1:])
+    assert_own(flat)
+    halves = np.arange(4.0)
+    flat = [halves[:2], halves[2:]]                            # disjoint views of one buffer
+    _owned(flat)
+    assert flat[0].base is halves and flat[1].base is halves
+    flat = [a]
+    assert _owned(flat, given=[a])[0] is not a
+
+    def inner(s):                                             # nested transforms: left alone
+        flat = [s, s]
+        _owned(flat)
+        assert flat[0] is s and flat[1] is s
+        return s * 2.0
+    close(ft.grad(inner)(1.0), 2.0)
+
+
+# ---------------------------------------------------------------------------------------
 # stop_gradient
 
 def test_stop_gradient_grad():
