@@ -556,6 +556,82 @@ def test_cross_entropy_at_a_minus_infinite_logit_with_finite_row_maxima():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_of_classes_masked_by_minus_infinite_logits(dtype):
+    """Classes masked with a -inf logit and label 0 cost nothing (0 * -inf counts as 0, as
+    in optax): the loss is the closed form over the other classes in every path (the fused
+    one, the careful one, vmap), with its finite gradient, tangents and Hessian, no warning;
+    the derivative in a masked class's 0 label is 0."""
+    z = np.array([[-np.inf, 0.0, 1.0], [0.5, -np.inf, 2.0], [0.1, 0.2, 0.3]], dtype)
+    classes = np.array([1, 0, 2])
+    y = np.eye(3, dtype=dtype)[classes]
+    finite = np.isfinite(z)
+    z64 = np.where(finite, z, 0.0).astype(np.float64)
+    log_p = np.where(finite, z64 - np.log(np.sum(np.where(finite, np.exp(z64), 0.0), -1, keepdims=True)),
+                     -np.inf)
+    p, log_p0 = np.exp(log_p), np.where(finite, log_p, 0.0)       # log_p0: 0 where masked
+    want = -np.mean(log_p[np.arange(3), classes])
+    tol = dict(rtol=2e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-15)
+    ce = ft.nn.softmax_cross_entropy
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(ce(z[:1], y[:1]), 1.3132616875182228, **tol)   # log(1 + e)
+        np.testing.assert_allclose(ce(z[:1], classes[:1]), 1.3132616875182228, **tol)
+        np.testing.assert_allclose(ce(z, y), want, **tol)
+        np.testing.assert_allclose(ce(z, classes), want, **tol)
+        np.testing.assert_allclose(ce(z.astype(np.float64), y), want, **tol)
+        assert ce(np.array([-np.inf, 0.0], dtype), np.array([0.0, 1.0], dtype)) == 0.0
+        # soft labels, 0 on the masked classes
+        soft = np.where(finite, np.array([[9.0, 1.0, 3.0], [1.0, 5.0, 1.0], [1.0, 2.0, 1.0]]), 0.0)
+        soft = (soft / soft.sum(-1, keepdims=True)).astype(dtype)
+        soft_want = -np.mean(np.sum(soft * log_p0, -1))
+        np.testing.assert_allclose(ce(z, soft), soft_want, **tol)
+        # gradients: (softmax - labels) / rows, 0 at the masked logits; finite differences
+        g_z, g_y = ft.grad(ce, argnums=(0, 1))(z, soft)
+        np.testing.assert_allclose(g_z, (p - soft) / 3, **tol)
+        np.testing.assert_allclose(g_y, -log_p0 / 3, **tol)
+        if dtype == np.float64:
+            eps = 1e-6
+            for i in zip(*np.nonzero(finite)):
+                e = np.zeros_like(z)
+                e[i] = eps
+                fd = (ce(z + e, soft) - ce(z - e, soft)) / (2 * eps)
+                np.testing.assert_allclose(g_z[i], fd, rtol=1e-7, atol=1e-10)
+        # tangents, in the logits and in the labels (0 on the masked classes)
+        t = np.where(finite, np.arange(9.0).reshape(3, 3) / 4, 0.0).astype(dtype)
+        value, tangent = ft.jvp(lambda v: ce(v, soft), (z,), (t,))
+        np.testing.assert_allclose(value, soft_want, **tol)
+        np.testing.assert_allclose(tangent, np.sum(t * (p - soft)) / 3, **tol)
+        _, tangent = ft.jvp(lambda w: ce(z, w), (soft,), (t,))
+        np.testing.assert_allclose(tangent, -np.sum(t * log_p0) / 3, **tol)
+        # the Hessian in the logits: mass (diag(p) - p pᵀ) / rows per row, finite
+        hess = ft.hessian(lambda v: ce(v, soft))(z)
+        blocks = np.zeros((3, 3, 3, 3))
+        for r in range(3):
+            blocks[r, :, r, :] = (np.diag(p[r]) - np.outer(p[r], p[r])) / 3
+        np.testing.assert_allclose(hess, blocks, **tol)
+        # vmap over examples (the composed form) against a loop, values and gradients
+        zs, ys = z[:, None, :], soft[:, None, :]
+        loop = [ce(a, b) for a, b in zip(zs, ys)]
+        np.testing.assert_allclose(ft.vmap(ce)(zs, ys), loop, **tol)
+        np.testing.assert_allclose(ft.vmap(ce)(zs, classes[:, None]), -log_p[np.arange(3), classes], **tol)
+        for argnums in (0, 1):
+            loop = np.stack([ft.grad(ce, argnums)(a, b) for a, b in zip(zs, ys)])
+            np.testing.assert_allclose(ft.vmap(ft.grad(ce, argnums))(zs, ys), loop, **tol)
+        loop = np.stack([ft.hessian(ce)(a, b) for a, b in zip(zs, ys)])
+        np.testing.assert_allclose(ft.vmap(ft.hessian(ce))(zs, ys), loop, **tol)
+        # log_softmax and softmax: -inf and 0 at the masked entries, the closed form elsewhere
+        np.testing.assert_allclose(ft.nn.log_softmax(z), log_p, **tol)
+        np.testing.assert_allclose(ft.nn.softmax(z), p, **tol)
+    # A label on a masked class is an infinite cross-entropy, in every path.
+    y_bad = np.eye(3, dtype=dtype)[[0, 1, 2]]
+    with np.errstate(invalid="ignore"):
+        assert float(ce(z, y_bad)) == np.inf
+        per_example = ft.vmap(ce)(zs, y_bad[:, None, :])
+    assert list(per_example[:2]) == [np.inf, np.inf]
+    np.testing.assert_allclose(per_example[2], -log_p[2, 2], **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_softmax_primitive_derivatives_batching_and_infinite_entries(dtype):
     rng = np.random.default_rng(15)
     y = (rng.normal(size=(3, 4, 5)) * 3).astype(dtype)

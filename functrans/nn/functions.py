@@ -420,7 +420,7 @@ def _cross_entropy_impl(logits: Any, labels: Any) -> tuple:
         if _finite_maxima(m):
             return _finite_cross_entropy(logits, labels, m)
     shifted, e, total, shift, m = _exp_shifted(logits, (last,))
-    loss = np.add.reduce(labels * (_log_total(total, shift, m) - shifted), axis=None) / _rows(logits)
+    loss = _label_sum(labels, _log_total(total, shift, m) - shifted) / _rows(logits)
     return loss, _normalized(logits, e, total, shift, m, (last,))
 
 
@@ -432,9 +432,31 @@ def _finite_cross_entropy(logits: np.ndarray, labels: np.ndarray, m: np.ndarray)
     shifted = logits - m
     e = np.exp(shifted)
     total = e @ _ones_column(n, e.dtype)
-    loss = np.vdot(labels, np.log(total) - shifted) / (logits.size // n)
+    nll = np.log(total) - shifted
+    loss = np.vdot(labels, nll)
+    if loss != loss:        # NaN: a -inf logit (its nll +inf) with label 0, or a NaN logit
+        loss = _label_sum(labels, nll)
     e /= total
-    return loss, e
+    return loss / (logits.size // n), e
+
+
+def _label_sum(labels: Any, nll: np.ndarray) -> Any:
+    """``sum(labels * nll)`` with ``0 * inf = 0`` (as in xlogy and optax): a class masked by
+    a -inf logit (``nll`` +inf) costs nothing where its label is 0, a positive label there
+    still gives +inf."""
+    with np.errstate(invalid="ignore"):
+        return np.add.reduce(np.where(labels == 0, np.zeros((), nll.dtype), labels * nll), axis=None)
+
+
+def _label_log_probs(logits: Any, labels: Any) -> Any:
+    """``log_softmax(logits)`` as the labels weigh it, in the rules and the vmap form: 0, not
+    -inf, at a class masked by a -inf logit whose label is 0, so that the product is 0 as in
+    the loss (not NaN) and the derivative in such a label is 0. Finite logits skip the mask."""
+    log_probs = log_softmax(logits)
+    if not _may_hold_inf(logits):
+        return log_probs
+    masked = P.logical_and(P.eq(labels, 0), P.isinf(log_probs))
+    return P.where(masked, 0.0, log_probs)
 
 
 def _cross_entropy_dlogits(probs: Any, labels: Any) -> Any:
@@ -453,7 +475,8 @@ def _cross_entropy_jvp(primals: list, tangents: list) -> tuple:
         t_loss = P.reduce_sum(t_logits * _cross_entropy_dlogits(probs, labels), every)
         t_probs = _softmax_rule(t_logits, probs, logits, every[-1:])
     if t_labels is not None:
-        t_loss = add_any(t_loss, P.neg(P.reduce_sum(t_labels * log_softmax(logits), every)))
+        t_loss = add_any(t_loss, P.neg(P.reduce_sum(t_labels * _label_log_probs(logits, labels),
+                                                    every)))
     return (loss, probs), (None if t_loss is None else t_loss / _rows(logits), t_probs)
 
 
@@ -468,7 +491,7 @@ def _cross_entropy_vjp(ct: tuple, ans: tuple, primals: Sequence, params: dict,
             if ct_probs is not None:
                 out = add_any(out, _softmax_rule(ct_probs, probs, logits, (len(shape_of(logits)) - 1,)))
         else:
-            out = None if per_row is None else P.neg(per_row * log_softmax(logits))
+            out = None if per_row is None else P.neg(per_row * _label_log_probs(logits, labels))
         cts.append(out)
     return cts
 
@@ -477,7 +500,7 @@ def _cross_entropy_batch(axis_size: int, vals: list, dims: list) -> tuple[tuple,
     """Per example, the mean over its own rows: composed, since the primitive means over all."""
     logits, labels = (P.bdim_to_front(v, d, axis_size) for v, d in zip(vals, dims))
     rank = len(shape_of(logits))
-    rows = P.reduce_sum(labels * log_softmax(logits), (rank - 1,))
+    rows = P.reduce_sum(labels * _label_log_probs(logits, labels), (rank - 1,))
     loss = P.neg(P.reduce_sum(rows, tuple(range(1, rank - 1)))) / (_rows(logits) // axis_size)
     return (loss, softmax_p.bind(logits, axes=(rank - 1,))), (0, 0)
 
@@ -497,6 +520,8 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> Any:
 
     ``labels`` are integer class indices (shape ``logits.shape[:-1]``) or probabilities
     such as one-hot rows (shape ``logits.shape``). Every axis but the last is a batch axis.
+    A class masked by a ``-inf`` logit adds nothing where its label is 0 (``0 * -inf``
+    counts as 0, as in optax), and makes the loss ``+inf`` where its label is positive.
 
     Example:
         >>> import numpy as np, functrans as ft
