@@ -475,7 +475,7 @@ def _cross_entropy_vjp(ct: tuple, ans: tuple, primals: Sequence, params: dict,
         out = probs * (labels @ _ones_column(labels.shape[-1], labels.dtype))
         out -= labels
         out *= per_row
-        return (out,)
+        return [out]
     cts = []
     for i in argnums:
         if i == 0:
