@@ -30,6 +30,12 @@ defer_rules: dict[Primitive, Callable[..., Any]] = {}
 DEFER_SIZE = 4096
 
 
+def _unscaled(vals: list, trace: Trace) -> list:
+    """``vals`` with ``trace``'s scaled tracers replaced by their values (out of
+    ``BatchTrace.process``, where a comprehension would make ``self`` a closure cell)."""
+    return [x.val if type(x) is ScaledTracer and x._trace is trace else x for x in vals]
+
+
 class BatchTracer(Tracer):
     __slots__ = ("val", "bdim")
 
@@ -188,14 +194,14 @@ class BatchTrace(Trace):
                     out, out_dim = result
                     return out if out_dim is None else BatchTracer(self, out, out_dim)
             if scaled:
-                vals = [x.val if type(x) is ScaledTracer and x._trace is self else x for x in vals]
+                vals = _unscaled(vals, self)
             # (an empty ``**params`` costs as much as the rest of a call: most have none)
             out, out_dim = rule(self.axis_size, vals, dims, **params) if params else rule(
                 self.axis_size, vals, dims)
         finally:
             _state.trace = previous
         if prim.multiple_results:
-            return tuple(self.lift(o, d) for o, d in zip(out, out_dim))
+            return tuple(map(self.lift, out, out_dim))   # (not a comprehension: self would be a cell)
         if out_dim is None:
             return out
         tracer = _new(BatchTracer)      # BatchTracer(self, out, out_dim) without the __init__ call

@@ -85,7 +85,7 @@ class JVPTrace(Trace):
         if tangent_out is None:
             return out
         if prim.multiple_results:
-            return tuple(self.lift(o, t) for o, t in zip(out, tangent_out))
+            return tuple(map(self.lift, out, tangent_out))   # (not a comprehension: self would be a cell)
         tracer = _new(JVPTracer)        # JVPTracer(self, out, tangent_out) without the __init__ call
         tracer._trace = self
         tracer.primal = out

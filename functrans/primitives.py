@@ -115,6 +115,13 @@ _SCALAR_TYPES = frozenset(t for t in np.sctypeDict.values() if issubclass(t, np.
 _LEADING_AXES = [tuple(range(n)) for n in range(8)]     # unbroadcast's axes, built once
 
 
+def _broadcast_axes(ct_shape: tuple, shape: tuple, lead: int) -> tuple:
+    """The axes of ``ct_shape`` that broadcasting ``shape`` to it added or stretched (out of
+    :func:`unbroadcast`, where the comprehension would make its locals closure cells)."""
+    return tuple(range(lead)) + tuple([i + lead for i, d in enumerate(shape)
+                                       if d == 1 and ct_shape[i + lead] != 1])
+
+
 def unbroadcast(ct: Any, x: Any) -> Any:
     """Sum ``ct`` down to the shape of ``x`` (undoing broadcasting) and give it ``x``'s dtype."""
     if type(ct) is type(x) and type(ct) in _SCALAR_TYPES:     # NumPy scalars of one type
@@ -132,8 +139,7 @@ def unbroadcast(ct: Any, x: Any) -> Any:
         if ct_shape[lead:] == shape:      # broadcast along leading axes only (a bias)
             ct = reduce_sum(ct, _LEADING_AXES[lead] if lead < 8 else tuple(range(lead)))
         else:
-            axes = tuple(range(lead)) + tuple([i + lead for i, d in enumerate(shape)
-                                               if d == 1 and ct_shape[i + lead] != 1])
+            axes = _broadcast_axes(ct_shape, shape, lead)
             if axes:
                 ct = reduce_sum(ct, axes)
             if shape_of(ct) != shape:
@@ -622,12 +628,18 @@ def _reduce_batch(prim: Primitive) -> None:
     batch_rules[prim] = batch
 
 
+def _kept_shape(shape: tuple, axes: tuple) -> tuple:
+    """``shape`` with the reduced ``axes`` kept as ones (a function of its own: as a
+    comprehension in :func:`expand_reduced` it would make ``axes`` a closure cell)."""
+    return tuple([1 if i in axes else n for i, n in enumerate(shape)])
+
+
 def expand_reduced(ct: Any, x: Any, axes: tuple, keepdims: bool) -> Any:
     """``ct`` of a reduction over ``axes`` broadcast back to the shape of ``x``."""
     shape = shape_of(x)
     axes = all_axes(axes, x)
     if not keepdims:
-        ct = reshape_p.bind(ct, shape=tuple([1 if i in axes else n for i, n in enumerate(shape)]))
+        ct = reshape_p.bind(ct, shape=_kept_shape(shape, axes))
     return broadcast_to(ct, shape)
 
 
@@ -1275,6 +1287,17 @@ def _matrix_transpose(x: Any) -> Any:
     return transpose_p.bind(x, perm=_SWAP)
 
 
+def _in_dtype_of(ct: Any, x: Any) -> Any:
+    """A cotangent that already has the shape of ``x`` (a matrix factor's) in ``x``'s dtype:
+    unbroadcast's dtype step without its shape tests."""
+    try:
+        if ct.dtype == x.dtype:
+            return ct
+    except AttributeError:
+        pass
+    return unbroadcast(ct, x)
+
+
 def _matmul_vjp(ct: Any, ans: Any, primals: Sequence, params: dict, argnums: Sequence) -> Any:
     a, b = primals
     try:                                          # (ndim_of inlined: arrays and tracers)
@@ -1283,12 +1306,15 @@ def _matmul_vjp(ct: Any, ans: Any, primals: Sequence, params: dict, argnums: Seq
         matrices = False
     if matrices:                                  # (most calls): no batch axes
         if len(argnums) == 2:
-            return (unbroadcast(matmul(ct, _matrix_transpose(b)), a),
-                    unbroadcast(matmul(_matrix_transpose(a), ct), b))
+            return (_in_dtype_of(matmul(ct, _matrix_transpose(b)), a),
+                    _in_dtype_of(matmul(_matrix_transpose(a), ct), b))
         if argnums[0] == 0:
-            return (unbroadcast(matmul(ct, _matrix_transpose(b)), a),)
-        return (unbroadcast(matmul(_matrix_transpose(a), ct), b),)
-    return [(_matmul_vjp_b if i else _matmul_vjp_a)(ct, ans, a, b) for i in argnums]
+            return (_in_dtype_of(matmul(ct, _matrix_transpose(b)), a),)
+        return (_in_dtype_of(matmul(_matrix_transpose(a), ct), b),)
+    cts = []          # a loop: a comprehension would make the arguments closure cells
+    for i in argnums:
+        cts.append((_matmul_vjp_b if i else _matmul_vjp_a)(ct, ans, a, b))
+    return cts
 
 
 defjvp(matmul_p, lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a, t))

@@ -103,7 +103,10 @@ class VJPTrace(Trace):
             out_slots = tuple(range(slot, slot + n))
             self.tape.append((rule, None if prim.residuals == "primals" else ans, primals, params,
                               argnums, slots, out_slots, prim.symbolic_zero_cts))
-            return tuple([VJPTracer(self, a, s) for a, s in zip(ans, out_slots)])
+            tracers = []     # a loop: a comprehension would make self a cell in every call
+            for a, s in zip(ans, out_slots):
+                tracers.append(VJPTracer(self, a, s))
+            return tuple(tracers)
         self.num_slots = slot + 1
         keep = prim.residuals
         if keep == "all" or type(ans) is not ndarray or ans.size < 4096:   # small: keep all
@@ -145,8 +148,11 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
                 continue
             cts[out] = None
         else:
-            ct = tuple([cts[s] for s in out])
-            if all(c is None for c in ct):
+            ct = tuple(map(cts.__getitem__, out))    # (a comprehension would make cts a cell)
+            for c in ct:
+                if c is not None:
+                    break
+            else:                 # no output has a cotangent
                 continue
             if not symbolic_zeros:
                 ct = tuple(zeros_like_p.bind(a) if c is None else c for c, a in zip(ct, ans))
@@ -168,7 +174,7 @@ def backward(trace: VJPTrace, out_slots: Sequence[int | None], out_cts: Sequence
         tape.clear()
     if type(in_slots) is range and in_slots.step == 1 and in_slots.start >= 0:
         return cts[in_slots.start:in_slots.stop]       # the first slots (every _Reverse)
-    return [cts[s] for s in in_slots]
+    return list(map(cts.__getitem__, in_slots))     # (a comprehension would make cts a cell)
 
 
 def defvjp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:

@@ -402,42 +402,46 @@ def _rows(logits: Any) -> int:
     return math.prod(shape_of(logits)[:-1])
 
 
+_ONES_COLUMNS: dict = {}
+
+
 def _ones_column(n: int, dtype: Any) -> np.ndarray:
-    """A ``(n, 1)`` column of ones (a view of the shared cached row): ``x @ column`` sums the
-    rows of ``x`` in one BLAS call and keeps their axis (NumPy's reduction loops once per
-    short row)."""
-    return P.constant_row(1, n, dtype).reshape(n, 1)
+    """A cached read-only ``(n, 1)`` column of ones: ``x @ column`` sums the rows of ``x`` in
+    one BLAS call and keeps their axis (NumPy's reduction loops once per short row)."""
+    column = _ONES_COLUMNS.get((n, dtype))
+    if column is None:
+        if len(_ONES_COLUMNS) > 64:
+            _ONES_COLUMNS.clear()
+        column = _ONES_COLUMNS[n, dtype] = P.constant_row(1, n, dtype).reshape(n, 1)
+    return column
 
 
 def _cross_entropy_impl(logits: Any, labels: Any) -> tuple:
     """The mean over rows of ``-sum(labels * log_softmax(logits), -1)``, and the softmax:
-    both from one ``exp``."""
+    both from one ``exp``.
+
+    The common case, real arrays of one shape, takes a few C calls: the row totals
+    ``t = sum(exp(logits - max)) >= 1`` as a BLAS product and the loss as a dot product of
+    the labels with ``log(t) - (logits - max)``, the negative log-softmax. Any inf or NaN
+    among the logits or labels makes that dot product NaN or infinite, so one test of the
+    loss sends them to the careful path.
+    """
+    if (type(logits) is np.ndarray and type(labels) is np.ndarray
+            and labels.shape == logits.shape and logits.dtype.kind == "f"
+            and labels.dtype.kind == "f"):
+        n = logits.shape[-1]
+        shifted = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
+        e = np.exp(shifted)
+        total = e @ _ones_column(n, e.dtype)
+        loss = np.vdot(labels, np.log(total) - shifted) / (logits.size // n)
+        if math.isfinite(loss):
+            e /= total
+            return loss, e
     logits = np.asarray(logits)
     last = logits.ndim - 1
-    if (type(labels) is np.ndarray and labels.shape == logits.shape
-            and logits.dtype.kind == "f" and labels.dtype.kind == "f"):
-        m = np.maximum.reduce(logits, axis=last, keepdims=True)
-        if _finite_maxima(m):
-            return _finite_cross_entropy(logits, labels, m)
     shifted, e, total, shift, m = _exp_shifted(logits, (last,))
     loss = _label_sum(labels, _log_total(total, shift, m) - shifted) / _rows(logits)
     return loss, _normalized(logits, e, total, shift, m, (last,))
-
-
-def _finite_cross_entropy(logits: np.ndarray, labels: np.ndarray, m: np.ndarray) -> tuple:
-    """The common case, real arrays of one shape whose row maxima ``m`` are finite, in a few
-    C calls: the row totals ``t = sum(exp(logits - m)) >= 1`` as a BLAS product and the loss
-    as a dot product of the labels with ``log(t) - (logits - m)``, the negative log-softmax."""
-    n = logits.shape[-1]
-    shifted = logits - m
-    e = np.exp(shifted)
-    total = e @ _ones_column(n, e.dtype)
-    nll = np.log(total) - shifted
-    loss = np.vdot(labels, nll)
-    if loss != loss:        # NaN: a -inf logit (its nll +inf) with label 0, or a NaN logit
-        loss = _label_sum(labels, nll)
-    e /= total
-    return loss / (logits.size // n), e
 
 
 def _label_sum(labels: Any, nll: np.ndarray) -> Any:
@@ -484,6 +488,14 @@ def _cross_entropy_vjp(ct: tuple, ans: tuple, primals: Sequence, params: dict,
                        argnums: Sequence) -> list:
     (ct_loss, ct_probs), (_, probs), (logits, labels) = ct, ans, primals
     per_row = None if ct_loss is None else ct_loss / _rows(logits)
+    if (argnums == (0,) and ct_probs is None and type(probs) is np.ndarray
+            and type(labels) is np.ndarray and per_row is not None
+            and not isinstance(per_row, Tracer)):
+        # Plain arrays (every first-order gradient): in place on one fresh temporary.
+        out = probs * (labels @ _ones_column(labels.shape[-1], labels.dtype))
+        out -= labels
+        out *= per_row
+        return [out]
     cts = []
     for i in argnums:
         if i == 0:
