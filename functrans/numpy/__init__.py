@@ -71,6 +71,9 @@ def _any_traced(*args: Any) -> bool:
     return builtins.any(isinstance(x, Tracer) for x in args)
 
 
+_np_array = _np.array
+
+
 def array(object: ArrayLike, dtype: Any = None, copy: bool = True, order: str = "K",  # noqa: A002
           ndmin: int = 0) -> Any:
     """NumPy's ``array``; traced values (also inside lists) give a traced array. ``copy``,
@@ -82,9 +85,9 @@ def array(object: ArrayLike, dtype: Any = None, copy: bool = True, order: str = 
         >>> fnp.array([1, 2], dtype=fnp.float32)
         array([1., 2.], dtype=float32)
     """
+    if dtype is None and not ndmin and not _core._active and copy is True and order == "K":
+        return _np_array(object)        # the common call (a global, not _np's attribute)
     if not _core._active:
-        if dtype is None and copy is True and order == "K" and not ndmin:    # the common call
-            return _np.array(object)
         # NumPy's stubs take these flags only as literals, not variables.
         return _np.array(object, dtype, copy=copy, order=order, ndmin=ndmin)  # type: ignore[call-overload]
     out = asarray(object, dtype)
