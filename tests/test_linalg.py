@@ -119,7 +119,7 @@ def test_unsupported_forms_raise_clear_errors():
     with pytest.raises(ValueError, match="mode='reduced'"):
         fnp.linalg.qr(WIDE)
     with pytest.raises(ValueError, match="UPLO"):
-        fnp.linalg.eigh(SPD, UPLO="U")
+        fnp.linalg.eigh(SPD, UPLO="X")
 
 
 def test_eigh_gradient_of_sum_of_eigenvalues_at_the_identity_is_the_identity():

@@ -290,9 +290,7 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0, out: Any = No
             return _np.concatenate(arrays, axis)
         # NumPy's stubs take casting only as a literal, not a str variable.
         return _np.concatenate(arrays, axis, out, dtype=dtype, casting=casting)  # type: ignore[call-overload]
-    if out is not None:
-        raise TypeError("concatenate: out= is not supported on traced values (they are immutable); "
-                        "use the returned value")
+    _no_out("concatenate", out)
     arrays = list(arrays) if dtype is None else _cast_all(arrays, dtype, casting, "concatenate")
     if axis is None:
         arrays, axis = [ravel(x) for x in arrays], 0
