@@ -828,8 +828,9 @@ def _arg_batch(axis_size: int, vals: list, dims: list, *, axis: int | None,
                keepdims: bool, impl: Any) -> tuple[Any, int]:
     (x,), (d,) = vals, dims
     if axis is None:
+        shape = (axis_size,) + (1,) * (ndim_of(x) - 1 if keepdims else 0)    # (unit axes of keepdims)
         x = reshape(moveaxis(x, d, 0), (axis_size, -1))
-        return argreduce_p.bind(x, axis=1, keepdims=False, impl=impl), 0
+        return reshape(argreduce_p.bind(x, axis=1, keepdims=False, impl=impl), shape), 0
     moved = axis + (axis >= d)
     # Reducing an axis before the batch axis (without keepdims) shifts the batch axis left.
     return argreduce_p.bind(x, axis=moved, keepdims=keepdims, impl=impl), d - (moved < d and not keepdims)

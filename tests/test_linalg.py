@@ -119,7 +119,7 @@ def test_unsupported_forms_raise_clear_errors():
     with pytest.raises(ValueError, match="mode='reduced'"):
         fnp.linalg.qr(WIDE)
     with pytest.raises(ValueError, match="UPLO"):
-        fnp.linalg.eigh(SPD, UPLO="U")
+        fnp.linalg.eigh(SPD, UPLO="X")
 
 
 def test_eigh_gradient_of_sum_of_eigenvalues_at_the_identity_is_the_identity():
@@ -296,3 +296,13 @@ def test_complex_decompositions_refuse_derivatives_rather_than_get_them_wrong(na
         ft.jvp(f, (a,), (np.ones_like(a),))
     with pytest.raises(TypeError, match=rf"linalg\.{name}: derivatives with respect to a complex"):
         ft.vjp(f, a)[1](np.ones_like(f(a)))
+
+
+def test_eigh_upper_triangle_is_numpys():
+    """UPLO='U' reads the upper triangle only, as NumPy: values match and the lower triangle
+    gets no derivative."""
+    a = np.array([[2.0, 0.5, -1.0], [9.0, 1.0, 0.3], [7.0, -4.0, 3.0]])
+    np.testing.assert_allclose(fnp.linalg.eigvalsh(a, UPLO="U"), np.linalg.eigvalsh(a, UPLO="U"))
+    g = ft.grad(lambda a: fnp.sum(fnp.linalg.eigvalsh(a, UPLO="U") ** 2))(a)
+    s = np.triu(a) + np.triu(a, 1).T
+    np.testing.assert_allclose(g, 2 * np.triu(2 * s - np.diag(np.diag(s))), atol=1e-12)

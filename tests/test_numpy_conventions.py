@@ -4,6 +4,8 @@ values, finite differences and batching."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -351,3 +353,47 @@ def test_numpy_calls_on_traced_values_reach_the_new_functions():
     v, g = ft.value_and_grad(f)(x)
     np.testing.assert_allclose(v, want, rtol=1e-14)
     ft.check_grads(f, (x,), order=2)
+
+
+def _traced(f, *args):
+    """``f(*args)`` computed on traced values (a vmap over a batch of one)."""
+    return ft.tree.map(lambda o: o[0], ft.vmap(f)(*[np.asarray(a)[None] for a in args]))
+
+
+@pytest.mark.parametrize("f, x", [
+    (lambda m, x: m.sum(x, dtype=np.int32), np.arange(6, dtype=np.int32).reshape(2, 3)),
+    (lambda m, x: m.prod(x, axis=0, dtype=np.int32), np.arange(1, 7).reshape(2, 3)),
+    (lambda m, x: m.cumsum(x, dtype=np.int32), np.array([True, False, True])),
+    (lambda m, x: m.cumprod(x, axis=1, dtype=np.float32), np.arange(1.0, 7.0).reshape(2, 3)),
+    (lambda m, x: m.mean(x, axis=1, dtype=np.int32), np.array([[1, 2], [3, 5]])),
+    (lambda m, x: m.var(x, axis=0, dtype=np.float32), np.array([[1.0, 2.0], [3.0, 5.0]])),
+    (lambda m, x: m.nanstd(x, dtype=np.float32), np.array([1.0, np.nan, 4.0])),
+    (lambda m, x: m.nanvar(x, axis=0, ddof=2), np.array([[1.0, np.nan], [3.0, 5.0]])),
+    (lambda m, x: m.all(x, axis=0), np.zeros((0, 3))),
+    (lambda m, x: m.any(x, axis=1, keepdims=True), np.zeros((2, 0))),
+    (lambda m, x: m.median(x, axis=0), np.zeros((0, 3))),
+    (lambda m, x: m.argmax(x, keepdims=True), np.array([[1.0, 4.0], [3.0, 2.0]])),
+    (lambda m, x: m.round(x, -1), np.array([15, 25, -35, 7])),
+    (lambda m, x: m.concatenate([x, x], axis=None, dtype=np.float32), np.ones((2, 2))),
+    (lambda m, x: m.stack([x, x], axis=-1, dtype=np.int64, casting="unsafe"), np.array([1.5, 2.5])),
+    (lambda m, x: m.diff(x, axis=0, prepend=0.0, append=x[:1]), np.array([[1.0, 2.0], [4.0, 8.0]])),
+    (lambda m, x: m.diff(x, n=2), np.array([True, False, False, True])),
+    (lambda m, x: m.trace(x, 1, dtype=np.int32), np.arange(6, dtype=np.int8).reshape(2, 3)),
+])
+def test_traced_values_keep_numpys_dtypes_and_edge_cases(f, x):
+    """On traced values: NumPy's dtype= results (not int64 from a sum of small integers), its
+    NaN for no degree of freedom or an empty median, empty all/any, keepdims of a flat argmax."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = f(np, x)
+        for got in (f(fnp, x), _traced(lambda a: f(fnp, a), x)):
+            np.testing.assert_array_equal(got, want)
+            assert np.asarray(got).dtype == want.dtype
+
+
+def test_diff_prepend_and_trace_dtype_derivatives():
+    x = np.array([1.0, 4.0, 9.0])
+    np.testing.assert_array_equal(ft.grad(lambda a: fnp.sum(fnp.diff(a, prepend=a[-1:]) ** 2))(x),
+                                  [2 * (1 - 9) - 2 * 3, 2 * 3 - 2 * 5, 2 * 5 - 2 * (1 - 9)])
+    g = ft.grad(lambda a: fnp.trace(a, dtype=np.float64))(np.ones((2, 2), np.float32))
+    np.testing.assert_array_equal(g, np.eye(2))

@@ -497,6 +497,9 @@ def round(a: ArrayLike, decimals: int = 0) -> Any:  # noqa: A001
         return _np.round(a, decimals)
     if decimals == 0:
         return P.round(a)
+    if dtype_of(a).kind in "iu":       # integers stay integers, as in NumPy
+        return a if decimals > 0 else P.convert_element_type(round(P.convert_element_type(
+            a, _np.float64), decimals), dtype_of(a))
     scale = 10.0 ** decimals
     return P.round(a * scale) / scale
 

@@ -126,6 +126,17 @@ def _initial_like(initial: Any, total: Any) -> Any:
     return initial if isinstance(initial, Tracer) else _np.asarray(initial, dtype_of(total))
 
 
+def _as_dtype(total: Any, dtype: Any) -> Any:
+    """``total`` in the ``dtype=`` asked for: NumPy's sums and products of small integers
+    give ``int64`` unless told otherwise."""
+    return total if dtype is None or dtype_of(total) == dtype else P.convert_element_type(total, dtype)
+
+
+def _real_dtype(dtype: Any) -> Any:
+    """The dtype of a variance computed in ``dtype`` (a real float; complex gives its real part)."""
+    return dtype if dtype is not None and _np.dtype(dtype).kind == "f" else None
+
+
 def _real_square(c: Any) -> Any:
     """``|c|**2``: ``c * c`` for real ``c``, ``Re(c conj(c))`` for complex (as NumPy's var)."""
     return P.real(P.mul(c, P.conj(c))) if dtype_of(c).kind == "c" else P.mul(c, c)
@@ -155,6 +166,7 @@ def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,  # n
     else:
         axes = _axes(axis, ndim(a))
         total = P.reduce_sum(a, axes, keepdims) if axes or keepdims else a
+    total = _as_dtype(total, dtype)
     return total if initial is _NoValue else P.add(total, _initial_like(initial, total))
 
 
@@ -178,7 +190,8 @@ def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
     total = P.reduce_sum(a, axes, keepdims) if axes or keepdims else a
     if dtype_of(total).kind not in "fc":
         total = P.convert_element_type(total, _np.float64)
-    return P.div(total, count if isinstance(count, int) else P.convert_element_type(count, dtype_of(total)))
+    avg = P.div(total, count if isinstance(count, int) else P.convert_element_type(count, dtype_of(total)))
+    return _as_dtype(avg, dtype)     # an integer dtype= truncates the mean, as in NumPy
 
 
 _mean = mean     # for var and std, whose mean= argument hides the function
@@ -227,6 +240,7 @@ def var(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof
     count = _mask_count(a, where, axes, keepdims, "var")
     centered = _centre(a, mean, axes, dtype, where, False)
     total = sum(_real_square(centered), axis=axes, keepdims=keepdims, where=where)
+    total = _as_dtype(total, _real_dtype(dtype))
     if isinstance(count, int):
         return total / builtins.max(count - ddof, 0)
     return total / P.maximum(P.convert_element_type(count, dtype_of(total)) - ddof, 0.0)
@@ -350,7 +364,7 @@ def prod(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
     if dtype is not None:
         a = P.convert_element_type(a, dtype)
     a = _masked(a, where, 1, "prod")
-    total = P.reduce_prod(a, _axes(axis, ndim(a)), keepdims)
+    total = _as_dtype(P.reduce_prod(a, _axes(axis, ndim(a)), keepdims), dtype)
     return total if initial is _NoValue else P.mul(total, _initial_like(initial, total))
 
 
@@ -400,7 +414,9 @@ def all(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False,
     if not _core._active:
         return _np.all(a, axis=axis, out=out, keepdims=keepdims, where=where)
     _no_out(out, "all")
-    return P.reduce_min(_masked(P.ne(a, 0), where, True, "all"), _axes(axis, ndim(a)), keepdims)
+    # As a count of false elements: an empty slice is all true (min/max have no identity).
+    false = P.logical_not(_masked(P.ne(a, 0), where, True, "all"))
+    return P.eq(P.reduce_sum(false, _axes(axis, ndim(a)), keepdims), 0)
 
 
 def any(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False, *,  # noqa: A001
@@ -415,7 +431,7 @@ def any(a: ArrayLike, axis: Any = None, out: Any = None, keepdims: bool = False,
     if not _core._active:
         return _np.any(a, axis=axis, out=out, keepdims=keepdims, where=where)
     _no_out(out, "any")
-    return P.reduce_max(_masked(P.ne(a, 0), where, False, "any"), _axes(axis, ndim(a)), keepdims)
+    return P.gt(P.reduce_sum(_masked(P.ne(a, 0), where, False, "any"), _axes(axis, ndim(a)), keepdims), 0)
 
 
 def _cumulative(prim_fun: Any, a: ArrayLike, axis: int | None, dtype: Any) -> Any:
@@ -423,7 +439,7 @@ def _cumulative(prim_fun: Any, a: ArrayLike, axis: int | None, dtype: Any) -> An
         a = P.convert_element_type(a, dtype)
     if axis is None:
         a, axis = P.reshape(a, (-1,)), 0
-    return prim_fun(a, normalize_axis(axis, ndim(a)))
+    return _as_dtype(prim_fun(a, normalize_axis(axis, ndim(a))), dtype)
 
 
 def cumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
@@ -586,8 +602,10 @@ def nanvar(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, d
     axes = _axes(axis, ndim(a))
     centered = _nan_filled(_centre(a, mean, axes, dtype, where, True), 0.0)
     total = sum(_real_square(centered), axis=axes, keepdims=keepdims, where=where)
-    count = P.convert_element_type(_nan_count(a, axes, keepdims, where, "nanvar"), dtype_of(total))
-    return total / P.maximum(count - ddof, 0.0)
+    total = _as_dtype(total, _real_dtype(dtype))
+    dof = P.convert_element_type(_nan_count(a, axes, keepdims, where, "nanvar"), dtype_of(total)) - ddof
+    # NumPy: NaN without a degree of freedom
+    return P.where(dof > 0, total / P.where(dof > 0, dof, 1.0), _np.nan)
 
 
 def nanstd(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
@@ -752,6 +770,8 @@ def _quantile(name: str, a: ArrayLike, q: ArrayLike, axis: Any, method: str, kee
     kept_shape = tuple(shp[i] for i in kept)
     n, nq = _count(a, axes), qs.ndim
     x = P.reshape(P.transpose(a, tuple(kept) + axes), kept_shape + (n,))
+    if n == 0:         # an empty slice's quantile is NaN, as in NumPy
+        x, n = _np.full(kept_shape + (1,), _np.nan, out_dtype), 1
     s = _sorted_last(P.convert_element_type(x, out_dtype) if dtype_of(x) != out_dtype else x)
     if skip_nan:       # indices per slice: from its count of non-NaN elements (no derivative)
         valid = P.reduce_sum(P.logical_not(P.isnan(s)), (len(kept),), True)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import builtins
 from typing import Any, Callable, Sequence
 
+from numpy import _NoValue  # NumPy's "not given" default of prepend=/append=
+
 from . import _np
 
 from .. import core as _core
@@ -273,8 +275,10 @@ def atleast_3d(*arys: ArrayLike) -> Any:
 # ---------------------------------------------------------------------------------------
 # Joining and splitting.
 
-def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
-    """Join arrays along an existing axis (``axis=None`` flattens them first).
+def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0, out: Any = None, *,
+                dtype: Any = None, casting: str = "same_kind") -> Any:
+    """Join arrays along an existing axis (``axis=None`` flattens them first), converted to
+    ``dtype`` if given (under NumPy's ``casting`` rule).
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
@@ -282,8 +286,12 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
         array([2., 4.])
     """
     if not _core._active:                      # eval fast path: nothing can be traced
-        return _np.concatenate(arrays, axis)
-    arrays = list(arrays)
+        if dtype is None and out is None and casting == "same_kind":
+            return _np.concatenate(arrays, axis)
+        # NumPy's stubs take casting only as a literal, not a str variable.
+        return _np.concatenate(arrays, axis, out, dtype=dtype, casting=casting)  # type: ignore[call-overload]
+    _no_out("concatenate", out)
+    arrays = list(arrays) if dtype is None else _cast_all(arrays, dtype, casting, "concatenate")
     if axis is None:
         arrays, axis = [ravel(x) for x in arrays], 0
     if len(arrays) == 1:
@@ -291,8 +299,9 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     return P.concatenate(arrays, normalize_axis(axis, ndim(arrays[0])))
 
 
-def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
-    """Join arrays along a new axis.
+def stack(arrays: Sequence[ArrayLike], axis: int = 0, out: Any = None, *, dtype: Any = None,
+          casting: str = "same_kind") -> Any:
+    """Join arrays along a new axis (converted to ``dtype`` if given, as in :func:`concatenate`).
 
     Example:
         >>> import numpy as np, functrans.numpy as fnp
@@ -301,13 +310,26 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
                [1., 0.]])
     """
     if not _core._active:
-        return _np.stack(arrays, axis)
-    arrays = list(arrays)
+        if dtype is None and out is None and casting == "same_kind":
+            return _np.stack(arrays, axis)
+        # NumPy's stubs take casting only as a literal, not a str variable.
+        return _np.stack(arrays, axis, out, dtype=dtype, casting=casting)  # type: ignore[call-overload]
+    arrays = list(arrays) if dtype is None else _cast_all(arrays, dtype, casting, "stack")
     shapes = {tuple(shape_of(x)) for x in arrays}
     if len(shapes) != 1:
         raise ValueError(f"stack: all input arrays must have the same shape, got {sorted(shapes)}")
     axis = normalize_axis(axis, ndim(arrays[0]) + 1)
-    return concatenate([expand_dims(x, axis) for x in arrays], axis)
+    return concatenate([expand_dims(x, axis) for x in arrays], axis, out)
+
+
+def _cast_all(arrays: Sequence[ArrayLike], dtype: Any, casting: str, name: str) -> list:
+    """The arrays converted to ``dtype``, which NumPy's ``casting`` rule must allow."""
+    arrays = [x if isinstance(x, Tracer) else _np.asarray(x) for x in arrays]
+    common = _np.result_type(*[dtype_of(x) for x in arrays])
+    if not _np.can_cast(common, dtype, casting):  # type: ignore[arg-type]
+        raise TypeError(f"{name}: cannot cast array data from {common} to {_np.dtype(dtype)} "
+                        f"according to the rule {casting!r}")
+    return [P.convert_element_type(x, dtype) for x in arrays]
 
 
 def hstack(arrays: Sequence[ArrayLike]) -> Any:
@@ -566,8 +588,9 @@ def roll(a: ArrayLike, shift: Any, axis: Any = None) -> Any:
     return a
 
 
-def diff(a: ArrayLike, n: int = 1, axis: int = -1) -> Any:
-    """The ``n``-th forward difference ``a[1:] - a[:-1]`` along ``axis``.
+def diff(a: ArrayLike, n: int = 1, axis: int = -1, prepend: Any = _NoValue, append: Any = _NoValue) -> Any:
+    """The ``n``-th forward difference ``a[1:] - a[:-1]`` along ``axis`` (of ``a`` with
+    ``prepend`` and ``append`` joined to it there; for booleans, ``!=`` as in NumPy).
 
     Example:
         >>> import numpy as np, functrans.numpy as fnp
@@ -575,13 +598,30 @@ def diff(a: ArrayLike, n: int = 1, axis: int = -1) -> Any:
         array([2., 2.])
     """
     if not _core._active:
-        return _np.diff(a, n, axis)
+        return _np.diff(a, n, axis, prepend, append)
     if n < 0:
         raise ValueError(f"diff: the order n must be non-negative, got {n}")
+    if n == 0:
+        return a
     ax = normalize_axis(axis, ndim(a))
+    if prepend is not _NoValue or append is not _NoValue:
+        ends = [_diff_end(e, a, ax) for e in (prepend, append)]
+        a = concatenate([x for x in (ends[0], a, ends[1]) if x is not None], ax)
+    op = P.ne if dtype_of(a) == _np.bool_ else P.sub
     for _ in range(n):
-        a = P.sub(P.getitem(a, _along(ax, slice(1, None))), P.getitem(a, _along(ax, slice(None, -1))))
+        a = op(P.getitem(a, _along(ax, slice(1, None))), P.getitem(a, _along(ax, slice(None, -1))))
     return a
+
+
+def _diff_end(end: Any, a: Any, axis: int) -> Any:
+    """``prepend``/``append`` of :func:`diff` as an array to join (a scalar fills one slice)."""
+    if end is _NoValue:
+        return None
+    if ndim(end) == 0:
+        shp = list(shape_of(a))
+        shp[axis] = 1
+        return P.broadcast_to(end, tuple(shp))
+    return end
 
 
 def rot90(m: ArrayLike, k: int = 1, axes: Sequence[int] = (0, 1)) -> Any:
@@ -689,7 +729,8 @@ def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> A
     return P.getitem(x, (slice(None),) * (n - 2) + ((k, k + offset) if offset >= 0 else (k - offset, k)))
 
 
-def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None,
+          out: Any = None) -> Any:
     """Sum of a diagonal (NumPy's signature: any rectangular shape, ``offset``, axes).
 
     Example:
@@ -699,9 +740,9 @@ def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
                [0., 1., 0.]])
     """
     if not _core._active:
-        return _np.trace(a, offset, axis1, axis2)
+        return _np.trace(a, offset, axis1, axis2, dtype, out)
     # A sum, so small integer types widen as in NumPy (int32 -> int64).
-    return P.reduce_sum(diagonal(a, offset, axis1, axis2), (ndim(a) - 2,))
+    return sum(diagonal(a, offset, axis1, axis2), axis=ndim(a) - 2, dtype=dtype, out=out)
 
 
 def diag(v: ArrayLike, k: int = 0) -> Any:

@@ -411,8 +411,10 @@ def eigh(a: Any, UPLO: str = "L") -> tuple:  # noqa: N803 - NumPy's name
         array([[1., 0.],
                [0., 1.]])
     """
-    if UPLO != "L":
-        raise ValueError(f"eigh: only UPLO='L' is supported, got {UPLO!r}")
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    if UPLO == "U":     # the upper triangle of a is the lower one of its conjugate transpose
+        a = P.conj(_mT(a)) if np.dtype(P.dtype_of(a)).kind == "c" else _mT(a)
     return _result(_EighResult, eigh_p.bind(a))
 
 
