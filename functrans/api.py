@@ -55,6 +55,8 @@ def _normalize_argnums(argnums: Argnums, nargs: int, name: str) -> tuple[int, ..
         if not -nargs <= i < nargs:
             raise ValueError(f"{name}: argnums {i} is out of range for a function called with "
                              f"{nargs} positional argument{'s' if nargs != 1 else ''}")
+        if int(i) % nargs in out:   # two tracers for one argument: the second would hide the first
+            raise ValueError(f"{name}: argnums must name each argument once, got {argnums!r}")
         out.append(int(i) % nargs)
     return tuple(out)
 

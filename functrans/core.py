@@ -313,13 +313,14 @@ class PrimalTracer(Tracer):
 
     primal: Any
 
+    # A custom rule may give a Python number as a primal (an output or a residual).
     @property
     def shape(self) -> tuple:  # type: ignore[override]
-        return self.primal.shape
+        return shape_of(self.primal)
 
     @property
     def dtype(self) -> Any:
-        return self.primal.dtype
+        return dtype_of(self.primal)
 
     def concrete(self) -> Any:
         if not self._trace.alive:

@@ -148,3 +148,37 @@ def test_diff_values_and_derivatives():
     # d/dx sum(w * diff(x)) for x of length 3: (-w0, w0 - w1, w1)
     np.testing.assert_allclose(ft.grad(lambda v: fnp.sum(w * fnp.diff(v)))(np.arange(3.0)),
                                [-1.0, 3.0, -2.0])
+
+
+# ---------------------------------------------------------------------------------------
+# argnums naming one argument twice (the second tracer hid the first: a silent zero)
+
+@pytest.mark.parametrize("transform", [ft.grad, ft.jacrev, ft.jacfwd, ft.hessian])
+@pytest.mark.parametrize("argnums", [(0, 0), (0, -2), [1, 1]])
+def test_repeated_argnums_are_refused(transform, argnums):
+    with pytest.raises(ValueError, match="argnums must name each argument once"):
+        transform(lambda x, y: x * y, argnums=argnums)(1.0, 2.0)
+
+
+# ---------------------------------------------------------------------------------------
+# Python numbers from custom rules (primals of tracers of outer transforms had no .shape)
+
+def test_custom_jvp_rule_returning_python_numbers_under_nested_grad():
+    @ft.custom_jvp
+    def h(x):
+        return 2.0
+    h.defjvp(lambda p, t: (2.0, 0.0))
+    assert float(ft.grad(lambda x: h(x) * x)(0.7)) == 2.0
+    assert float(ft.grad(ft.grad(lambda x: h(x) * x))(0.7)) == 0.0
+    assert float(ft.jacfwd(ft.grad(lambda x: h(x) * x ** 2))(0.7)) == 4.0
+
+
+def test_custom_vjp_python_float_residual_has_a_shape_under_nested_grad():
+    """bwd asks the shape of a Python-float residual (y) inside an outer grad."""
+    @ft.custom_vjp
+    def f(x, y):
+        return fnp.sin(x) * y
+    f.defvjp(lambda x, y: (f(x, y), (x, y)),
+             lambda r, g: (fnp.cos(r[0]) * r[1] * g,
+                           fnp.sum(fnp.sin(r[0]) * g) if fnp.ndim(r[1]) == 0 else None))
+    np.testing.assert_allclose(ft.grad(ft.grad(lambda x: f(x, 2.0)))(0.7), -2.0 * np.sin(0.7))
