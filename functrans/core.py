@@ -313,14 +313,21 @@ class PrimalTracer(Tracer):
 
     primal: Any
 
-    # A custom rule may give a Python number as a primal (an output or a residual).
+    # A custom rule may give a Python number as a primal (an output or a residual); the
+    # try is free for arrays, where a call of shape_of/dtype_of would cost every access.
     @property
     def shape(self) -> tuple:  # type: ignore[override]
-        return shape_of(self.primal)
+        try:
+            return self.primal.shape
+        except AttributeError:
+            return np.shape(self.primal)
 
     @property
     def dtype(self) -> Any:
-        return dtype_of(self.primal)
+        try:
+            return self.primal.dtype
+        except AttributeError:
+            return np.result_type(self.primal)
 
     def concrete(self) -> Any:
         if not self._trace.alive:
