@@ -402,18 +402,11 @@ def _rows(logits: Any) -> int:
     return math.prod(shape_of(logits)[:-1])
 
 
-_ONES_COLUMNS: dict = {}
-
-
 def _ones_column(n: int, dtype: Any) -> np.ndarray:
-    """A cached read-only ``(n, 1)`` column of ones: ``x @ column`` sums the rows of ``x`` in
-    one BLAS call and keeps their axis (NumPy's reduction loops once per short row)."""
-    column = _ONES_COLUMNS.get((n, dtype))
-    if column is None:
-        if len(_ONES_COLUMNS) > 64:
-            _ONES_COLUMNS.clear()
-        column = _ONES_COLUMNS[n, dtype] = P.constant_row(1, n, dtype).reshape(n, 1)
-    return column
+    """A ``(n, 1)`` column of ones (a view of the shared cached row): ``x @ column`` sums the
+    rows of ``x`` in one BLAS call and keeps their axis (NumPy's reduction loops once per
+    short row)."""
+    return P.constant_row(1, n, dtype).reshape(n, 1)
 
 
 def _cross_entropy_impl(logits: Any, labels: Any) -> tuple:
@@ -467,7 +460,11 @@ def _cross_entropy_dlogits(probs: Any, labels: Any) -> Any:
     """The derivative in the logits of each row's cross-entropy: the softmax times the row's
     label mass, minus the labels (``softmax - labels`` for one-hot or probability rows)."""
     mass = labels @ _ones_column(shape_of(labels)[-1], dtype_of(labels))   # row sums, kept as a column
-    return probs * mass - labels
+    out = probs * mass
+    if type(out) is np.ndarray and type(labels) is np.ndarray:
+        out -= labels         # in place: ``out`` is this call's own temporary
+        return out
+    return out - labels
 
 
 def _cross_entropy_jvp(primals: list, tangents: list) -> tuple:
@@ -491,9 +488,8 @@ def _cross_entropy_vjp(ct: tuple, ans: tuple, primals: Sequence, params: dict,
     if (argnums == (0,) and ct_probs is None and type(probs) is np.ndarray
             and type(labels) is np.ndarray and per_row is not None
             and not isinstance(per_row, Tracer)):
-        # Plain arrays (every first-order gradient): in place on one fresh temporary.
-        out = probs * (labels @ _ones_column(labels.shape[-1], labels.dtype))
-        out -= labels
+        # Plain arrays (every first-order gradient): scaled in place, no second temporary.
+        out = _cross_entropy_dlogits(probs, labels)
         out *= per_row
         return [out]
     cts = []
