@@ -437,6 +437,9 @@ def test_softmax_cross_entropy_closed_forms():
     # The gradient w.r.t. the logits is (softmax - onehot) / batch.
     np.testing.assert_allclose(ft.grad(ft.nn.softmax_cross_entropy)(logits, labels),
                                (p - onehot) / 5, atol=1e-12)
+    # A scaled loss: the seed reaches the rule as a NumPy scalar, not a 0-d array.
+    np.testing.assert_allclose(ft.grad(lambda z: 3.0 * ft.nn.softmax_cross_entropy(z, labels))(logits),
+                               3 * (p - onehot) / 5, atol=1e-12)
     ft.check_grads(lambda z: ft.nn.softmax_cross_entropy(z, labels), (logits,), order=2)
     # Soft labels; large logits stay finite.
     soft = rng.dirichlet(np.ones(4), size=5)

@@ -484,14 +484,15 @@ def _cross_entropy_jvp(primals: list, tangents: list) -> tuple:
 def _cross_entropy_vjp(ct: tuple, ans: tuple, primals: Sequence, params: dict,
                        argnums: Sequence) -> list:
     (ct_loss, ct_probs), (_, probs), (logits, labels) = ct, ans, primals
-    per_row = None if ct_loss is None else ct_loss / _rows(logits)
     if (argnums == (0,) and ct_probs is None and type(probs) is np.ndarray
-            and type(labels) is np.ndarray and per_row is not None
-            and not isinstance(per_row, Tracer)):
-        # Plain arrays (every first-order gradient): scaled in place, no second temporary.
+            and type(labels) is np.ndarray and (isinstance(ct_loss, np.floating) or (
+                type(ct_loss) is np.ndarray and ct_loss.dtype.kind == "f"))):
+        # Plain arrays (every first-order gradient): scaled in place, no second temporary,
+        # by a Python float (NumPy's 0-d arithmetic costs a microsecond a step).
         out = _cross_entropy_dlogits(probs, labels)
-        out *= per_row
+        out *= float(ct_loss) / _rows(logits)
         return [out]
+    per_row = None if ct_loss is None else ct_loss / _rows(logits)
     cts = []
     for i in argnums:
         if i == 0:
