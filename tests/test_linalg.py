@@ -71,6 +71,28 @@ CASES = [
     ("tensordot", fnp.linalg.tensordot, np.linalg.tensordot, (TALL, TALL)),
     ("eigvals", lambda a: fnp.imag(fnp.linalg.eigvals(a)) + fnp.real(fnp.linalg.eigvals(a)),
      lambda a: np.imag(np.linalg.eigvals(a)) + np.real(np.linalg.eigvals(a)), (A,)),
+    # NumPy 2's solve: a 1-d b is one vector for every matrix of a stack; otherwise b is a
+    # stack of matrices broadcasting against a.
+    ("solve stack a, vector b", fnp.linalg.solve, np.linalg.solve,
+     (np.stack([A, SPD]), rng.standard_normal(3))),
+    ("solve matrix a, stack b", fnp.linalg.solve, np.linalg.solve, (A, rng.standard_normal((2, 3, 2)))),
+    ("solve stacks broadcast", fnp.linalg.solve, np.linalg.solve,
+     (np.stack([A, SPD])[:, None], rng.standard_normal((3, 3, 2)))),
+    ("det singular", fnp.linalg.det, np.linalg.det, (np.array([[1.0, 2.0], [2.0, 4.0]]),)),
+    ("det rank 1", fnp.linalg.det, np.linalg.det, (np.outer([1.0, 2.0, 3.0], [1.0, -1.0, 2.0]),)),
+    ("cholesky upper", lambda a: fnp.linalg.cholesky(a, upper=True),
+     lambda a: np.linalg.cholesky(a, upper=True), (SPD + 7 * np.tril(A, -1),)),
+    ("pinv hermitian", lambda a: fnp.linalg.pinv(a, hermitian=True),
+     lambda a: np.linalg.pinv(a, hermitian=True), (SPD + 7 * np.triu(A, 1),)),
+    ("pinv hermitian indefinite", lambda a: fnp.linalg.pinv(a, hermitian=True),
+     lambda a: np.linalg.pinv(a, hermitian=True), (np.diag([2.0, -1.0, 0.5]) + 0.1 * (A + A.T),)),
+    ("qr mode r", lambda a: fnp.linalg.qr(a, mode="r"), lambda a: np.linalg.qr(a, mode="r"), (TALL,)),
+    ("qr wide q", lambda a: fnp.linalg.qr(a)[0], lambda a: np.linalg.qr(a)[0], (WIDE,)),
+    ("qr wide r", lambda a: fnp.linalg.qr(a)[1], lambda a: np.linalg.qr(a)[1], (WIDE,)),
+    ("qr wide complete r", lambda a: fnp.linalg.qr(a, mode="complete")[1],
+     lambda a: np.linalg.qr(a, mode="complete")[1], (WIDE,)),
+    ("qr square complete q", lambda a: fnp.linalg.qr(a, mode="complete")[0],
+     lambda a: np.linalg.qr(a, mode="complete")[0], (A,)),
 ]
 
 
@@ -114,12 +136,10 @@ def test_det_gradient_is_cofactor_matrix():
 
 
 def test_unsupported_forms_raise_clear_errors():
-    with pytest.raises(ValueError, match="full_matrices"):
-        fnp.linalg.svd(TALL)
-    with pytest.raises(ValueError, match="mode='reduced'"):
-        fnp.linalg.qr(WIDE)
     with pytest.raises(ValueError, match="UPLO"):
         fnp.linalg.eigh(SPD, UPLO="X")
+    with pytest.raises(ValueError, match=r"qr: mode must be 'reduced', 'complete', 'r' or 'raw', got 'full'"):
+        traced(lambda a: fnp.linalg.qr(a, mode="full")[0], TALL)
 
 
 def test_eigh_gradient_of_sum_of_eigenvalues_at_the_identity_is_the_identity():
@@ -306,3 +326,259 @@ def test_eigh_upper_triangle_is_numpys():
     g = ft.grad(lambda a: fnp.sum(fnp.linalg.eigvalsh(a, UPLO="U") ** 2))(a)
     s = np.triu(a) + np.triu(a, 1).T
     np.testing.assert_allclose(g, 2 * np.triu(2 * s - np.diag(np.diag(s))), atol=1e-12)
+
+
+# ---- NumPy's full svd and every qr mode: values exactly NumPy's, traced or not ----------
+
+@pytest.mark.parametrize("a", [TALL, WIDE, A], ids=["tall", "wide", "square"])
+@pytest.mark.parametrize("full_matrices", [True, False])
+def test_svd_values_are_numpys_with_its_default_full_matrices(a, full_matrices):
+    want = np.linalg.svd(a, full_matrices=full_matrices)
+    for got in (fnp.linalg.svd(a, full_matrices=full_matrices),           # untraced: NumPy's own
+                ft.vmap(lambda m: fnp.linalg.svd(m, full_matrices=full_matrices))(a[None])):
+        assert len(got) == 3
+        for g, w in zip(got, want):
+            g = np.asarray(g).reshape(w.shape)
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    assert [m.shape for m in fnp.linalg.svd(a)] == [m.shape for m in np.linalg.svd(a)]
+    stack = np.stack([a, 2 * a + 0.1])
+    got = ft.vmap(lambda m: fnp.linalg.svd(m, full_matrices=full_matrices))(stack)
+    for g, w in zip(got, np.linalg.svd(stack, full_matrices=full_matrices)):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("a", [TALL, WIDE], ids=["tall", "wide"])
+def test_full_svd_of_non_square_differentiates_singular_values_and_refuses_vectors(a):
+    # The singular values of a full SVD have a derivative (reverse mode), to second order.
+    ft.check_grads(lambda m: fnp.linalg.svd(m)[1], (a,), order=2, modes=("rev",))
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    np.testing.assert_allclose(ft.grad(lambda m: fnp.linalg.svd(m)[1][0])(a), np.outer(u[:, 0], vh[0]),
+                               rtol=1e-10, atol=1e-12)
+    side = "columns of U" if a.shape[0] > a.shape[1] else "rows of Vh"
+    message = (rf"svd: derivatives of the singular vectors with full_matrices=True of a non-square "
+               rf"{a.shape[0]}x{a.shape[1]} matrix .* 1 extra {side} .*pass full_matrices=False")
+    for transform in (ft.jacfwd, ft.jacrev):
+        for k in (0, 2):
+            with pytest.raises(ValueError, match=message):
+                transform(lambda m: fnp.linalg.svd(m)[k])(a)
+    with pytest.raises(ValueError, match=message):      # forward mode computes every tangent
+        ft.jvp(lambda m: fnp.linalg.svd(m)[1], (a,), (a,))
+    # what the message suggests works
+    ft.check_grads(lambda m: fnp.abs(fnp.linalg.svd(m, full_matrices=False)[0]), (a,), order=1)
+
+
+@pytest.mark.parametrize("a", [TALL, WIDE, A], ids=["tall", "wide", "square"])
+@pytest.mark.parametrize("mode", ["reduced", "complete", "r", "raw"])
+def test_qr_values_are_numpys_in_every_mode(a, mode):
+    want = np.linalg.qr(a, mode=mode)
+    got = fnp.linalg.qr(a, mode=mode)
+    assert type(got) is type(want)
+    stack = np.stack([a, 2 * a + 0.1])
+    batched = ft.vmap(lambda m: fnp.linalg.qr(m, mode=mode))(stack)
+    loop = [np.linalg.qr(m, mode=mode) for m in stack]
+    if mode == "r":
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(batched, np.stack(loop), rtol=1e-12, atol=1e-12)
+        return
+    assert type(batched) is type(want) and len(batched) == len(want) == 2
+    for i in range(2):
+        np.testing.assert_allclose(got[i], want[i], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(batched[i], np.stack([w[i] for w in loop]), rtol=1e-12, atol=1e-12)
+
+
+def test_qr_derivatives_of_r_mode_and_wide_matrices_match_finite_differences():
+    for a in (TALL, WIDE, A):
+        ft.check_grads(lambda m: fnp.linalg.qr(m, mode="r"), (a,), order=2, rtol=1e-4, atol=1e-4)
+    # wide: Q R = A to first order, Qᵀ dQ antisymmetric and dR upper triangular
+    t = rng.standard_normal(WIDE.shape)
+    (q, r), (dq, dr) = ft.jvp(lambda m: tuple(fnp.linalg.qr(m)), (WIDE,), (t,))
+    np.testing.assert_allclose(dq @ r + q @ dr, t, atol=1e-12)
+    np.testing.assert_allclose(q.T @ dq + dq.T @ q, 0, atol=1e-12)
+    np.testing.assert_array_equal(np.tril(dr, -1), 0)
+
+
+def test_qr_refuses_derivatives_where_they_are_not_defined():
+    with pytest.raises(ValueError, match=r"qr: derivatives with mode='complete' of a tall 4x3 matrix .*"
+                                         r"1 extra columns of Q.*pass mode='reduced'"):
+        ft.jacfwd(lambda m: fnp.linalg.qr(m, mode="complete")[0])(TALL)
+    with pytest.raises(ValueError, match=r"qr: derivatives with mode='complete' of a tall"):
+        ft.grad(lambda m: fnp.sum(fnp.linalg.qr(m, mode="complete")[1]))(TALL)
+    with pytest.raises(ValueError, match=r"qr: derivatives of mode='raw'.*mode='reduced'"):
+        ft.grad(lambda m: fnp.sum(fnp.linalg.qr(m, mode="raw")[1]))(TALL)
+
+
+# ---- solve: NumPy 2's broadcasting under vmap, jacfwd and grad, against a per-example loop ----
+
+A_STACK = np.stack([A, SPD, A + 2 * np.eye(3)])
+B_VEC = rng.standard_normal(3)
+B_STACK = rng.standard_normal((3, 3))
+
+
+@pytest.mark.parametrize("in_axes,args", [
+    ((0, None), (A_STACK, B_VEC)),                        # batched a, one b for all
+    ((None, 0), (A, B_STACK)),                            # one a, batched b
+    ((0, 0), (A_STACK, B_STACK)),
+    ((0, None), (A_STACK, rng.standard_normal((3, 2)))),  # b a matrix
+    ((None, 0), (A, rng.standard_normal((3, 3, 2)))),
+    ((0, None), (A_STACK, rng.standard_normal((2, 3, 4)))),   # each a with a stack of b
+    ((0, 0), (A_STACK[:, None].repeat(2, 1), B_STACK)),   # a stack of a with one b each
+], ids=["a", "b", "both", "a, matrix b", "matrix b", "a, stack of b", "stack of a, b"])
+def test_solve_batched_against_a_per_example_loop(in_axes, args):
+    def example(i):
+        return [x[i] if ax == 0 else x for x, ax in zip(args, in_axes)]
+    loop = np.stack([np.linalg.solve(*example(i)) for i in range(3)])
+    np.testing.assert_allclose(ft.vmap(fnp.linalg.solve, in_axes=in_axes)(*args), loop, rtol=1e-10)
+    for argnums in (0, 1):
+        jac = ft.vmap(ft.jacfwd(fnp.linalg.solve, argnums=argnums), in_axes=in_axes)(*args)
+        jac_rev = ft.vmap(ft.jacrev(fnp.linalg.solve, argnums=argnums), in_axes=in_axes)(*args)
+        grads = ft.vmap(ft.grad(lambda a, b: fnp.sum(fnp.linalg.solve(a, b) ** 2), argnums=argnums),
+                        in_axes=in_axes)(*args)
+        for i in range(3):
+            a, b = example(i)
+            x = np.linalg.solve(a, b)
+            want = _fd_jacobian(lambda v: np.linalg.solve(*((v, b) if argnums == 0 else (a, v))),
+                                (a, b)[argnums])
+            np.testing.assert_allclose(jac[i], want, rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(jac_rev[i], want, rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(grads[i], np.tensordot(2 * x, want, x.ndim), rtol=1e-6, atol=1e-8)
+
+
+def _fd_jacobian(f, x, h=1e-6):
+    """Central differences of a NumPy function: shape f(x).shape + x.shape."""
+    out = np.asarray(f(x))
+    jac = np.zeros(out.shape + x.shape)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros(x.shape)
+        e[idx] = h
+        jac[(Ellipsis,) + idx] = (f(x + e) - f(x - e)) / (2 * h)
+    return jac
+
+
+def test_solve_stack_of_a_with_one_vector_b_under_grad():
+    # Before: reshaping the (2, 3) solution to b's shape (3,) raised.
+    b = rng.standard_normal(3)
+    g = ft.grad(lambda a, b: fnp.sum(fnp.linalg.solve(a, b)), argnums=(0, 1))(A_STACK, b)
+    x = np.linalg.solve(A_STACK, b)
+    w = np.linalg.solve(np.swapaxes(A_STACK, -1, -2), np.ones((3, 3, 1)))[..., 0]   # a⁻ᵀ 1 per matrix
+    np.testing.assert_allclose(g[1], w.sum(0), rtol=1e-10)
+    np.testing.assert_allclose(g[0], -w[:, :, None] * x[:, None, :], rtol=1e-10)
+    ft.check_grads(fnp.linalg.solve, (A_STACK, b), order=2, rtol=1e-5, atol=1e-5)
+
+
+# ---- det at singular matrices: the cofactor matrix, and second derivatives -----------------
+
+SINGULAR = np.array([[1.0, 2.0], [2.0, 4.0]])
+RANK1 = np.outer([1.0, 2.0, 3.0], [1.0, -1.0, 2.0])
+
+
+def _fd_hessian(f, a, h=1e-3):
+    n = a.size
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            ei = np.zeros(n)
+            ej = np.zeros(n)
+            ei[i] = h
+            ej[j] = h
+            shift = lambda d: f(a + d.reshape(a.shape))  # noqa: E731
+            out[i, j] = (shift(ei + ej) - shift(ei - ej) - shift(ej - ei) + shift(-ei - ej)) / (4 * h * h)
+    return out.reshape(a.shape + a.shape)
+
+
+def test_det_gradient_at_a_singular_matrix_is_the_cofactor_matrix():
+    # Before: LinAlgError("Singular matrix") from the inverse.
+    np.testing.assert_allclose(ft.grad(fnp.linalg.det)(SINGULAR), [[4.0, -2.0], [-2.0, 1.0]], atol=1e-12)
+    t = rng.standard_normal((2, 2))
+    _, dt = ft.jvp(fnp.linalg.det, (SINGULAR,), (t,))
+    np.testing.assert_allclose(dt, 4 * t[0, 0] - 2 * t[0, 1] - 2 * t[1, 0] + t[1, 1], atol=1e-12)
+    # rank n-2: the cofactor matrix is zero, the Hessian is not
+    np.testing.assert_allclose(ft.grad(fnp.linalg.det)(RANK1), np.zeros((3, 3)), atol=1e-12)
+    for a in (SINGULAR, RANK1, np.zeros((3, 3)), A):
+        for h in (ft.hessian(fnp.linalg.det)(a), ft.jacfwd(ft.jacfwd(fnp.linalg.det))(a),
+                  ft.jacrev(ft.jacrev(fnp.linalg.det))(a)):
+            np.testing.assert_allclose(h, _fd_hessian(np.linalg.det, a), atol=1e-6)
+    # 2x2: d²det = t11 s22 + t22 s11 - t12 s21 - t21 s12
+    want = np.zeros((2, 2, 2, 2))
+    want[0, 0, 1, 1] = want[1, 1, 0, 0] = 1.0
+    want[0, 1, 1, 0] = want[1, 0, 0, 1] = -1.0
+    np.testing.assert_allclose(ft.hessian(fnp.linalg.det)(SINGULAR), want, atol=1e-12)
+
+
+def test_det_derivatives_batched_over_singular_and_regular_matrices():
+    stack = np.stack([RANK1, A, np.eye(3), np.diag([1.0, 0.0, 0.0])])
+    np.testing.assert_allclose(ft.vmap(ft.grad(fnp.linalg.det))(stack),
+                               np.stack([ft.grad(fnp.linalg.det)(a) for a in stack]), atol=1e-12)
+    np.testing.assert_allclose(ft.vmap(ft.hessian(fnp.linalg.det))(stack),
+                               np.stack([_fd_hessian(np.linalg.det, a) for a in stack]), atol=1e-6)
+
+
+def test_det_third_order_away_from_singular_points():
+    for a in (np.eye(3), A):
+        ft.check_grads(fnp.linalg.det, (a,), order=3, rtol=1e-4, atol=1e-4)
+
+
+def test_complex_det_derivatives_at_singular_and_regular_matrices():
+    c = rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3))
+    singular = np.array([[1 + 1j, 2.0], [2 + 2j, 4.0]])
+    for a in (c, singular):
+        t = rng.standard_normal(a.shape) + 1j * rng.standard_normal(a.shape)
+        _, first = ft.jvp(fnp.linalg.det, (a,), (t,))
+        _, second = ft.jvp(lambda x: ft.jvp(fnp.linalg.det, (x,), (t,))[1], (a,), (t,))
+        first_fd, _ = _central(np.linalg.det, a, t, 1e-6)
+        _, second_fd = _central(np.linalg.det, a, t, 1e-4)
+        np.testing.assert_allclose(first, first_fd, rtol=1e-7)
+        np.testing.assert_allclose(second, second_fd, rtol=1e-5)
+
+
+# ---- triangles: pinv(hermitian=True) and cholesky(upper=True) read what NumPy reads ----------
+
+def test_pinv_hermitian_reads_the_lower_triangle_only():
+    a = SPD + 7 * np.triu(A, 1)                    # garbage above the diagonal
+    got = ft.vmap(lambda m: fnp.linalg.pinv(m, hermitian=True))(a[None])[0]     # traced path
+    np.testing.assert_allclose(got, np.linalg.pinv(a, hermitian=True), rtol=1e-12)
+    assert not np.allclose(got, np.linalg.pinv(a))
+    g = ft.grad(lambda m: fnp.sum(fnp.linalg.pinv(m, hermitian=True) ** 2))(a)
+    np.testing.assert_array_equal(np.triu(g, 1), 0)
+    # singular: the cutoff drops the zero eigenvalue, as NumPy
+    low = np.diag([2.0, -1.0, 0.0])
+    np.testing.assert_allclose(ft.vmap(lambda m: fnp.linalg.pinv(m, hermitian=True))(low[None])[0],
+                               np.linalg.pinv(low, hermitian=True), atol=1e-15)
+    # complex hermitian (values)
+    z = np.array([[2.0, 5j], [1 - 1j, 3.0]])
+    np.testing.assert_allclose(ft.vmap(lambda m: fnp.linalg.pinv(m, hermitian=True))(z[None])[0],
+                               np.linalg.pinv(z, hermitian=True), rtol=1e-12)
+
+
+def test_svd_and_matrix_rank_hermitian_are_numpys():
+    a = np.array([[1.0, 99.0], [2.0, 4.0]])        # rank 1 read as hermitian, 2 as it is
+    stack = np.stack([a, SPD[:2, :2] + np.triu(A[:2, :2], 1)])
+    np.testing.assert_array_equal(ft.vmap(lambda m: fnp.linalg.matrix_rank(m, hermitian=True))(stack),
+                                  [np.linalg.matrix_rank(m, hermitian=True) for m in stack])
+    for compute_uv in (True, False):
+        got = ft.vmap(lambda m: fnp.linalg.svd(m, hermitian=True, compute_uv=compute_uv))(stack)
+        want = np.linalg.svd(stack, hermitian=True, compute_uv=compute_uv)
+        for g, w in zip(got if compute_uv else [got], want if compute_uv else [want]):
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    ft.check_grads(lambda m: fnp.linalg.svd(m, hermitian=True, compute_uv=False),
+                   (np.diag([3.0, -2.0, 1.0]) + 0.1 * A,), order=2)
+
+
+def test_cholesky_upper_is_numpys_with_derivatives():
+    a = SPD + 7 * np.tril(A, -1)                   # garbage below the diagonal: only the upper is read
+    want = np.linalg.cholesky(a, upper=True)
+    np.testing.assert_allclose(fnp.linalg.cholesky(a, upper=True), want, rtol=1e-12)
+    np.testing.assert_allclose(ft.vmap(lambda m: fnp.linalg.cholesky(m, upper=True))(a[None])[0], want,
+                               rtol=1e-12)
+    g = ft.grad(lambda m: fnp.sum(fnp.linalg.cholesky(m, upper=True) ** 3))(a)
+    np.testing.assert_array_equal(np.tril(g, -1), 0)
+    # U = Lᵀ of the mirrored upper triangle, and its derivative is the transposed one
+    sym = np.triu(a) + np.triu(a, 1).T
+    t = rng.standard_normal(a.shape)
+    _, du = ft.jvp(lambda m: fnp.linalg.cholesky(m, upper=True), (a,), (t,))
+    _, dl = ft.jvp(fnp.linalg.cholesky, (sym,), (np.triu(t) + np.triu(t, 1).T,))
+    np.testing.assert_allclose(du, dl.T, rtol=1e-10, atol=1e-12)
+    z = np.array([[4.0, 1 - 2j], [9.0, 6.0]])     # complex: the upper triangle is hermitian-mirrored
+    np.testing.assert_allclose(ft.vmap(lambda m: fnp.linalg.cholesky(m, upper=True))(z[None])[0],
+                               np.linalg.cholesky(z, upper=True), rtol=1e-12)
+    with pytest.raises(TypeError):                 # upper is keyword-only, as NumPy
+        fnp.linalg.cholesky(a, True)

@@ -171,7 +171,22 @@ _eye_like = lambda a: np.eye(P.shape_of(a)[-1], dtype=P.dtype_of(a))  # noqa: E7
 
 def _stacked_batch(prim: Primitive) -> None:
     def batch(axis_size: int, vals: list, dims: list, **params: Any) -> tuple[Any, Any]:
-        moved = [P.bdim_to_front(v, d, axis_size) for v, d in zip(vals, dims)]
+        if len(vals) == 1:
+            moved = [P.bdim_to_front(vals[0], dims[0], axis_size)]
+        else:
+            # NumPy broadcasts the stack axes of several operands from the right, so a batched
+            # operand with fewer of them than another gets length-1 axes after its batch axis
+            # (solve(a of (B, n, n), b of (B, 2, n, k)) pairs a[i] with both b[i, j]); an
+            # unbatched one broadcasts as it is.
+            rank = max(P.ndim_of(v) - (d is not None) for v, d in zip(vals, dims))
+            moved = []
+            for v, d in zip(vals, dims):
+                if d is not None:
+                    v = P.moveaxis(v, d, 0)
+                    pad = rank + 1 - P.ndim_of(v)
+                    if pad:
+                        v = P.reshape(v, P.shape_of(v)[:1] + (1,) * pad + P.shape_of(v)[1:])
+                moved.append(v)
         out = prim.bind(*moved, **params)
         return out, ((0,) * len(out) if prim.multiple_results else 0)
     batch_rules[prim] = batch
@@ -215,7 +230,9 @@ _stacked_batch(solve_p)
 
 
 def solve(a: Any, b: Any) -> Any:
-    """The solution ``x`` of ``a @ x = b`` (``b`` a vector or a matrix, as in NumPy).
+    """The solution ``x`` of ``a @ x = b``, with NumPy 2's broadcasting: a 1-d ``b`` (M,) is
+    one vector for every matrix of a stack ``a`` (..., M, M); otherwise ``b`` is a stack of
+    matrices (..., M, K) whose stack axes broadcast against ``a``'s.
 
     Example:
         >>> import functrans.numpy as fnp
@@ -224,8 +241,9 @@ def solve(a: Any, b: Any) -> Any:
     """
     if not _core._active:
         return np.linalg.solve(a, b)
-    if ndim(b) == 1:
-        return P.reshape(solve_p.bind(a, P.expand_dims(b, -1)), P.shape_of(b))
+    if ndim(b) == 1:     # NumPy 2: only a 1-d b is a vector (a stack of them with a stack of a)
+        x = solve_p.bind(a, P.expand_dims(b, -1))
+        return P.reshape(x, P.shape_of(x)[:-1])
     return solve_p.bind(a, b)
 
 
@@ -276,20 +294,118 @@ def slogdet(a: Any) -> tuple:
     return _result(_SlogdetResult, slogdet_p.bind(a))
 
 
+def _vjp_by_transposing(prim: Primitive) -> None:
+    """Cotangent rule from the tangent rule: the jvp is linear in the tangent, so pulling the
+    cotangent back through it (reverse mode over the tangent map) is the transpose."""
+    many = prim.multiple_results
+
+    def vjp(ct: Any, ans: Any, primals: list, params: dict, argnums: list) -> list:
+        def tangent_map(t: Any) -> Any:
+            out = jvp_rules[prim](list(primals), [t], **params)[1]
+            return tuple(out) if many else (out,)
+        outs, trace, in_slots = vjp_flat(tangent_map, [P.zeros_like(primals[0])])
+        return backward(trace, [trace.slot_of(o) for o in outs], list(ct) if many else [ct], in_slots)
+    vjp_rules[prim] = vjp
+
+
+def _expand2(x: Any) -> Any:
+    """``x[..., None, None]``: a value per matrix, to scale a stack of matrices."""
+    return P.expand_dims(P.expand_dims(x, -1), -1)
+
+
+def _cofactor_impl(a: Any) -> Any:
+    """The cofactor matrix ``adj(a)ᵀ`` (``det(a) a⁻ᵀ`` where that exists) from the SVD
+    ``a = U diag(s) Vh``: ``det(U) det(Vh) · conj(U) diag(p) conj(Vh)`` with ``p_i`` the
+    product of the other singular values, so it is exact at singular matrices too."""
+    u, s, vh = np.linalg.svd(a)
+    ones = np.ones(s.shape[:-1] + (1,), s.dtype)
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    phase = np.linalg.det(u) * np.linalg.det(vh)
+    if u.dtype.kind == "c":
+        u, vh = np.conj(u), np.conj(vh)
+    else:
+        phase = np.sign(phase)
+    return np.asarray(phase)[..., None, None] * ((u * (before * after)[..., None, :]) @ vh)
+
+
+def _well_conditioned_impl(a: Any) -> Any:
+    s = np.linalg.svd(a, compute_uv=False)
+    return s[..., -1] > s[..., 0] * 1e-8
+
+
+cofactor_p = Primitive("cofactor", _cofactor_impl)
+# Whether each matrix is far from singular: there the cofactor's tangent is written with
+# solves (differentiable again to any order); elsewhere it has a closed form from the SVD.
+well_conditioned_p = Primitive("well_conditioned", _well_conditioned_impl, differentiable=False)
+
+
+def _pair_products(s: Any) -> Any:
+    """``Q[..., i, k]``: the product of the singular values other than ``s_i`` and ``s_k``
+    (i ≠ k), 0 on the diagonal. Without division, so exact where singular values are zero."""
+    n = P.shape_of(s)[-1]
+    eye = np.eye(n, dtype=bool)
+    skip = eye[:, None, :] | eye[None, :, :]                    # [i, k, j]: j is i or k
+    q = P.reduce_prod(P.where(skip, 1.0, P.expand_dims(P.expand_dims(s, -2), -2)), (P.ndim_of(s) + 1,))
+    return P.mul(q, (~eye).astype(P.dtype_of(s)))
+
+
+def _cofactor_jvp(primals: list, tangents: list) -> tuple:
+    (a,), (t,) = primals, tangents
+    cof = cofactor_p.bind(a)
+    try:
+        invertible = bool(_concrete(well_conditioned_p.bind(a), "cofactor").all())
+    except ConcretizationError:     # batched by vmap: the closed form holds for every example
+        invertible = False
+    if invertible:                  # d(det a⁻ᵀ) = C tr(X) - C Xᵀ with X = a⁻¹ dA
+        x = solve_p.bind(a, t)
+        return cof, P.sub(P.mul(cof, _expand2(_tr(x))), P.matmul(cof, _mT(x)))
+    # a = U S Vh, T = Uᴴ dA Vhᴴ: d adj(a) = c V N Uᴴ with N = diag(Q diag(T)) - Q ∘ T, Q the
+    # pair products, c = det(U) det(Vh); a polynomial in s, so it holds at singular a.
+    u, s, vh = svd_p.bind(a)
+    complex_ = P.dtype_of(u).kind == "c"
+    h = (lambda x: P.conj(_mT(x))) if complex_ else _mT
+    phase = P.mul(det_p.bind(u), det_p.bind(vh))
+    if not complex_:
+        phase = P.sign(phase)
+    tt = P.matmul(h(u), P.matmul(t, h(vh)))
+    q = _pair_products(s)
+    eye = _eye_like(tt)
+    diag = P.reduce_sum(P.mul(tt, eye), (P.ndim_of(tt) - 1,))
+    qd = P.reduce_sum(P.mul(q, P.expand_dims(diag, -2)), (P.ndim_of(q) - 1,))
+    n_mat = P.sub(P.mul(P.expand_dims(qd, -1), eye), P.mul(q, tt))
+    if complex_:
+        u, vh = P.conj(u), P.conj(vh)
+    return cof, P.mul(_expand2(phase), P.matmul(u, P.matmul(_mT(n_mat), vh)))
+
+
+jvp_rules[cofactor_p] = _cofactor_jvp
+_vjp_by_transposing(cofactor_p)
+_stacked_batch(cofactor_p)
+_stacked_batch(well_conditioned_p)
+
 det_p = Primitive("det", np.linalg.det)
-defjvp(det_p, lambda t, ans, a: P.mul(ans, _tr(solve_p.bind(a, t))))
-defvjp(det_p, lambda ct, ans, a: P.mul(P.expand_dims(P.expand_dims(P.mul(ct, ans), -1), -1), _mT(inv(a))))
+# d det = <adj(a)ᵀ, dA>: through the cofactor matrix, defined also where a is singular
+# (grad det [[1, 2], [2, 4]] = [[4, -2], [-2, 1]]), where det · a⁻ᵀ is not.
+defjvp(det_p, lambda t, ans, a: P.reduce_sum(P.mul(cofactor_p.bind(a), t),
+                                             (P.ndim_of(t) - 2, P.ndim_of(t) - 1)))
+defvjp(det_p, lambda ct, ans, a: P.mul(_expand2(ct), cofactor_p.bind(a)))
 _stacked_batch(det_p)
 
 
 def det(a: Any) -> Any:
-    """The determinant.
+    """The determinant. Its gradient is the cofactor matrix ``adj(a)ᵀ``, also at a singular
+    matrix; second derivatives are exact everywhere, higher ones need a well-conditioned ``a``
+    or distinct singular values.
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
-        >>> ft.grad(fnp.linalg.det)(fnp.array([[2.0, 1.0], [1.0, 3.0]]))
+        >>> ft.grad(fnp.linalg.det)(fnp.array([[2.0, 1.0], [1.0, 3.0]])).round(12)
         array([[ 3., -1.],
                [-1.,  2.]])
+        >>> ft.grad(fnp.linalg.det)(fnp.array([[1.0, 2.0], [2.0, 4.0]])).round(12)  # singular
+        array([[ 4., -2.],
+               [-2.,  1.]])
     """
     return det_p.bind(a)
 
@@ -349,16 +465,28 @@ defvjp(cholesky_p, _cholesky_vjp)
 _stacked_batch(cholesky_p)
 
 
-def cholesky(a: Any) -> Any:
-    """The lower Cholesky factor ``L`` of a symmetric positive definite ``a = L Lᵀ``.
+def cholesky(a: Any, /, *, upper: bool = False) -> Any:
+    """The lower Cholesky factor ``L`` of a symmetric positive definite ``a = L Lᵀ``, or with
+    ``upper=True`` (NumPy 2) the upper one ``U = Lᴴ`` with ``a = Uᴴ U``. Only the lower
+    (``upper=True``: the upper) triangle of ``a`` is read, as NumPy, so the derivative lands
+    there.
 
     Example:
         >>> import functrans.numpy as fnp
         >>> fnp.linalg.cholesky(fnp.array([[4.0, 2.0], [2.0, 5.0]]))
         array([[2., 0.],
                [1., 2.]])
+        >>> fnp.linalg.cholesky(fnp.array([[4.0, 2.0], [2.0, 5.0]]), upper=True)
+        array([[2., 1.],
+               [0., 2.]])
     """
-    return cholesky_p.bind(a)
+    if not _core._active:
+        return np.linalg.cholesky(a, upper=upper)
+    if not upper:
+        return cholesky_p.bind(a)
+    # The upper triangle of a is the lower one of its conjugate transpose; U = Lᴴ.
+    h = (lambda x: P.conj(_mT(x))) if np.dtype(P.dtype_of(a)).kind == "c" else _mT
+    return h(cholesky_p.bind(h(a)))
 
 
 eigh_p = Primitive("eigh", lambda a: tuple(np.linalg.eigh(a)), multiple_results=True,
@@ -440,24 +568,20 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Any:  # noqa: N803 - NumPy's name
 
 
 
-def _vjp_by_transposing(prim: Primitive) -> None:
-    """Cotangent rule from the tangent rule: the jvp is linear in the tangent, so pulling the
-    cotangent back through it (reverse mode over the tangent map) is the transpose."""
-    def vjp(ct: Any, ans: Any, primals: list, params: dict, argnums: list) -> list:
-        def tangent_map(t: Any) -> Any:
-            return tuple(jvp_rules[prim](list(primals), [t], **params)[1])
-        outs, trace, in_slots = vjp_flat(tangent_map, [P.zeros_like(primals[0])])
-        return backward(trace, [trace.slot_of(o) for o in outs], list(ct), in_slots)
-    vjp_rules[prim] = vjp
+svd_p = Primitive("svd", lambda a, full_matrices=False: tuple(np.linalg.svd(a, full_matrices=full_matrices)),
+                  multiple_results=True, symbolic_zero_cts=True)
 
 
-svd_p = Primitive("svd", lambda a: tuple(np.linalg.svd(a, full_matrices=False)), multiple_results=True,
-                  symbolic_zero_cts=True)
-
-
-def _svd_jvp(primals: list, tangents: list) -> tuple:
+def _svd_jvp(primals: list, tangents: list, full_matrices: bool = False) -> tuple:
     (a,), (t,) = primals, tangents
     _real_only("svd", a)
+    m, n = P.shape_of(a)[-2:]
+    if full_matrices and m != n:
+        raise ValueError(f"svd: derivatives of the singular vectors with full_matrices=True of a "
+                         f"non-square {m}x{n} matrix are not supported (its {abs(m - n)} extra "
+                         f"{'columns of U' if m > n else 'rows of Vh'} are any orthonormal completion, "
+                         f"not functions of the matrix); pass full_matrices=False, or "
+                         f"compute_uv=False for the singular values alone")
     u, s, vh = svd_p.bind(a)
     v = _mT(vh)
     dp = P.matmul(_mT(u), P.matmul(t, v))                       # Uᵀ dA V, (k, k)
@@ -476,12 +600,34 @@ def _svd_jvp(primals: list, tangents: list) -> tuple:
 
 jvp_rules[svd_p] = _svd_jvp
 _vjp_by_transposing(svd_p)
+_svd_vjp_reduced = vjp_rules[svd_p]
+
+
+def _svd_vjp(ct: Any, ans: Any, primals: list, params: dict, argnums: list) -> list:
+    """With full_matrices=True of a non-square matrix only the singular values have a
+    derivative, ``Ā = U_k diag(S̄) Vh_k`` (k = min(m, n)): used when U and Vh have none."""
+    (a,) = primals
+    m, n = P.shape_of(a)[-2:]
+    u_bar, s_bar, vh_bar = ct
+    if not (params.get("full_matrices") and m != n) or u_bar is not None or vh_bar is not None:
+        return _svd_vjp_reduced(ct, ans, primals, params, argnums)   # (the jvp rule raises if full)
+    _real_only("svd", a)
+    u_k, _, vh_k = svd_p.bind(a)   # the reduced factors again: differentiable, unlike the full ones
+    return [P.matmul(P.mul(u_k, P.expand_dims(s_bar, -2)), vh_k)]
+
+
+vjp_rules[svd_p] = _svd_vjp
 _stacked_batch(svd_p)
 
 
-def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True) -> Any:
-    """Singular value decomposition ``a = U diag(S) Vh`` (derivatives need distinct singular
-    values, and ``full_matrices=False`` when ``a`` is not square).
+def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False) -> Any:
+    """Singular value decomposition ``a = U diag(S) Vh``, with NumPy's defaults (full
+    matrices: U is m×m and Vh n×n) and ``hermitian`` (from ``eigh`` of the lower triangle).
+
+    Derivatives need distinct singular values. Of a non-square matrix with
+    ``full_matrices=True`` only the singular values have one (in reverse mode; the extra
+    singular vectors are not functions of the matrix): differentiating U or Vh raises, so
+    pass ``full_matrices=False``.
 
     Example:
         >>> import functrans as ft, functrans.numpy as fnp
@@ -489,22 +635,40 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True) -> Any:
         >>> ft.grad(lambda a: fnp.sum(fnp.linalg.svd(a, compute_uv=False)))(a)
         array([[ 1.,  0.],
                [ 0., -1.]])
+        >>> [m.shape for m in fnp.linalg.svd(fnp.ones((3, 2)))]
+        [(3, 3), (2,), (2, 2)]
     """
+    if not _core._active:
+        return np.linalg.svd(a, full_matrices, compute_uv, hermitian)  # type: ignore[call-overload]
+    if hermitian:
+        return _hermitian_svd(a, compute_uv)
+    if not compute_uv:
+        return svd_p.bind(a)[1]
     m, n = P.shape_of(a)[-2:]
-    if full_matrices and compute_uv and m != n:
-        raise ValueError(f"svd: full_matrices=True of a non-square {m}x{n} matrix is not supported "
-                         f"(its extra singular vectors are not determined); pass full_matrices=False")
-    u, s, vh = svd_p.bind(a)
-    return _result(_SVDResult, (u, s, vh)) if compute_uv else s
+    out = svd_p.bind(a, full_matrices=True) if full_matrices and m != n else svd_p.bind(a)
+    return _result(_SVDResult, out)
 
 
-qr_p = Primitive("qr", lambda a: tuple(np.linalg.qr(a)), multiple_results=True, symbolic_zero_cts=True)
+def _hermitian_svd(a: Any, compute_uv: bool) -> Any:
+    """NumPy's svd(hermitian=True): from eigh, singular values |λ| in descending order, the
+    signs of the eigenvalues moved into Vh."""
+    from . import argsort, take_along_axis
+    w, v = eigh_p.bind(a)
+    order = P.getitem(argsort(_abs(w), axis=-1), (Ellipsis, slice(None, None, -1)))
+    s = take_along_axis(_abs(w), order, axis=-1)
+    if not compute_uv:
+        return s
+    sign = take_along_axis(P.where(P.signbit(w), -1.0, 1.0), order, axis=-1)    # copysign: 0 is +
+    u = take_along_axis(v, P.expand_dims(order, -2), axis=-1)
+    vh = _mT(P.mul(u, P.expand_dims(sign, -2)))
+    return _result(_SVDResult, (u, s, P.conj(vh) if P.dtype_of(vh).kind == "c" else vh))
 
 
-def _qr_jvp(primals: list, tangents: list) -> tuple:
-    (a,), (t,) = primals, tangents
-    _real_only("qr", a)
-    q, r = qr_p.bind(a)
+qr_p = Primitive("qr", lambda a, mode="reduced": tuple(np.linalg.qr(a, mode=mode)), multiple_results=True,
+                 symbolic_zero_cts=True)
+
+
+def _qr_tall_jvp(q: Any, r: Any, t: Any) -> tuple:
     # With C = Qᵀ dA R⁻¹: Ω = tril(C, -1) - tril(C, -1)ᵀ, dR = (C - Ω) R, dQ = Q Ω + (dA - Q Qᵀ dA) R⁻¹.
     dar = _mT(solve_p.bind(_mT(r), _mT(t)))                      # dA R⁻¹
     c = P.matmul(_mT(q), dar)
@@ -513,7 +677,29 @@ def _qr_jvp(primals: list, tangents: list) -> tuple:
     omega = P.sub(low, _mT(low))
     dr = P.matmul(P.sub(c, omega), r)
     dq = P.add(P.matmul(q, omega), P.sub(dar, P.matmul(q, c)))
-    return (q, r), (dq, dr)
+    return dq, dr
+
+
+def _qr_jvp(primals: list, tangents: list, mode: str = "reduced") -> tuple:
+    (a,), (t,) = primals, tangents
+    _real_only("qr", a)
+    m, n = P.shape_of(a)[-2:]
+    if mode == "raw":
+        raise ValueError("qr: derivatives of mode='raw' (NumPy's Householder reflectors) are not "
+                         "supported; use mode='reduced' (or 'r') for differentiable factors")
+    if mode == "complete" and m > n:
+        raise ValueError(f"qr: derivatives with mode='complete' of a tall {m}x{n} matrix are not "
+                         f"supported (its {m - n} extra columns of Q are any orthonormal completion, "
+                         f"not functions of the matrix); pass mode='reduced'")
+    q, r = qr_p.bind(a)
+    if m >= n:
+        return (q, r), _qr_tall_jvp(q, r, t)
+    # Wide, a = [A1 A2] with A1 square: Q, R1 are the QR of A1 and R2 = Qᵀ A2 (NumPy's
+    # Householder steps see only the first m columns), so dR2 = dQᵀ A2 + Qᵀ dA2.
+    first, rest = (Ellipsis, slice(None), slice(0, m)), (Ellipsis, slice(None), slice(m, None))
+    dq, dr1 = _qr_tall_jvp(q, P.getitem(r, first), P.getitem(t, first))
+    dr2 = P.add(P.matmul(_mT(dq), P.getitem(a, rest)), P.matmul(_mT(q), P.getitem(t, rest)))
+    return (q, r), (dq, P.concatenate([dr1, dr2], P.ndim_of(r) - 1))
 
 
 jvp_rules[qr_p] = _qr_jvp
@@ -521,19 +707,33 @@ _vjp_by_transposing(qr_p)
 _stacked_batch(qr_p)
 
 
-def qr(a: Any, mode: str = "reduced") -> tuple:
-    """The reduced QR decomposition ``a = Q R`` of a matrix with at least as many rows as columns.
+def qr(a: Any, mode: str = "reduced") -> Any:
+    """The QR decomposition ``a = Q R`` in NumPy's modes: 'reduced' (Q m×k, R k×n with
+    k = min(m, n)), 'complete' (Q m×m, R m×n), 'r' (R alone) and 'raw' (NumPy's Householder
+    form ``(h, tau)``, values only).
+
+    Derivatives (real matrices of full rank): 'reduced' and 'r' of any shape, 'complete'
+    unless the matrix is tall (its extra columns of Q are not functions of the matrix).
 
     Example:
         >>> import numpy as np, functrans.numpy as fnp
         >>> q, r = fnp.linalg.qr(fnp.array([[3.0, 0.0], [4.0, 5.0]]))
         >>> bool(np.allclose(q @ r, [[3.0, 0.0], [4.0, 5.0]]))
         True
+        >>> fnp.linalg.qr(np.ones((3, 2)), mode="complete").Q.shape
+        (3, 3)
     """
+    if not _core._active:
+        return np.linalg.qr(a, mode=mode)  # type: ignore[call-overload]
+    if mode not in ("reduced", "complete", "r", "raw"):
+        raise ValueError(f"qr: mode must be 'reduced', 'complete', 'r' or 'raw', got {mode!r}")
     m, n = P.shape_of(a)[-2:]
-    if mode != "reduced" or m < n:
-        raise ValueError(f"qr: only mode='reduced' of a matrix with rows >= columns is supported, got "
-                         f"mode={mode!r} for a {m}x{n} matrix")
+    if mode == "r":
+        return qr_p.bind(a)[1]
+    if mode == "raw":
+        return tuple(qr_p.bind(a, mode="raw"))
+    if mode == "complete" and m > n:
+        return _result(_QRResult, qr_p.bind(a, mode="complete"))
     return _result(_QRResult, qr_p.bind(a))
 
 
@@ -614,7 +814,8 @@ def _inverse_singular_values(s: Any, rcond: Any) -> Any:
 def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:
     """The Moore-Penrose pseudo-inverse, from the SVD (NumPy's cutoff ``rcond`` = 1e-15 relative
     to the largest singular value; ``rtol`` as in NumPy). Differentiable where the rank is
-    constant and the singular values are distinct.
+    constant and the singular values are distinct. ``hermitian=True`` reads only the lower
+    triangle (NumPy's eigh), so the derivative lands there.
 
     Example:
         >>> import functrans.numpy as fnp
@@ -627,6 +828,12 @@ def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None
                 else np.linalg.pinv(a, rcond, hermitian, rtol=rtol))  # from no rtol
     if rcond is None:
         rcond = 1e-15 if rtol is None else rtol
+    if hermitian:   # NumPy's: eigh of the lower triangle, cut off at rcond · max |λ|
+        w, v = eigh_p.bind(a)
+        large = P.gt(_abs(w), P.mul(rcond, _max(_abs(w), axis=-1, keepdims=True)))
+        w_inv = P.where(large, P.div(1.0, P.where(large, w, 1.0)), P.zeros_like(w))
+        vh = P.conj(_mT(v)) if P.dtype_of(v).kind == "c" else _mT(v)
+        return P.matmul(P.mul(v, P.expand_dims(w_inv, -2)), vh)
     u, s, vh = svd_p.bind(a)
     s_inv = _inverse_singular_values(s, rcond)
     return P.matmul(_mT(vh), P.mul(P.expand_dims(s_inv, -1), _mT(u)))
@@ -717,7 +924,7 @@ def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any =
         return np.linalg.matrix_rank(A, tol, hermitian, rtol=rtol)
     if ndim(A) < 2:
         return P.convert_element_type(P.ne(count_nonzero(A), 0), np.int64)
-    s = svdvals(A)
+    s = svd(A, compute_uv=False, hermitian=hermitian)
     if tol is None:
         m, n = P.shape_of(A)[-2:]
         tol = P.mul(_max(s, axis=-1, keepdims=True), (max(m, n) * np.finfo(P.dtype_of(s)).eps
