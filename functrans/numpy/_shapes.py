@@ -653,51 +653,209 @@ def rot90(m: ArrayLike, k: int = 1, axes: Sequence[int] = (0, 1)) -> Any:
     return P.transpose(flip(m, a1), tuple(perm)) if k == 1 else flip(P.transpose(m, tuple(perm)), a1)
 
 
-_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+# Each mode's keyword arguments, as NumPy's ``pad`` accepts them.
+_PAD_KWARGS = {"constant": {"constant_values"}, "edge": set(), "wrap": set(), "empty": set(),
+               "reflect": {"reflect_type"}, "symmetric": {"reflect_type"},
+               "linear_ramp": {"end_values"}, "maximum": {"stat_length"},
+               "minimum": {"stat_length"}, "mean": {"stat_length"}, "median": {"stat_length"}}
+
+
+def _pad_pairs(value: Any, n: int, name: str, index: bool = False) -> list:
+    """``value`` as (before, after) pairs for each of ``n`` axes, as NumPy's ``pad`` reads it:
+    one or two values are NumPy scalars, more are Python numbers (which ``linspace`` promotes
+    differently); ``index``: non-negative integers, rounded."""
+    if isinstance(value, Tracer):
+        raise TypeError(f"pad: `{name}` must be concrete (a number or nested sequence), got a "
+                        f"traced value")
+    x = _np.array(value)
+    if index:
+        x = _np.round(x).astype(_np.intp, copy=False)
+        if x.size and x.min() < 0:
+            raise ValueError(f"pad: `{name}` cannot contain negative values, got {value}")
+    if x.ndim < 3 and x.size == 1:
+        v = x.ravel()[0]
+        return [(v, v)] * n
+    if x.ndim < 3 and x.size == 2 and x.shape != (2, 1):
+        v = x.ravel()
+        return [(v[0], v[1])] * n
+    try:
+        return _np.broadcast_to(x, (n, 2)).tolist()
+    except ValueError:
+        raise ValueError(f"pad: `{name}` must broadcast to (before, after) pairs for each of the "
+                         f"{n} axes, shape ({n}, 2); got shape {x.shape}") from None
 
 
 def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
-    """NumPy's ``pad`` for the modes ``constant`` (``constant_values``), ``edge``, ``reflect``,
-    ``symmetric`` and ``wrap``. Non-constant modes are gathers whose indices are NumPy's
-    own ``pad`` of ``arange``: each output element reads the input element NumPy copies.
+    """NumPy's ``pad`` with every named mode and its keyword arguments: ``constant``
+    (``constant_values``), ``edge``, ``wrap``, ``reflect`` and ``symmetric``
+    (``reflect_type``), ``linear_ramp`` (``end_values``), ``maximum``, ``minimum``, ``mean``
+    and ``median`` (``stat_length``), and ``empty`` (whose undefined pad is zeros here).
+
+    Axes are padded one after another as NumPy does, so corners and iterated reflections
+    hold NumPy's values. Copying modes are gathers whose indices are NumPy's own ``pad`` of
+    ``arange``; the others compute their pads from the traced values, so every pad has
+    derivatives (a pad's derivative in the values it reads).
 
     Example:
         >>> import numpy as np, functrans as ft, functrans.numpy as fnp
         >>> x = np.array([1.0, 2.0])
         >>> fnp.pad(x, 1, mode='edge'), ft.grad(lambda a: fnp.sum(fnp.pad(a, 1, mode='edge')))(x)
         (array([1., 1., 2., 2.]), array([2., 2.]))
+        >>> ft.grad(lambda a: fnp.sum(fnp.pad(a, 2, mode='mean')))(x)
+        array([3., 3.])
     """
     if not _core._active:
         return _np.pad(array, pad_width, mode, **kwargs)  # type: ignore[call-overload]
+    if callable(mode):
+        raise TypeError("pad: a function as `mode` fills the array in place, which a traced "
+                        "value cannot do; use one of the named modes "
+                        f"{sorted(_PAD_KWARGS)}")
+    if mode not in _PAD_KWARGS:
+        raise ValueError(f"pad: mode must be one of {sorted(_PAD_KWARGS)}, got {mode!r}")
+    unexpected = set(kwargs) - _PAD_KWARGS[mode]
+    if unexpected:
+        raise ValueError(f"pad: mode {mode!r} takes the keyword arguments "
+                         f"{sorted(_PAD_KWARGS[mode]) or 'none'}, got {sorted(unexpected)}")
     n = ndim(array)
-    if mode not in _PAD_MODES or set(kwargs) - ({"constant_values"} if mode == "constant" else set()):
-        raise ValueError(f"pad: supported are mode in {_PAD_MODES} (and constant_values with "
-                         f"mode='constant'), got mode={mode!r} with {sorted(kwargs)}")
-    widths = _np.asarray(pad_width)
-    if widths.dtype.kind not in "iu":
-        raise TypeError(f"pad: `pad_width` must be of integral type, got {widths.dtype}")
-    widths = _np.broadcast_to(widths, (n, 2))
-    if (widths < 0).any():
-        raise ValueError(f"pad: `pad_width` cannot contain negative values, got {pad_width}")
-    if mode == "constant":
-        values = kwargs.get("constant_values", 0)
-        if isinstance(values, Tracer):
-            raise TypeError("pad: `constant_values` must be concrete (a number or nested sequence)")
-        values = _np.broadcast_to(_np.asarray(values), (n, 2))
+    if _np.asarray(pad_width).dtype.kind not in "iu":
+        raise TypeError(f"pad: `pad_width` must be of integral type, got "
+                        f"{_np.asarray(pad_width).dtype}")
+    widths = _pad_pairs(pad_width, n, "pad_width", index=True)
+    if mode not in ("constant", "empty"):
+        for ax in range(n):
+            if shape_of(array)[ax] == 0 and any(widths[ax]):
+                raise ValueError(f"pad: can't extend empty axis {ax} using modes other than "
+                                 f"'constant' or 'empty'")
+    if mode in ("constant", "empty"):
+        values = _pad_pairs(kwargs.get("constant_values", 0), n, "constant_values")
+    elif mode == "linear_ramp":
+        values = _pad_pairs(kwargs.get("end_values", 0), n, "end_values")
+    elif mode in ("maximum", "minimum", "mean", "median"):
+        length = kwargs.get("stat_length")
+        lengths = None if length is None else _pad_pairs(length, n, "stat_length", index=True)
+    reflect_type = kwargs.get("reflect_type", "even")
+    if reflect_type not in ("even", "odd"):
+        raise ValueError(f"pad: reflect_type must be 'even' or 'odd', got {reflect_type!r}")
     for ax, (before, after) in enumerate(widths):
+        before, after = int(before), int(after)
         if not before and not after:
             continue
-        if mode == "constant":
-            shape = list(shape_of(array))
-            blocks = []
-            for width, value in ((before, values[ax, 0]), (after, values[ax, 1])):
-                shape[ax] = int(width)
-                blocks.append(_np.full(tuple(shape), value, dtype=dtype_of(array)))
-            array = P.concatenate([blocks[0], array, blocks[1]], ax)
+        if mode in ("constant", "empty"):
+            array = _pad_blocks(array, ax, (before, after), values[ax])
+        elif mode == "linear_ramp":
+            array = _pad_linear_ramp(array, ax, (before, after), values[ax])
+        elif mode in ("maximum", "minimum", "mean", "median"):
+            array = _pad_stat(array, ax, (before, after), mode,
+                              (None, None) if lengths is None else lengths[ax])
+        elif mode in ("reflect", "symmetric") and reflect_type == "odd" and shape_of(array)[ax] > 1:
+            array = _pad_odd_reflect(array, ax, before, after, include_edge=mode == "symmetric")
         else:
-            index = _np.pad(_np.arange(shape_of(array)[ax]), (int(before), int(after)),
+            index = _np.pad(_np.arange(shape_of(array)[ax]), (before, after),
                             mode=mode)  # type: ignore[call-overload]
             array = P.getitem(array, _along(ax, index))
+    return array
+
+
+def _pad_blocks(array: Any, ax: int, widths: tuple, values: Any) -> Any:
+    """``array`` between blocks of ``widths`` copies of the constant ``values`` along ``ax``."""
+    shape = list(shape_of(array))
+    blocks = []
+    for width, value in zip(widths, values):
+        shape[ax] = width
+        blocks.append(_np.full(tuple(shape), value, dtype=dtype_of(array)))
+    return P.concatenate([blocks[0], array, blocks[1]], ax)
+
+
+def _pad_sides(array: Any, ax: int, widths: tuple, left: Any, right: Any) -> Any:
+    """``array`` between ``left`` and ``right`` (each of length 1 along ``ax``, or already of
+    its width) repeated to ``widths`` along ``ax``."""
+    pieces = []
+    for width, side in zip(widths, (left, right)):
+        if shape_of(side)[ax] != width:
+            shape = list(shape_of(array))
+            shape[ax] = width
+            side = P.broadcast_to(side, tuple(shape))
+        pieces.append(side)
+    return P.concatenate([pieces[0], array, pieces[1]], ax)
+
+
+def _pad_stat(array: Any, ax: int, widths: tuple, mode: str, lengths: Sequence) -> Any:
+    """Pads of the maximum, minimum, mean or median of the ``lengths`` values nearest each
+    side (all of them for None), rounded for integers, as NumPy."""
+    import functrans.numpy as fnp
+    stat = {"maximum": fnp.max, "minimum": fnp.min, "mean": fnp.mean, "median": fnp.median}[mode]
+    size = shape_of(array)[ax]
+    left_length, right_length = (size if k is None or k > size else k for k in lengths)
+    if (left_length == 0 or right_length == 0) and mode in ("maximum", "minimum"):
+        raise ValueError("pad: stat_length of 0 yields no value for padding")
+    stats = []
+    for part in (slice(0, left_length), slice(size - right_length, size)):
+        value = stat(P.getitem(array, _along(ax, part)), axis=ax, keepdims=True)
+        if dtype_of(array).kind in "iu":
+            value = P.convert_element_type(P.round(value), dtype_of(array))
+        stats.append(value)
+    return _pad_sides(array, ax, widths, *stats)
+
+
+def _pad_linear_ramp(array: Any, ax: int, widths: tuple, end_values: Sequence) -> Any:
+    """Ramps from each end value to the edge (excluded), as NumPy's ``linspace`` computes
+    them (its dtype, its formula; floored for integers), so they hold NumPy's bits."""
+    size, dtype = shape_of(array)[ax], dtype_of(array)
+    ramps = []
+    for side, (width, end) in enumerate(zip(widths, end_values)):
+        edge = P.getitem(array, _along(ax, slice(0, 1) if side == 0 else slice(size - 1, size)))
+        if not width:                       # (no ramp: no division by its zero width)
+            ramps.append(P.getitem(edge, _along(ax, slice(0, 0))))
+            continue
+        work = _np.result_type(end, dtype)          # a Python number is weak, as in linspace
+        if work.kind not in "fc":
+            work = _np.result_type(work, 1.0)
+        start = work.type(end)
+        delta = P.convert_element_type(edge, work) - start
+        k = _np.arange(width, dtype=work).reshape((width,) + (1,) * (ndim(array) - ax - 1))
+        step = delta / width
+        # linspace's other formula where any step is zero (NumPy's gh-5437), for its bits
+        ramp = (k / width) * delta + start if _any_zero(step) else k * step + start
+        if dtype.kind in "iu":
+            ramp = P.floor(ramp)
+        ramp = P.convert_element_type(ramp, dtype)
+        ramps.append(ramp if side == 0 else P.getitem(ramp, _along(ax, slice(None, None, -1))))
+    return _pad_sides(array, ax, widths, *ramps)
+
+
+def _any_zero(x: Any) -> bool:
+    """Whether ``x`` has a zero, where its value is known (an abstract value: no)."""
+    from ..errors import ConcretizationError
+    try:
+        return bool(_np.any(_core.concrete_value(x) == 0))
+    except ConcretizationError:
+        return False
+
+
+def _pad_odd_reflect(array: Any, ax: int, before: int, after: int, include_edge: bool) -> Any:
+    """``reflect_type='odd'``: each reflected value subtracted from twice the edge, in chunks
+    of the original period as NumPy builds them (so wide pads keep extending the trend)."""
+    period = shape_of(array)[ax]
+    while before or after:
+        length = shape_of(array)[ax]                  # what is filled so far
+        if include_edge:
+            chunk_max, offset = length // period * period, 1
+        else:
+            chunk_max, offset = (length - 1) // (period - 1) * (period - 1), 0
+        if before:
+            chunk = builtins.min(chunk_max, before)
+            values = P.getitem(array, _along(ax, _np.arange(chunk - offset, -offset, -1)))
+            edge = P.getitem(array, _along(ax, slice(0, 1)))
+            array = P.concatenate([2 * edge - values, array], ax)
+            before -= chunk
+        if after:
+            chunk = builtins.min(chunk_max, after)
+            last = shape_of(array)[ax] - 1
+            values = P.getitem(array, _along(ax, _np.arange(last + offset - 1,
+                                                            last + offset - 1 - chunk, -1)))
+            edge = P.getitem(array, _along(ax, slice(last, last + 1)))
+            array = P.concatenate([array, 2 * edge - values], ax)
+            after -= chunk
     return array
 
 
