@@ -783,7 +783,9 @@ def _pad_stat(array: Any, ax: int, widths: tuple, mode: str, lengths: Sequence) 
     """Pads of the maximum, minimum, mean or median of the ``lengths`` values nearest each
     side (all of them for None), rounded for integers, as NumPy."""
     import functrans.numpy as fnp
-    stat = {"maximum": fnp.max, "minimum": fnp.min, "mean": fnp.mean, "median": fnp.median}[mode]
+    stats_of: dict[str, Callable[..., Any]] = {"maximum": fnp.max, "minimum": fnp.min,
+                                               "mean": fnp.mean, "median": fnp.median}
+    stat = stats_of[mode]
     size = shape_of(array)[ax]
     left_length, right_length = (size if k is None or k > size else k for k in lengths)
     if (left_length == 0 or right_length == 0) and mode in ("maximum", "minimum"):
