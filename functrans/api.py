@@ -70,9 +70,12 @@ def _diff_input(x: Any, name: str, where: str) -> Any:
             raise TypeError(f"{name} can only differentiate with respect to arrays and numbers; "
                             f"{where} is a {type(x).__name__}")
     if dtype_of(x).kind not in "fc":
+        # jvp, vjp and linearize differentiate every primal: there is no argnums to leave it out of
+        other = ("close over it (e.g. functools.partial(fun, n)) instead of passing it as a primal"
+                 if where.startswith("primals") else "leave it out of argnums")
         raise TypeError(f"{name} requires real- or complex-valued (float) inputs to differentiate; "
                         f"{where} has dtype {dtype_of(x)}. Convert it, e.g. x.astype(float), or "
-                        f"leave it out of argnums.")
+                        f"{other}.")
     return x
 
 
@@ -293,14 +296,17 @@ def value_and_pullback(fun: Callable[..., Any], *primals: Any, has_aux: bool = F
     _check_fun(fun, "vjp")
     rev = _Reverse(fun, primals, {}, range(len(primals)), has_aux, "vjp", "primals[{}]")
     out_shapes = [shape_of(o) for o in rev.out_flat]
+    out_dtypes = [dtype_of(o) for o in rev.out_flat]
 
     def pullback(cotangent: Any) -> tuple:
         ct_flat = tree.flatten_as(rev.out_tree, cotangent, "pullback: the cotangent")
-        for k, (c, s) in enumerate(zip(ct_flat, out_shapes)):
+        for k, (c, s, d) in enumerate(zip(ct_flat, out_shapes, out_dtypes)):
             if tuple(shape_of(c)) != tuple(s):
                 raise ValueError(f"pullback: the cotangent must have the output's shapes; output "
                                  f"leaf {k} has shape {tuple(s)}, got a cotangent of shape "
                                  f"{tuple(shape_of(c))}")
+            if dtype_of(c) != d and d.kind in "fc":
+                ct_flat[k] = _cotangent_of_dtype(c, d, k)
         in_cts = rev.input_cotangents(ct_flat, consume=False, given=ct_flat)
         return tuple(_unflatten_args(rev.in_trees, in_cts))
 
@@ -310,6 +316,17 @@ def value_and_pullback(fun: Callable[..., Any], *primals: Any, has_aux: bool = F
 
 
 vjp = value_and_pullback
+
+
+def _cotangent_of_dtype(ct: Any, dtype: np.dtype, k: int) -> Any:
+    """A cotangent for output leaf ``k`` of float ``dtype`` whose dtype differs: a Python number
+    is converted (as JAX treats it: weakly typed); an array of another dtype is refused, as in
+    JAX, rather than silently computing the gradient in another precision."""
+    if type(ct) in (int, float) or (type(ct) is complex and dtype.kind == "c"):
+        return np.asarray(ct, dtype=dtype)
+    raise TypeError(f"pullback: the cotangent must have the output's dtypes; output leaf {k} has "
+                    f"dtype {dtype}, got a cotangent of dtype {dtype_of(ct)}: convert it, e.g. "
+                    f"ct.astype({dtype})")
 
 
 def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
@@ -428,22 +445,34 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         (0.0, array(2.))
     """
     _check_fun(fun, "jvp")
+    return _jvp(fun, primals, tangents, has_aux, "jvp")
+
+
+def _jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool,
+         name: str, flat: list | None = None, in_tree: Any = None) -> Any:
+    """The body of :func:`jvp` (and of :func:`linearize`'s linear map: errors say ``name``);
+    ``flat``, ``in_tree``: the primals already checked and flattened."""
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
-        raise TypeError(f"jvp: primals and tangents must be tuples (one entry per argument), got "
-                        f"{type(primals).__name__} and {type(tangents).__name__}")
-    flat, in_tree = _flat_diff_inputs(tuple(primals), "jvp", "primals[{}]")
-    t_flat = tree.flatten_as(in_tree, tuple(tangents), "jvp: tangents (the structure of primals)")
+        raise TypeError(f"{name}: primals and tangents must be tuples (one entry per argument), "
+                        f"got {type(primals).__name__} and {type(tangents).__name__}")
+    if flat is None:
+        flat, in_tree = _flat_diff_inputs(tuple(primals), name, "primals[{}]")
+    t_flat = tree.flatten_as(in_tree, tuple(tangents), f"{name}: tangents (the structure of primals)")
     for k, (p, t) in enumerate(zip(flat, t_flat)):
         if tuple(shape_of(t)) != tuple(shape_of(p)):
-            raise ValueError(f"jvp: each tangent must have its primal's shape; primal leaf {k} has "
-                             f"shape {tuple(shape_of(p))}, got a tangent of shape {tuple(shape_of(t))}")
-        if isinstance(t, (int, float, complex)):
+            raise ValueError(f"{name}: each tangent must have its primal's shape; "
+                             f"{_leaf_name(in_tree, k, 'primals')} has shape "
+                             f"{tuple(shape_of(p))}, got a tangent of shape {tuple(shape_of(t))}")
+        # a Python number is weakly typed (as in JAX); NumPy scalars (np.float64 is a float) are not
+        if type(t) in (int, float) or (type(t) is complex and dtype_of(p).kind == "c"):
             t_flat[k] = np.asarray(t, dtype=dtype_of(p))
         elif dtype_of(t) != dtype_of(p):
-            raise TypeError(f"jvp: each tangent must have its primal's dtype; primal leaf {k} has "
-                            f"dtype {dtype_of(p)}, got a tangent of dtype {dtype_of(t)}")
+            raise TypeError(f"{name}: each tangent must have its primal's dtype; "
+                            f"{_leaf_name(in_tree, k, 'primals')} has dtype {dtype_of(p)}, got a "
+                            f"tangent of dtype {dtype_of(t)}: convert it, e.g. "
+                            f"t.astype({dtype_of(p)})")
     out, trace = jvp_flat(lambda *xs: fun(*tree.unflatten(in_tree, xs)), flat, list(t_flat))
-    out, aux = _split_aux(out, has_aux, "jvp")
+    out, aux = _split_aux(out, has_aux, name)
     out_flat, out_tree = tree.flatten(out)
     pairs = [trace.unpack(o) for o in out_flat]
     primals_out = [p for p, _ in pairs]
@@ -453,6 +482,17 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     if has_aux:
         return out, tangent_out, tree.map(lambda a: trace.unpack(a)[0], aux)
     return out, tangent_out
+
+
+def _leaf_name(treedef: Any, k: int, label: str) -> str:
+    """Leaf ``k`` of the tuple ``treedef`` in errors: ``primals[1]``, or ``leaf 0 of primals[1]``
+    where that argument is a pytree of several leaves (built only when an error needs it)."""
+    end = 0
+    for i, child in enumerate(treedef.children):
+        if k < end + child.num_leaves:
+            return f"{label}[{i}]" if child.num_leaves == 1 else f"leaf {k - end} of {label}[{i}]"
+        end += child.num_leaves
+    return f"{label} leaf {k}"
 
 
 def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
@@ -471,11 +511,12 @@ def linearize(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> 
         (6.0, 4.0)
     """
     _check_fun(fun, "linearize")
+    flat, in_tree = _flat_diff_inputs(primals, "linearize", "primals[{}]")   # before fun runs
     out, aux = _split_aux(fun(*primals), has_aux, "linearize")
     main = (lambda *a: _split_aux(fun(*a), True, "linearize")[0]) if has_aux else fun
 
     def f_jvp(*tangents: Any) -> Any:
-        return jvp(main, primals, tangents)[1]
+        return _jvp(main, primals, tangents, False, "linearize", list(flat), in_tree)[1]
     return (out, f_jvp, aux) if has_aux else (out, f_jvp)
 
 

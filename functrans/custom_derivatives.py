@@ -238,7 +238,7 @@ def _check_like(rule: str, what: str, got: Any, like: Any, labels: Sequence[str]
                                 f"dtype {want}")
             if want.kind in "fc" and have != want:
                 g = P.convert_element_type(g, want)
-        out.append(g)
+        out.append(P.borrowed(g))     # the rule may return an array its caller holds
     return out
 
 

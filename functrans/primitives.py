@@ -1765,6 +1765,20 @@ class _HookState(threading.local):
 hook_state = _HookState()
 
 
+def borrowed(x: Any) -> Any:
+    """``x``, a derivative a user's rule or hook returned, as a read-only view if it is a NumPy
+    array: the rule may hand back an array someone else holds (its cotangent, a residual, a
+    closed-over constant) that owns its memory like a fresh result. The transforms'
+    finishing step (``api._owned``) copies read-only arrays, so this one is copied only if it
+    reaches the user unchanged, and the caller's array cannot be modified through the
+    gradient. O(1): no data is copied here."""
+    if type(x) is not np.ndarray:
+        return x
+    view = x.view()
+    view.flags.writeable = False
+    return view
+
+
 def _hook_vjp(ct: Any, ans: Any, x: Any, *, hook: Callable[[Any], Any]) -> Any:
     g = ct if isinstance(ct, Tracer) else np.array(ct, dtype=dtype_of(ct), copy=True)
     if isinstance(g, Tracer):
@@ -1785,7 +1799,7 @@ def _hook_vjp(ct: Any, ans: Any, x: Any, *, hook: Callable[[Any], Any]) -> Any:
                              f"returned a cotangent of shape {tuple(shape_of(replaced))}; expected "
                              f"shape {tuple(shape_of(ct))} (that of the value), or None")
         replaced = broadcast_to(replaced, tuple(shape_of(ct)))
-    return replaced
+    return replaced if replaced is g else borrowed(replaced)
 
 
 hook_p = Primitive("with_gradient", lambda x, hook: x)

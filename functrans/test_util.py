@@ -89,6 +89,13 @@ def _cast_like(values: Any, like: Any) -> Any:
     return tree.map(lambda v, x: np.asarray(v).astype(dtype_of(x)), values, like)
 
 
+def _pulled_back(fun: Callable[..., Any], args: tuple, ct: Any) -> Any:
+    """``pullback(ct)`` at ``args``, ``ct`` cast to the output's dtypes (finite differences
+    evaluate in float64, and a pullback refuses a cotangent of another dtype)."""
+    out, pullback = value_and_pullback(fun, *args)
+    return pullback(_cast_like(ct, out))
+
+
 def _check(fun: Callable[..., Any], args: tuple, order: int, modes: tuple, atol: Any, rtol: Any,
            eps: Any, rng: np.random.Generator) -> None:
     flat, in_tree = tree.flatten(args)
@@ -126,5 +133,4 @@ def _check(fun: Callable[..., Any], args: tuple, order: int, modes: tuple, atol:
         _check_close("vjp (<pullback(ct), t> vs <ct, finite-difference J t>)", [np.float64(got)],
                      [np.float64(want)], atol_ * max(1.0, len(in_cts)), rtol_)
         if order > 1:
-            _check(lambda *a: value_and_pullback(fun, *a)[1](ct), args, order - 1, modes, atol,
-                   rtol, eps, rng)
+            _check(lambda *a: _pulled_back(fun, a, ct), args, order - 1, modes, atol, rtol, eps, rng)

@@ -527,6 +527,104 @@ def test_jvp_tangent_shape_mismatch():
     assert_clean_state()
 
 
+def test_jvp_vjp_linearize_of_integer_primals_say_what_to_do():
+    """API.md: integer inputs to differentiate raise a TypeError naming the argument (no
+    float0 tangents as in JAX); jvp, vjp and linearize have no argnums, so the message says
+    to close over the value instead."""
+    n = np.arange(3)
+    calls = []
+
+    def f(x, k):
+        calls.append(1)
+        return x * k
+    for name, call in [("jvp", lambda: ft.jvp(f, (X3, n), (X3, n))),
+                       ("vjp", lambda: ft.vjp(f, X3, n)),
+                       ("linearize", lambda: ft.linearize(f, X3, n))]:
+        with pytest.raises(TypeError) as e:
+            call()
+        msg = str(e.value)
+        for words in (f"{name} requires real- or complex-valued (float) inputs", "primals[1]",
+                      "dtype int64", "x.astype(float)", "functools.partial"):
+            assert words in msg, (words, msg)
+        assert "argnums" not in msg
+    assert calls == []                 # refused before the function runs (linearize too)
+    with pytest.raises(TypeError, match=r"vjp requires .*primals\[0\] has dtype bool"):
+        ft.vjp(lambda b: b * 1.0, np.array([True, False]))
+    # the integer closed over: the derivative in the float argument
+    close(ft.jvp(lambda x: f(x, n), (X3,), (np.ones(3),))[1], n)
+    assert_clean_state()
+
+
+def test_linearize_errors_name_linearize_and_come_before_tracing():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return fnp.sin(x)
+    with pytest.raises(TypeError, match=r"^linearize can only differentiate .*primals\[0\] is a str"):
+        ft.linearize(f, "text")
+    assert calls == []
+    out, f_jvp = ft.linearize(f, X3)
+    with pytest.raises(TypeError, match=r"^linearize: each tangent must have its primal's dtype; "
+                                        r"primals\[0\] has dtype float64, got a tangent of dtype "
+                                        r"float32: convert it, e\.g\. t\.astype\(float64\)"):
+        f_jvp(X3.astype(np.float32))
+    with pytest.raises(ValueError, match=r"^linearize: each tangent must have its primal's shape; "
+                                         r"primals\[0\] has shape \(3,\), got a tangent of shape \(2,\)"):
+        f_jvp(np.ones(2))
+    with pytest.raises(ValueError, match=r"^linearize: tangents \(the structure of primals\)"):
+        f_jvp(X3, X3)
+    _, g_jvp = ft.linearize(lambda p: p["a"] * p["b"], {"a": X3, "b": 2.0})
+    with pytest.raises(TypeError, match=r"leaf 1 of primals\[0\] has dtype float64, got a "
+                                        r"tangent of dtype complex128"):
+        g_jvp({"a": X3, "b": 1j})
+    close(f_jvp(np.ones(3)), np.cos(X3))                      # still usable after the errors
+    close(g_jvp({"a": np.ones(3), "b": 1.0}), 2.0 + X3)
+    assert_clean_state()
+
+
+def test_cotangent_of_wrong_dtype():
+    """As JAX: a cotangent of another dtype than its output is refused (the gradient would
+    silently come back in the precision of the primal, not of the cotangent); a Python
+    number is converted."""
+    x32 = X3.astype(np.float32)
+    out, pb = ft.vjp(lambda x: (x * 2.0, fnp.sum(x)), x32)
+    with pytest.raises(TypeError, match=r"^pullback: the cotangent must have the output's dtypes; "
+                                        r"output leaf 0 has dtype float32, got a cotangent of dtype "
+                                        r"float64: convert it, e\.g\. ct\.astype\(float32\)"):
+        pb((np.ones(3), np.float32(1.0)))
+    with pytest.raises(TypeError, match=r"output leaf 1 has dtype float32, got a cotangent of "
+                                        r"dtype float64"):
+        pb((np.ones(3, np.float32), np.float64(1.0)))
+    with pytest.raises(TypeError, match=r"output leaf 1 has dtype float32, got a cotangent of "
+                                        r"dtype complex128"):
+        pb((np.ones(3, np.float32), 1j))
+    _, pb64 = ft.vjp(fnp.sin, X3)
+    for ct, got in [(np.ones(3, np.float32), "float32"), (np.ones(3, np.int64), "int64")]:
+        with pytest.raises(TypeError, match=f"has dtype float64, got a cotangent of dtype {got}"):
+            pb64(ct)
+    (g,) = pb((np.ones(3, np.float32), 2))                      # a Python int: converted
+    assert g.dtype == np.float32
+    close(g, np.full(3, 4.0))
+    (g,) = ft.vjp(fnp.sin, 1.0 + 0j)[1](1.0)                    # a float for a complex output
+    assert g.dtype == np.complex128
+    np.testing.assert_allclose(g, np.cos(1.0))
+    assert_clean_state()
+
+
+def test_jvp_tangent_of_wrong_dtype():
+    with pytest.raises(TypeError, match=r"^jvp: each tangent must have its primal's dtype; "
+                                        r"primals\[1\] has dtype float32, got a tangent of dtype "
+                                        r"float64"):
+        ft.jvp(lambda x, y: x * y, (X3, np.float32(2.0)), (X3, np.float64(1.0)))
+    with pytest.raises(TypeError, match=r"primals\[0\] has dtype float64, got a tangent of "
+                                        r"dtype complex128"):
+        ft.jvp(fnp.sin, (1.0,), (1j,))
+    _, t = ft.jvp(fnp.sin, (np.float32(0.0),), (2.0,))         # a Python number: converted
+    assert t.dtype == np.float32 and float(t) == 2.0
+    assert_clean_state()
+
+
 def test_has_aux_with_non_pair_output():
     for call in [lambda: ft.grad(lambda x: x * 2.0, has_aux=True)(1.0),
                  lambda: ft.value_and_grad(lambda x: x * 2.0, has_aux=True)(1.0),

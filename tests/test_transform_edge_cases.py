@@ -11,6 +11,7 @@ import pytest
 
 import functrans as ft
 import functrans.numpy as fnp
+from reference import close, fd_grad
 
 X3 = np.array([0.3, -1.2, 2.0])
 
@@ -93,9 +94,146 @@ def test_at_update_methods(name, numpy_update):
     np.testing.assert_allclose(ft.vmap(lambda x, i: getattr(x.at[i], name)(2.0))(xs, ii), want)
 
 
-def test_at_update_methods_refuse_repeated_indices():
-    with pytest.raises(ValueError, match=r"\.at\[idx\]\.multiply: idx selects some elements"):
-        ft.grad(lambda x: fnp.sum(x.at[np.array([1, 1])].multiply(2.0)))(X3)
+def test_at_divide_and_power_refuse_repeated_indices():
+    """x[i] / v0 / v1 is not what read-modify-write gives: refused, naming the methods that
+    apply every update."""
+    for name in ("divide", "power"):
+        with pytest.raises(ValueError, match=rf"\.at\[idx\]\.{name}: idx selects some elements "
+                                             r"more than once \(2 selections of 1 elements\); .*"
+                                             r"\.at\[idx\]\.add, \.multiply, \.min and \.max"):
+            ft.grad(lambda x: fnp.sum(getattr(x.at[np.array([1, 1])], name)(2.0)))(X3)
+
+
+# x.at[idx].multiply / .min / .max with repeated indices apply every update (np.multiply.at,
+# np.minimum.at, np.maximum.at; JAX does the same).
+
+REPEATED = [("multiply", np.multiply), ("min", np.minimum), ("max", np.maximum)]
+# (x shape, index, shape of the updates): repeats in 1-D, in pairs of 2-D coordinates, whole rows
+REPEATED_INDICES = [
+    ((5,), (np.array([0, 3, 0, 0, 3]),), (5,)),
+    ((3, 4), (np.array([0, 2, 0, 2, 0]), np.array([1, 3, 1, 3, 1])), (5,)),
+    ((3, 4), (np.array([2, 0, 2]), slice(None)), (3, 4)),
+    ((3, 4), (np.array([1, 1]), slice(1, 3)), (2,)),        # updates broadcast over the repeats
+]
+
+
+def _numpy_at(ufunc, x, idx, v):
+    out = np.array(x, dtype=np.result_type(x, v), copy=True)
+    ufunc.at(out, idx, v)
+    return out
+
+
+def _distinct(rng, shape):
+    """Values away from each other (no ties: finite differences see one branch) and from 0."""
+    n = int(np.prod(shape))
+    return (rng.permutation(n) * 0.37 + 0.6).reshape(shape) * rng.choice([-1, 1], size=shape)
+
+
+@pytest.mark.parametrize("name, ufunc", REPEATED, ids=[r[0] for r in REPEATED])
+@pytest.mark.parametrize("case", range(len(REPEATED_INDICES)))
+def test_at_repeated_indices_values_and_derivatives(name, ufunc, case):
+    shape, idx, v_shape = REPEATED_INDICES[case]
+    rng = np.random.default_rng(case)
+    x, v = _distinct(rng, shape), _distinct(rng, v_shape) * 1.3
+    w = rng.normal(size=shape)
+
+    def f(x, v):
+        return getattr(x.at[idx], name)(v)
+
+    def loss_np(x, v):
+        return np.sum(w * np.sin(_numpy_at(ufunc, x, idx, v)))
+
+    # the value (under grad, where x is traced) is NumPy's, bit for bit
+    (_, out), (gx, gv) = ft.value_and_grad(lambda x, v: (fnp.sum(w * fnp.sin(f(x, v))), f(x, v)),
+                                           argnums=(0, 1), has_aux=True)(x, v)
+    np.testing.assert_array_equal(out, _numpy_at(ufunc, x, idx, v))
+    close(gx, fd_grad(lambda x: loss_np(x, v), x), rtol=1e-6, atol=1e-8)
+    close(gv, fd_grad(lambda v: loss_np(x, v), v), rtol=1e-6, atol=1e-8)
+    # forward mode: the directional derivative by finite differences
+    tx, tv = rng.normal(size=shape), rng.normal(size=v_shape)
+    _, t_out = ft.jvp(f, (x, v), (tx, tv))
+    eps = 1e-6
+    fd = (_numpy_at(ufunc, x + eps * tx, idx, v + eps * tv)
+          - _numpy_at(ufunc, x - eps * tx, idx, v - eps * tv)) / (2 * eps)
+    close(t_out, fd, rtol=1e-6, atol=1e-8)
+    # vmap over x and the updates (the indices fixed), and the gradient of that
+    xs, vs = np.stack([x, -x, 2 * x]), np.stack([v, v[::-1] if v.ndim else v, -v])
+    want = np.stack([_numpy_at(ufunc, a, idx, b) for a, b in zip(xs, vs)])
+    np.testing.assert_array_equal(ft.vmap(f)(xs, vs), want)
+    close(ft.vmap(ft.grad(lambda x, v: fnp.sum(w * fnp.sin(f(x, v)))))(xs, vs),
+          np.stack([fd_grad(lambda a: loss_np(a, b), a) for a, b in zip(xs, vs)]),
+          rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name, ufunc", REPEATED, ids=[r[0] for r in REPEATED])
+def test_at_repeated_indices_batched_by_vmap(name, ufunc):
+    """Per-example indices (no concrete value to check) with repeats in some examples."""
+    rng = np.random.default_rng(7)
+    # the last update is not the extreme: keeping only it (read-modify-write) would show
+    xs = np.array([[1.0, 2.0, 3.0, 4.0], [0.5, 1.6, -2.0, 3.5], [2.0, -1.0, 0.7, 1.2]])
+    v = np.array([2.5, -0.75, 1.5])
+    ii = np.array([[0, 0, 0], [1, 3, 1], [2, 0, 1]])          # the last example has no repeat
+    w = rng.normal(size=4)
+
+    def loss(x, i, v):
+        return fnp.sum(w * fnp.sin(getattr(x.at[i], name)(v)))
+
+    want = np.stack([_numpy_at(ufunc, a, i, v) for a, i in zip(xs, ii)])
+    np.testing.assert_array_equal(ft.vmap(lambda x, i: getattr(x.at[i], name)(v))(xs, ii), want)
+    gx, gv = ft.vmap(ft.grad(loss, argnums=(0, 2)), in_axes=(0, 0, None))(xs, ii, v)
+    for b, (a, i) in enumerate(zip(xs, ii)):
+        def loss_np(a, v, i=i):
+            return np.sum(w * np.sin(_numpy_at(ufunc, a, i, v)))
+        close(gx[b], fd_grad(lambda a: loss_np(a, v), a), rtol=1e-6, atol=1e-8)
+        close(gv[b], fd_grad(lambda u: loss_np(a, u), v), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["min", "max"])
+def test_at_repeated_min_max_ties_share_the_derivative_equally(name):
+    """As JAX (and the min/max convention): every candidate equal to the result, x[i] and the
+    updates alike, gets an equal share."""
+    x = np.array([1.0, 2.0])
+    idx = np.array([0, 0, 0])
+    gx, gv = ft.grad(lambda x, v: fnp.sum(getattr(x.at[idx], name)(v)), argnums=(0, 1))(
+        x, np.array([1.0, 1.0, 7.0 if name == "min" else -7.0]))
+    close(gx, [1 / 3, 1.0])
+    close(gv, [1 / 3, 1 / 3, 0.0])
+    extreme = 0.5 if name == "min" else 1.5                 # two updates beyond x tie: halves
+    gx, gv = ft.grad(lambda x, v: fnp.sum(getattr(x.at[idx], name)(v)), argnums=(0, 1))(
+        x, np.array([extreme, 1.0, extreme]))
+    close(gx, [0.0, 1.0])
+    close(gv, [0.5, 0.0, 0.5])
+    _, t = ft.jvp(lambda x, v: getattr(x.at[idx], name)(v), (x, np.array([extreme, 1.0, extreme])),
+                  (np.array([10.0, 1.0]), np.array([2.0, 100.0, 4.0])))
+    close(t, [3.0, 1.0])
+
+
+def test_at_repeated_multiply_through_zeros_to_second_order():
+    """d/dv of x0 * v0 * v1 * v2 with a zero factor, and the Hessian (closed forms)."""
+    x, v = np.array([2.0, 5.0]), np.array([0.0, 3.0, 4.0])
+    idx = np.array([0, 0, 0])
+
+    def f(v):
+        traced_x = 0.0 * v[0] + x         # a constant x made a traced value, to have .at
+        return fnp.sum(traced_x.at[idx].multiply(v))
+    close(ft.grad(f)(v), [2.0 * 12.0, 0.0, 0.0])
+    close(ft.hessian(f)(v), 2.0 * np.array([[0.0, 4.0, 3.0], [4.0, 0.0, 0.0], [3.0, 0.0, 0.0]]))
+
+
+def test_at_repeated_integer_values():
+    xs = np.arange(6).reshape(2, 3)
+    idx, v = np.array([0, 0, 2, 0]), np.array([5, -7, 1, 3])
+    for name, ufunc in REPEATED:
+        got = ft.vmap(lambda x: getattr(x.at[idx], name)(v))(xs)
+        want = np.stack([_numpy_at(ufunc, a, idx, v) for a in xs])
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+def test_at_repeated_keeps_float32():
+    g = ft.grad(lambda x: fnp.sum(x.at[np.array([0, 0])].multiply(3.0)))(np.ones(2, np.float32))
+    assert g.dtype == np.float32
+    close(g, [9.0, 1.0])
 
 
 # ---------------------------------------------------------------------------------------

@@ -796,6 +796,65 @@ def test_jvp_and_linearize_tangents_are_independent_of_each_other_and_of_the_tan
     close(t2, np.broadcast_to(t + 1.0, (3, 2)))
 
 
+def test_derivatives_from_user_rules_do_not_alias_the_callers_arrays():
+    """A custom rule or hook may return an array someone holds (a closed-over constant, a
+    residual that is the caller's input): the user's gradient is its own copy, so updating
+    it in place leaves that array alone."""
+    W = np.array([1.0, 2.0])
+    X = np.array([3.0, 4.0])
+
+    @ft.custom_vjp
+    def closed_over(x):
+        return x * 1.0
+    closed_over.defvjp(lambda x: (x * 1.0, None), lambda res, g: (W,))
+
+    @ft.custom_vjp
+    def residual(x):
+        return x * 1.0
+    residual.defvjp(lambda x: (x * 1.0, x), lambda res, g: (res,))   # res is X itself
+
+    @ft.custom_vjp
+    def one_function(x):
+        return x * 1.0
+
+    @one_function.defvjp
+    def one_function_vjp(x):
+        return x * 1.0, lambda g: (W,)
+
+    @ft.custom_jvp
+    def tangent_rule(x):
+        return x * 1.0
+    tangent_rule.defjvp(lambda p, t: (p[0] * 1.0, W))
+
+    def hooked(x):
+        return ft.with_gradient(x, lambda g: W)
+
+    results = [ft.grad(lambda x: fnp.sum(f(x)))(X) for f in (closed_over, residual, one_function, hooked)]
+    results.append(ft.vjp(closed_over, X)[1](np.ones(2))[0])
+    results.append(ft.jacrev(lambda x: fnp.sum(closed_over(x)))(X))
+    results.append(ft.jvp(tangent_rule, (X,), (np.ones(2),))[1])
+    results.append(ft.linearize(tangent_rule, X)[1](np.ones(2)))
+    for r in results:
+        assert_own(r, given=[W, X])
+        r += 100.0
+    close(W, [1.0, 2.0])
+    close(X, [3.0, 4.0])
+    # values are unchanged: the rules are used
+    close(results[0], W + 100.0)
+    close(results[1], X + 100.0)
+    # a rule's array that does not reach the user unchanged is not copied for nothing, and
+    # the cotangent a hook sees is still its own writable array
+    seen = []
+
+    def hook(g):
+        seen.append(g.flags.writeable)
+        g *= 2.0
+    close(ft.grad(lambda x: fnp.sum(ft.with_gradient(closed_over(x), hook) * 3.0))(X), W)
+    close(ft.grad(lambda x: fnp.sum(closed_over(ft.with_gradient(x, hook))))(X), 2 * W)
+    assert seen == [True, True]
+    close(W, [1.0, 2.0])
+
+
 def test_owned_copies_only_read_only_and_shared_arrays():
     from functrans.api import _owned
     a, b = np.ones(3), np.ones(2)

@@ -667,8 +667,8 @@ class _IndexUpdate:
         return P.getitem(self.x, self.idx, self.dynamic)
 
     def multiply(self, values: ArrayLike) -> Any:
-        """A copy of ``x`` with ``x[idx] *= values``."""
-        return self._combine(multiply, values, "multiply")
+        """A copy of ``x`` with ``x[idx] *= values`` (repeated indices multiply by every update)."""
+        return self._combine(multiply, values, "multiply", "prod")
 
     def divide(self, values: ArrayLike) -> Any:
         """A copy of ``x`` with ``x[idx] /= values``."""
@@ -679,27 +679,84 @@ class _IndexUpdate:
         return self._combine(power, values, "power")
 
     def min(self, values: ArrayLike) -> Any:
-        """A copy of ``x`` with ``x[idx] = minimum(x[idx], values)``."""
-        return self._combine(minimum, values, "min")
+        """A copy of ``x`` with ``x[idx] = minimum(x[idx], values)`` (repeated indices: the
+        least of ``x`` and all their updates; ties share the derivative equally)."""
+        return self._combine(minimum, values, "min", "min")
 
     def max(self, values: ArrayLike) -> Any:
-        """A copy of ``x`` with ``x[idx] = maximum(x[idx], values)``."""
-        return self._combine(maximum, values, "max")
+        """A copy of ``x`` with ``x[idx] = maximum(x[idx], values)`` (repeated indices: the
+        greatest of ``x`` and all their updates; ties share the derivative equally)."""
+        return self._combine(maximum, values, "max", "max")
 
-    def _combine(self, op: Any, values: ArrayLike, name: str) -> Any:
+    def _combine(self, op: Any, values: ArrayLike, name: str, reduce: str | None = None) -> Any:
         """``x[idx] = op(x[idx], values)``. Read-modify-write keeps only one of repeated
-        indices' updates, so repeats are refused where the indices are concrete."""
+        indices' updates: where the indices are concrete, repeats go to :meth:`_repeated`
+        (``reduce`` names the reduction that applies all of them) or, for ``divide`` and
+        ``power``, are refused. Indices mapped by vmap have no concrete value to check, so
+        the reducing updates take :meth:`_repeated`'s one-hot form."""
         try:
             dynamic = [_core.concrete_value(d) for d in self.dynamic]
         except ConcretizationError:       # indices mapped by vmap: no concrete value to check
+            if reduce is not None:
+                return self._repeated(reduce, values, None)
             dynamic = None
         if dynamic is not None:
             hit = _np.arange(size(self.x)).reshape(shape(self.x))[P._fill(self.idx, dynamic)]
             if _np.unique(hit).size != hit.size:
+                if reduce is not None:
+                    return self._repeated(reduce, values, hit)
                 raise ValueError(f".at[idx].{name}: idx selects some elements more than once "
                                  f"({hit.size} selections of {_np.unique(hit).size} elements); "
-                                 f"repeated indices are supported only by .at[idx].add")
+                                 f"repeated indices are supported only by .at[idx].add, "
+                                 f".multiply, .min and .max")
         return self.set(op(self.get(), values))
+
+    def _repeated(self, reduce: str, values: ArrayLike, hit: Any) -> Any:
+        """``x`` with each selected element replaced by the ``reduce`` ("prod", "min", "max") of
+        itself and all the updates selecting it, as ``np.multiply.at`` (``minimum.at``,
+        ``maximum.at``) and JAX compute it; made of differentiable operations, so every
+        transform applies. The reductions' derivatives give JAX's: the product rule, and an
+        equal share for each of tied extremes.
+
+        ``hit`` (the flat position each selection updates, concrete) lays the candidates out
+        as a ``(touched elements, 1 + most updates of one)`` matrix padded with the
+        reduction's identity. Without ``hit`` (indices batched by vmap) the positions are
+        compared with every element: an ``(updates + 1, x.size)`` one-hot matrix, the price
+        of not knowing the indices."""
+        x = self.x
+        x_shape = tuple(shape(x))
+        # NumPy's promotion of x and the updates (a Python number is weakly typed)
+        dt = _np.result_type(*(a.dtype if isinstance(a, Tracer) else a if isinstance(
+            a, (int, float, complex, ndarray, _np.generic)) else _np.asarray(a) for a in (x, values)))
+        positions = hit if hit is not None else P.getitem(
+            _np.arange(size(x)).reshape(x_shape), self.idx, self.dynamic)
+        n = builtins.max(int(_np.prod(shape(positions))), 1)
+        v = astype(reshape(broadcast_to(values, tuple(shape(positions))), (n,)), dt)
+        flat = astype(reshape(x, (-1,)), dt)
+        if dt.kind == "b":
+            pad = _np.array(reduce != "max", dt)
+        elif reduce == "prod":
+            pad = _np.array(1, dt)
+        elif dt.kind in "iu":
+            pad = _np.array(_np.iinfo(dt).min if reduce == "max" else _np.iinfo(dt).max, dt)
+        else:
+            pad = _np.array(-_np.inf if reduce == "max" else _np.inf, dt)
+        combine = getattr(_reductions, reduce)
+        if hit is None:
+            chosen = P.eq(reshape(positions, (n, 1)), _np.arange(size(x)).reshape(1, -1))
+            candidates = where(chosen, reshape(v, (n, 1)), pad)
+            out = combine(concatenate([reshape(flat, (1, -1)), candidates], axis=0), axis=0)
+            return reshape(out, x_shape)
+        h = hit.ravel()
+        order = _np.argsort(h, kind="stable")    # each element's updates in their order
+        touched, first, counts = _np.unique(h[order], return_index=True, return_counts=True)
+        group = _np.repeat(_np.arange(touched.size), counts)
+        rank = _np.arange(h.size) - _np.repeat(first, counts)
+        slots = P.scatter_set(_np.full((touched.size, int(counts.max())), pad), P.getitem(v, (order,)),
+                              (group, rank))
+        candidates = concatenate([reshape(P.getitem(flat, (touched,)), (-1, 1)), slots], axis=1)
+        out = P.scatter_set(flat, combine(candidates, axis=1), (touched,))
+        return reshape(out, x_shape)
 
 
 class _At:
