@@ -306,7 +306,7 @@ def value_and_pullback(fun: Callable[..., Any], *primals: Any, has_aux: bool = F
                                  f"leaf {k} has shape {tuple(s)}, got a cotangent of shape "
                                  f"{tuple(shape_of(c))}")
             if dtype_of(c) != d and d.kind in "fc":
-                ct_flat[k] = _cotangent_of_dtype(c, d, k)
+                ct_flat[k] = _in_dtype(c, d, f"pullback: output leaf {k}", "cotangent")
         in_cts = rev.input_cotangents(ct_flat, consume=False, given=ct_flat)
         return tuple(_unflatten_args(rev.in_trees, in_cts))
 
@@ -318,15 +318,16 @@ def value_and_pullback(fun: Callable[..., Any], *primals: Any, has_aux: bool = F
 vjp = value_and_pullback
 
 
-def _cotangent_of_dtype(ct: Any, dtype: np.dtype, k: int) -> Any:
-    """A cotangent for output leaf ``k`` of float ``dtype`` whose dtype differs: a Python number
-    is converted (as JAX treats it: weakly typed); an array of another dtype is refused, as in
-    JAX, rather than silently computing the gradient in another precision."""
-    if type(ct) in (int, float) or (type(ct) is complex and dtype.kind == "c"):
-        return np.asarray(ct, dtype=dtype)
-    raise TypeError(f"pullback: the cotangent must have the output's dtypes; output leaf {k} has "
-                    f"dtype {dtype}, got a cotangent of dtype {dtype_of(ct)}: convert it, e.g. "
-                    f"ct.astype({dtype})")
+def _in_dtype(v: Any, dtype: np.dtype, where: str, noun: str) -> Any:
+    """A ``noun`` (tangent or cotangent) ``v`` of another dtype than ``dtype``, that of its
+    primal or output ``where``, converted: a Python number, an array of another precision or
+    of integers (as autograd accepts them; the derivative keeps ``dtype``'s precision). A
+    complex one for a real ``dtype`` is refused: its imaginary part would be dropped silently."""
+    if dtype_of(v).kind == "c" and dtype.kind != "c":
+        short = "ct" if noun == "cotangent" else "t"
+        raise TypeError(f"{where} has real dtype {dtype}, got a complex {noun} of dtype "
+                        f"{dtype_of(v)}: pass its real part (`{short}.real`), or make it complex")
+    return np.asarray(v, dtype=dtype) if type(v) in (int, float, bool) else P.convert_element_type(v, dtype)
 
 
 def value_and_grad(fun: Callable[..., Any], argnums: Argnums = 0,
@@ -463,14 +464,9 @@ def _jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any
             raise ValueError(f"{name}: each tangent must have its primal's shape; "
                              f"{_leaf_name(in_tree, k, 'primals')} has shape "
                              f"{tuple(shape_of(p))}, got a tangent of shape {tuple(shape_of(t))}")
-        # a Python number is weakly typed (as in JAX); NumPy scalars (np.float64 is a float) are not
-        if type(t) in (int, float) or (type(t) is complex and dtype_of(p).kind == "c"):
-            t_flat[k] = np.asarray(t, dtype=dtype_of(p))
-        elif dtype_of(t) != dtype_of(p):
-            raise TypeError(f"{name}: each tangent must have its primal's dtype; "
-                            f"{_leaf_name(in_tree, k, 'primals')} has dtype {dtype_of(p)}, got a "
-                            f"tangent of dtype {dtype_of(t)}: convert it, e.g. "
-                            f"t.astype({dtype_of(p)})")
+        if dtype_of(t) != dtype_of(p):
+            t_flat[k] = _in_dtype(t, dtype_of(p), f"{name}: {_leaf_name(in_tree, k, 'primals')}",
+                                  "tangent")
     out, trace = jvp_flat(lambda *xs: fun(*tree.unflatten(in_tree, xs)), flat, list(t_flat))
     out, aux = _split_aux(out, has_aux, name)
     out_flat, out_tree = tree.flatten(out)

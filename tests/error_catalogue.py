@@ -126,14 +126,10 @@ bool(t)""",
       "Differentiate a real part (`fnp.real`), or use `ft.value_and_pullback` with a complex cotangent."),
     E("TypeError", "api.py", "{}: primals and tangents must be tuples",
       "ft.jvp(fnp.sin, x, x)", "Pass one entry per argument: `ft.jvp(fun, (x,), (t,))`."),
-    E("TypeError", "api.py", "{}: each tangent must have its primal's dtype",
-      "ft.jvp(fnp.sin, (x,), (x.astype(np.float32),))",
-      "Give each tangent its primal's dtype: `t.astype(x.dtype)` (`ft.linearize`'s linear map "
-      "says `linearize:`)."),
-    E("TypeError", "api.py", "pullback: the cotangent must have the output's dtypes",
-      "ft.vjp(fnp.sin, x.astype(np.float32))[1](np.ones(3))",
-      "Give the cotangent the output's dtype: `ct.astype(out.dtype)` (a Python number is "
-      "converted)."),
+    E("TypeError", "api.py", "{} has real dtype {}, got a complex {} of dtype",
+      "ft.jvp(fnp.sin, (x,), (x + 1j,))",
+      "Pass the real part (`t.real`), or differentiate at a complex primal; for a pullback, the "
+      "cotangent of a real output is real (`ct.real`)."),
     E("TypeError", "api.py", "vmap: in_axes entries must be int or None",
       'ft.vmap(fnp.sin, in_axes="0")(x)', "Use an int (the mapped axis) or None (not mapped)."),
     E("TypeError", "api.py", "batch_jacobian: argnums must be an int",

@@ -565,60 +565,53 @@ def test_linearize_errors_name_linearize_and_come_before_tracing():
         ft.linearize(f, "text")
     assert calls == []
     out, f_jvp = ft.linearize(f, X3)
-    with pytest.raises(TypeError, match=r"^linearize: each tangent must have its primal's dtype; "
-                                        r"primals\[0\] has dtype float64, got a tangent of dtype "
-                                        r"float32: convert it, e\.g\. t\.astype\(float64\)"):
-        f_jvp(X3.astype(np.float32))
+    with pytest.raises(TypeError, match=r"^linearize: primals\[0\] has real dtype float64, got a "
+                                        r"complex tangent of dtype complex128"):
+        f_jvp(X3 + 0j)
     with pytest.raises(ValueError, match=r"^linearize: each tangent must have its primal's shape; "
                                          r"primals\[0\] has shape \(3,\), got a tangent of shape \(2,\)"):
         f_jvp(np.ones(2))
     with pytest.raises(ValueError, match=r"^linearize: tangents \(the structure of primals\)"):
         f_jvp(X3, X3)
     _, g_jvp = ft.linearize(lambda p: p["a"] * p["b"], {"a": X3, "b": 2.0})
-    with pytest.raises(TypeError, match=r"leaf 1 of primals\[0\] has dtype float64, got a "
-                                        r"tangent of dtype complex128"):
+    with pytest.raises(TypeError, match=r"^linearize: leaf 1 of primals\[0\] has real dtype "
+                                        r"float64, got a complex tangent of dtype complex128"):
         g_jvp({"a": X3, "b": 1j})
     close(f_jvp(np.ones(3)), np.cos(X3))                      # still usable after the errors
     close(g_jvp({"a": np.ones(3), "b": 1.0}), 2.0 + X3)
     assert_clean_state()
 
 
-def test_cotangent_of_wrong_dtype():
-    """As JAX: a cotangent of another dtype than its output is refused (the gradient would
-    silently come back in the precision of the primal, not of the cotangent); a Python
-    number is converted."""
+def test_cotangent_of_another_dtype_is_converted_a_complex_one_for_a_real_output_refused():
+    """A cotangent of another real dtype (or integers, or a Python number) is converted to the
+    output's dtype, as autograd accepts it: the gradient keeps the primal's precision. A
+    complex cotangent of a real output is refused (its imaginary part would be dropped)."""
     x32 = X3.astype(np.float32)
     out, pb = ft.vjp(lambda x: (x * 2.0, fnp.sum(x)), x32)
-    with pytest.raises(TypeError, match=r"^pullback: the cotangent must have the output's dtypes; "
-                                        r"output leaf 0 has dtype float32, got a cotangent of dtype "
-                                        r"float64: convert it, e\.g\. ct\.astype\(float32\)"):
-        pb((np.ones(3), np.float32(1.0)))
-    with pytest.raises(TypeError, match=r"output leaf 1 has dtype float32, got a cotangent of "
-                                        r"dtype float64"):
-        pb((np.ones(3, np.float32), np.float64(1.0)))
-    with pytest.raises(TypeError, match=r"output leaf 1 has dtype float32, got a cotangent of "
-                                        r"dtype complex128"):
+    for ct in [(np.ones(3), np.float32(1.0)), (np.ones(3, np.float32), np.float64(1.0)),
+               (np.ones(3, np.int64), 1), (np.ones(3, np.float16), True)]:
+        (g,) = pb(ct)
+        assert g.dtype == np.float32
+        close(g, np.full(3, 3.0))
+    with pytest.raises(TypeError, match=r"^pullback: output leaf 1 has real dtype float32, got a "
+                                        r"complex cotangent of dtype complex128: pass its real "
+                                        r"part \(`ct\.real`\)"):
         pb((np.ones(3, np.float32), 1j))
-    _, pb64 = ft.vjp(fnp.sin, X3)
-    for ct, got in [(np.ones(3, np.float32), "float32"), (np.ones(3, np.int64), "int64")]:
-        with pytest.raises(TypeError, match=f"has dtype float64, got a cotangent of dtype {got}"):
-            pb64(ct)
-    (g,) = pb((np.ones(3, np.float32), 2))                      # a Python int: converted
-    assert g.dtype == np.float32
-    close(g, np.full(3, 4.0))
     (g,) = ft.vjp(fnp.sin, 1.0 + 0j)[1](1.0)                    # a float for a complex output
     assert g.dtype == np.complex128
     np.testing.assert_allclose(g, np.cos(1.0))
     assert_clean_state()
 
 
-def test_jvp_tangent_of_wrong_dtype():
-    with pytest.raises(TypeError, match=r"^jvp: each tangent must have its primal's dtype; "
-                                        r"primals\[1\] has dtype float32, got a tangent of dtype "
-                                        r"float64"):
-        ft.jvp(lambda x, y: x * y, (X3, np.float32(2.0)), (X3, np.float64(1.0)))
-    with pytest.raises(TypeError, match=r"primals\[0\] has dtype float64, got a tangent of "
-                                        r"dtype complex128"):
+def test_tangent_of_another_dtype_is_converted_a_complex_one_for_a_real_primal_refused():
+    _, t = ft.jvp(lambda x, y: x * y, (X3, np.float32(2.0)), (X3, np.float64(1.0)))
+    assert t.dtype == np.float64
+    close(t, 2.0 * X3 + X3)
+    _, t = ft.jvp(fnp.sin, (X3.astype(np.float32),), (np.ones(3),))   # float64 for float32
+    assert t.dtype == np.float32
+    close(t, np.cos(X3), rtol=1e-6)
+    with pytest.raises(TypeError, match=r"^jvp: primals\[0\] has real dtype float64, got a "
+                                        r"complex tangent of dtype complex128"):
         ft.jvp(fnp.sin, (1.0,), (1j,))
     _, t = ft.jvp(fnp.sin, (np.float32(0.0),), (2.0,))         # a Python number: converted
     assert t.dtype == np.float32 and float(t) == 2.0
