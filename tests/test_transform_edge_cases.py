@@ -94,14 +94,28 @@ def test_at_update_methods(name, numpy_update):
     np.testing.assert_allclose(ft.vmap(lambda x, i: getattr(x.at[i], name)(2.0))(xs, ii), want)
 
 
-def test_at_divide_and_power_refuse_repeated_indices():
-    """x[i] / v0 / v1 is not what read-modify-write gives: refused, naming the methods that
-    apply every update."""
-    for name in ("divide", "power"):
-        with pytest.raises(ValueError, match=rf"\.at\[idx\]\.{name}: idx selects some elements "
-                                             r"more than once \(2 selections of 1 elements\); .*"
-                                             r"\.at\[idx\]\.add, \.multiply, \.min and \.max"):
-            ft.grad(lambda x: fnp.sum(getattr(x.at[np.array([1, 1])], name)(2.0)))(X3)
+def test_at_divide_and_power_with_repeated_indices_apply_the_product_of_the_updates():
+    """As JAX: x / (v0 v1) and x ** (v0 v1) where an element is selected twice, also for
+    indices mapped by vmap (whose repeats cannot be seen); derivatives against the closed
+    forms."""
+    x, idx, v = np.array([2.0, 3.0, 4.0]), np.array([0, 0, 2]), np.array([2.0, 5.0, 0.5])
+    np.testing.assert_allclose(ft.vmap(lambda x: x.at[idx].divide(v))(x[None])[0], [0.2, 3.0, 8.0])
+    np.testing.assert_allclose(ft.vmap(lambda x: x.at[idx].power(v))(x[None])[0], [1024.0, 3.0, 2.0])
+    rows, mapped = np.array([[0, 0, 2], [1, 1, 1]]), np.stack([x, x])
+    np.testing.assert_allclose(ft.vmap(lambda x, i: x.at[i].divide(v))(mapped, rows),
+                               [[0.2, 3.0, 8.0], [2.0, 3.0 / 5.0, 4.0]])
+    np.testing.assert_allclose(ft.vmap(lambda x, i: x.at[i].power(v))(mapped, rows),
+                               [[1024.0, 3.0, 2.0], [2.0, 243.0, 4.0]])
+    w = np.array([1.0, 2.0, 3.0])
+    gx, gv = ft.grad(lambda x, v: fnp.sum(w * x.at[idx].divide(v)), argnums=(0, 1))(x, v)
+    # sum = x0 / (v0 v1) + 2 x1 + 3 x2 / v2
+    np.testing.assert_allclose(gx, [1 / 10, 2.0, 6.0])
+    np.testing.assert_allclose(gv, [-2 / 20, -2 / 50, -3 * 4 / 0.25])
+    gx, gv = ft.grad(lambda x, v: fnp.sum(w * x.at[idx].power(v)), argnums=(0, 1))(x, v)
+    # sum = x0 ** (v0 v1) + 2 x1 + 3 x2 ** v2
+    np.testing.assert_allclose(gx, [10 * 2.0 ** 9, 2.0, 3 * 0.5 * 4.0 ** -0.5])
+    np.testing.assert_allclose(gv, [5 * np.log(2) * 2.0 ** 10, 2 * np.log(2) * 2.0 ** 10,
+                                    3 * np.log(4) * 2.0])
 
 
 # x.at[idx].multiply / .min / .max with repeated indices apply every update (np.multiply.at,

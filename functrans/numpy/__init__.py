@@ -671,11 +671,12 @@ class _IndexUpdate:
         return self._combine(multiply, values, "multiply", "prod")
 
     def divide(self, values: ArrayLike) -> Any:
-        """A copy of ``x`` with ``x[idx] /= values``."""
+        """A copy of ``x`` with ``x[idx] /= values`` (repeated indices divide by every update)."""
         return self._combine(divide, values, "divide")
 
     def power(self, values: ArrayLike) -> Any:
-        """A copy of ``x`` with ``x[idx] **= values``."""
+        """A copy of ``x`` with ``x[idx] **= values`` (repeated indices: to the product of
+        every update, ``x ** (a b)``, as JAX)."""
         return self._combine(power, values, "power")
 
     def min(self, values: ArrayLike) -> Any:
@@ -690,26 +691,29 @@ class _IndexUpdate:
 
     def _combine(self, op: Any, values: ArrayLike, name: str, reduce: str | None = None) -> Any:
         """``x[idx] = op(x[idx], values)``. Read-modify-write keeps only one of repeated
-        indices' updates: where the indices are concrete, repeats go to :meth:`_repeated`
-        (``reduce`` names the reduction that applies all of them) or, for ``divide`` and
-        ``power``, are refused. Indices mapped by vmap have no concrete value to check, so
-        the reducing updates take :meth:`_repeated`'s one-hot form."""
+        indices' updates, so repeats go to :meth:`_repeated` (``reduce`` names the reduction
+        that applies all of them) or, for ``divide`` and ``power``, :meth:`_by_product`.
+        Indices mapped by vmap have no concrete value to check: they take those forms too."""
         try:
             dynamic = [_core.concrete_value(d) for d in self.dynamic]
         except ConcretizationError:       # indices mapped by vmap: no concrete value to check
-            if reduce is not None:
-                return self._repeated(reduce, values, None)
             dynamic = None
         if dynamic is not None:
             hit = _np.arange(size(self.x)).reshape(shape(self.x))[P._fill(self.idx, dynamic)]
-            if _np.unique(hit).size != hit.size:
-                if reduce is not None:
-                    return self._repeated(reduce, values, hit)
-                raise ValueError(f".at[idx].{name}: idx selects some elements more than once "
-                                 f"({hit.size} selections of {_np.unique(hit).size} elements); "
-                                 f"repeated indices are supported only by .at[idx].add, "
-                                 f".multiply, .min and .max")
-        return self.set(op(self.get(), values))
+            if _np.unique(hit).size == hit.size:
+                return self.set(op(self.get(), values))
+        else:
+            hit = None
+        return self._repeated(reduce, values, hit) if reduce else self._by_product(op, values)
+
+    def _by_product(self, op: Any, values: ArrayLike) -> Any:
+        """``divide`` and ``power`` with repeated (or vmap-mapped) indices as JAX computes
+        them: ``op(x, p)`` with ``p`` the product of every update of each element (1
+        elsewhere), so ``x / (a b)`` and ``x ** (a b)``."""
+        dt = _np.result_type(dtype_of(self.x), dtype_of(values) if isinstance(values, Tracer) else values)
+        ones = object.__new__(_IndexUpdate)
+        ones.x, ones.idx, ones.dynamic = _np.ones(shape(self.x), dt), self.idx, self.dynamic
+        return op(self.x, ones.multiply(values))
 
     def _repeated(self, reduce: str, values: ArrayLike, hit: Any) -> Any:
         """``x`` with each selected element replaced by the ``reduce`` ("prod", "min", "max") of
