@@ -504,6 +504,17 @@ def test_det_gradient_at_a_singular_matrix_is_the_cofactor_matrix():
     np.testing.assert_allclose(ft.hessian(fnp.linalg.det)(SINGULAR), want, atol=1e-12)
 
 
+def test_det_gradient_near_singular_and_of_a_nan_matrix():
+    """Close to singular (condition ~1e12) the cofactor matrix still is the closed form (not
+    det · a⁻ᵀ from a poor inverse); a NaN entry gives NaNs, not an SVD failure."""
+    eps = 1e-12
+    near = np.array([[1.0, 2.0], [2.0, 4.0 + eps]])
+    np.testing.assert_allclose(ft.grad(fnp.linalg.det)(near), [[4.0 + eps, -2.0], [-2.0, 1.0]],
+                               rtol=1e-12)
+    g = ft.grad(fnp.linalg.det)(np.array([[1.0, np.nan], [2.0, 3.0]]))
+    assert np.isnan(g).all()
+
+
 def test_det_derivatives_batched_over_singular_and_regular_matrices():
     stack = np.stack([RANK1, A, np.eye(3), np.diag([1.0, 0.0, 0.0])])
     np.testing.assert_allclose(ft.vmap(ft.grad(fnp.linalg.det))(stack),

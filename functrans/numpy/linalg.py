@@ -314,9 +314,20 @@ def _expand2(x: Any) -> Any:
 
 
 def _cofactor_impl(a: Any) -> Any:
-    """The cofactor matrix ``adj(a)ᵀ`` (``det(a) a⁻ᵀ`` where that exists) from the SVD
+    """The cofactor matrix ``adj(a)ᵀ``: ``det(a) a⁻ᵀ`` from one LU where every matrix is well
+    conditioned (or holds a NaN or inf, which that propagates), else from the SVD
     ``a = U diag(s) Vh``: ``det(U) det(Vh) · conj(U) diag(p) conj(Vh)`` with ``p_i`` the
-    product of the other singular values, so it is exact at singular matrices too."""
+    product of the other singular values, exact at singular matrices too (~30x the LU)."""
+    a = np.asarray(a)
+    with np.errstate(all="ignore"):
+        try:
+            inverse = np.linalg.inv(a)
+        except np.linalg.LinAlgError:         # exactly singular
+            inverse = None
+        if inverse is not None:
+            cond = np.linalg.norm(a, 1, axis=(-2, -1)) * np.linalg.norm(inverse, 1, axis=(-2, -1))
+            if np.all(cond < 1e8) or not np.all(np.isfinite(a)):
+                return np.linalg.det(a)[..., None, None] * np.swapaxes(inverse, -1, -2)
     u, s, vh = np.linalg.svd(a)
     ones = np.ones(s.shape[:-1] + (1,), s.dtype)
     before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
