@@ -319,15 +319,9 @@ def _cofactor_impl(a: Any) -> Any:
     ``a = U diag(s) Vh``: ``det(U) det(Vh) · conj(U) diag(p) conj(Vh)`` with ``p_i`` the
     product of the other singular values, exact at singular matrices too (~30x the LU)."""
     a = np.asarray(a)
-    with np.errstate(all="ignore"):
-        try:
-            inverse = np.linalg.inv(a)
-        except np.linalg.LinAlgError:         # exactly singular
-            inverse = None
-        if inverse is not None:
-            cond = np.linalg.norm(a, 1, axis=(-2, -1)) * np.linalg.norm(inverse, 1, axis=(-2, -1))
-            if np.all(cond < 1e8) or not np.all(np.isfinite(a)):
-                return np.linalg.det(a)[..., None, None] * np.swapaxes(inverse, -1, -2)
+    inverse, conditioned = _inverse_if_conditioned(a)
+    if inverse is not None and (conditioned.all() or not np.isfinite(a).all()):
+        return np.linalg.det(a)[..., None, None] * np.swapaxes(inverse, -1, -2)
     u, s, vh = np.linalg.svd(a)
     ones = np.ones(s.shape[:-1] + (1,), s.dtype)
     before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
@@ -340,9 +334,20 @@ def _cofactor_impl(a: Any) -> Any:
     return np.asarray(phase)[..., None, None] * ((u * (before * after)[..., None, :]) @ vh)
 
 
+def _inverse_if_conditioned(a: np.ndarray) -> tuple[Any, Any]:
+    """``(a⁻¹, whether each matrix's 1-norm condition number is below 1e8)``, ``(None, all
+    False)`` for an exactly singular stack: one LU, where an SVD would cost ~30x."""
+    with np.errstate(all="ignore"):
+        try:
+            inverse = np.linalg.inv(a)
+        except np.linalg.LinAlgError:
+            return None, np.zeros(a.shape[:-2], bool)
+        cond = np.linalg.norm(a, 1, axis=(-2, -1)) * np.linalg.norm(inverse, 1, axis=(-2, -1))
+    return inverse, cond < 1e8
+
+
 def _well_conditioned_impl(a: Any) -> Any:
-    s = np.linalg.svd(a, compute_uv=False)
-    return s[..., -1] > s[..., 0] * 1e-8
+    return _inverse_if_conditioned(np.asarray(a))[1]
 
 
 cofactor_p = Primitive("cofactor", _cofactor_impl)
