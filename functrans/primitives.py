@@ -1215,7 +1215,7 @@ def _band_of(m: Any, wide: bool) -> tuple[int, Any] | None:
     Jacobian bases are such matrices (identities, and row or column blocks of them in
     chunks; diagonals after an elementwise rule). ``wide`` asks for ``m[i, offset + i]`` with
     rows ≤ columns, else ``m[offset + j, j]`` with columns ≤ rows. The first elements reject a
-    dense matrix in O(1) (:func:`_corner_free`); the full check is O(n²), less than the
+    dense matrix in O(1) (in :func:`_matmul_impl`); the full check is O(n²), less than the
     O(n³) product it saves.
     """
     rows, cols = m.shape
@@ -1237,7 +1237,13 @@ def _matmul_impl(a: Any, b: Any) -> Any:
     exactly as in the dense product.
     """
     if type(a) is np.ndarray and type(b) is np.ndarray:
-        a_band, b_band = _corner_free(a), _corner_free(b)     # most products: both False
+        # Whether each may be a band: a matrix of at least 32 x 32 whose entries (0, 1) and
+        # (1, 0) are zero; inlined (every product runs it), a dense matrix costs one ``item``.
+        sa, sb = a.shape, b.shape
+        a_band = (len(sa) == 2 and sa[0] >= 32 and sa[1] >= 32
+                  and a.item(0, 1) == 0 and a.item(1, 0) == 0)
+        b_band = (len(sb) == 2 and sb[0] >= 32 and sb[1] >= 32
+                  and b.item(0, 1) == 0 and b.item(1, 0) == 0)
         if (a_band or b_band) and b.ndim >= 2:
             band = _band_of(a, wide=True) if a_band else None
             if band is not None and _all_finite(b):
@@ -1249,15 +1255,6 @@ def _matmul_impl(a: Any, b: Any) -> Any:
                 offset, d = band
                 return (a[..., offset:offset + len(d)] * d).astype(np.result_type(a, b), copy=False)
     return np.matmul(a, b)
-
-
-def _corner_free(m: np.ndarray) -> bool:
-    """Whether ``m`` may be a band (:func:`_band_of`): a matrix of at least 32 x 32 whose
-    entries (0, 1) and (1, 0) are zero. The cheap reject run on every product (shape read
-    once, no ``min``: a dense matrix costs one ``item``)."""
-    shape = m.shape
-    return (len(shape) == 2 and shape[0] >= 32 and shape[1] >= 32
-            and m.item(0, 1) == 0 and m.item(1, 0) == 0)
 
 
 def _all_finite(x: Any) -> bool:
