@@ -68,6 +68,26 @@ def test_quantile_linear_interpolation_and_its_derivative():
     np.testing.assert_array_equal(got, np.median(y, axis=1))
 
 
+def test_quantile_is_differentiable_in_q():
+    # sorted 1 2 3 7: quantile(q) = s[k] + (3q - k)(s[k+1] - s[k]) with k = floor(3q), so
+    # d/dq = 3 (s[k+1] - s[k]); q was read as a constant (a silent zero derivative)
+    x = np.array([3.0, 1.0, 2.0, 7.0])
+    assert float(ft.grad(lambda q: fnp.quantile(x, q))(0.5)) == 3.0
+    assert float(ft.grad(lambda q: fnp.quantile(x, q))(0.9)) == 12.0
+    np.testing.assert_allclose(ft.grad(lambda q: fnp.percentile(x, q))(50.0), 0.03, rtol=1e-14)
+    np.testing.assert_allclose(ft.jacfwd(lambda q: fnp.quantile(x, q))(np.array([0.1, 0.5])),
+                               np.diag([3.0, 3.0]))
+    # both arguments at once, and the nan variant (3 numbers: d/dq = 2 (s[k+1] - s[k]))
+    gx, gq = ft.grad(lambda x, q: fnp.quantile(x, q), argnums=(0, 1))(x, 0.5)
+    np.testing.assert_array_equal(gx, [0.5, 0.0, 0.5, 0.0])
+    assert float(gq) == 3.0
+    y = np.array([4.0, np.nan, 1.0, 2.0])
+    assert float(ft.grad(lambda q: fnp.nanquantile(y, q))(0.75)) == 4.0
+    # a batched q: per-example values, NaN outside [0, 1]
+    np.testing.assert_allclose(ft.vmap(lambda q: fnp.quantile(x, q))(np.array([0.1, 0.5, 1.5])),
+                               [1.3, 2.5, np.nan])
+
+
 def test_nanquantile_reads_each_slices_own_count():
     # row 0 has 2 numbers (quantile 0.25 between them), row 1 has 4, row 2 none (NaN, as NumPy)
     y = np.array([[4.0, np.nan, 1.0, np.nan], [2.0, 3.0, 5.0, 4.0], [np.nan] * 4])

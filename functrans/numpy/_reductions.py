@@ -19,6 +19,7 @@ from . import _np
 from .. import core as _core
 from .. import primitives as P
 from ..core import Tracer, concrete_value, dtype_of, shape_of
+from ..errors import ConcretizationError
 
 ArrayLike = Any
 
@@ -756,34 +757,53 @@ def _quantile(name: str, a: ArrayLike, q: ArrayLike, axis: Any, method: str, kee
     if method != "linear":
         raise ValueError(f"{name}: only method='linear' is supported on traced values, got "
                          f"method={method!r}")
-    qs = _np.asarray(concrete_value(q), dtype=_np.float64)
-    if _np.any((qs < 0) | (qs > top)):
+    # A traced q carries a derivative (through the interpolation weight); under vmap it may
+    # have no single concrete value, so its range is then checked per example (NaN outside).
+    traced_q = isinstance(q, Tracer)
+    try:
+        qs: Any = _np.asarray(concrete_value(q), dtype=_np.float64)
+    except ConcretizationError:
+        qs = None
+    if qs is not None and _np.any((qs < 0) | (qs > top)):
         raise ValueError(f"{name}: q must be in [0, {top:g}], got {q!r}")
     # a Python number q is weak (NEP 50), as in NumPy
-    out_dtype = _np.result_type(dtype_of(a), q if isinstance(q, (int, float, _np.generic)) else qs.dtype)
+    q_dtype = q if isinstance(q, (int, float, _np.generic)) else dtype_of(q) if traced_q else qs.dtype
+    out_dtype = _np.result_type(dtype_of(a), q_dtype)
     if out_dtype.kind not in "fc":
         out_dtype = _np.result_type(out_dtype, _np.float64)
-    qs = qs / top if top != 1.0 else qs
+    if traced_q:
+        q_shape = tuple(shape_of(q))
+        qv = P.convert_element_type(q, _np.float64) if dtype_of(q) != _np.float64 else q
+        qv = P.div(qv, top) if top != 1.0 else qv
+        if qs is None:   # batched: gather in range (those results become NaN below)
+            outside = P.logical_or(P.lt(qv, 0.0), P.gt(qv, 1.0))
+            qv = P.where(outside, 0.0, qv)
+    else:
+        q_shape = qs.shape
+        qv = qs = qs / top if top != 1.0 else qs
     shp = tuple(shape_of(a))
     axes = _axes(axis, len(shp))
     kept = [i for i in range(len(shp)) if i not in axes]
     kept_shape = tuple(shp[i] for i in kept)
-    n, nq = _count(a, axes), qs.ndim
+    n, nq = _count(a, axes), len(q_shape)
     x = P.reshape(P.transpose(a, tuple(kept) + axes), kept_shape + (n,))
     if n == 0:         # an empty slice's quantile is NaN, as in NumPy
         x, n = _np.full(kept_shape + (1,), _np.nan, out_dtype), 1
     s = _sorted_last(P.convert_element_type(x, out_dtype) if dtype_of(x) != out_dtype else x)
-    if skip_nan:       # indices per slice: from its count of non-NaN elements (no derivative)
-        valid = P.reduce_sum(P.logical_not(P.isnan(s)), (len(kept),), True)
-        last = P.convert_element_type(P.reshape(P.maximum(valid, 1) - 1, kept_shape + (1,) * nq),
-                                      _np.float64)
-        index = P.mul(last, qs)
+    if skip_nan or traced_q:   # indices from traced values (no derivative), per slice
+        if skip_nan:   # from each slice's count of non-NaN elements
+            valid = P.reduce_sum(P.logical_not(P.isnan(s)), (len(kept),), True)
+            last = P.convert_element_type(P.reshape(P.maximum(valid, 1) - 1, kept_shape + (1,) * nq),
+                                          _np.float64)
+        else:
+            last = _np.full(kept_shape + (1,) * nq, n - 1, _np.float64)
+        index = P.mul(last, qv)
         floor = P.floor(index)
         below = P.convert_element_type(floor, _np.intp)
         above = P.minimum(below + 1, P.convert_element_type(last, _np.intp))
         gamma = P.convert_element_type(P.sub(index, floor), out_dtype)
         flat = kept_shape + (-1,)
-        lo, hi = (P.reshape(_take_last(s, P.reshape(i, flat)), kept_shape + qs.shape)
+        lo, hi = (P.reshape(_take_last(s, P.reshape(i, flat)), kept_shape + q_shape)
                   for i in (below, above))
     else:
         index = qs * (n - 1)
@@ -800,10 +820,12 @@ def _quantile(name: str, a: ArrayLike, q: ArrayLike, axis: Any, method: str, kee
     else:
         has_nan = P.reduce_max(P.isnan(s), (len(kept),))
         res = P.where(P.reshape(has_nan, tuple(shape_of(has_nan)) + (1,) * nq), _np.nan, res)
+    if qs is None:     # q batched by vmap: NaN where it is out of range
+        res = P.where(outside, _np.nan, res)
     # (kept..., *q.shape) -> (*q.shape, kept...), with unit axes for keepdims
     res = P.transpose(res, tuple(range(len(kept), len(kept) + nq)) + tuple(range(len(kept))))
     if keepdims:
-        res = P.reshape(res, qs.shape + tuple(1 if i in axes else d for i, d in enumerate(shp)))
+        res = P.reshape(res, q_shape + tuple(1 if i in axes else d for i, d in enumerate(shp)))
     return res
 
 
