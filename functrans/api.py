@@ -306,7 +306,7 @@ def value_and_pullback(fun: Callable[..., Any], *primals: Any, has_aux: bool = F
                                  f"leaf {k} has shape {tuple(s)}, got a cotangent of shape "
                                  f"{tuple(shape_of(c))}")
             if dtype_of(c) != d and d.kind in "fc":
-                ct_flat[k] = _in_dtype(c, d, f"pullback: output leaf {k}", "cotangent")
+                ct_flat[k] = _in_dtype(c, d, lambda: f"pullback: output leaf {k}", "cotangent")
         in_cts = rev.input_cotangents(ct_flat, consume=False, given=ct_flat)
         return tuple(_unflatten_args(rev.in_trees, in_cts))
 
@@ -318,14 +318,15 @@ def value_and_pullback(fun: Callable[..., Any], *primals: Any, has_aux: bool = F
 vjp = value_and_pullback
 
 
-def _in_dtype(v: Any, dtype: np.dtype, where: str, noun: str) -> Any:
+def _in_dtype(v: Any, dtype: np.dtype, where: Callable[[], str], noun: str) -> Any:
     """A ``noun`` (tangent or cotangent) ``v`` of another dtype than ``dtype``, that of its
-    primal or output ``where``, converted: a Python number, an array of another precision or
-    of integers (as autograd accepts them; the derivative keeps ``dtype``'s precision). A
-    complex one for a real ``dtype`` is refused: its imaginary part would be dropped silently."""
+    primal or output (``where()`` names it, built only for the error), converted: a Python
+    number, an array of another precision or of integers (as autograd accepts them; the
+    derivative keeps ``dtype``'s precision). A complex one for a real ``dtype`` is refused:
+    its imaginary part would be dropped silently."""
     if dtype_of(v).kind == "c" and dtype.kind != "c":
         short = "ct" if noun == "cotangent" else "t"
-        raise TypeError(f"{where} has real dtype {dtype}, got a complex {noun} of dtype "
+        raise TypeError(f"{where()} has real dtype {dtype}, got a complex {noun} of dtype "
                         f"{dtype_of(v)}: pass its real part (`{short}.real`), or make it complex")
     return np.asarray(v, dtype=dtype) if type(v) in (int, float, bool) else P.convert_element_type(v, dtype)
 
@@ -465,7 +466,7 @@ def _jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any
                              f"{_leaf_name(in_tree, k, 'primals')} has shape "
                              f"{tuple(shape_of(p))}, got a tangent of shape {tuple(shape_of(t))}")
         if dtype_of(t) != dtype_of(p):
-            t_flat[k] = _in_dtype(t, dtype_of(p), f"{name}: {_leaf_name(in_tree, k, 'primals')}",
+            t_flat[k] = _in_dtype(t, dtype_of(p), lambda: f"{name}: {_leaf_name(in_tree, k, 'primals')}",
                                   "tangent")
     out, trace = jvp_flat(lambda *xs: fun(*tree.unflatten(in_tree, xs)), flat, list(t_flat))
     out, aux = _split_aux(out, has_aux, name)
