@@ -741,7 +741,10 @@ def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any)
         if not before and not after:
             continue
         if mode in ("constant", "empty"):
-            array = _pad_blocks(array, ax, (before, after), values[ax])
+            one = list(shape_of(array))
+            one[ax] = 1
+            array = _pad_sides(array, ax, (before, after),
+                               *(_np.full(tuple(one), v, dtype_of(array)) for v in values[ax]))
         elif mode == "linear_ramp":
             array = _pad_linear_ramp(array, ax, (before, after), values[ax])
         elif mode in ("maximum", "minimum", "mean", "median"):
@@ -756,19 +759,9 @@ def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any)
     return array
 
 
-def _pad_blocks(array: Any, ax: int, widths: tuple, values: Any) -> Any:
-    """``array`` between blocks of ``widths`` copies of the constant ``values`` along ``ax``."""
-    shape = list(shape_of(array))
-    blocks = []
-    for width, value in zip(widths, values):
-        shape[ax] = width
-        blocks.append(_np.full(tuple(shape), value, dtype=dtype_of(array)))
-    return P.concatenate([blocks[0], array, blocks[1]], ax)
-
-
 def _pad_sides(array: Any, ax: int, widths: tuple, left: Any, right: Any) -> Any:
     """``array`` between ``left`` and ``right`` (each of length 1 along ``ax``, or already of
-    its width) repeated to ``widths`` along ``ax``."""
+    its width: constants, statistics, ramps) repeated to ``widths`` along ``ax``."""
     pieces = []
     for width, side in zip(widths, (left, right)):
         if shape_of(side)[ax] != width:
